@@ -1,0 +1,11 @@
+/** Suites that start servers, browsers or FFmpeg run one at a time (--runInBand in package.json). */
+module.exports = {
+  moduleFileExtensions: ['js', 'json', 'ts'],
+  rootDir: '.',
+  roots: ['<rootDir>/src', '<rootDir>/test'],
+  testRegex: '.*\\.(spec|e2e-spec)\\.ts$',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json', isolatedModules: true }] },
+  testEnvironment: 'node',
+  testTimeout: 60000,
+  setupFiles: ['<rootDir>/test/setup-env.ts'],
+};

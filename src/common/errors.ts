@@ -1,0 +1,26 @@
+/** Errors a client can cause; the gateway answers them as `{ error: message, code }`. */
+export abstract class ClientError extends Error {
+  abstract readonly code: string;
+}
+
+export class NotFoundError extends ClientError {
+  readonly code = 'NOT_FOUND';
+}
+
+export class InvalidStateError extends ClientError {
+  readonly code = 'INVALID_STATE';
+}
+
+export class LimitExceededError extends ClientError {
+  readonly code = 'LIMIT_EXCEEDED';
+}
+
+export class BadRequestError extends ClientError {
+  readonly code = 'BAD_REQUEST';
+}
+
+export class UnavailableError extends ClientError {
+  readonly code = 'UNAVAILABLE';
+}
+
+export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -1,0 +1,62 @@
+import { ConfigType, registerAs } from '@nestjs/config';
+import { cpus, networkInterfaces } from 'node:os';
+import { resolve } from 'node:path';
+import { validateEnvironment } from './env.schema';
+
+export interface PortRange {
+  min: number;
+  max: number;
+}
+
+/** The one typed view of configuration the rest of the service injects. */
+export const appConfig = registerAs('app', () => {
+  const env = validateEnvironment(process.env);
+  return {
+    host: env.HOST,
+    port: env.PORT,
+    announcedIp: env.ANNOUNCED_IP ?? firstPublicIpv4() ?? '127.0.0.1',
+    corsOrigins: parseOrigins(env.CORS_ORIGINS),
+    logLevel: env.LOG_LEVEL,
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    mediasoup: {
+      workers: env.MEDIASOUP_WORKERS || cpus().length,
+      webRtcServer: env.WEBRTC_SERVER,
+      webRtcServerPort: env.WEBRTC_SERVER_PORT,
+      rtcPorts: { min: env.RTC_MIN_PORT, max: env.RTC_MAX_PORT } as PortRange,
+    },
+    hls: {
+      dir: resolve(env.HLS_DIR),
+      segmentSeconds: env.HLS_SEGMENT_SECONDS,
+      listSize: env.HLS_LIST_SIZE,
+      retentionSeconds: env.HLS_RETENTION_SECONDS,
+      minFreeBytes: env.HLS_MIN_FREE_MB * 1024 * 1024,
+      corsOrigin: env.HLS_CORS_ORIGIN,
+      profile: env.HLS_PROFILE,
+    },
+    ffmpeg: {
+      path: env.FFMPEG_PATH,
+      ports: { min: env.FFMPEG_MIN_PORT, max: env.FFMPEG_MAX_PORT } as PortRange,
+      x264Preset: env.X264_PRESET,
+      x264BitrateKbps: env.X264_BITRATE_KBPS,
+      aacBitrateKbps: env.AAC_BITRATE_KBPS,
+    },
+  };
+});
+
+export type AppConfig = ConfigType<typeof appConfig>;
+
+export function parseOrigins(value: string): string[] | '*' {
+  if (value.trim() === '*') return '*';
+  return value
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+}
+
+export function firstPublicIpv4(): string | undefined {
+  for (const addresses of Object.values(networkInterfaces())) {
+    const found = addresses?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (found) return found.address;
+  }
+  return undefined;
+}

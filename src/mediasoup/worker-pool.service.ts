@@ -1,0 +1,156 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import * as mediasoup from 'mediasoup';
+import type { Router } from 'mediasoup/node/lib/Router';
+import type { WebRtcServer } from 'mediasoup/node/lib/WebRtcServer';
+import type { WebRtcTransport } from 'mediasoup/node/lib/WebRtcTransport';
+import type { Worker } from 'mediasoup/node/lib/Worker';
+import { appConfig, AppConfig, PortRange } from '../config/app.config';
+import { EventBus } from '../events/events';
+import { LifecycleService } from '../events/lifecycle.service';
+import { MEDIA_CODECS } from './media-codecs';
+import { slicePortRange } from './port-slices';
+
+/** One worker with the router and WebRtcServer that live on it. Replaced as a whole when the worker dies. */
+export interface WorkerSlot {
+  readonly id: number;
+  readonly worker: Worker;
+  readonly router: Router;
+  readonly webRtcServer?: WebRtcServer;
+  readonly ports: PortRange;
+}
+
+/** The first delay lets a group-wide Ctrl-C/SIGTERM, which also hits the workers, be noticed first. */
+const REPLACE_DELAYS_MS = [100, 500, 1000, 3000];
+
+/**
+ * Owns the mediasoup workers: starts one per configured slot, replaces a worker that dies (the
+ * process keeps serving), and announces both on the event bus so dependants can drop what they held.
+ */
+@Injectable()
+export class WorkerPoolService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(WorkerPoolService.name);
+  private readonly slots = new Map<number, WorkerSlot>();
+  private readonly portSlices: PortRange[];
+  private nextIndex = 0;
+  private closing = false;
+
+  constructor(
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
+    private readonly bus: EventBus,
+    private readonly lifecycle: LifecycleService,
+  ) {
+    this.portSlices = slicePortRange(config.mediasoup.rtcPorts, config.mediasoup.workers);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await Promise.all(this.portSlices.map((_, id) => this.startSlot(id)));
+    this.logger.log(
+      `${this.slots.size} mediasoup worker(s) started (mediasoup ${mediasoup.version}), announcing ${this.config.announcedIp}`,
+    );
+  }
+
+  /** The configured number of workers. */
+  get size(): number {
+    return this.portSlices.length;
+  }
+
+  /** Slots whose worker is running now. */
+  aliveSlots(): WorkerSlot[] {
+    return [...this.slots.values()].filter((slot) => !slot.worker.closed);
+  }
+
+  slot(id: number): WorkerSlot | undefined {
+    const slot = this.slots.get(id);
+    return slot && !slot.worker.closed ? slot : undefined;
+  }
+
+  /** Round robin over the running workers; throws when none is running (e.g. mid-replacement). */
+  pickSlot(): WorkerSlot {
+    const alive = this.aliveSlots();
+    if (alive.length === 0) throw new Error('no mediasoup worker is running');
+    return alive[this.nextIndex++ % alive.length];
+  }
+
+  async createWebRtcTransport(slot: WorkerSlot, appData: Record<string, unknown>): Promise<WebRtcTransport> {
+    const common = {
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: 1_000_000,
+      appData,
+    };
+    if (slot.webRtcServer) {
+      return slot.router.createWebRtcTransport({ ...common, webRtcServer: slot.webRtcServer });
+    }
+    return slot.router.createWebRtcTransport({
+      ...common,
+      listenIps: [{ ip: this.listenIp(), announcedIp: this.config.announcedIp }],
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    for (const slot of this.slots.values()) slot.worker.close();
+    this.slots.clear();
+  }
+
+  private listenIp(): string {
+    // Listening on the announced IP itself keeps the worker off other interfaces (tests: 127.0.0.1).
+    return this.config.announcedIp === '127.0.0.1' ? '127.0.0.1' : '0.0.0.0';
+  }
+
+  private async startSlot(id: number): Promise<void> {
+    const ports = this.portSlices[id];
+    const worker = await mediasoup.createWorker({
+      logLevel: 'warn',
+      rtcMinPort: ports.min,
+      rtcMaxPort: ports.max,
+      appData: { slotId: id },
+    });
+    try {
+      const router = await worker.createRouter({ mediaCodecs: MEDIA_CODECS });
+      let webRtcServer: WebRtcServer | undefined;
+      if (this.config.mediasoup.webRtcServer) {
+        const port = this.config.mediasoup.webRtcServerPort + id;
+        const ip = this.listenIp();
+        webRtcServer = await worker.createWebRtcServer({
+          listenInfos: [
+            { protocol: 'udp', ip, announcedIp: this.config.announcedIp, port },
+            { protocol: 'tcp', ip, announcedIp: this.config.announcedIp, port },
+          ],
+        });
+      }
+      this.slots.set(id, { id, worker, router, webRtcServer, ports });
+    } catch (error) {
+      worker.close();
+      throw error;
+    }
+    worker.on('died', (error) => this.onWorkerDied(id, worker, error));
+    this.logger.log(`[worker:${id} pid:${worker.pid}] started, RTC ports ${ports.min}-${ports.max}`);
+    this.bus.emit('worker.started', { workerId: id, pid: worker.pid });
+  }
+
+  private onWorkerDied(id: number, worker: Worker, error: Error): void {
+    if (this.slots.get(id)?.worker !== worker) return;
+    this.slots.delete(id);
+    if (this.closing || this.lifecycle.shuttingDown) {
+      this.logger.log(`[worker:${id} pid:${worker.pid}] exited during shutdown`);
+      return;
+    }
+    this.logger.error(`[worker:${id} pid:${worker.pid}] died: ${error.message}; replacing it`);
+    this.bus.emit('worker.died', { workerId: id, pid: worker.pid, error: error.message });
+    void this.replace(id, 0);
+  }
+
+  private async replace(id: number, attempt: number): Promise<void> {
+    const delay = REPLACE_DELAYS_MS[Math.min(attempt, REPLACE_DELAYS_MS.length - 1)];
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    if (this.closing || this.lifecycle.shuttingDown) return;
+    try {
+      await this.startSlot(id);
+    } catch (error) {
+      this.logger.error(`[worker:${id}] replacement failed (${(error as Error).message}), retrying`);
+      await this.replace(id, attempt + 1);
+    }
+  }
+}

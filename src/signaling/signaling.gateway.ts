@@ -1,0 +1,171 @@
+import { Logger } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
+import type { Server, Socket } from 'socket.io';
+import type { DtlsParameters } from 'mediasoup/node/lib/WebRtcTransport';
+import type { RtpCapabilities, RtpParameters } from 'mediasoup/node/lib/RtpParameters';
+import { ClientError, errorMessage } from '../common/errors';
+import { BusEvents, OnBusEvent } from '../events/events';
+import { PeersService } from '../peers/peers.service';
+import {
+  ConnectTransportDto,
+  CreateWebRtcTransportDto,
+  ProducerKindDto,
+  ResumeConsumerDto,
+  TransportConsumeDto,
+  TransportProduceDto,
+} from './dto/signaling.dto';
+import { checkPayloadSize, parsePayload } from './parse-payload';
+
+export interface AckError {
+  error: string;
+  code: string;
+}
+
+/**
+ * The original design's socket.io protocol, unchanged: every client→server event answers through
+ * its ack, errors included (`{ error, code }`), and an event sent without an ack still takes effect.
+ */
+@WebSocketGateway()
+export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnect {
+  private readonly logger = new Logger(SignalingGateway.name);
+  @WebSocketServer() private readonly server: Server;
+
+  constructor(private readonly peers: PeersService) {}
+
+  handleConnection(socket: Socket): void {
+    try {
+      this.peers.join(socket.id);
+    } catch (error) {
+      socket.emit('error', { error: errorMessage(error), code: 'UNAVAILABLE' });
+      socket.disconnect(true);
+      return;
+    }
+    socket.emit('connectionSuccess', { socketId: socket.id });
+  }
+
+  async handleDisconnect(socket: Socket): Promise<void> {
+    await this.peers.leave(socket.id, 'disconnected');
+  }
+
+  @SubscribeMessage('getRouterRtpCapabilities')
+  getRouterRtpCapabilities(@ConnectedSocket() socket: Socket) {
+    return this.answer(socket, 'getRouterRtpCapabilities', undefined, async () => ({
+      rtpCapabilities: this.peers.rtpCapabilities(socket.id),
+    }));
+  }
+
+  @SubscribeMessage('createWebRtcTransport')
+  createWebRtcTransport(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return this.answer(socket, 'createWebRtcTransport', body, async () => {
+      const { isConsumer } = parsePayload(CreateWebRtcTransportDto, body);
+      return this.peers.createTransport(socket.id, isConsumer);
+    });
+  }
+
+  @SubscribeMessage('connectTransport')
+  connectTransport(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return this.answer(socket, 'connectTransport', body, async () => {
+      const { transportId, dtlsParameters } = parsePayload(ConnectTransportDto, body);
+      await this.peers.connectTransport(socket.id, transportId, dtlsParameters as DtlsParameters);
+      return { connected: true };
+    });
+  }
+
+  @SubscribeMessage('transportProduce')
+  transportProduce(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return this.answer(socket, 'transportProduce', body, async () => {
+      const { kind, rtpParameters } = parsePayload(TransportProduceDto, body);
+      const id = await this.peers.produce(socket.id, kind, rtpParameters as unknown as RtpParameters);
+      return { id };
+    });
+  }
+
+  @SubscribeMessage('transportConsume')
+  transportConsume(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return this.answer(socket, 'transportConsume', body, async () => {
+      const { rtpCapabilities, remoteProducerId } = parsePayload(TransportConsumeDto, body);
+      return this.peers.consume(socket.id, remoteProducerId, rtpCapabilities as RtpCapabilities);
+    });
+  }
+
+  @SubscribeMessage('resumeConsumer')
+  resumeConsumer(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return this.answer(socket, 'resumeConsumer', body, async () => {
+      const { consumerId } = parsePayload(ResumeConsumerDto, body);
+      await this.peers.resumeConsumer(socket.id, consumerId);
+      return { resumed: true };
+    });
+  }
+
+  @SubscribeMessage('getProducers')
+  getProducers(@ConnectedSocket() socket: Socket) {
+    return this.answer(socket, 'getProducers', undefined, async () => ({
+      producers: this.peers.producersExcept(socket.id),
+    }));
+  }
+
+  @SubscribeMessage('pauseProducer')
+  pauseProducer(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return this.setPaused(socket, 'pauseProducer', body, true);
+  }
+
+  @SubscribeMessage('resumeProducer')
+  resumeProducer(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return this.setPaused(socket, 'resumeProducer', body, false);
+  }
+
+  @OnBusEvent('producer.created')
+  onProducerCreated({ peerId, producerId }: BusEvents['producer.created']): void {
+    this.server?.except(peerId).emit('newProducer', { producerId, producerSocketId: peerId });
+  }
+
+  @OnBusEvent('producer.paused')
+  onProducerPaused({ peerId, kind }: BusEvents['producer.paused']): void {
+    this.server?.except(peerId).emit('producerChange', { kind, peerId, paused: true });
+  }
+
+  @OnBusEvent('producer.resumed')
+  onProducerResumed({ peerId, kind }: BusEvents['producer.resumed']): void {
+    this.server?.except(peerId).emit('producerChange', { kind, peerId, paused: false });
+  }
+
+  @OnBusEvent('peer.left')
+  onPeerLeft({ peerId, reason }: BusEvents['peer.left']): void {
+    this.server?.except(peerId).emit('peerLeft', { peerId });
+    if (reason === 'worker-died') {
+      // Its media is gone with the worker; the client must reconnect to land on the replacement.
+      const socket = this.server?.sockets.sockets.get(peerId);
+      socket?.emit('error', { error: 'media worker failed; reconnect', code: 'WORKER_DIED' });
+      socket?.disconnect(true);
+    }
+  }
+
+  private setPaused(socket: Socket, event: string, body: unknown, paused: boolean) {
+    return this.answer(socket, event, body, async () => {
+      const { kind } = parsePayload(ProducerKindDto, body);
+      await this.peers.setProducerPaused(socket.id, kind, paused);
+      return { paused };
+    });
+  }
+
+  /** Runs one request; every failure becomes `{ error, code }` for the ack (and a log line). */
+  private async answer<T>(socket: Socket, event: string, body: unknown, work: () => Promise<T>): Promise<T | AckError> {
+    try {
+      checkPayloadSize(body);
+      return await work();
+    } catch (error) {
+      const code = error instanceof ClientError ? error.code : error instanceof TypeError ? 'BAD_REQUEST' : 'INTERNAL';
+      const message = errorMessage(error);
+      this.logger.warn(`[peer:${socket.id}] ${event} failed (${code}): ${message}`);
+      return { error: message, code };
+    }
+  }
+}
