@@ -17,7 +17,8 @@ export interface BusEvents {
   'producer.paused': { peerId: string; producerId: string; kind: MediaKind };
   'producer.resumed': { peerId: string; producerId: string; kind: MediaKind };
   'producer.closed': { peerId: string; producerId: string; kind: MediaKind };
-  'hls.live': { peerId: string; masterUrl: string };
+  'hls.live': { peerId: string; masterUrl: string; elapsedMs: number };
+  'hls.failed': { peerId: string; error: string };
   'hls.ended': { peerId: string; reason: string };
   'hls.segment-written': { peerId: string; kind: MediaKind; seconds: number; bytes: number };
   'hls.ffmpeg-restarted': { peerId: string; reason: string };

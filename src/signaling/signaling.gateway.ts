@@ -148,6 +148,12 @@ export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnec
     }
   }
 
+  /** The HLS side could not serve this publisher (e.g. FFmpeg's port range is full): tell it alone. */
+  @OnBusEvent('hls.failed')
+  onHlsFailed({ peerId, error }: BusEvents['hls.failed']): void {
+    this.server?.to(peerId).emit('error', { error: `HLS unavailable: ${error}`, code: 'HLS_FAILED' });
+  }
+
   private setPaused(socket: Socket, event: string, body: unknown, paused: boolean) {
     return this.answer(socket, event, body, async () => {
       const { kind } = parsePayload(ProducerKindDto, body);

@@ -1,0 +1,137 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+
+export type FfmpegState = 'starting' | 'listening' | 'stopping' | 'exited';
+
+export interface FfmpegExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when stop() asked for it; anything else is a crash. */
+  requested: boolean;
+}
+
+const STDERR_TAIL_LINES = 40;
+/** With no packets arriving FFmpeg needs ~9 s to honour one SIGINT; a second one ends it at once. */
+const SECOND_SIGINT_MS = 300;
+const SIGKILL_MS = 3000;
+const PORT_POLL_MS = 20;
+
+/**
+ * One FFmpeg run: spawn, readiness from evidence (its UDP ports bound), progress and errors parsed
+ * from its output, and a stop that escalates SIGINT → SIGINT → SIGKILL. It never restarts itself:
+ * its owner decides that.
+ */
+export class FfmpegProcess {
+  state: FfmpegState = 'starting';
+  readonly startedAt = Date.now();
+  lastProgressAt = Date.now();
+  /** Output time FFmpeg reports, in seconds. */
+  outTimeSeconds = 0;
+  /** The highest segment number FFmpeg has opened (so a restart never overwrites a file). */
+  highestSegmentOpened = -1;
+  readonly exited: Promise<FfmpegExit>;
+  private readonly child: ChildProcess;
+  private readonly stderrTail: string[] = [];
+  private stopRequested = false;
+
+  constructor(
+    binary: string,
+    readonly args: string[],
+    private readonly onLine: (line: string) => void = () => undefined,
+  ) {
+    this.child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (error) => {
+        this.remember(`spawn error: ${error.message}`);
+        this.state = 'exited';
+        resolve({ code: null, signal: null, requested: this.stopRequested });
+      });
+      this.child.once('exit', (code, signal) => {
+        this.state = 'exited';
+        resolve({ code, signal, requested: this.stopRequested });
+      });
+    });
+    createInterface({ input: this.child.stdout! }).on('line', (line) => this.onProgress(line));
+    createInterface({ input: this.child.stderr! }).on('line', (line) => this.onStderr(line));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** The last lines FFmpeg wrote to stderr, for failure reports. */
+  get tail(): string {
+    return this.stderrTail.join('\n');
+  }
+
+  /** Resolves once every port is bound by some socket (ours are reserved, so it is FFmpeg's). */
+  async waitUntilListening(ports: number[], timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.state === 'starting') {
+      const bound = await boundUdpPorts();
+      if (ports.every((port) => bound.has(port))) {
+        this.state = 'listening';
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`FFmpeg did not bind ports ${ports.join(',')} within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, PORT_POLL_MS));
+    }
+    if (this.state === 'exited') throw new Error(`FFmpeg exited while starting:\n${this.tail}`);
+  }
+
+  /** Idempotent; resolves when the process has exited. */
+  async stop(): Promise<FfmpegExit> {
+    if (this.state !== 'exited') {
+      this.stopRequested = true;
+      this.state = 'stopping';
+      this.signal('SIGINT');
+      const second = setTimeout(() => this.signal('SIGINT'), SECOND_SIGINT_MS);
+      const kill = setTimeout(() => this.signal('SIGKILL'), SIGKILL_MS);
+      await this.exited;
+      clearTimeout(second);
+      clearTimeout(kill);
+    }
+    return this.exited;
+  }
+
+  private signal(signal: NodeJS.Signals): void {
+    if (this.state !== 'exited') this.child.kill(signal);
+  }
+
+  private onProgress(line: string): void {
+    const [key, value] = line.split('=', 2);
+    if (key === 'out_time_us') {
+      const seconds = Number(value) / 1e6;
+      if (Number.isFinite(seconds) && seconds > this.outTimeSeconds) {
+        this.outTimeSeconds = seconds;
+        this.lastProgressAt = Date.now();
+      }
+    }
+  }
+
+  private onStderr(line: string): void {
+    const opened = /Opening '.*_(\d+)\.ts' for writing/.exec(line);
+    if (opened) this.highestSegmentOpened = Math.max(this.highestSegmentOpened, Number(opened[1]));
+    else this.remember(line);
+    this.onLine(line);
+  }
+
+  private remember(line: string): void {
+    this.stderrTail.push(line);
+    if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
+  }
+}
+
+/** Local UDP ports currently bound, from /proc/net/udp and udp6. */
+async function boundUdpPorts(): Promise<Set<number>> {
+  const ports = new Set<number>();
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const local = line.trim().split(/\s+/)[1];
+      if (local) ports.add(parseInt(local.split(':')[1], 16));
+    }
+  }
+  return ports;
+}

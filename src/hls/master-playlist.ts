@@ -1,0 +1,34 @@
+export interface MasterPlaylistInput {
+  peerId: string;
+  /** Present when the stream has video: its codec string and size from the segments' SPS. */
+  video?: { codec: string; width?: number; height?: number };
+  audio?: { codec: string; channels: number };
+  /** Peak bits per second of all renditions together, measured from segment sizes. */
+  bandwidth: number;
+  averageBandwidth?: number;
+}
+
+export const mediaPlaylistName = (peerId: string, kind: 'video' | 'audio') => `${peerId}-${kind}.m3u8`;
+export const masterPlaylistName = (peerId: string) => `${peerId}.m3u8`;
+
+/**
+ * The master playlist strict players accept: CODECS from the real stream, BANDWIDTH at least the
+ * measured peak, RESOLUTION once known, audio as an EXT-X-MEDIA rendition group.
+ */
+export function renderMasterPlaylist(input: MasterPlaylistInput): string {
+  const { peerId, video, audio } = input;
+  const lines = ['#EXTM3U', '#EXT-X-VERSION:6', '#EXT-X-INDEPENDENT-SEGMENTS'];
+  const attrs = [`BANDWIDTH=${Math.ceil(input.bandwidth)}`];
+  if (input.averageBandwidth) attrs.push(`AVERAGE-BANDWIDTH=${Math.ceil(input.averageBandwidth)}`);
+  attrs.push(`CODECS="${[video?.codec, audio?.codec].filter(Boolean).join(',')}"`);
+  if (video?.width && video.height) attrs.push(`RESOLUTION=${video.width}x${video.height}`);
+  if (video && audio) {
+    lines.push(
+      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${audio.channels}",URI="${mediaPlaylistName(peerId, 'audio')}"`,
+    );
+    attrs.push('AUDIO="aud"');
+  }
+  if (!video && !audio) throw new RangeError('a master playlist needs at least one rendition');
+  lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, mediaPlaylistName(peerId, video ? 'video' : 'audio'));
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,91 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface ParsedPlaylist {
+  text: string;
+  targetDuration: number;
+  mediaSequence: number;
+  segments: Array<{ uri: string; duration: number; discontinuity: boolean }>;
+  ended: boolean;
+}
+
+export function parseMediaPlaylist(text: string): ParsedPlaylist {
+  const lines = text.split('\n');
+  const segments: ParsedPlaylist['segments'] = [];
+  let discontinuity = false;
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i] === '#EXT-X-DISCONTINUITY') discontinuity = true;
+    const extinf = /^#EXTINF:([\d.]+),/.exec(lines[i]);
+    if (extinf) {
+      segments.push({ uri: lines[i + 1], duration: Number(extinf[1]), discontinuity });
+      discontinuity = false;
+    }
+  }
+  return {
+    text,
+    targetDuration: Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(text)?.[1]),
+    mediaSequence: Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1]),
+    segments,
+    ended: text.includes('#EXT-X-ENDLIST'),
+  };
+}
+
+export async function readPlaylist(dir: string, name: string): Promise<ParsedPlaylist | undefined> {
+  const text = await readFile(join(dir, name), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : parseMediaPlaylist(text);
+}
+
+export interface ProbedStream {
+  codec_name: string;
+  codec_type: string;
+  profile?: string;
+  level?: number;
+  width?: number;
+  height?: number;
+  sample_rate?: string;
+  channels?: number;
+}
+
+export async function ffprobe(path: string): Promise<{ streams: ProbedStream[]; format: { duration?: string } }> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', path]);
+  return JSON.parse(stdout);
+}
+
+/** A Server-Sent Events client that records every named event. */
+export class SseClient {
+  readonly events: Array<{ type: string; data: any }> = [];
+  private req?: ReturnType<typeof request>;
+
+  constructor(url: string) {
+    this.req = request(url, { headers: { accept: 'text/event-stream' } }, (res) => {
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const type = /^event: ?(.*)$/m.exec(block)?.[1] ?? 'message';
+          const data = /^data: ?(.*)$/m.exec(block)?.[1];
+          if (data !== undefined) this.events.push({ type, data: JSON.parse(data) });
+        }
+      });
+    });
+    this.req.on('error', () => undefined);
+    this.req.end();
+  }
+
+  find(type: string, peerId?: string) {
+    return this.events.find((e) => e.type === type && (peerId === undefined || e.data?.peerId === peerId));
+  }
+
+  close(): void {
+    this.req?.destroy();
+  }
+}
