@@ -1,0 +1,52 @@
+import { MediaPlaylist } from './media-playlist';
+
+const seg = (n: number, discontinuity = false, duration = 1) => ({ uri: `video_p_${String(n).padStart(3, '0')}.ts`, duration, bytes: 1000, discontinuity });
+
+describe('MediaPlaylist', () => {
+  it('renders a live window with sequence numbers and ENDLIST at the end', () => {
+    const list = new MediaPlaylist(1, 3);
+    for (let n = 1; n <= 4; n++) list.append(seg(n));
+    expect(list.render()).toBe(
+      '#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n' +
+        '#EXT-X-INDEPENDENT-SEGMENTS\n#EXTINF:1.000,\nvideo_p_002.ts\n#EXTINF:1.000,\nvideo_p_003.ts\n#EXTINF:1.000,\nvideo_p_004.ts\n',
+    );
+    list.end();
+    expect(list.render().endsWith('#EXT-X-ENDLIST\n')).toBe(true);
+  });
+
+  it('returns the segments that slide out', () => {
+    const list = new MediaPlaylist(1, 2);
+    expect(list.append(seg(1))).toEqual([]);
+    list.append(seg(2));
+    expect(list.append(seg(3)).map((s) => s.uri)).toEqual(['video_p_001.ts']);
+  });
+
+  it('marks restarts with DISCONTINUITY and counts removed ones in DISCONTINUITY-SEQUENCE', () => {
+    const list = new MediaPlaylist(1, 3);
+    list.append(seg(1));
+    list.append(seg(2));
+    list.append(seg(5, true));
+    expect(list.render()).toContain('video_p_002.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:1.000,\nvideo_p_005.ts');
+    list.append(seg(6));
+    list.append(seg(7));
+    // 005 is now first: its tag is gone and counted instead.
+    const text = list.render();
+    expect(text).toContain('#EXT-X-MEDIA-SEQUENCE:2\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n');
+    expect(text).not.toContain('#EXT-X-DISCONTINUITY\n');
+  });
+
+  it('never lowers TARGETDURATION and rounds EXTINF to the nearest integer for it', () => {
+    const list = new MediaPlaylist(1, 3);
+    list.append(seg(1, false, 1.6));
+    expect(list.render()).toContain('#EXT-X-TARGETDURATION:2\n');
+    for (let n = 2; n <= 5; n++) list.append(seg(n));
+    expect(list.render()).toContain('#EXT-X-TARGETDURATION:2\n');
+  });
+
+  it('keeps every segment when listSize is 0 (recording)', () => {
+    const list = new MediaPlaylist(1, 0);
+    for (let n = 1; n <= 50; n++) expect(list.append(seg(n))).toEqual([]);
+    expect(list.segmentCount).toBe(50);
+    expect(list.render()).toContain('#EXT-X-MEDIA-SEQUENCE:0\n');
+  });
+});
