@@ -20,7 +20,7 @@ export interface TestApp {
  */
 export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
   const hlsDir = env.HLS_DIR ?? mkdtempSync(join(tmpdir(), 'webrtc-hls-test-'));
-  const vars: Record<string, string> = { PORT: '0', HLS_DIR: hlsDir, ...env };
+  const vars: Record<string, string> = { PORT: '0', HLS_DIR: hlsDir, ...randomPortRanges(), ...env };
   const saved = Object.fromEntries(Object.keys(vars).map((key) => [key, process.env[key]]));
   Object.assign(process.env, vars);
   try {
@@ -34,6 +34,21 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
       else process.env[key] = value;
     }
   }
+}
+
+/**
+ * Each test app gets its own WebRtcServer, RTC and FFmpeg port blocks (below the ephemeral range),
+ * so an app still closing, or another test process, does not collide with it.
+ */
+function randomPortRanges(): Record<string, string> {
+  const base = 10000 + Math.floor(Math.random() * 40) * 500;
+  return {
+    WEBRTC_SERVER_PORT: String(base),
+    RTC_MIN_PORT: String(base + 10),
+    RTC_MAX_PORT: String(base + 209),
+    FFMPEG_MIN_PORT: String(base + 210),
+    FFMPEG_MAX_PORT: String(base + 409),
+  };
 }
 
 /** Polls `probe` until it returns a truthy value or the deadline passes (then throws with `what`). */

@@ -1,0 +1,54 @@
+import type { Browser, Page } from 'playwright-core';
+import { readdir } from 'node:fs/promises';
+import { waitFor } from './app';
+import { readPlaylist } from './hls';
+import { openTestPage } from './pages';
+
+export interface PublishOptions {
+  video?: 'camera' | 'canvas' | false;
+  audio?: 'mic' | 'beep' | false;
+  codec?: 'H264' | 'VP8' | 'VP9';
+  simulcast?: boolean;
+  width?: number;
+  height?: number;
+}
+
+/** A Chromium page publishing through the harness; resolves once the producers exist. */
+export async function publishFromChromium(browser: Browser, appUrl: string, options: PublishOptions): Promise<{ page: Page; peerId: string; producedAt: number }> {
+  const page = await openTestPage(browser, appUrl, 'harness');
+  const peerId: string = await page.evaluate(() => (window as any).harness.connect());
+  const producedAt = Date.now();
+  await page.evaluate((o) => (window as any).harness.publish(o), options as Record<string, unknown>);
+  return { page, peerId, producedAt };
+}
+
+/** A page playing `url` with hls.js. */
+export async function playWithHlsJs(browser: Browser, appUrl: string, url: string): Promise<Page> {
+  const viewer = await openTestPage(browser, appUrl, 'player');
+  await viewer.evaluate((u) => (window as any).player.play(u), url);
+  return viewer;
+}
+
+export async function playerState(viewer: Page): Promise<{ currentTime: number; videoWidth: number; latency?: number; fatalErrors: unknown[] }> {
+  return viewer.evaluate(() => (window as any).player.state());
+}
+
+/** Waits until the media playlist has `count` more segments than it has now. */
+export async function waitForNewSegments(dir: string, name: string, count: number, timeoutMs = 20_000): Promise<void> {
+  const start = (await readPlaylist(dir, name))?.segments.at(-1)?.uri ?? '';
+  let seen = 0;
+  let last = start;
+  await waitFor(`${count} new segments in ${name}`, async () => {
+    const list = await readPlaylist(dir, name);
+    const uris = list?.segments.map((s) => s.uri) ?? [];
+    const index = uris.indexOf(last);
+    seen += index >= 0 ? uris.length - 1 - index : uris.length;
+    last = uris.at(-1) ?? last;
+    return seen >= count;
+  }, timeoutMs, 200);
+}
+
+/** Files in the HLS directory that belong to `peerId`. */
+export async function filesOf(dir: string, peerId: string): Promise<string[]> {
+  return (await readdir(dir).catch(() => [] as string[])).filter((name) => name.includes(peerId));
+}
