@@ -71,6 +71,7 @@ export class TranscodeSession {
   private instance?: FfmpegProcess;
   private plan?: FfmpegPlan;
   private queue: Promise<void> = Promise.resolve();
+  private queued?: { reasons: string[] };
   private runs = 0;
   private crashes = 0;
   private closed = false;
@@ -152,7 +153,20 @@ export class TranscodeSession {
 
   private enqueue(reason: string): Promise<void> {
     if (this.closed) return this.queue;
-    this.queue = this.queue.then(() => this.apply(reason)).catch((error) => this.onRunFailed(error));
+    // A change that arrives while another waits its turn joins it: apply() reads the state when it
+    // runs, so pausing mic and camera together costs one FFmpeg restart, not two.
+    if (this.queued) {
+      this.queued.reasons.push(reason);
+      return this.queue;
+    }
+    const queued = { reasons: [reason] };
+    this.queued = queued;
+    this.queue = this.queue
+      .then(() => {
+        this.queued = undefined;
+        return this.apply(queued.reasons.join(', '));
+      })
+      .catch((error) => this.onRunFailed(error));
     return this.queue;
   }
 
@@ -220,6 +234,8 @@ export class TranscodeSession {
         track.selector = new LayerSelector();
         track.onScore = (scores) => this.onScores(track, scores);
         producer.on('score', track.onScore);
+        // Scores are only announced when they change; start from the current ones.
+        this.onScores(track, producer.score);
       }
       this.tracks.set(kind, track);
     } catch (error) {

@@ -17,9 +17,9 @@ export interface PublishOptions {
 export async function publishFromChromium(browser: Browser, appUrl: string, options: PublishOptions): Promise<{ page: Page; peerId: string; producedAt: number }> {
   const page = await openTestPage(browser, appUrl, 'harness');
   const peerId: string = await page.evaluate(() => (window as any).harness.connect());
-  const producedAt = Date.now();
   await page.evaluate((o) => (window as any).harness.publish(o), options as Record<string, unknown>);
-  return { page, peerId, producedAt };
+  // publish() resolves when transportProduce has been answered.
+  return { page, peerId, producedAt: Date.now() };
 }
 
 /** A page playing `url` with hls.js. */

@@ -1,0 +1,124 @@
+import type { Browser } from 'playwright-core';
+import { HlsService } from '../src/hls/hls.service';
+import { startApp, TestApp, waitFor } from './support/app';
+import { beepTimes, collectSegments, flashTimes, median, pairOffsets } from './support/av-offset';
+import { launchChromium } from './support/browser';
+import { readPlaylist, SseClient } from './support/hls';
+import { playerState, playWithHlsJs, publishFromChromium, waitForNewSegments } from './support/publisher';
+
+jest.setTimeout(150_000);
+
+describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
+  let app: TestApp;
+  let browser: Browser;
+  let sse: SseClient;
+
+  beforeAll(async () => {
+    app = await startApp({ HLS_RETENTION_SECONDS: '1', HLS_LIST_SIZE: '10' });
+    browser = await launchChromium();
+    sse = new SseClient(`${app.url}/api/live-streams`);
+  });
+
+  afterEach(async () => {
+    for (const context of browser.contexts()) await context.close();
+  });
+
+  afterAll(async () => {
+    sse?.close();
+    await browser?.close();
+    await app?.close();
+  });
+
+  it('(d) audio and video share one timeline: a flash and its beep stay within 100 ms, without drift', async () => {
+    const { peerId } = await publishFromChromium(browser, app.url, { video: 'canvas', audio: 'beep', codec: 'H264' });
+    await waitFor('SSE peerLive', () => sse.find('peerLive', peerId), 20_000);
+    const segments = await collectSegments(app.hlsDir, peerId, 16);
+    const [flashes, beeps] = await Promise.all([flashTimes(segments.video), beepTimes(segments.audio)]);
+    const pairs = pairOffsets(flashes, beeps);
+    const start = flashes[0];
+    const settled = pairs.filter((p) => p.at - start >= 6);
+    expect(settled.length).toBeGreaterThanOrEqual(6);
+    const offsets = settled.map((p) => p.offsetMs);
+    const med = median(offsets);
+    // Least-squares slope of the offset over time, in ms per minute.
+    const n = settled.length;
+    const meanT = settled.reduce((s, p) => s + p.at, 0) / n;
+    const meanO = offsets.reduce((s, o) => s + o, 0) / n;
+    const slope = settled.reduce((s, p) => s + (p.at - meanT) * (p.offsetMs - meanO), 0) / settled.reduce((s, p) => s + (p.at - meanT) ** 2, 0);
+    console.log(`(d) A/V offsets (audio − video, ms) after 6 s: ${offsets.join(', ')}; median ${med} ms, slope ${(slope * 60).toFixed(1)} ms/min`);
+    expect(Math.abs(med)).toBeLessThan(100);
+    expect(Math.abs(slope * 60)).toBeLessThan(20 * 3); // a 10 s window cannot resolve 20 ms/min; this catches real drift
+  });
+
+  it('(f) simulcast H264 (three encodings) from a 640x480 camera plays within seconds, segments near the target', async () => {
+    const { peerId, producedAt } = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic', codec: 'H264', simulcast: true, width: 640, height: 480 });
+    await waitFor('SSE peerLive', () => sse.find('peerLive', peerId), 20_000);
+    const liveMs = Date.now() - producedAt;
+    const viewer = await playWithHlsJs(browser, app.url, `${app.url}/live/${peerId}.m3u8`);
+    await waitFor('hls.js playing simulcast', async () => {
+      const s = await playerState(viewer);
+      return s.currentTime > 1 && s.videoWidth > 0;
+    }, 20_000);
+    await waitForNewSegments(app.hlsDir, `${peerId}-video.m3u8`, 8, 30_000);
+    const list = (await readPlaylist(app.hlsDir, `${peerId}-video.m3u8`))!;
+    // The first segment may hold the start-up keyframe wait; every later one must stay near 1 s.
+    const durations = list.segments.filter((s) => !s.uri.endsWith('_001.ts')).map((s) => s.duration);
+    console.log(`(f) simulcast live after ${liveMs} ms; segment durations ${durations.join(', ')}`);
+    for (const d of durations) {
+      expect(d).toBeGreaterThanOrEqual(0.5);
+      expect(d).toBeLessThanOrEqual(1.5);
+    }
+    const info = app.app.get(HlsService).stream(peerId)!;
+    expect(info.tracks.video?.simulcastLayer).toBeDefined();
+    expect((await playerState(viewer)).fatalErrors).toEqual([]);
+  });
+
+  it('(g) mic and camera paused for 5 s and resumed: the viewer keeps playing without a reload', async () => {
+    const { page, peerId } = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic' });
+    await waitFor('SSE peerLive', () => sse.find('peerLive', peerId), 20_000);
+    const viewer = await playWithHlsJs(browser, app.url, `${app.url}/live/${peerId}.m3u8`);
+    await waitFor('viewer playing', async () => (await playerState(viewer)).currentTime > 2, 30_000);
+
+    const samples: Array<{ at: number; t: number }> = [];
+    const sample = async () => samples.push({ at: Date.now(), t: (await playerState(viewer)).currentTime });
+    await page.evaluate(() => {
+      (window as any).harness.pause('audio');
+      (window as any).harness.pause('video');
+    });
+    const pausedAt = Date.now();
+    while (Date.now() - pausedAt < 5000) {
+      await sample();
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await page.evaluate(() => {
+      (window as any).harness.resume('audio');
+      (window as any).harness.resume('video');
+    });
+    const resumedAt = Date.now();
+    while (Date.now() - resumedAt < 8000) {
+      await sample();
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    // Playing again within 2 s of the resume: currentTime advances between samples in that window...
+    const early = samples.filter((s) => s.at >= resumedAt && s.at <= resumedAt + 2000);
+    expect(early.at(-1)!.t).toBeGreaterThan(early[0].t);
+    // ...and keeps advancing at about real time to the end.
+    const late = samples.filter((s) => s.at >= resumedAt + 3000);
+    const rate = (late.at(-1)!.t - late[0].t) / ((late.at(-1)!.at - late[0].at) / 1000);
+    const during = samples.filter((s) => s.at < resumedAt);
+    console.log(
+      `(g) currentTime during pause ${during[0].t.toFixed(2)} → ${during.at(-1)!.t.toFixed(2)}, ` +
+        `after resume ${early[0].t.toFixed(2)} → ${samples.at(-1)!.t.toFixed(2)}, rate ${rate.toFixed(2)}`,
+    );
+    expect(rate).toBeGreaterThan(0.7);
+    expect((await playerState(viewer)).fatalErrors).toEqual([]);
+    // No restart loop while paused: one restart to pause, one to resume (two each at most).
+    expect(app.app.get(HlsService).stream(peerId)!.restarts).toBeLessThanOrEqual(4);
+    // A viewer who joins after the pause plays too.
+    const late2 = await playWithHlsJs(browser, app.url, `${app.url}/live/${peerId}.m3u8`);
+    await waitFor('late viewer playing', async () => {
+      const s = await playerState(late2);
+      return s.currentTime > 1 && s.videoWidth > 0;
+    }, 30_000);
+  });
+});

@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { copyFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { readPlaylist } from './hls';
+
+const run = promisify(execFile);
+
+/** Copies every segment of a stream's media playlists as they appear, for `seconds` of media. */
+export async function collectSegments(hlsDir: string, peerId: string, seconds: number, timeoutMs = 60_000): Promise<Record<'video' | 'audio', string[]>> {
+  const out = await mkdtemp(join(tmpdir(), 'segments-'));
+  const copied: Record<'video' | 'audio', string[]> = { video: [], audio: [] };
+  const durations = { video: 0, audio: 0 };
+  const deadline = Date.now() + timeoutMs;
+  while (Math.min(durations.video, durations.audio) < seconds) {
+    if (Date.now() > deadline) throw new Error(`only ${JSON.stringify(durations)} s of media within ${timeoutMs} ms`);
+    for (const kind of ['video', 'audio'] as const) {
+      const list = await readPlaylist(hlsDir, `${peerId}-${kind}.m3u8`);
+      for (const segment of list?.segments ?? []) {
+        const target = join(out, segment.uri);
+        if (copied[kind].includes(target)) continue;
+        await copyFile(join(hlsDir, segment.uri), target);
+        copied[kind].push(target);
+        durations[kind] += segment.duration;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  return copied;
+}
+
+/** Times (s, on the segments' own clock) at which the picture turns white. */
+export async function flashTimes(segments: string[]): Promise<number[]> {
+  const { stdout } = await run('ffmpeg', [
+    '-v', 'error', '-copyts', '-i', `concat:${segments.join('|')}`, '-an',
+    '-vf', 'scale=64:48,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-', '-f', 'null', '-',
+  ], { maxBuffer: 64 * 1024 * 1024 });
+  return risingEdges(stdout, 'lavfi.signalstats.YAVG', (value) => value > 180);
+}
+
+/** Times (s, on the segments' own clock) at which the beep starts. */
+export async function beepTimes(segments: string[]): Promise<number[]> {
+  const { stdout } = await run('ffmpeg', [
+    '-v', 'error', '-copyts', '-i', `concat:${segments.join('|')}`, '-vn',
+    '-af', 'asetnsamples=n=240:p=0,astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-',
+    '-f', 'null', '-',
+  ], { maxBuffer: 64 * 1024 * 1024 });
+  return risingEdges(stdout, 'lavfi.astats.Overall.RMS_level', (value) => value > -30);
+}
+
+function risingEdges(text: string, key: string, on: (value: number) => boolean): number[] {
+  const edges: number[] = [];
+  let time = 0;
+  let was = false;
+  for (const line of text.split('\n')) {
+    const pts = /pts_time:([\d.]+)/.exec(line);
+    if (pts) time = Number(pts[1]);
+    if (line.startsWith(`${key}=`)) {
+      const value = Number(line.slice(key.length + 1));
+      const now = Number.isFinite(value) && on(value);
+      if (now && !was && (edges.length === 0 || time - edges.at(-1)! > 0.5)) edges.push(time);
+      was = now;
+    }
+  }
+  return edges;
+}
+
+/** audio − video for each flash that has a beep within 0.5 s. */
+export function pairOffsets(flashes: number[], beeps: number[]): Array<{ at: number; offsetMs: number }> {
+  return flashes.flatMap((flash) => {
+    const beep = beeps.reduce((best, b) => (Math.abs(b - flash) < Math.abs(best - flash) ? b : best), Infinity);
+    return Math.abs(beep - flash) < 0.5 ? [{ at: flash, offsetMs: Math.round((beep - flash) * 1000) }] : [];
+  });
+}
+
+export const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+};
