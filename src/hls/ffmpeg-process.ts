@@ -28,6 +28,8 @@ export class FfmpegProcess {
   lastProgressAt = Date.now();
   /** Output time FFmpeg reports, in seconds. */
   outTimeSeconds = 0;
+  /** RTP loss FFmpeg reported ("RTP: missed N packets"); counted, not kept in the tail. */
+  missedPackets = 0;
   /** The highest segment number FFmpeg has opened (so a restart never overwrites a file). */
   highestSegmentOpened = -1;
   readonly exited: Promise<FfmpegExit>;
@@ -112,8 +114,10 @@ export class FfmpegProcess {
 
   private onStderr(line: string): void {
     const opened = /Opening '.*_(\d+)\.ts' for writing/.exec(line);
+    const missed = /RTP: missed (\d+) packets/.exec(line);
     if (opened) this.highestSegmentOpened = Math.max(this.highestSegmentOpened, Number(opened[1]));
-    else this.remember(line);
+    else if (missed) this.missedPackets += Number(missed[1]);
+    else if (!/max delay reached|Opening '.*m3u8\.tmp' for writing/.test(line)) this.remember(line);
     this.onLine(line);
   }
 

@@ -49,6 +49,9 @@ export class HlsStream implements SessionListener {
   private declaredBandwidth = 0;
   private masterKinds = '';
   private writes: Promise<void> = Promise.resolve();
+  /** The stream's discontinuity count: one more for each FFmpeg run that wrote segments. */
+  private cc = 0;
+  private lastRun?: number;
   session?: TranscodeSession;
 
   constructor(
@@ -64,7 +67,9 @@ export class HlsStream implements SessionListener {
   onSegment(event: SegmentEvent): void {
     const playlist = this.playlistFor(event.kind);
     this.written.add(event.uri);
-    const segment: Segment = { uri: event.uri, duration: event.duration, bytes: event.bytes, discontinuity: event.discontinuity };
+    if (this.lastRun !== undefined && event.run !== this.lastRun) this.cc++;
+    this.lastRun = event.run;
+    const segment: Segment = { uri: event.uri, duration: event.duration, bytes: event.bytes, cc: this.cc };
     const slid = playlist.append(segment);
     this.measure(event);
     this.write(async () => {

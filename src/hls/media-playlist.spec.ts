@@ -1,6 +1,6 @@
 import { MediaPlaylist } from './media-playlist';
 
-const seg = (n: number, discontinuity = false, duration = 1) => ({ uri: `video_p_${String(n).padStart(3, '0')}.ts`, duration, bytes: 1000, discontinuity });
+const seg = (n: number, cc = 0, duration = 1) => ({ uri: `video_p_${String(n).padStart(3, '0')}.ts`, duration, bytes: 1000, cc });
 
 describe('MediaPlaylist', () => {
   it('renders a live window with sequence numbers and ENDLIST at the end', () => {
@@ -25,19 +25,26 @@ describe('MediaPlaylist', () => {
     const list = new MediaPlaylist(1, 3);
     list.append(seg(1));
     list.append(seg(2));
-    list.append(seg(5, true));
+    list.append(seg(5, 1));
     expect(list.render()).toContain('video_p_002.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:1.000,\nvideo_p_005.ts');
-    list.append(seg(6));
-    list.append(seg(7));
+    list.append(seg(6, 1));
+    list.append(seg(7, 1));
     // 005 is now first: its tag is gone and counted instead.
     const text = list.render();
     expect(text).toContain('#EXT-X-MEDIA-SEQUENCE:2\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n');
     expect(text).not.toContain('#EXT-X-DISCONTINUITY\n');
   });
 
+  it('a playlist that starts mid-stream (a kind that joined later) starts at the stream\'s count', () => {
+    const list = new MediaPlaylist(1, 3);
+    list.append(seg(9, 2));
+    expect(list.render()).toContain('#EXT-X-DISCONTINUITY-SEQUENCE:2\n');
+    expect(list.render()).not.toContain('#EXT-X-DISCONTINUITY\n');
+  });
+
   it('never lowers TARGETDURATION and rounds EXTINF to the nearest integer for it', () => {
     const list = new MediaPlaylist(1, 3);
-    list.append(seg(1, false, 1.6));
+    list.append(seg(1, 0, 1.6));
     expect(list.render()).toContain('#EXT-X-TARGETDURATION:2\n');
     for (let n = 2; n <= 5; n++) list.append(seg(n));
     expect(list.render()).toContain('#EXT-X-TARGETDURATION:2\n');

@@ -3,8 +3,12 @@ export interface Segment {
   uri: string;
   duration: number;
   bytes: number;
-  /** The first segment of a new FFmpeg run: timestamps restart, so players must re-align. */
-  discontinuity: boolean;
+  /**
+   * Discontinuity count: segments of one FFmpeg run share it, each new run (timestamps restart)
+   * adds one. It is the stream's, not the playlist's, so audio and video agree on it even when one
+   * kind joined later.
+   */
+  cc: number;
 }
 
 /**
@@ -14,7 +18,6 @@ export interface Segment {
 export class MediaPlaylist {
   private readonly window: Segment[] = [];
   private mediaSequence = 0;
-  private discontinuitySequence = 0;
   private maxDuration = 0;
   private ended = false;
 
@@ -42,10 +45,8 @@ export class MediaPlaylist {
     this.maxDuration = Math.max(this.maxDuration, segment.duration);
     const removed: Segment[] = [];
     while (this.listSize > 0 && this.window.length > this.listSize) {
-      const old = this.window.shift()!;
+      removed.push(this.window.shift()!);
       this.mediaSequence++;
-      if (this.window[0]?.discontinuity) this.discontinuitySequence++;
-      removed.push(old);
     }
     return removed;
   }
@@ -63,12 +64,12 @@ export class MediaPlaylist {
       '#EXT-X-VERSION:6',
       `#EXT-X-TARGETDURATION:${target}`,
       `#EXT-X-MEDIA-SEQUENCE:${this.mediaSequence}`,
-      `#EXT-X-DISCONTINUITY-SEQUENCE:${this.discontinuitySequence}`,
+      `#EXT-X-DISCONTINUITY-SEQUENCE:${this.window[0]?.cc ?? 0}`,
       '#EXT-X-INDEPENDENT-SEGMENTS',
     ];
     this.window.forEach((segment, index) => {
       // The window's first segment needs no tag: DISCONTINUITY-SEQUENCE already counts it.
-      if (segment.discontinuity && index > 0) lines.push('#EXT-X-DISCONTINUITY');
+      if (index > 0 && segment.cc !== this.window[index - 1].cc) lines.push('#EXT-X-DISCONTINUITY');
       lines.push(`#EXTINF:${segment.duration.toFixed(3)},`, segment.uri);
     });
     if (this.ended) lines.push('#EXT-X-ENDLIST');

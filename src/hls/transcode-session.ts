@@ -21,7 +21,8 @@ export interface SegmentEvent {
   number: number;
   duration: number;
   bytes: number;
-  discontinuity: boolean;
+  /** Which FFmpeg run wrote it (1, 2, …): a new run restarts the timestamps. */
+  run: number;
   /** `filler` while the producer is paused (black video / silence keep the timeline moving). */
   source: 'rtp' | 'filler';
 }
@@ -67,7 +68,6 @@ export class TranscodeSession {
   private readonly tracks = new Map<MediaKind, Track>();
   private readonly wanted = new Map<MediaKind, Producer>();
   private readonly published: Record<MediaKind, number> = { video: 0, audio: 0 };
-  private readonly pendingDiscontinuity = new Set<MediaKind>();
   private instance?: FfmpegProcess;
   private plan?: FfmpegPlan;
   private queue: Promise<void> = Promise.resolve();
@@ -270,7 +270,6 @@ export class TranscodeSession {
       await writeFile(plan.sdpPath, buildSdp(sdpTracks));
     }
     for (const track of this.tracks.values()) if (!track.consumer.paused) await track.consumer.pause();
-    for (const kind of KINDS) if (plan[kind] && this.published[kind] > 0) this.pendingDiscontinuity.add(kind);
 
     const args = buildFfmpegArgs(plan);
     const instance = new FfmpegProcess(this.config.ffmpeg.path, args, (line) => this.onFfmpegLine(line));
@@ -401,9 +400,8 @@ export class TranscodeSession {
       if (!extinf || !uri || !(number > this.published[kind])) continue;
       const bytes = (await stat(join(this.config.hls.dir, uri)).catch(() => undefined))?.size ?? 0;
       this.published[kind] = number;
-      const discontinuity = this.pendingDiscontinuity.delete(kind);
       const source = this.plan?.[kind]?.source ?? 'rtp';
-      this.listener.onSegment({ kind, uri, number, duration: Number(extinf[1]), bytes, discontinuity, source });
+      this.listener.onSegment({ kind, uri, number, duration: Number(extinf[1]), bytes, run: this.runs, source });
     }
   }
 }
