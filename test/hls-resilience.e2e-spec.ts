@@ -100,3 +100,22 @@ describe('HLS when FFmpeg ports run out', () => {
     }
   });
 });
+
+describe('HLS_PROFILE=legacy (the original design, kept to benchmark against)', () => {
+  it('re-encodes video at 15 fps in its own FFmpeg and audio in another, and still goes live', async () => {
+    const app = await startApp({ HLS_PROFILE: 'legacy' });
+    const browser = await launchChromium();
+    const sse = new SseClient(`${app.url}/api/live-streams`);
+    try {
+      const { peerId } = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic' });
+      await waitFor('live', () => sse.find('peerLive', peerId), 20_000);
+      expect(app.app.get(TranscoderService).pids()).toHaveLength(2);
+      const info = app.app.get(HlsService).stream(peerId)!;
+      expect(info.tracks.video).toMatchObject({ codecIn: 'H264', mode: 'transcode' });
+    } finally {
+      sse.close();
+      await browser.close();
+      await app.close();
+    }
+  });
+});

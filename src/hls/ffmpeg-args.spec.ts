@@ -1,4 +1,4 @@
-import { buildFfmpegArgs, FfmpegPlan, hlsTimeFor } from './ffmpeg-args';
+import { buildFfmpegArgs, buildFfmpegCommands, FfmpegPlan, hlsTimeFor } from './ffmpeg-args';
 
 const base: FfmpegPlan = {
   peerId: 'p1',
@@ -63,5 +63,25 @@ describe('buildFfmpegArgs', () => {
     expect(after(buildFfmpegArgs({ ...base, video: undefined }), '-var_stream_map')).toBe('a:0,name:audio');
     expect(after(buildFfmpegArgs({ ...base, audio: undefined }), '-var_stream_map')).toBe('v:0,name:video');
     expect(() => buildFfmpegArgs({ ...base, video: undefined, audio: undefined })).toThrow(RangeError);
+  });
+});
+
+describe('buildFfmpegCommands', () => {
+  it('runs both kinds in one process normally (one timeline)', () => {
+    const commands = buildFfmpegCommands(base);
+    expect(commands).toHaveLength(1);
+    expect(commands[0]).toMatchObject({ kinds: ['video', 'audio'], sdpPath: '/w/p1.sdp' });
+  });
+
+  it('legacy profile: the original design, one process per kind, video re-encoded at 15 fps in 1 s segments', () => {
+    const [video, audio] = buildFfmpegCommands({ ...base, profile: 'legacy' });
+    expect(video).toMatchObject({ kinds: ['video'], sdpPath: '/w/p1-video.sdp' });
+    expect(audio).toMatchObject({ kinds: ['audio'], sdpPath: '/w/p1-audio.sdp' });
+    const text = video.args.join(' ');
+    expect(text).toContain('-c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -r 15');
+    expect(after(video.args, '-hls_time')).toBe('1');
+    expect(after(video.args, '-var_stream_map')).toBe('v:0,name:video');
+    expect(after(audio.args, '-var_stream_map')).toBe('a:0,name:audio');
+    expect(audio.args.join(' ')).toContain('-i /w/p1-audio.sdp');
   });
 });

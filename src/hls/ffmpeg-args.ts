@@ -1,6 +1,9 @@
 import { join } from 'node:path';
 
+import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
+
 export type VideoMode = 'copy' | 'transcode';
+export type HlsProfile = 'copy' | 'legacy';
 
 /** What one FFmpeg run reads and writes. Pure data: the arguments follow from it alone. */
 export interface FfmpegPlan {
@@ -17,7 +20,19 @@ export interface FfmpegPlan {
   x264Preset: string;
   x264BitrateKbps: number;
   aacBitrateKbps: number;
+  /** `legacy`: the original design's settings, kept to measure against (see buildFfmpegCommands). */
+  profile?: HlsProfile;
 }
+
+/** One FFmpeg process of a run: which kinds it reads, from which SDP, with which arguments. */
+export interface FfmpegCommand {
+  kinds: MediaKind[];
+  sdpPath?: string;
+  args: string[];
+}
+
+/** The original design's video settings: everything re-encoded, 15 fps, plain 1 s segments. */
+const LEGACY_FPS = 15;
 
 /** Filler video is cheap on purpose: it only keeps the timeline moving while a camera is off. */
 const FILLER_FPS = 15;
@@ -34,6 +49,21 @@ export const privatePlaylistName = (peerId: string, kind: 'video' | 'audio') => 
  * slightly shorter hls_time makes each cut land on the requested keyframe rather than the next one.
  */
 export const hlsTimeFor = (segmentSeconds: number) => Math.round(segmentSeconds * 0.9 * 1000) / 1000;
+
+/**
+ * The processes for a plan: one for both kinds (so they share one timeline), or with the `legacy`
+ * profile one per kind, as the original design ran them.
+ */
+export function buildFfmpegCommands(plan: FfmpegPlan): FfmpegCommand[] {
+  const kinds = (['video', 'audio'] as const).filter((kind) => plan[kind]);
+  if (plan.profile !== 'legacy') return [{ kinds: [...kinds], sdpPath: plan.sdpPath, args: buildFfmpegArgs(plan) }];
+  return kinds.map((kind) => {
+    const live = plan[kind]!.source === 'rtp';
+    const sdpPath = live && plan.sdpPath ? plan.sdpPath.replace(/\.sdp$/, `-${kind}.sdp`) : undefined;
+    const single: FfmpegPlan = { ...plan, sdpPath, video: kind === 'video' ? plan.video : undefined, audio: kind === 'audio' ? plan.audio : undefined };
+    return { kinds: [kind], sdpPath, args: buildFfmpegArgs(single) };
+  });
+}
 
 export function buildFfmpegArgs(plan: FfmpegPlan): string[] {
   const { video, audio } = plan;
@@ -60,7 +90,12 @@ export function buildFfmpegArgs(plan: FfmpegPlan): string[] {
   const streams: string[] = [];
   if (video) {
     args.push('-map', `${videoInput}:v:0`);
-    if (video.source === 'rtp' && video.mode === 'copy') {
+    if (video.source === 'rtp' && plan.profile === 'legacy') {
+      args.push(
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-r', String(LEGACY_FPS),
+        '-g', String(LEGACY_FPS), '-keyint_min', String(LEGACY_FPS), '-sc_threshold', '0',
+      );
+    } else if (video.source === 'rtp' && video.mode === 'copy') {
       args.push('-c:v', 'copy');
     } else if (video.source === 'rtp') {
       const kbps = plan.x264BitrateKbps;
@@ -85,7 +120,7 @@ export function buildFfmpegArgs(plan: FfmpegPlan): string[] {
   }
   args.push(
     '-f', 'hls',
-    '-hls_time', String(hlsTimeFor(plan.segmentSeconds)),
+    '-hls_time', String(plan.profile === 'legacy' ? plan.segmentSeconds : hlsTimeFor(plan.segmentSeconds)),
     // FFmpeg's private list only needs to outlast our reading of it; the public one is ours.
     '-hls_list_size', '10',
     '-hls_flags', 'independent_segments',

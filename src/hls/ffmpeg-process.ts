@@ -139,3 +139,51 @@ async function boundUdpPorts(): Promise<Set<number>> {
   }
   return ports;
 }
+
+/**
+ * The FFmpeg processes of one run, handled as one: normally a single process for both kinds; the
+ * `legacy` profile (the original design) runs one per kind. One member exiting ends the run.
+ */
+export class FfmpegRun {
+  readonly startedAt = Date.now();
+  readonly exited: Promise<FfmpegExit>;
+
+  constructor(private readonly members: Array<{ process: FfmpegProcess; ports: number[] }>) {
+    this.exited = Promise.race(members.map((m) => m.process.exited));
+  }
+
+  get state(): FfmpegState {
+    const states = this.members.map((m) => m.process.state);
+    for (const state of ['exited', 'stopping', 'starting'] as const) if (states.includes(state)) return state;
+    return 'listening';
+  }
+
+  get pids(): number[] {
+    return this.members.map((m) => m.process.pid).filter((pid): pid is number => pid !== undefined);
+  }
+
+  get lastProgressAt(): number {
+    return Math.min(...this.members.map((m) => m.process.lastProgressAt));
+  }
+
+  get highestSegmentOpened(): number {
+    return Math.max(...this.members.map((m) => m.process.highestSegmentOpened));
+  }
+
+  get missedPackets(): number {
+    return this.members.reduce((sum, m) => sum + m.process.missedPackets, 0);
+  }
+
+  get tail(): string {
+    return this.members.map((m) => m.process.tail).join('\n');
+  }
+
+  async waitUntilListening(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.process.waitUntilListening(m.ports)));
+  }
+
+  async stop(): Promise<FfmpegExit> {
+    await Promise.all(this.members.map((m) => m.process.stop()));
+    return this.exited;
+  }
+}

@@ -9,8 +9,8 @@ import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
 import type { Router } from 'mediasoup/node/lib/Router';
 import type { AppConfig } from '../config/app.config';
 import { errorMessage } from '../common/errors';
-import { buildFfmpegArgs, FfmpegPlan, privatePlaylistName, VideoMode } from './ffmpeg-args';
-import { FfmpegProcess } from './ffmpeg-process';
+import { buildFfmpegCommands, FfmpegPlan, privatePlaylistName, VideoMode } from './ffmpeg-args';
+import { FfmpegProcess, FfmpegRun } from './ffmpeg-process';
 import { LayerSelector } from './layer-selector';
 import type { PortLease } from './port-pool';
 import { buildSdp, SdpTrack } from './sdp';
@@ -68,7 +68,7 @@ export class TranscodeSession {
   private readonly tracks = new Map<MediaKind, Track>();
   private readonly wanted = new Map<MediaKind, Producer>();
   private readonly published: Record<MediaKind, number> = { video: 0, audio: 0 };
-  private instance?: FfmpegProcess;
+  private instance?: FfmpegRun;
   private plan?: FfmpegPlan;
   private queue: Promise<void> = Promise.resolve();
   private queued?: { reasons: string[] };
@@ -92,8 +92,9 @@ export class TranscodeSession {
     readonly workDir: string,
   ) {}
 
-  get pid(): number | undefined {
-    return this.instance?.state === 'exited' ? undefined : this.instance?.pid;
+  /** The FFmpeg processes running now (one, or one per kind with the legacy profile). */
+  get pids(): number[] {
+    return this.instance?.state === 'exited' ? [] : (this.instance?.pids ?? []);
   }
 
   get restarts(): number {
@@ -204,6 +205,7 @@ export class TranscodeSession {
       x264Preset: ffmpeg.x264Preset,
       x264BitrateKbps: ffmpeg.x264BitrateKbps,
       aacBitrateKbps: ffmpeg.aacBitrateKbps,
+      profile: hls.profile,
     };
   }
 
@@ -260,28 +262,29 @@ export class TranscodeSession {
     );
     await mkdir(this.workDir, { recursive: true });
     this.watchWorkDir();
-    if (plan.sdpPath) {
-      const sdpTracks: SdpTrack[] = rtpTracks.map((t) => ({
-        kind: t.kind,
-        rtpPort: t.ports.rtp,
-        rtcpPort: t.ports.rtcp,
-        codec: t.consumer.rtpParameters.codecs[0],
-      }));
-      await writeFile(plan.sdpPath, buildSdp(sdpTracks));
-    }
     for (const track of this.tracks.values()) if (!track.consumer.paused) await track.consumer.pause();
 
-    const args = buildFfmpegArgs(plan);
-    const instance = new FfmpegProcess(this.config.ffmpeg.path, args, (line) => this.onFfmpegLine(line));
+    const commands = buildFfmpegCommands(plan);
+    const members = [];
+    for (const command of commands) {
+      const tracks = rtpTracks.filter((t) => command.kinds.includes(t.kind));
+      if (command.sdpPath) {
+        const sdpTracks: SdpTrack[] = tracks.map((t) => ({ kind: t.kind, rtpPort: t.ports.rtp, rtcpPort: t.ports.rtcp, codec: t.consumer.rtpParameters.codecs[0] }));
+        await writeFile(command.sdpPath, buildSdp(sdpTracks));
+      }
+      const process = new FfmpegProcess(this.config.ffmpeg.path, command.args, (line) => this.onFfmpegLine(line));
+      members.push({ process, ports: tracks.flatMap((t) => [t.ports.rtp, t.ports.rtcp]) });
+      this.logger.debug(`[peer:${this.peerId}] ffmpeg ${command.args.join(' ')}`);
+    }
+    const instance = new FfmpegRun(members);
     this.instance = instance;
     this.plan = plan;
     this.runs++;
-    this.logger.log(`[peer:${this.peerId}] FFmpeg run ${this.runs} (pid ${instance.pid}, ${describePlan(plan)}): ${reason}`);
-    this.logger.debug(`[peer:${this.peerId}] ffmpeg ${args.join(' ')}`);
+    this.logger.log(`[peer:${this.peerId}] FFmpeg run ${this.runs} (pid ${instance.pids.join(',')}, ${describePlan(plan)}): ${reason}`);
     void instance.exited.then((exit) => this.onExit(instance, exit.code, exit.signal, exit.requested));
     if (this.runs > 1) this.listener.onRestart(reason);
 
-    await instance.waitUntilListening(rtpTracks.flatMap((t) => [t.ports.rtp, t.ports.rtcp]));
+    await instance.waitUntilListening();
     for (const track of rtpTracks) await track.consumer.resume();
     this.requestKeyFrame();
     clearInterval(this.tick);
@@ -334,7 +337,7 @@ export class TranscodeSession {
     track.consumer.setPreferredLayers({ spatialLayer: layer, temporalLayer: 2 }).catch(() => undefined);
   }
 
-  private onExit(instance: FfmpegProcess, code: number | null, signal: string | null, requested: boolean): void {
+  private onExit(instance: FfmpegRun, code: number | null, signal: string | null, requested: boolean): void {
     if (requested || this.closed || this.instance !== instance) return;
     this.logger.error(`[peer:${this.peerId}] FFmpeg exited unexpectedly (code ${code}, signal ${signal}):\n${instance.tail}`);
     if (Date.now() - instance.startedAt > HEALTHY_RUN_MS) this.crashes = 0;

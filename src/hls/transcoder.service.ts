@@ -37,11 +37,11 @@ export class TranscoderService implements OnApplicationShutdown {
 
   /** FFmpeg processes running now. */
   get processCount(): number {
-    return [...this.sessions.values()].filter((session) => session.pid !== undefined).length;
+    return this.pids().length;
   }
 
   pids(): number[] {
-    return [...this.sessions.values()].map((session) => session.pid).filter((pid): pid is number => pid !== undefined);
+    return [...this.sessions.values()].flatMap((session) => session.pids);
   }
 
   get portsInUse(): number {
