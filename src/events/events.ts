@@ -22,6 +22,7 @@ export interface BusEvents {
   'hls.ended': { peerId: string; reason: string };
   'hls.segment-written': { peerId: string; kind: MediaKind; seconds: number; bytes: number };
   'hls.ffmpeg-restarted': { peerId: string; reason: string };
+  'signaling.handled': { event: string; ok: boolean };
 }
 
 export type BusEventName = keyof BusEvents;

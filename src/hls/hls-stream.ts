@@ -3,6 +3,7 @@ import { open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
 import type { AppConfig } from '../config/app.config';
+import type { EventBus } from '../events/events';
 import { errorMessage } from '../common/errors';
 import { h264InfoFromTs, H264Info } from './h264';
 import { masterPlaylistName, mediaPlaylistName, renderMasterPlaylist } from './master-playlist';
@@ -58,6 +59,7 @@ export class HlsStream implements SessionListener {
     readonly peerId: string,
     private readonly config: AppConfig,
     private readonly onLive: (stream: HlsStream) => void,
+    private readonly bus: EventBus,
   ) {}
 
   get masterUrl(): string {
@@ -72,6 +74,7 @@ export class HlsStream implements SessionListener {
     const segment: Segment = { uri: event.uri, duration: event.duration, bytes: event.bytes, cc: this.cc };
     const slid = playlist.append(segment);
     this.measure(event);
+    this.bus.emit('hls.segment-written', { peerId: this.peerId, kind: event.kind, seconds: event.duration, bytes: event.bytes });
     this.write(async () => {
       if (event.kind === 'video' && event.source === 'rtp') await this.readVideoInfo(event.uri);
       await this.writeAtomic(mediaPlaylistName(this.peerId, event.kind), playlist.render());
@@ -80,8 +83,9 @@ export class HlsStream implements SessionListener {
     });
   }
 
-  onRestart(): void {
-    // The playlists carry on; the next segment of each kind is marked as a discontinuity.
+  /** The playlists carry on; the next run's segments get the next discontinuity count. */
+  onRestart(reason: string): void {
+    this.bus.emit('hls.ffmpeg-restarted', { peerId: this.peerId, reason });
   }
 
   info(): StreamInfo {

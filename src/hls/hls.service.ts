@@ -76,7 +76,7 @@ export class HlsService implements OnModuleInit, OnApplicationShutdown {
     let publisher = this.publishers.get(peerId);
     if (publisher?.stream.state === 'ended') return;
     if (!publisher) {
-      publisher = { stream: new HlsStream(peerId, this.config, (stream) => this.wentLive(stream)), pending: {} };
+      publisher = { stream: new HlsStream(peerId, this.config, (stream) => this.wentLive(stream), this.bus), pending: {} };
       this.publishers.set(peerId, publisher);
     }
     if (publisher.started) {

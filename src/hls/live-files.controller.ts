@@ -1,4 +1,5 @@
 import { BadRequestException, Controller, Get, Inject, NotFoundException, Param, Res } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { appConfig, AppConfig } from '../config/app.config';
 
@@ -9,11 +10,18 @@ const FILE_NAME = /^[A-Za-z0-9_-]{1,128}\.(m3u8|ts)$/;
  * Serves the HLS directory at /live. Names are checked before the disk is touched, and sendFile's
  * root keeps the path inside the directory. CORS is open by default, as players expect of HLS.
  */
+@ApiTags('hls')
 @Controller('live')
 export class LiveFilesController {
   constructor(@Inject(appConfig.KEY) private readonly config: AppConfig) {}
 
   @Get(':file')
+  @ApiOperation({ summary: 'HLS playlists and segments: <peerId>.m3u8 (master), <peerId>-video.m3u8, <peerId>-audio.m3u8, video_<peerId>_NNN.ts' })
+  @ApiParam({ name: 'file', example: 'Nbm4Zqc4p_B15RMwAAAA.m3u8' })
+  @ApiProduces('application/vnd.apple.mpegurl', 'video/mp2t')
+  @ApiOkResponse({ description: 'The file; playlists are Cache-Control: no-cache, segments cacheable' })
+  @ApiBadRequestResponse({ description: 'Not an HLS file name (path separators, dots, other extensions)' })
+  @ApiNotFoundResponse({ description: 'No such file' })
   serve(@Param('file') file: string, @Res() res: Response): void {
     const match = FILE_NAME.exec(file);
     if (!match) throw new BadRequestException('not an HLS file name');

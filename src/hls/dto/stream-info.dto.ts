@@ -1,0 +1,39 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { StreamInfo } from '../hls-stream';
+
+export class TrackInfoDto {
+  @ApiProperty({ example: 'H264', description: 'Codec the publisher sends (H264, VP8, VP9, opus)' }) codecIn: string;
+  @ApiProperty({ enum: ['H264', 'AAC'] }) codecOut: 'H264' | 'AAC';
+  @ApiProperty({ enum: ['copy', 'transcode'], description: 'copy: H264 copied into the segments; transcode: re-encoded' })
+  mode: 'copy' | 'transcode';
+  @ApiProperty({ description: 'The publisher paused this track (filler media keeps the timeline moving)' }) paused: boolean;
+  @ApiPropertyOptional({ description: 'Simulcast spatial layer fed to FFmpeg' }) simulcastLayer?: number;
+  @ApiPropertyOptional({ example: '640x480', description: 'From the SPS of the latest segment' }) resolution?: string;
+  @ApiPropertyOptional({ example: 950, description: 'Average bitrate of the segments written so far' }) bitrateKbps?: number;
+}
+
+class TracksDto {
+  @ApiPropertyOptional({ type: TrackInfoDto }) video?: TrackInfoDto;
+  @ApiPropertyOptional({ type: TrackInfoDto }) audio?: TrackInfoDto;
+}
+
+class PlaylistsDto {
+  @ApiPropertyOptional({ example: '/live/abc-video.m3u8' }) video?: string;
+  @ApiPropertyOptional({ example: '/live/abc-audio.m3u8' }) audio?: string;
+}
+
+class SegmentCountsDto {
+  @ApiPropertyOptional() video?: number;
+  @ApiPropertyOptional() audio?: number;
+}
+
+export class StreamInfoDto implements StreamInfo {
+  @ApiProperty({ example: 'Nbm4Zqc4p_B15RMwAAAA', description: 'The publisher (its socket id)' }) peerId: string;
+  @ApiProperty({ format: 'date-time' }) startedAt: string;
+  @ApiProperty({ enum: ['starting', 'live', 'ended'] }) state: 'starting' | 'live' | 'ended';
+  @ApiProperty({ example: '/live/Nbm4Zqc4p_B15RMwAAAA.m3u8' }) masterUrl: string;
+  @ApiProperty({ type: PlaylistsDto }) playlists: PlaylistsDto;
+  @ApiProperty({ type: TracksDto }) tracks: TracksDto;
+  @ApiProperty({ type: SegmentCountsDto, description: 'Segments written per rendition' }) segments: SegmentCountsDto;
+  @ApiProperty({ description: 'FFmpeg runs after the first (pause/resume, late producer, crash)' }) restarts: number;
+}

@@ -1,0 +1,166 @@
+import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { BusEvents, OnBusEvent } from '../events/events';
+import { HlsService } from '../hls/hls.service';
+import { TranscoderService } from '../hls/transcoder.service';
+import { WorkerPoolService } from '../mediasoup/worker-pool.service';
+import { PeersService } from '../peers/peers.service';
+
+/**
+ * Prometheus metrics. Counters and the histogram follow the event bus; gauges ask the owner of each
+ * resource when scraped. Labels stay low-cardinality: no peer ids.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  private readonly signalingRequests = new Counter({
+    name: 'webrtc_hls_signaling_requests_total',
+    help: 'Signaling requests by event and result',
+    labelNames: ['event', 'result'] as const,
+    registers: [this.registry],
+  });
+  private readonly ffmpegRestarts = new Counter({
+    name: 'webrtc_hls_ffmpeg_restarts_total',
+    help: 'FFmpeg runs started after the first one of a stream (pause/resume, late producer, crash)',
+    registers: [this.registry],
+  });
+  private readonly segments = new Counter({
+    name: 'webrtc_hls_segments_written_total',
+    help: 'HLS segments written',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  private readonly segmentBytes = new Counter({
+    name: 'webrtc_hls_segment_bytes_total',
+    help: 'Bytes of HLS segments written',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  private readonly workerDeaths = new Counter({
+    name: 'webrtc_hls_mediasoup_worker_deaths_total',
+    help: 'mediasoup workers that died (and were replaced)',
+    registers: [this.registry],
+  });
+  private readonly hlsFailures = new Counter({
+    name: 'webrtc_hls_stream_start_failures_total',
+    help: 'Publishers whose HLS could not start (e.g. FFmpeg ports exhausted)',
+    registers: [this.registry],
+  });
+  private readonly timeToLive = new Histogram({
+    name: 'webrtc_hls_produce_to_live_seconds',
+    help: 'From the first producer of a publisher to its playable master playlist (peerLive)',
+    buckets: [0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 20],
+    registers: [this.registry],
+  });
+
+  constructor(
+    peers: PeersService,
+    hls: HlsService,
+    transcoder: TranscoderService,
+    pool: WorkerPoolService,
+  ) {
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'webrtc_hls_peers',
+      help: 'Connected signaling peers',
+      registers: [this.registry],
+      collect() {
+        this.set(peers.all().length);
+      },
+    });
+    new Gauge({
+      name: 'webrtc_hls_producers',
+      help: 'Producers by kind and codec',
+      labelNames: ['kind', 'codec'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const peer of peers.all()) {
+          for (const producer of peer.producers.values()) {
+            const codec = producer.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? 'unknown';
+            this.inc({ kind: producer.kind, codec });
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'webrtc_hls_live_streams',
+      help: 'HLS streams whose master playlist is playable',
+      registers: [this.registry],
+      collect() {
+        this.set(hls.livePeers().length);
+      },
+    });
+    new Gauge({
+      name: 'webrtc_hls_ffmpeg_processes',
+      help: 'FFmpeg processes running',
+      registers: [this.registry],
+      collect() {
+        this.set(transcoder.processCount);
+      },
+    });
+    new Gauge({
+      name: 'webrtc_hls_ffmpeg_ports_in_use',
+      help: 'FFmpeg receive port blocks (four ports each) leased',
+      registers: [this.registry],
+      collect() {
+        this.set(transcoder.portsInUse);
+      },
+    });
+    new Gauge({
+      name: 'webrtc_hls_mediasoup_workers_alive',
+      help: 'mediasoup workers running',
+      registers: [this.registry],
+      collect() {
+        this.set(pool.aliveSlots().length);
+      },
+    });
+    new Gauge({
+      name: 'webrtc_hls_mediasoup_worker_cpu_seconds',
+      help: 'CPU time used by each mediasoup worker (user + system), from worker.getResourceUsage()',
+      labelNames: ['worker'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        await Promise.all(
+          pool.aliveSlots().map(async (slot) => {
+            const usage = await slot.worker.getResourceUsage().catch(() => undefined);
+            if (usage) this.set({ worker: String(slot.id) }, (usage.ru_utime + usage.ru_stime) / 1000);
+          }),
+        );
+      },
+    });
+  }
+
+  @OnBusEvent('signaling.handled')
+  onSignaling({ event, ok }: BusEvents['signaling.handled']): void {
+    this.signalingRequests.inc({ event, result: ok ? 'ok' : 'error' });
+  }
+
+  @OnBusEvent('hls.ffmpeg-restarted')
+  onRestart(): void {
+    this.ffmpegRestarts.inc();
+  }
+
+  @OnBusEvent('hls.segment-written')
+  onSegment({ kind, bytes }: BusEvents['hls.segment-written']): void {
+    this.segments.inc({ kind });
+    this.segmentBytes.inc({ kind }, bytes);
+  }
+
+  @OnBusEvent('worker.died')
+  onWorkerDied(): void {
+    this.workerDeaths.inc();
+  }
+
+  @OnBusEvent('hls.failed')
+  onHlsFailed(): void {
+    this.hlsFailures.inc();
+  }
+
+  @OnBusEvent('hls.live')
+  onLive({ elapsedMs }: BusEvents['hls.live']): void {
+    this.timeToLive.observe(elapsedMs / 1000);
+  }
+}
