@@ -1,6 +1,8 @@
 import { BadRequestException, Controller, Get, Inject, NotFoundException, Param, Res } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { appConfig, AppConfig } from '../config/app.config';
 
 /** Only plain playlist and segment names: no separators, no dots but the extension, no dotfiles. */
@@ -22,9 +24,12 @@ export class LiveFilesController {
   @ApiOkResponse({ description: 'The file; playlists are Cache-Control: no-cache, segments cacheable' })
   @ApiBadRequestResponse({ description: 'Not an HLS file name (path separators, dots, other extensions)' })
   @ApiNotFoundResponse({ description: 'No such file' })
-  serve(@Param('file') file: string, @Res() res: Response): void {
+  async serve(@Param('file') file: string, @Res() res: Response): Promise<void> {
     const match = FILE_NAME.exec(file);
     if (!match) throw new BadRequestException('not an HLS file name');
+    // Only regular files: a symlink planted in the directory must not lead out of it.
+    const stats = await lstat(join(this.config.hls.dir, file)).catch(() => undefined);
+    if (!stats?.isFile()) throw new NotFoundException(`${file} not found`);
     const playlist = match[1] === 'm3u8';
     res.sendFile(
       file,
