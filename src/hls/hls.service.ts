@@ -21,6 +21,7 @@ interface Publisher {
   pending: Partial<Record<MediaKind, Producer>>;
   joinTimer?: NodeJS.Timeout;
   started?: Promise<void>;
+  finished?: Promise<void>;
   retentionTimer?: NodeJS.Timeout;
 }
 
@@ -156,9 +157,16 @@ export class HlsService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** FFmpeg stops, playlists end, peerLeft goes out; files stay for the retention time. */
-  private async finish(peerId: string, reason: string): Promise<void> {
+  private finish(peerId: string, reason: string): Promise<void> {
     const publisher = this.publishers.get(peerId);
-    if (!publisher || publisher.stream.state === 'ended') return;
+    if (!publisher) return Promise.resolve();
+    // peer.leaving and peer.left both ask; the first does it, the second waits for it.
+    publisher.finished ??= this.end(publisher, reason);
+    return publisher.finished;
+  }
+
+  private async end(publisher: Publisher, reason: string): Promise<void> {
+    const peerId = publisher.stream.peerId;
     clearTimeout(publisher.joinTimer);
     const { stream } = publisher;
     const wasStarted = !!publisher.started;
