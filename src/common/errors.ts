@@ -23,4 +23,9 @@ export class UnavailableError extends ClientError {
   readonly code = 'UNAVAILABLE';
 }
 
+/** Valid, but not something this server can do (e.g. a codec the router or the client lacks). */
+export class UnsupportedError extends ClientError {
+  readonly code = 'UNSUPPORTED';
+}
+
 export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -12,9 +12,21 @@ export type TransportDirection = 'send' | 'recv';
  */
 export class Peer {
   readonly transports = new Map<TransportDirection, WebRtcTransport>();
+  /** Transports whose connect was requested (marked before the worker answers; unmarked if it fails). */
   readonly connected = new Set<string>();
   readonly producers = new Map<MediaKind, Producer>();
   readonly consumers = new Map<string, Consumer>();
+  /**
+   * Requests still waiting on the worker, counted against the limits: otherwise thirty concurrent
+   * createWebRtcTransport would all pass the check and make the worker create thirty transports.
+   */
+  readonly pending = {
+    transports: new Set<TransportDirection>(),
+    producers: new Set<MediaKind>(),
+    consumers: 0,
+  };
+  /** The tail of each kind's pause/resume queue (see PeersService.setProducerPaused). */
+  readonly pausing = new Map<MediaKind, Promise<void>>();
   readonly joinedAt = new Date();
   closed = false;
 

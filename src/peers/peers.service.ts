@@ -1,14 +1,24 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { types as mediasoupTypes } from 'mediasoup';
 import type { Consumer } from 'mediasoup/node/lib/Consumer';
 import type { Producer } from 'mediasoup/node/lib/Producer';
 import type { Router } from 'mediasoup/node/lib/Router';
 import type { DtlsParameters } from 'mediasoup/node/lib/WebRtcTransport';
 import type { MediaKind, RtpCapabilities, RtpParameters } from 'mediasoup/node/lib/RtpParameters';
-import { errorMessage, InvalidStateError, LimitExceededError, NotFoundError, UnavailableError } from '../common/errors';
+import {
+  BadRequestError,
+  errorMessage,
+  InvalidStateError,
+  LimitExceededError,
+  NotFoundError,
+  UnavailableError,
+  UnsupportedError,
+} from '../common/errors';
 import { EventBus, OnBusEvent, BusEvents } from '../events/events';
 import { WorkerPoolService } from '../mediasoup/worker-pool.service';
 import { PEER_LIMITS } from './limits';
 import { Peer, TransportDirection } from './peer';
+import { RouterPipes } from './router-pipes';
 
 export interface TransportInfo {
   id: string;
@@ -35,8 +45,8 @@ const LEAVING_TIMEOUT_MS = 3000;
 export class PeersService implements OnApplicationShutdown {
   private readonly logger = new Logger(PeersService.name);
   private readonly peers = new Map<string, Peer>();
-  /** Producers piped into another worker's router, keyed `${producerId}:${routerId}`. */
-  private readonly pipes = new Map<string, Promise<void>>();
+  /** Makes producers consumable by peers on other workers. */
+  private readonly pipes = new RouterPipes();
 
   constructor(
     private readonly pool: WorkerPoolService,
@@ -90,15 +100,23 @@ export class PeersService implements OnApplicationShutdown {
   async createTransport(peerId: string, isConsumer: boolean): Promise<TransportInfo> {
     const peer = this.get(peerId);
     const direction: TransportDirection = isConsumer ? 'recv' : 'send';
-    if (peer.transports.has(direction)) {
+    if (peer.transports.has(direction) || peer.pending.transports.has(direction)) {
       throw new LimitExceededError(`peer already has a ${direction} transport (limit: one per direction)`);
     }
-    if (peer.transports.size >= PEER_LIMITS.transports) throw new LimitExceededError('transport limit reached');
-    const transport = await this.pool.createWebRtcTransport(peer.slot, { peerId, direction });
-    if (peer.closed || peer.transports.has(direction)) {
-      // The peer left, or a concurrent request won, while the worker created this one.
+    if (peer.transports.size + peer.pending.transports.size >= PEER_LIMITS.transports) {
+      throw new LimitExceededError(`transport limit reached (${PEER_LIMITS.transports} per peer)`);
+    }
+    peer.pending.transports.add(direction);
+    let transport;
+    try {
+      transport = await this.pool.createWebRtcTransport(peer.slot, { peerId, direction });
+    } finally {
+      peer.pending.transports.delete(direction);
+    }
+    if (peer.closed) {
+      // The peer left while the worker created this one.
       transport.close();
-      throw new InvalidStateError(`peer ${peerId} closed or already has a ${direction} transport`);
+      throw new InvalidStateError(`peer ${peerId} left`);
     }
     peer.transports.set(direction, transport);
     transport.observer.once('close', () => {
@@ -118,8 +136,14 @@ export class PeersService implements OnApplicationShutdown {
     const transport = peer.transportById(transportId);
     if (!transport) throw new NotFoundError(`transport ${transportId} not found`);
     if (peer.connected.has(transportId)) throw new InvalidStateError(`transport ${transportId} is already connected`);
-    await transport.connect({ dtlsParameters });
+    // Marked before the await, so a concurrent second connect is refused here, not by the worker.
     peer.connected.add(transportId);
+    try {
+      await transport.connect({ dtlsParameters });
+    } catch (error) {
+      peer.connected.delete(transportId);
+      throw refusedByWorker(`cannot connect transport ${transportId}`, error);
+    }
   }
 
   async produce(peerId: string, kind: MediaKind, rtpParameters: RtpParameters): Promise<string> {
@@ -127,11 +151,21 @@ export class PeersService implements OnApplicationShutdown {
     const transport = peer.transports.get('send');
     if (!transport) throw new InvalidStateError('create a send transport (createWebRtcTransport {isConsumer:false}) first');
     if (!peer.connected.has(transport.id)) throw new InvalidStateError('connect the send transport (connectTransport) before producing');
-    if (peer.producers.has(kind)) throw new LimitExceededError(`peer already produces ${kind} (limit: one per kind)`);
-    const producer = await transport.produce({ kind, rtpParameters, appData: { peerId } });
-    if (peer.closed || peer.producers.has(kind)) {
+    if (peer.producers.has(kind) || peer.pending.producers.has(kind)) {
+      throw new LimitExceededError(`peer already produces ${kind} (limit: one per kind)`);
+    }
+    peer.pending.producers.add(kind);
+    let producer: Producer;
+    try {
+      producer = await transport.produce({ kind, rtpParameters, appData: { peerId } });
+    } catch (error) {
+      throw refusedByWorker(`cannot produce ${kind}`, error);
+    } finally {
+      peer.pending.producers.delete(kind);
+    }
+    if (peer.closed || transport.closed) {
       producer.close();
-      throw new InvalidStateError(`peer ${peerId} closed or already produces ${kind}`);
+      throw new InvalidStateError(`peer ${peerId} left`);
     }
     peer.producers.set(kind, producer);
     producer.observer.once('close', () => {
@@ -146,14 +180,17 @@ export class PeersService implements OnApplicationShutdown {
     return producer.id;
   }
 
+  /**
+   * Serialized per kind: `producer.paused` changes only when the worker answers, so a resume sent
+   * right after a pause (the original front end toggles mute without acks) would otherwise find the
+   * producer "not paused yet", do nothing, and leave it paused.
+   */
   async setProducerPaused(peerId: string, kind: MediaKind, paused: boolean): Promise<void> {
-    const producer = this.get(peerId).producers.get(kind);
-    if (!producer) throw new NotFoundError(`peer has no ${kind} producer`);
-    if (producer.paused === paused) return;
-    if (paused) await producer.pause();
-    else await producer.resume();
-    const payload = { peerId, producerId: producer.id, kind };
-    this.bus.emit(paused ? 'producer.paused' : 'producer.resumed', payload);
+    const peer = this.get(peerId);
+    if (!peer.producers.has(kind)) throw new NotFoundError(`peer has no ${kind} producer`);
+    const run = (peer.pausing.get(kind) ?? Promise.resolve()).then(() => this.applyPaused(peer, kind, paused));
+    peer.pausing.set(kind, run.catch(() => undefined)); // the caller gets the error; the queue moves on
+    await run;
   }
 
   /** Other peers' producers, as the original protocol's getProducers lists them. */
@@ -167,20 +204,31 @@ export class PeersService implements OnApplicationShutdown {
     const peer = this.get(peerId);
     const transport = peer.transports.get('recv');
     if (!transport) throw new InvalidStateError('create a receive transport (createWebRtcTransport {isConsumer:true}) first');
-    if (peer.consumers.size >= PEER_LIMITS.consumers) {
+    if (peer.consumers.size + peer.pending.consumers >= PEER_LIMITS.consumers) {
       throw new LimitExceededError(`consumer limit reached (${PEER_LIMITS.consumers} per peer)`);
     }
     const owner = this.all().find((other) => [...other.producers.values()].some((p) => p.id === producerId));
-    if (!owner) throw new NotFoundError(`producer ${producerId} not found`);
+    const source = owner && [...owner.producers.values()].find((p) => p.id === producerId);
+    if (!owner || !source) throw new NotFoundError(`producer ${producerId} not found`);
     const router = peer.slot.router;
-    if (owner.slot.router !== router) await this.pipe(producerId, owner.slot.router, router);
-    if (!router.canConsume({ producerId, rtpCapabilities })) {
-      throw new InvalidStateError(`these rtpCapabilities cannot consume producer ${producerId}`);
+    peer.pending.consumers++;
+    let consumer: Consumer;
+    try {
+      if (owner.slot.router !== router) await this.pipes.pipe(source, owner.slot.router, router);
+      if (!router.canConsume({ producerId, rtpCapabilities })) {
+        throw new UnsupportedError(`these rtpCapabilities cannot consume producer ${producerId} (no common codec)`);
+      }
+      consumer = await transport.consume({ producerId, rtpCapabilities, paused: true, appData: { peerId } });
+    } catch (error) {
+      // Its publisher left meanwhile: mediasoup would say "Producer not found" as a TypeError.
+      if (source.closed) throw new NotFoundError(`producer ${producerId} closed`);
+      throw refusedByWorker(`cannot consume producer ${producerId}`, error);
+    } finally {
+      peer.pending.consumers--;
     }
-    const consumer = await transport.consume({ producerId, rtpCapabilities, paused: true, appData: { peerId } });
-    if (peer.closed) {
+    if (peer.closed || transport.closed) {
       consumer.close();
-      throw new InvalidStateError(`peer ${peerId} closed`);
+      throw new InvalidStateError(`peer ${peerId} left`);
     }
     this.track(peer, consumer);
     return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
@@ -206,8 +254,8 @@ export class PeersService implements OnApplicationShutdown {
 
   @OnBusEvent('worker.died')
   async onWorkerDied({ workerId }: BusEvents['worker.died']): Promise<void> {
+    // Pipes across the dead worker close with its transports (RouterPipes listens for that).
     const victims = this.all().filter((peer) => peer.slot.id === workerId);
-    for (const key of this.pipes.keys()) this.pipes.delete(key);
     await Promise.all(victims.map((peer) => this.leave(peer.id, 'worker-died')));
   }
 
@@ -215,27 +263,18 @@ export class PeersService implements OnApplicationShutdown {
     await Promise.all(this.all().map((peer) => this.leave(peer.id, 'shutdown')));
   }
 
+  private async applyPaused(peer: Peer, kind: MediaKind, paused: boolean): Promise<void> {
+    const producer = peer.producers.get(kind);
+    if (!producer) throw new NotFoundError(`peer has no ${kind} producer`);
+    if (producer.paused === paused) return;
+    if (paused) await producer.pause();
+    else await producer.resume();
+    this.bus.emit(paused ? 'producer.paused' : 'producer.resumed', { peerId: peer.id, producerId: producer.id, kind });
+  }
+
   private track(peer: Peer, consumer: Consumer): void {
     peer.consumers.set(consumer.id, consumer);
     consumer.observer.once('close', () => peer.consumers.delete(consumer.id));
-  }
-
-  private pipe(producerId: string, from: Router, to: Router): Promise<void> {
-    const key = `${producerId}:${to.id}`;
-    let piping = this.pipes.get(key);
-    if (!piping) {
-      piping = from.pipeToRouter({ producerId, router: to }).then(
-        ({ pipeProducer }) => {
-          pipeProducer?.observer.once('close', () => this.pipes.delete(key));
-        },
-        (error) => {
-          this.pipes.delete(key);
-          throw error;
-        },
-      );
-      this.pipes.set(key, piping);
-    }
-    return piping;
   }
 }
 
@@ -245,4 +284,17 @@ async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
     work.catch(() => undefined),
     new Promise((resolve) => (timer = setTimeout(resolve, ms))),
   ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * mediasoup rejects what the client sent with a TypeError (argument checks), an UnsupportedError
+ * (codecs) or, from the worker, a plain Error ("MID already exists"): all of them the client's doing.
+ * Its InvalidStateError (a closed transport or channel) is ours and passes through.
+ */
+function refusedByWorker(what: string, error: unknown): unknown {
+  if (error instanceof Error && (error.constructor === Error || error.constructor === TypeError)) {
+    return new BadRequestError(`${what}: ${error.message}`);
+  }
+  if (error instanceof mediasoupTypes.UnsupportedError) return new UnsupportedError(`${what}: ${error.message}`);
+  return error;
 }

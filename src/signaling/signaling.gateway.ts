@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { MESSAGE_METADATA } from '@nestjs/websockets/constants';
 import {
   ConnectedSocket,
   MessageBody,
@@ -9,6 +10,7 @@ import {
   WebSocketServer,
 } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
+import { types as mediasoupTypes } from 'mediasoup';
 import type { DtlsParameters } from 'mediasoup/node/lib/WebRtcTransport';
 import type { RtpCapabilities, RtpParameters } from 'mediasoup/node/lib/RtpParameters';
 import { ClientError, errorMessage } from '../common/errors';
@@ -22,7 +24,7 @@ import {
   TransportConsumeDto,
   TransportProduceDto,
 } from './dto/signaling.dto';
-import { checkPayloadSize, parsePayload } from './parse-payload';
+import { checkPayloadLimits, parsePayload } from './parse-payload';
 
 export interface AckError {
   error: string;
@@ -48,6 +50,7 @@ export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnec
       socket.disconnect(true);
       return;
     }
+    socket.onAny((event: string, ...args: unknown[]) => this.answerUnknown(socket, event, args));
     socket.emit('connectionSuccess', { socketId: socket.id });
   }
 
@@ -56,8 +59,9 @@ export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnec
   }
 
   @SubscribeMessage('getRouterRtpCapabilities')
-  getRouterRtpCapabilities(@ConnectedSocket() socket: Socket) {
-    return this.answer(socket, 'getRouterRtpCapabilities', undefined, async () => ({
+  getRouterRtpCapabilities(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    // Takes any argument (the original front end sends `{}` or nothing); only the limits apply.
+    return this.answer(socket, 'getRouterRtpCapabilities', body, async () => ({
       rtpCapabilities: this.peers.rtpCapabilities(socket.id),
     }));
   }
@@ -106,8 +110,8 @@ export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnec
   }
 
   @SubscribeMessage('getProducers')
-  getProducers(@ConnectedSocket() socket: Socket) {
-    return this.answer(socket, 'getProducers', undefined, async () => ({
+  getProducers(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    return this.answer(socket, 'getProducers', body, async () => ({
       producers: this.peers.producersExcept(socket.id),
     }));
   }
@@ -162,16 +166,47 @@ export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnec
     });
   }
 
-  /** Runs one request; every failure becomes `{ error, code }` for the ack (and a log line). */
+  /** Like the reference server's request switch, an event nobody handles is refused, not left unanswered. */
+  private answerUnknown(socket: Socket, event: string, args: unknown[]): void {
+    if (subscribedEvents().has(event)) return;
+    const ack = args.at(-1);
+    this.logger.warn(`[peer:${socket.id}] unknown event ${JSON.stringify(event).slice(0, 80)}`);
+    if (typeof ack === 'function') ack({ error: `unknown event ${event.slice(0, 80)}`, code: 'BAD_REQUEST' } satisfies AckError);
+  }
+
+  /**
+   * Runs one request; every failure becomes `{ error, code }` for the ack (and a log line). Nest
+   * drops the value when the client sent no ack, so an ack-less event still runs to completion.
+   */
   private async answer<T>(socket: Socket, event: string, body: unknown, work: () => Promise<T>): Promise<T | AckError> {
     try {
-      checkPayloadSize(body);
+      checkPayloadLimits(body);
       return await work();
     } catch (error) {
-      const code = error instanceof ClientError ? error.code : error instanceof TypeError ? 'BAD_REQUEST' : 'INTERNAL';
+      const code = errorCode(error);
       const message = errorMessage(error);
       this.logger.warn(`[peer:${socket.id}] ${event} failed (${code}): ${message}`);
       return { error: message, code };
     }
   }
+}
+
+/** Our own errors carry their code; mediasoup rejects bad arguments with TypeError and unknown codecs with UnsupportedError. */
+function errorCode(error: unknown): string {
+  if (error instanceof ClientError) return error.code;
+  if (error instanceof mediasoupTypes.UnsupportedError) return 'UNSUPPORTED';
+  if (error instanceof TypeError) return 'BAD_REQUEST';
+  return 'INTERNAL';
+}
+
+let subscribed: Set<string> | undefined;
+
+/** The events SignalingGateway handles, read from its own @SubscribeMessage decorators. */
+function subscribedEvents(): Set<string> {
+  subscribed ??= new Set(
+    Object.values(Object.getOwnPropertyDescriptors(SignalingGateway.prototype))
+      .map(({ value }) => (typeof value === 'function' ? Reflect.getMetadata(MESSAGE_METADATA, value) : undefined))
+      .filter((event): event is string => typeof event === 'string'),
+  );
+  return subscribed;
 }
