@@ -29,3 +29,7 @@ export class UnsupportedError extends ClientError {
 }
 
 export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+export class RateLimitedError extends ClientError {
+  readonly code = 'RATE_LIMITED';
+}

@@ -13,8 +13,9 @@ import type { Server, Socket } from 'socket.io';
 import { types as mediasoupTypes } from 'mediasoup';
 import type { DtlsParameters } from 'mediasoup/node/lib/WebRtcTransport';
 import type { RtpCapabilities, RtpParameters } from 'mediasoup/node/lib/RtpParameters';
-import { ClientError, errorMessage } from '../common/errors';
-import { BusEvents, OnBusEvent } from '../events/events';
+import { ClientError, errorMessage, RateLimitedError } from '../common/errors';
+import { BusEvents, EventBus, OnBusEvent } from '../events/events';
+import { RateLimiter } from './rate-limiter';
 import { PeersService } from '../peers/peers.service';
 import {
   ConnectTransportDto,
@@ -40,7 +41,12 @@ export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnec
   private readonly logger = new Logger(SignalingGateway.name);
   @WebSocketServer() private readonly server: Server;
 
-  constructor(private readonly peers: PeersService) {}
+  private readonly limiters = new WeakMap<Socket, RateLimiter>();
+
+  constructor(
+    private readonly peers: PeersService,
+    private readonly bus: EventBus,
+  ) {}
 
   handleConnection(socket: Socket): void {
     try {
@@ -166,6 +172,12 @@ export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnec
     });
   }
 
+  private rateLimit(socket: Socket): void {
+    let limiter = this.limiters.get(socket);
+    if (!limiter) this.limiters.set(socket, (limiter = new RateLimiter()));
+    if (!limiter.take()) throw new RateLimitedError('too many requests: slow down (limit: 150 at once, 30 per second)');
+  }
+
   /** Like the reference server's request switch, an event nobody handles is refused, not left unanswered. */
   private answerUnknown(socket: Socket, event: string, args: unknown[]): void {
     if (subscribedEvents().has(event)) return;
@@ -180,12 +192,16 @@ export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnec
    */
   private async answer<T>(socket: Socket, event: string, body: unknown, work: () => Promise<T>): Promise<T | AckError> {
     try {
+      this.rateLimit(socket);
       checkPayloadLimits(body);
-      return await work();
+      const result = await work();
+      this.bus.emit('signaling.handled', { event, ok: true });
+      return result;
     } catch (error) {
       const code = errorCode(error);
       const message = errorMessage(error);
       this.logger.warn(`[peer:${socket.id}] ${event} failed (${code}): ${message}`);
+      this.bus.emit('signaling.handled', { event, ok: false });
       return { error: message, code };
     }
   }
