@@ -7,6 +7,7 @@ import { HlsModule } from './hls/hls.module';
 import { MediasoupModule } from './mediasoup/mediasoup.module';
 import { PeersModule } from './peers/peers.module';
 import { SignalingModule } from './signaling/signaling.module';
+import { WebModule } from './web/web.module';
 
 @Module({
   imports: [
@@ -18,6 +19,7 @@ import { SignalingModule } from './signaling/signaling.module';
     SignalingModule,
     HlsModule,
     HealthModule,
+    WebModule,
   ],
 })
 export class AppModule {}
