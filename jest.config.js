@@ -8,4 +8,6 @@ module.exports = {
   testEnvironment: 'node',
   testTimeout: 60000,
   setupFiles: ['<rootDir>/test/setup-env.ts'],
+  // Compiles dist/ for the specs that run `node dist/main.js` (only when the run includes them).
+  globalSetup: '<rootDir>/test/global-setup.js',
 };

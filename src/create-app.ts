@@ -7,14 +7,28 @@ import { SignalingIoAdapter } from './signaling/signaling-io.adapter';
 
 const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
 
+export interface CreateAppOptions {
+  /**
+   * After a signal's shutdown hooks, end with process.exit(0) instead of re-raising the signal
+   * (main.ts). As PID 1 in a container (`docker run` without --init) a re-raised SIGTERM that
+   * has no handler is ignored by the kernel. Tests keep the default: a signal stays a signal.
+   */
+  exitAfterShutdown?: boolean;
+}
+
 /** Builds the configured application (used by main.ts and by the e2e tests), not yet listening. */
-export async function createApp(): Promise<{ app: NestExpressApplication; config: AppConfig }> {
+export async function createApp(options: CreateAppOptions = {}): Promise<{ app: NestExpressApplication; config: AppConfig }> {
   // Validate first so a bad variable stops start-up before any worker is spawned.
   const config = appConfig();
   const app = await NestFactory.create<NestExpressApplication>(AppModule, {
     logger: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
+    // On close (after the SIGTERM grace period) destroy every open connection. Otherwise
+    // server.close() waits for each one to end: browsers keep preconnected sockets that never
+    // send a request (Node does not count them as idle), SSE streams and socket.io clients, so
+    // shutdown could hang for minutes.
+    forceCloseConnections: true,
   });
-  app.enableShutdownHooks();
+  app.enableShutdownHooks([], { useProcessExit: options.exitAfterShutdown ?? false });
   app.enableCors({ origin: config.corsOrigins === '*' ? true : config.corsOrigins });
   app.useWebSocketAdapter(new SignalingIoAdapter(app, config.corsOrigins));
   app.disable('x-powered-by');

@@ -1,5 +1,5 @@
 import { ConfigType, registerAs } from '@nestjs/config';
-import { cpus, networkInterfaces } from 'node:os';
+import { availableParallelism, networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
 import { validateEnvironment } from './env.schema';
 
@@ -19,7 +19,8 @@ export const appConfig = registerAs('app', () => {
     logLevel: env.LOG_LEVEL,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     mediasoup: {
-      workers: env.MEDIASOUP_WORKERS || cpus().length,
+      // availableParallelism, unlike cpus().length, is never 0 (cpus() can be empty in containers).
+      workers: env.MEDIASOUP_WORKERS || availableParallelism(),
       webRtcServer: env.WEBRTC_SERVER,
       webRtcServerPort: env.WEBRTC_SERVER_PORT,
       rtcPorts: { min: env.RTC_MIN_PORT, max: env.RTC_MAX_PORT } as PortRange,

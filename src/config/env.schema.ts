@@ -1,4 +1,3 @@
-import { Transform, plainToInstance } from 'class-transformer';
 import {
   IsBoolean,
   IsIn,
@@ -12,16 +11,15 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { availableParallelism } from 'node:os';
+import { PORTS_PER_LEASE } from '../hls/port-pool';
 
 /** Linux's default ephemeral port range: outgoing sockets get ports from here, so we listen elsewhere. */
 export const EPHEMERAL_PORTS = { min: 32768, max: 60999 } as const;
 
-const toBool = ({ value }: { value: unknown }) =>
-  value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
-
 /**
  * Every environment variable the service reads, with its default. README.md documents each one.
- * Values arrive as strings; implicit conversion turns digits into numbers before validation.
+ * Values arrive as strings; `validateEnvironment` converts them by the type of the default.
  */
 export class EnvironmentSchema {
   @IsString() @MinLength(1) HOST: string = '0.0.0.0';
@@ -30,7 +28,8 @@ export class EnvironmentSchema {
   @IsOptional() @IsIP(4) ANNOUNCED_IP?: string;
   /** 0 means one worker per CPU core. */
   @IsInt() @Min(0) @Max(64) MEDIASOUP_WORKERS: number = 0;
-  @Transform(toBool) @IsBoolean() WEBRTC_SERVER: boolean = true;
+  /** `true`/`1` or `false`/`0`. */
+  @IsBoolean() WEBRTC_SERVER: boolean = true;
   /** Worker i listens for WebRTC on UDP and TCP port WEBRTC_SERVER_PORT + i. */
   @IsInt() @Min(1) @Max(65535) WEBRTC_SERVER_PORT: number = 20000;
   /** Split evenly between workers: plain transports to FFmpeg, and WebRTC when WEBRTC_SERVER=false. */
@@ -65,45 +64,82 @@ export class ConfigValidationError extends Error {}
 
 /** Validates process.env; one error names every bad variable and what it accepts. */
 export function validateEnvironment(raw: Record<string, unknown>): EnvironmentSchema {
-  const present = Object.fromEntries(
-    Object.keys(new EnvironmentSchema())
-      .concat('ANNOUNCED_IP')
-      .filter((key) => raw[key] !== undefined && raw[key] !== '')
-      .map((key) => [key, raw[key]]),
-  );
-  const env = plainToInstance(EnvironmentSchema, present, { enableImplicitConversion: true });
-  const problems = validateSync(env, { skipMissingProperties: false }).map((error) => {
+  const env = new EnvironmentSchema();
+  const fields = env as unknown as Record<string, unknown>;
+  const present: Record<string, unknown> = {};
+  for (const key of new Set([...Object.keys(env), 'ANNOUNCED_IP'])) {
+    if (raw[key] === undefined || raw[key] === '') continue; // unset or empty: the default
+    present[key] = raw[key];
+    fields[key] = convert(raw[key], fields[key]);
+  }
+  const errors = validateSync(env, { skipMissingProperties: false });
+  const problems = errors.map((error) => {
     const got = JSON.stringify(present[error.property]);
-    return `${error.property}=${got}: ${Object.values(error.constraints ?? {}).join('; ')}`;
+    // Decorators register bottom-up: reversed, the type comes first and the bounds follow as written.
+    return `${error.property}=${got}: ${Object.values(error.constraints ?? {}).reverse().join('; ')}`;
   });
-  problems.push(...crossFieldProblems(env));
+  problems.push(...crossFieldProblems(env, new Set(errors.map((error) => error.property))));
   if (problems.length > 0) {
     throw new ConfigValidationError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
   return env;
 }
 
-function crossFieldProblems(env: EnvironmentSchema): string[] {
+/**
+ * Converts by the default's type. Stricter than `Number()`/`Boolean()`: "0x10", "1e3" and " " are
+ * not numbers, and "false" is not true; anything else stays a string so validation names it.
+ */
+function convert(value: unknown, defaultValue: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  if (typeof defaultValue === 'number') return /^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : value;
+  if (typeof defaultValue === 'boolean') {
+    if (text === 'true' || text === '1') return true;
+    if (text === 'false' || text === '0') return false;
+  }
+  return value;
+}
+
+/** Checks between variables; a check is skipped when one of its variables is already invalid on its own. */
+function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): string[] {
   const problems: string[] = [];
-  const range = (name: string, min: number, max: number) => {
-    if (min > max) problems.push(`${name}_MIN_PORT (${min}) must not be above ${name}_MAX_PORT (${max})`);
-  };
-  range('RTC', env.RTC_MIN_PORT, env.RTC_MAX_PORT);
-  range('FFMPEG', env.FFMPEG_MIN_PORT, env.FFMPEG_MAX_PORT);
+  const valid = (...names: (keyof EnvironmentSchema)[]) => names.every((name) => !invalid.has(name));
   const overlaps = (a: [number, number], b: [number, number]) => a[0] <= b[1] && b[0] <= a[1];
-  const ffmpeg: [number, number] = [env.FFMPEG_MIN_PORT, env.FFMPEG_MAX_PORT];
   const rtc: [number, number] = [env.RTC_MIN_PORT, env.RTC_MAX_PORT];
-  if (overlaps(ffmpeg, rtc)) problems.push('FFMPEG_MIN_PORT..FFMPEG_MAX_PORT must not overlap RTC_MIN_PORT..RTC_MAX_PORT');
-  if (overlaps(ffmpeg, [EPHEMERAL_PORTS.min, EPHEMERAL_PORTS.max])) {
+  const ffmpeg: [number, number] = [env.FFMPEG_MIN_PORT, env.FFMPEG_MAX_PORT];
+  const rtcOk = valid('RTC_MIN_PORT', 'RTC_MAX_PORT');
+  const ffmpegOk = valid('FFMPEG_MIN_PORT', 'FFMPEG_MAX_PORT');
+  // 0 workers means one per core (see app.config.ts): check with the count that will really run.
+  const workers = env.MEDIASOUP_WORKERS || availableParallelism();
+
+  if (rtcOk && rtc[0] > rtc[1]) {
+    problems.push(`RTC_MIN_PORT (${rtc[0]}) must not be above RTC_MAX_PORT (${rtc[1]})`);
+  } else if (rtcOk && valid('MEDIASOUP_WORKERS') && rtc[1] - rtc[0] + 1 < workers) {
+    problems.push(`RTC_MIN_PORT..RTC_MAX_PORT (${rtc[0]}-${rtc[1]}) must hold at least one port per mediasoup worker (${workers})`);
+  }
+  if (ffmpegOk && ffmpeg[0] > ffmpeg[1]) {
+    problems.push(`FFMPEG_MIN_PORT (${ffmpeg[0]}) must not be above FFMPEG_MAX_PORT (${ffmpeg[1]})`);
+  } else if (ffmpegOk && ffmpeg[1] - ffmpeg[0] + 1 < PORTS_PER_LEASE) {
+    problems.push(`FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must hold at least ${PORTS_PER_LEASE} ports (one stream)`);
+  }
+  if (ffmpegOk && rtcOk && overlaps(ffmpeg, rtc)) {
+    problems.push(`FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must not overlap RTC_MIN_PORT..RTC_MAX_PORT (${rtc[0]}-${rtc[1]})`);
+  }
+  if (ffmpegOk && overlaps(ffmpeg, [EPHEMERAL_PORTS.min, EPHEMERAL_PORTS.max])) {
     problems.push(
-      `FFMPEG_MIN_PORT..FFMPEG_MAX_PORT must lie outside Linux's ephemeral range ${EPHEMERAL_PORTS.min}-${EPHEMERAL_PORTS.max}`,
+      `FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must lie outside Linux's ephemeral range ${EPHEMERAL_PORTS.min}-${EPHEMERAL_PORTS.max}`,
     );
   }
-  if (env.WEBRTC_SERVER) {
-    const workers = Math.max(env.MEDIASOUP_WORKERS, 1);
+  if (env.WEBRTC_SERVER && valid('WEBRTC_SERVER', 'WEBRTC_SERVER_PORT', 'MEDIASOUP_WORKERS')) {
     const server: [number, number] = [env.WEBRTC_SERVER_PORT, env.WEBRTC_SERVER_PORT + workers - 1];
-    if (overlaps(server, rtc) || overlaps(server, ffmpeg)) {
-      problems.push('WEBRTC_SERVER_PORT..(+ workers - 1) must not overlap the RTC or FFMPEG port ranges');
+    if (server[1] > 65535) {
+      problems.push(`WEBRTC_SERVER_PORT (${server[0]}) + ${workers} workers - 1 must not exceed 65535`);
+    }
+    const clashes = [rtcOk && overlaps(server, rtc) && 'RTC', ffmpegOk && overlaps(server, ffmpeg) && 'FFMPEG'].filter(Boolean);
+    if (clashes.length > 0) {
+      problems.push(
+        `WEBRTC_SERVER_PORT..+${workers - 1} (${server[0]}-${server[1]}, one per worker) must not overlap the ${clashes.join(' or ')} port range`,
+      );
     }
   }
   return problems;

@@ -1,6 +1,8 @@
 import { BeforeApplicationShutdown, Injectable, OnModuleDestroy } from '@nestjs/common';
 
-const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+/** Signals that stop the app (Nest's shutdown hooks listen to these too) and that a terminal or
+ * `kill -- -pgid` sends to the whole process group: Ctrl-C, Ctrl-\, hangup, termination. */
+const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'];
 
 /**
  * Knows whether the process is going down. A terminal's Ctrl-C (or `timeout`) signals the whole

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
 import { HlsHealthIndicator } from '../hls/hls.health';
 import { MediasoupHealthIndicator } from '../mediasoup/mediasoup.health';
 import { EventLoopHealthIndicator } from './event-loop.health';
@@ -7,6 +7,9 @@ import { EventLoopHealthIndicator } from './event-loop.health';
 /** Kubernetes probes. Only composes the indicators that each feature module exports. */
 @Controller('health')
 export class HealthController {
+  /** The readiness check running now, shared by the probes that arrive meanwhile. */
+  private readyInFlight?: Promise<HealthCheckResult>;
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly eventLoop: EventLoopHealthIndicator,
@@ -20,13 +23,16 @@ export class HealthController {
     return this.health.check([() => this.eventLoop.check()]);
   }
 
+  /**
+   * Concurrent probes (kubelet, load balancers, compose) share one run: the checks spawn FFmpeg
+   * and write a probe file, and overlapping runs of the disk check removed each other's file.
+   */
   @Get('ready')
   @HealthCheck()
-  ready() {
-    return this.health.check([
-      () => this.mediasoup.check(),
-      () => this.hls.checkFfmpeg(),
-      () => this.hls.checkDisk(),
-    ]);
+  ready(): Promise<HealthCheckResult> {
+    this.readyInFlight ??= this.health
+      .check([() => this.mediasoup.check(), () => this.hls.checkFfmpeg(), () => this.hls.checkDisk()])
+      .finally(() => (this.readyInFlight = undefined));
+    return this.readyInFlight;
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { appConfig, AppConfig } from '../config/app.config';
 import { HlsModule } from '../hls/hls.module';
 import { MediasoupModule } from '../mediasoup/mediasoup.module';
 import { EventLoopHealthIndicator } from './event-loop.health';
@@ -8,7 +9,12 @@ import { HealthController } from './health.controller';
 @Module({
   imports: [
     // Readiness answers 503 (shutting_down) during this grace period before the server closes.
-    TerminusModule.forRoot({ gracefulShutdownTimeoutMs: Number(process.env.SHUTDOWN_GRACE_MS ?? 1000) }),
+    // Taken from the validated config (not process.env at import time), so the default and
+    // validation of SHUTDOWN_GRACE_MS apply here too.
+    TerminusModule.forRootAsync({
+      inject: [appConfig.KEY],
+      useFactory: (config: AppConfig) => ({ gracefulShutdownTimeoutMs: config.shutdownGraceMs }),
+    }),
     MediasoupModule,
     HlsModule,
   ],

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import * as mediasoup from 'mediasoup';
+import { isIPv4 } from 'node:net';
 import type { Router } from 'mediasoup/node/lib/Router';
 import type { WebRtcServer } from 'mediasoup/node/lib/WebRtcServer';
 import type { WebRtcTransport } from 'mediasoup/node/lib/WebRtcTransport';
@@ -18,6 +19,9 @@ export interface WorkerSlot {
   readonly webRtcServer?: WebRtcServer;
   readonly ports: PortRange;
 }
+
+/** How long a worker may take to exit after SIGTERM (then SIGKILL) at shutdown. */
+const WORKER_EXIT_TIMEOUT_MS = 3000;
 
 /** The first delay lets a group-wide Ctrl-C/SIGTERM, which also hits the workers, be noticed first. */
 const REPLACE_DELAYS_MS = [100, 500, 1000, 3000];
@@ -90,13 +94,27 @@ export class WorkerPoolService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
+    const pids = [...this.slots.values()].map((slot) => slot.worker.pid);
     for (const slot of this.slots.values()) slot.worker.close();
     this.slots.clear();
+    // worker.close() only sends SIGTERM and forgets the process: wait until it is really gone, so
+    // no worker outlives this process (SIGKILL if one ignores the request).
+    let left = await exited(pids, WORKER_EXIT_TIMEOUT_MS);
+    if (left.length > 0) {
+      this.logger.warn(`worker process(es) ${left.join(', ')} still running after SIGTERM; killing`);
+      for (const pid of left) signal(pid, 'SIGKILL');
+      left = await exited(left, WORKER_EXIT_TIMEOUT_MS);
+    }
+    this.logger.log(`${pids.length - left.length} mediasoup worker(s) stopped`);
   }
 
+  /**
+   * WebRTC listens where HTTP does: HOST=127.0.0.1 (tests) keeps the worker off other interfaces.
+   * Not derived from ANNOUNCED_IP: in a container announcing 127.0.0.1 to a browser on the Docker
+   * host, published ports arrive on the container's own interface, not its loopback.
+   */
   private listenIp(): string {
-    // Listening on the announced IP itself keeps the worker off other interfaces (tests: 127.0.0.1).
-    return this.config.announcedIp === '127.0.0.1' ? '127.0.0.1' : '0.0.0.0';
+    return isIPv4(this.config.host) ? this.config.host : '0.0.0.0';
   }
 
   private async startSlot(id: number): Promise<void> {
@@ -120,6 +138,8 @@ export class WorkerPoolService implements OnModuleInit, OnApplicationShutdown {
           ],
         });
       }
+      // A replacement that finished starting after shutdown began would be left running.
+      if (this.closing) throw new Error('the pool is closing');
       this.slots.set(id, { id, worker, router, webRtcServer, ports });
     } catch (error) {
       worker.close();
@@ -149,8 +169,30 @@ export class WorkerPoolService implements OnModuleInit, OnApplicationShutdown {
     try {
       await this.startSlot(id);
     } catch (error) {
+      if (this.closing || this.lifecycle.shuttingDown) return;
       this.logger.error(`[worker:${id}] replacement failed (${(error as Error).message}), retrying`);
       await this.replace(id, attempt + 1);
     }
   }
+}
+
+/** Sends a signal; false if the process no longer exists. */
+function signal(pid: number, name: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until the processes are gone (this process reaps its children); returns those still running. */
+async function exited(pids: number[], timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let running = pids.filter((pid) => signal(pid, 0));
+  while (running.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    running = running.filter((pid) => signal(pid, 0));
+  }
+  return running;
 }
