@@ -5,6 +5,7 @@ import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { HlsModule } from './hls/hls.module';
 import { MediasoupModule } from './mediasoup/mediasoup.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { PeersModule } from './peers/peers.module';
 import { SignalingModule } from './signaling/signaling.module';
 import { WebModule } from './web/web.module';
@@ -20,6 +21,7 @@ import { WebModule } from './web/web.module';
     HlsModule,
     HealthModule,
     WebModule,
+    MetricsModule,
   ],
 })
 export class AppModule {}

@@ -3,6 +3,10 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { appConfig, AppConfig } from './config/app.config';
+import { applyHttpSecurity } from './common/http-security';
+import { setupOpenApi } from './common/openapi';
+import { accessLog } from './logging/access-log.middleware';
+import { JsonLogger } from './logging/json-logger';
 import { SignalingIoAdapter } from './signaling/signaling-io.adapter';
 
 const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
@@ -21,7 +25,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<{ app: 
   // Validate first so a bad variable stops start-up before any worker is spawned.
   const config = appConfig();
   const app = await NestFactory.create<NestExpressApplication>(AppModule, {
-    logger: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
+    logger: config.logFormat === 'json' ? new JsonLogger(config.logLevel) : LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
     // On close (after the SIGTERM grace period) destroy every open connection. Otherwise
     // server.close() waits for each one to end: browsers keep preconnected sockets that never
     // send a request (Node does not count them as idle), SSE streams and socket.io clients, so
@@ -32,5 +36,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<{ app: 
   app.enableCors({ origin: config.corsOrigins === '*' ? true : config.corsOrigins });
   app.useWebSocketAdapter(new SignalingIoAdapter(app, config.corsOrigins));
   app.disable('x-powered-by');
+  applyHttpSecurity(app);
+  app.use(accessLog);
+  setupOpenApi(app);
   return { app, config };
 }

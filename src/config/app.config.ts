@@ -17,6 +17,7 @@ export const appConfig = registerAs('app', () => {
     announcedIp: env.ANNOUNCED_IP ?? firstPublicIpv4() ?? '127.0.0.1',
     corsOrigins: parseOrigins(env.CORS_ORIGINS),
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     mediasoup: {
       // availableParallelism, unlike cpus().length, is never 0 (cpus() can be empty in containers).

@@ -54,6 +54,8 @@ export class EnvironmentSchema {
   @IsInt() @Min(100) @Max(50000) X264_BITRATE_KBPS: number = 2500;
   @IsInt() @Min(32) @Max(512) AAC_BITRATE_KBPS: number = 128;
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
+  /** `pretty` (coloured lines, for people) or `json` (one object per line, for log pipelines). */
+  @IsIn(['pretty', 'json']) LOG_FORMAT: 'pretty' | 'json' = 'pretty';
   /** On SIGTERM readiness fails this long before the server stops accepting (load balancers catch up). */
   @IsInt() @Min(0) @Max(60000) SHUTDOWN_GRACE_MS: number = 1000;
   /** `*` or a comma-separated list of origins allowed to call the REST API and socket.io. */

@@ -3,8 +3,10 @@ import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/term
 import { HlsHealthIndicator } from '../hls/hls.health';
 import { MediasoupHealthIndicator } from '../mediasoup/mediasoup.health';
 import { EventLoopHealthIndicator } from './event-loop.health';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 
 /** Kubernetes probes. Only composes the indicators that each feature module exports. */
+@ApiTags('operations')
 @Controller('health')
 export class HealthController {
   /** The readiness check running now, shared by the probes that arrive meanwhile. */
@@ -18,6 +20,7 @@ export class HealthController {
   ) {}
 
   @Get('live')
+  @ApiOperation({ summary: 'Liveness: 200 while the event loop is not stalled' })
   @HealthCheck()
   live() {
     return this.health.check([() => this.eventLoop.check()]);
@@ -28,6 +31,7 @@ export class HealthController {
    * and write a probe file, and overlapping runs of the disk check removed each other's file.
    */
   @Get('ready')
+  @ApiOperation({ summary: 'Readiness: 200 when every mediasoup worker runs, FFmpeg runs and the HLS directory is writable with free space; 503 names the failing check' })
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
     this.readyInFlight ??= this.health

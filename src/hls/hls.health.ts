@@ -15,6 +15,7 @@ const FFMPEG_CHECK_TTL_MS = 30_000;
 @Injectable()
 export class HlsHealthIndicator {
   private ffmpegChecked?: { at: number; ok: boolean; detail: string };
+  private probes = 0;
 
   constructor(
     @Inject(appConfig.KEY) private readonly config: AppConfig,
@@ -42,7 +43,8 @@ export class HlsHealthIndicator {
     const floor = this.config.hls.minFreeBytes;
     try {
       await mkdir(dir, { recursive: true });
-      const probe = join(dir, `.ready-${process.pid}`);
+      // Unique per check: probes can overlap, and one must not delete another's file.
+      const probe = join(dir, `.ready-${process.pid}-${++this.probes}`);
       await writeFile(probe, 'ok');
       await unlink(probe);
       const fs = await statfs(dir);

@@ -45,12 +45,17 @@ export class HlsService implements OnModuleInit, OnApplicationShutdown {
   /** Nothing is live at start-up: what a previous run left (but recordings) is stale. */
   async onModuleInit(): Promise<void> {
     const dir = this.config.hls.dir;
-    await mkdir(dir, { recursive: true });
-    await rm(join(dir, '.work'), { recursive: true, force: true });
-    if (this.config.hls.retentionSeconds === -1) return;
-    const stale = (await readdir(dir)).filter((name) => /^(.+\.m3u8(\.tmp)?|(video|audio)_.+_\d+\.ts)$/.test(name));
-    await Promise.all(stale.map((name) => rm(join(dir, name), { force: true })));
-    if (stale.length > 0) this.logger.log(`removed ${stale.length} stale HLS file(s) from ${dir}`);
+    try {
+      await mkdir(dir, { recursive: true });
+      await rm(join(dir, '.work'), { recursive: true, force: true });
+      if (this.config.hls.retentionSeconds === -1) return;
+      const stale = (await readdir(dir)).filter((name) => /^(.+\.m3u8(\.tmp)?|(video|audio)_.+_\d+\.ts)$/.test(name));
+      await Promise.all(stale.map((name) => rm(join(dir, name), { force: true })));
+      if (stale.length > 0) this.logger.log(`removed ${stale.length} stale HLS file(s) from ${dir}`);
+    } catch (error) {
+      // Not fatal: readiness reports the directory (disk check) until it is usable.
+      this.logger.error(`HLS directory ${dir} is not usable: ${errorMessage(error)}`);
+    }
   }
 
   /** peerLive / peerLeft as they happen (the SSE stream). */

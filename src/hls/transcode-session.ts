@@ -90,6 +90,8 @@ export class TranscodeSession {
     private readonly config: AppConfig,
     private readonly listener: SessionListener,
     readonly workDir: string,
+    /** A group-wide Ctrl-C also hits FFmpeg: during shutdown its exit is no crash to recover from. */
+    private readonly shuttingDown: () => boolean = () => false,
   ) {}
 
   /** The FFmpeg processes running now (one, or one per kind with the legacy profile). */
@@ -338,7 +340,7 @@ export class TranscodeSession {
   }
 
   private onExit(instance: FfmpegRun, code: number | null, signal: string | null, requested: boolean): void {
-    if (requested || this.closed || this.instance !== instance) return;
+    if (requested || this.closed || this.instance !== instance || this.shuttingDown()) return;
     this.logger.error(`[peer:${this.peerId}] FFmpeg exited unexpectedly (code ${code}, signal ${signal}):\n${instance.tail}`);
     if (Date.now() - instance.startedAt > HEALTHY_RUN_MS) this.crashes = 0;
     this.crashes++;
@@ -346,7 +348,7 @@ export class TranscodeSession {
   }
 
   private scheduleRestart(reason: string): void {
-    if (this.closed) return;
+    if (this.closed || this.shuttingDown()) return;
     const delay = RESTART_DELAYS_MS[Math.min(this.crashes - 1, RESTART_DELAYS_MS.length - 1)] ?? 0;
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {

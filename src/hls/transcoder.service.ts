@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { join } from 'node:path';
 import type { Router } from 'mediasoup/node/lib/Router';
 import { appConfig, AppConfig } from '../config/app.config';
+import { LifecycleService } from '../events/lifecycle.service';
 import { PortPool } from './port-pool';
 import { SessionListener, TranscodeSession } from './transcode-session';
 
@@ -15,7 +16,10 @@ export class TranscoderService implements OnApplicationShutdown {
   private readonly ports: PortPool;
   private readonly sessions = new Map<string, TranscodeSession>();
 
-  constructor(@Inject(appConfig.KEY) private readonly config: AppConfig) {
+  constructor(
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
+    private readonly lifecycle: LifecycleService,
+  ) {
     this.ports = new PortPool(config.ffmpeg.ports);
   }
 
@@ -24,7 +28,7 @@ export class TranscoderService implements OnApplicationShutdown {
     if (this.sessions.has(peerId)) throw new Error(`a transcode session for ${peerId} is already open`);
     const lease = await this.ports.lease();
     const workDir = join(this.config.hls.dir, '.work', peerId);
-    const session = new TranscodeSession(peerId, router, lease, this.config, listener, workDir);
+    const session = new TranscodeSession(peerId, router, lease, this.config, listener, workDir, () => this.lifecycle.shuttingDown);
     this.sessions.set(peerId, session);
     return session;
   }

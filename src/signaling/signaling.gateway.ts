@@ -200,7 +200,9 @@ export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnec
     } catch (error) {
       const code = errorCode(error);
       const message = errorMessage(error);
-      this.logger.warn(`[peer:${socket.id}] ${event} failed (${code}): ${message}`);
+      // A flood would flood the log too; refusals are counted in the metrics instead.
+      if (code === 'RATE_LIMITED') this.logger.debug(`[peer:${socket.id}] ${event} refused: ${message}`);
+      else this.logger.warn(`[peer:${socket.id}] ${event} failed (${code}): ${message}`);
       this.bus.emit('signaling.handled', { event, ok: false });
       return { error: message, code };
     }
