@@ -1,38 +1,18 @@
-import type { Browser } from 'playwright-core';
 import { HlsService } from '../src/hls/hls.service';
-import { startApp, TestApp, waitFor } from './support/app';
+import { useHlsFixture } from './support/hls-fixture';
+import { waitFor } from './support/app';
 import { beepTimes, collectSegments, flashTimes, median, pairOffsets } from './support/av-offset';
-import { launchChromium } from './support/browser';
-import { readPlaylist, SseClient } from './support/hls';
-import { playerState, playWithHlsJs, publishFromChromium, waitForNewSegments } from './support/publisher';
+import { readPlaylist } from './support/hls';
+import { playerState, playWithHlsJs, waitForNewSegments } from './support/publisher';
 
 jest.setTimeout(150_000);
 
 describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
-  let app: TestApp;
-  let browser: Browser;
-  let sse: SseClient;
-
-  beforeAll(async () => {
-    app = await startApp({ HLS_RETENTION_SECONDS: '1', HLS_LIST_SIZE: '10' });
-    browser = await launchChromium();
-    sse = new SseClient(`${app.url}/api/live-streams`);
-  });
-
-  afterEach(async () => {
-    for (const context of browser.contexts()) await context.close();
-  });
-
-  afterAll(async () => {
-    sse?.close();
-    await browser?.close();
-    await app?.close();
-  });
+  const fx = useHlsFixture({ HLS_RETENTION_SECONDS: '1', HLS_LIST_SIZE: '10' });
 
   it('(d) audio and video share one timeline: a flash and its beep stay within 100 ms, without drift', async () => {
-    const { peerId } = await publishFromChromium(browser, app.url, { video: 'canvas', audio: 'beep', codec: 'H264' });
-    await waitFor('SSE peerLive', () => sse.find('peerLive', peerId), 20_000);
-    const segments = await collectSegments(app.hlsDir, peerId, 16);
+    const { peerId } = await fx.goLive({ video: 'canvas', audio: 'beep', codec: 'H264' });
+    const segments = await collectSegments(fx.app.hlsDir, peerId, 16);
     const [flashes, beeps] = await Promise.all([flashTimes(segments.video), beepTimes(segments.audio)]);
     const pairs = pairOffsets(flashes, beeps);
     const start = flashes[0];
@@ -51,16 +31,14 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
   });
 
   it('(f) simulcast H264 (three encodings) from a 640x480 camera plays within seconds, segments near the target', async () => {
-    const { peerId, producedAt } = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic', codec: 'H264', simulcast: true, width: 640, height: 480 });
-    await waitFor('SSE peerLive', () => sse.find('peerLive', peerId), 20_000);
-    const liveMs = Date.now() - producedAt;
-    const viewer = await playWithHlsJs(browser, app.url, `${app.url}/live/${peerId}.m3u8`);
+    const { peerId, liveAfterMs: liveMs } = await fx.goLive({ video: 'camera', audio: 'mic', codec: 'H264', simulcast: true, width: 640, height: 480 });
+    const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
     await waitFor('hls.js playing simulcast', async () => {
       const s = await playerState(viewer);
       return s.currentTime > 1 && s.videoWidth > 0;
     }, 20_000);
-    await waitForNewSegments(app.hlsDir, `${peerId}-video.m3u8`, 8, 30_000);
-    const list = (await readPlaylist(app.hlsDir, `${peerId}-video.m3u8`))!;
+    await waitForNewSegments(fx.app.hlsDir, `${peerId}-video.m3u8`, 8, 30_000);
+    const list = (await readPlaylist(fx.app.hlsDir, `${peerId}-video.m3u8`))!;
     // The first segment may hold the start-up keyframe wait; every later one must stay near 1 s.
     const durations = list.segments.filter((s) => !s.uri.endsWith('_001.ts')).map((s) => s.duration);
     console.log(`(f) simulcast live after ${liveMs} ms; segment durations ${durations.join(', ')}`);
@@ -68,15 +46,14 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
       expect(d).toBeGreaterThanOrEqual(0.5);
       expect(d).toBeLessThanOrEqual(1.5);
     }
-    const info = app.app.get(HlsService).stream(peerId)!;
+    const info = fx.app.app.get(HlsService).stream(peerId)!;
     expect(info.tracks.video?.simulcastLayer).toBeDefined();
     expect((await playerState(viewer)).fatalErrors).toEqual([]);
   });
 
   it('(g) mic and camera paused for 5 s and resumed: the viewer keeps playing without a reload', async () => {
-    const { page, peerId } = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic' });
-    await waitFor('SSE peerLive', () => sse.find('peerLive', peerId), 20_000);
-    const viewer = await playWithHlsJs(browser, app.url, `${app.url}/live/${peerId}.m3u8`);
+    const { page, peerId } = await fx.goLive({ video: 'camera', audio: 'mic' });
+    const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
     await waitFor('viewer playing', async () => (await playerState(viewer)).currentTime > 2, 30_000);
 
     const samples: Array<{ at: number; t: number }> = [];
@@ -113,9 +90,9 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     expect(rate).toBeGreaterThan(0.7);
     expect((await playerState(viewer)).fatalErrors).toEqual([]);
     // No restart loop while paused: one restart to pause, one to resume (two each at most).
-    expect(app.app.get(HlsService).stream(peerId)!.restarts).toBeLessThanOrEqual(4);
+    expect(fx.app.app.get(HlsService).stream(peerId)!.restarts).toBeLessThanOrEqual(4);
     // A viewer who joins after the pause plays too.
-    const late2 = await playWithHlsJs(browser, app.url, `${app.url}/live/${peerId}.m3u8`);
+    const late2 = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
     await waitFor('late viewer playing', async () => {
       const s = await playerState(late2);
       return s.currentTime > 1 && s.videoWidth > 0;

@@ -1,8 +1,8 @@
-import type { Browser } from 'playwright-core';
 import { existsSync } from 'node:fs';
 import { HlsService } from '../src/hls/hls.service';
 import { TranscoderService } from '../src/hls/transcoder.service';
-import { startApp, TestApp, waitFor } from './support/app';
+import { useHlsFixture } from './support/hls-fixture';
+import { startApp, waitFor } from './support/app';
 import { launchChromium } from './support/browser';
 import { readPlaylist, SseClient } from './support/hls';
 import { playerState, playWithHlsJs, publishFromChromium, waitForNewSegments } from './support/publisher';
@@ -10,38 +10,19 @@ import { playerState, playWithHlsJs, publishFromChromium, waitForNewSegments } f
 jest.setTimeout(120_000);
 
 describe('HLS resilience: FFmpeg crash, late producer, port exhaustion', () => {
-  let app: TestApp;
-  let browser: Browser;
-  let sse: SseClient;
-
-  beforeAll(async () => {
-    app = await startApp({ HLS_RETENTION_SECONDS: '0' });
-    browser = await launchChromium();
-    sse = new SseClient(`${app.url}/api/live-streams`);
-  });
-
-  afterEach(async () => {
-    for (const context of browser.contexts()) await context.close();
-  });
-
-  afterAll(async () => {
-    sse?.close();
-    await browser?.close();
-    await app?.close();
-  });
+  const fx = useHlsFixture({ HLS_RETENTION_SECONDS: '0' });
 
   it('FFmpeg killed under a live stream restarts; the playlist goes on with a discontinuity and the viewer keeps playing', async () => {
-    const transcoder = app.app.get(TranscoderService);
-    const { peerId } = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic' });
-    await waitFor('SSE peerLive', () => sse.find('peerLive', peerId), 20_000);
-    const viewer = await playWithHlsJs(browser, app.url, `${app.url}/live/${peerId}.m3u8`);
+    const transcoder = fx.app.app.get(TranscoderService);
+    const { peerId } = await fx.goLive({ video: 'camera', audio: 'mic' });
+    const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
     await waitFor('viewer playing', async () => (await playerState(viewer)).currentTime > 2, 30_000);
     const [pid] = transcoder.pids();
-    const before = (await readPlaylist(app.hlsDir, `${peerId}-video.m3u8`))!;
+    const before = (await readPlaylist(fx.app.hlsDir, `${peerId}-video.m3u8`))!;
     process.kill(pid, 'SIGKILL');
     await waitFor('a new FFmpeg', () => transcoder.pids().some((p) => p !== pid), 10_000);
-    await waitForNewSegments(app.hlsDir, `${peerId}-video.m3u8`, 3);
-    const after = (await readPlaylist(app.hlsDir, `${peerId}-video.m3u8`))!;
+    await waitForNewSegments(fx.app.hlsDir, `${peerId}-video.m3u8`, 3);
+    const after = (await readPlaylist(fx.app.hlsDir, `${peerId}-video.m3u8`))!;
     expect(after.segments.some((s) => s.discontinuity) || after.text.includes('#EXT-X-DISCONTINUITY-SEQUENCE:1')).toBe(true);
     expect(after.mediaSequence).toBeGreaterThanOrEqual(before.mediaSequence);
     const numbers = after.segments.map((s) => Number(/_(\d+)\.ts$/.exec(s.uri)![1]));
@@ -49,18 +30,17 @@ describe('HLS resilience: FFmpeg crash, late producer, port exhaustion', () => {
     const t0 = (await playerState(viewer)).currentTime;
     await waitFor('viewer still advancing', async () => (await playerState(viewer)).currentTime > t0 + 2, 15_000);
     expect((await playerState(viewer)).fatalErrors).toEqual([]);
-    expect(app.app.get(HlsService).stream(peerId)!.restarts).toBe(1);
+    expect(fx.app.app.get(HlsService).stream(peerId)!.restarts).toBe(1);
   });
 
   it('audio arriving long after video joins the same stream: restart with a discontinuity, audio in the master', async () => {
-    const { page, peerId } = await publishFromChromium(browser, app.url, { video: 'camera', audio: false });
-    await waitFor('SSE peerLive', () => sse.find('peerLive', peerId), 20_000);
-    expect((await readPlaylist(app.hlsDir, `${peerId}.m3u8`))!.text).not.toContain('AUDIO=');
+    const { page, peerId } = await fx.goLive({ video: 'camera', audio: false });
+    expect((await readPlaylist(fx.app.hlsDir, `${peerId}.m3u8`))!.text).not.toContain('AUDIO=');
     await page.evaluate(() => (window as any).harness.publish({ video: false, audio: 'mic' }));
-    await waitFor('audio group in the master', async () => (await readPlaylist(app.hlsDir, `${peerId}.m3u8`))!.text.includes('AUDIO="aud"'), 15_000);
-    const video = (await readPlaylist(app.hlsDir, `${peerId}-video.m3u8`))!;
+    await waitFor('audio group in the master', async () => (await readPlaylist(fx.app.hlsDir, `${peerId}.m3u8`))!.text.includes('AUDIO="aud"'), 15_000);
+    const video = (await readPlaylist(fx.app.hlsDir, `${peerId}-video.m3u8`))!;
     expect(video.segments.some((s) => s.discontinuity)).toBe(true);
-    const viewer = await playWithHlsJs(browser, app.url, `${app.url}/live/${peerId}.m3u8`);
+    const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
     await waitFor('viewer playing audio + video', async () => {
       const s = await playerState(viewer);
       return s.currentTime > 1 && s.videoWidth > 0;
@@ -68,11 +48,10 @@ describe('HLS resilience: FFmpeg crash, late producer, port exhaustion', () => {
   });
 
   it('with retention 0 the files go as soon as FFmpeg has exited', async () => {
-    const { page, peerId } = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic' });
-    await waitFor('SSE peerLive', () => sse.find('peerLive', peerId), 20_000);
+    const { page, peerId } = await fx.goLive({ video: 'camera', audio: 'mic' });
     await page.close();
-    await waitFor('SSE peerLeft', () => sse.find('peerLeft', peerId), 15_000);
-    await waitFor('files gone', () => !existsSync(`${app.hlsDir}/${peerId}.m3u8`), 5_000);
+    await fx.waitForLeft(peerId);
+    await waitFor('files gone', () => !existsSync(`${fx.app.hlsDir}/${peerId}.m3u8`), 5_000);
   });
 });
 

@@ -1,13 +1,13 @@
-import type { Browser } from 'playwright-core';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { io } from 'socket.io-client';
-import { startApp, TestApp, waitFor } from './support/app';
+import { useHlsFixture } from './support/hls-fixture';
+import { waitFor } from './support/app';
+import { randomPortEnv } from './support/ports';
 import { launchChromium } from './support/browser';
-import { SseClient } from './support/hls';
 import { publishFromChromium, waitForNewSegments } from './support/publisher';
 
 jest.setTimeout(120_000);
@@ -25,32 +25,17 @@ function parseMetrics(text: string): Map<string, number> {
 }
 
 describe('production surface: metrics, OpenAPI, security headers, rate limit', () => {
-  let app: TestApp;
-  let browser: Browser;
-  let sse: SseClient;
+  const fx = useHlsFixture({});
 
-  beforeAll(async () => {
-    app = await startApp();
-    browser = await launchChromium();
-    sse = new SseClient(`${app.url}/api/live-streams`);
-  });
-
-  afterAll(async () => {
-    sse?.close();
-    await browser?.close();
-    await app?.close();
-  });
-
-  const scrape = async () => parseMetrics(await (await fetch(`${app.url}/metrics`)).text());
+  const scrape = async () => parseMetrics(await (await fetch(`${fx.app.url}/metrics`)).text());
 
   it('/metrics moves with a real publish: peers, producers, live streams, produce→live histogram', async () => {
     const before = await scrape();
     expect(before.get('webrtc_hls_live_streams')).toBe(0);
     expect(before.get('webrtc_hls_mediasoup_workers_alive')).toBeGreaterThan(0);
     expect(before.has('process_cpu_user_seconds_total')).toBe(true);
-    const { page, peerId } = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic' });
-    await waitFor('live', () => sse.find('peerLive', peerId), 20_000);
-    await waitForNewSegments(app.hlsDir, `${peerId}-video.m3u8`, 1);
+    const { page, peerId } = await fx.goLive({ video: 'camera', audio: 'mic' });
+    await waitForNewSegments(fx.app.hlsDir, `${peerId}-video.m3u8`, 1);
     const after = await scrape();
     expect(after.get('webrtc_hls_peers')).toBe((before.get('webrtc_hls_peers') ?? 0) + 1);
     expect(after.get('webrtc_hls_producers{kind="video",codec="H264"}')).toBe(1);
@@ -63,24 +48,24 @@ describe('production surface: metrics, OpenAPI, security headers, rate limit', (
     expect([...after.keys()].some((k) => k.startsWith('webrtc_hls_mediasoup_worker_cpu_seconds{worker='))).toBe(true);
     expect([...after.keys()].some((k) => k.includes(peerId))).toBe(false); // no peer ids in labels
     await page.close();
-    await waitFor('left', () => sse.find('peerLeft', peerId), 15_000);
+    await fx.waitForLeft(peerId);
     const gone = await scrape();
     expect(gone.get('webrtc_hls_live_streams')).toBe(0);
     expect(gone.get('webrtc_hls_ffmpeg_processes')).toBe(0);
   });
 
   it('/api/docs-json is OpenAPI listing every REST route', async () => {
-    const doc = await (await fetch(`${app.url}/api/docs-json`)).json();
+    const doc = await (await fetch(`${fx.app.url}/api/docs-json`)).json();
     expect(doc.openapi).toMatch(/^3\./);
     for (const path of ['/api/streams', '/api/streams/{peerId}', '/api/live-streams', '/live/{file}', '/health/live', '/health/ready', '/metrics']) {
       expect(Object.keys(doc.paths)).toContain(path);
     }
     expect(doc.components.schemas.StreamInfoDto).toBeDefined();
-    expect((await fetch(`${app.url}/api/docs`)).status).toBe(200);
+    expect((await fetch(`${fx.app.url}/api/docs`)).status).toBe(200);
   });
 
   it('sends security headers with a CSP that still lets the viewer play (blob: media and workers)', async () => {
-    const response = await fetch(`${app.url}/api/streams`);
+    const response = await fetch(`${fx.app.url}/api/streams`);
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     const csp = response.headers.get('content-security-policy')!;
     expect(csp).toMatch(/media-src[^;]*blob:/);
@@ -88,9 +73,8 @@ describe('production surface: metrics, OpenAPI, security headers, rate limit', (
   });
 
   it('a socket flooding events gets RATE_LIMITED errors while another publisher keeps streaming', async () => {
-    const { peerId } = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic' });
-    await waitFor('live', () => sse.find('peerLive', peerId), 20_000);
-    const flooder = io(app.url, { transports: ['websocket'] });
+    const { peerId } = await fx.goLive({ video: 'camera', audio: 'mic' });
+    const flooder = io(fx.app.url, { transports: ['websocket'] });
     await new Promise((resolve) => flooder.once('connectionSuccess', resolve));
     const answers = await Promise.all(
       Array.from({ length: 400 }, () => new Promise<{ error?: string; code?: string }>((resolve) => flooder.emit('getProducers', {}, resolve))),
@@ -99,7 +83,7 @@ describe('production surface: metrics, OpenAPI, security headers, rate limit', (
     console.log(`flood: ${answers.length - limited.length} answered, ${limited.length} RATE_LIMITED`);
     expect(limited.length).toBeGreaterThan(200);
     expect(limited[0].error).toMatch(/too many requests/);
-    await waitForNewSegments(app.hlsDir, `${peerId}-video.m3u8`, 2);
+    await waitForNewSegments(fx.app.hlsDir, `${peerId}-video.m3u8`, 2);
     flooder.disconnect();
   });
 });
@@ -115,7 +99,6 @@ describe('JSON logs (LOG_FORMAT=json)', () => {
     const lines: Array<Record<string, unknown>> = [];
     const raw: string[] = [];
     const port = 41000 + Math.floor(Math.random() * 1000);
-    const base = 10000 + Math.floor(Math.random() * 40) * 500;
     child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
       env: {
         ...process.env,
@@ -125,11 +108,7 @@ describe('JSON logs (LOG_FORMAT=json)', () => {
         HOST: '127.0.0.1',
         ANNOUNCED_IP: '127.0.0.1',
         HLS_DIR: mkdtempSync(join(tmpdir(), 'json-logs-')),
-        WEBRTC_SERVER_PORT: String(base),
-        RTC_MIN_PORT: String(base + 10),
-        RTC_MAX_PORT: String(base + 209),
-        FFMPEG_MIN_PORT: String(base + 210),
-        FFMPEG_MAX_PORT: String(base + 409),
+        ...randomPortEnv(),
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -7,6 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { waitFor } from './support/app';
 import { launchChromium } from './support/browser';
 import { openTestPage } from './support/pages';
+import { randomPortEnv } from './support/ports';
 
 jest.setTimeout(120_000);
 
@@ -68,7 +69,6 @@ interface Server {
  * the group as Ctrl-C does.
  */
 async function startServer(hlsDir: string, detached = false): Promise<Server> {
-  const base = 10000 + Math.floor(Math.random() * 40) * 500;
   const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: ROOT,
     env: {
@@ -80,12 +80,7 @@ async function startServer(hlsDir: string, detached = false): Promise<Server> {
       SHUTDOWN_GRACE_MS: String(GRACE_MS),
       MEDIASOUP_WORKERS: '2',
       LOG_LEVEL: 'log',
-      // Like test/support/app.ts: port blocks of our own, so other test processes do not collide.
-      WEBRTC_SERVER_PORT: String(base),
-      RTC_MIN_PORT: String(base + 10),
-      RTC_MAX_PORT: String(base + 209),
-      FFMPEG_MIN_PORT: String(base + 210),
-      FFMPEG_MAX_PORT: String(base + 409),
+      ...randomPortEnv(),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached,

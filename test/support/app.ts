@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/create-app';
 import type { AppConfig } from '../../src/config/app.config';
+import { randomPortEnv } from './ports';
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -20,7 +21,7 @@ export interface TestApp {
  */
 export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
   const hlsDir = env.HLS_DIR ?? mkdtempSync(join(tmpdir(), 'webrtc-hls-test-'));
-  const vars: Record<string, string> = { PORT: '0', HLS_DIR: hlsDir, ...randomPortRanges(), ...env };
+  const vars: Record<string, string> = { PORT: '0', HLS_DIR: hlsDir, ...randomPortEnv(), ...env };
   const saved = Object.fromEntries(Object.keys(vars).map((key) => [key, process.env[key]]));
   Object.assign(process.env, vars);
   try {
@@ -34,21 +35,6 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
       else process.env[key] = value;
     }
   }
-}
-
-/**
- * Each test app gets its own WebRtcServer, RTC and FFmpeg port blocks (below the ephemeral range),
- * so an app still closing, or another test process, does not collide with it.
- */
-function randomPortRanges(): Record<string, string> {
-  const base = 10000 + Math.floor(Math.random() * 40) * 500;
-  return {
-    WEBRTC_SERVER_PORT: String(base),
-    RTC_MIN_PORT: String(base + 10),
-    RTC_MAX_PORT: String(base + 209),
-    FFMPEG_MIN_PORT: String(base + 210),
-    FFMPEG_MAX_PORT: String(base + 409),
-  };
 }
 
 /** Polls `probe` until it returns a truthy value or the deadline passes (then throws with `what`). */
