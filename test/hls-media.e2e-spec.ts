@@ -3,7 +3,7 @@ import { useHlsFixture } from './support/hls-fixture';
 import { waitFor } from './support/app';
 import { beepTimes, collectSegments, flashTimes, median, pairOffsets } from './support/av-offset';
 import { readPlaylist } from './support/hls';
-import { playerState, playWithHlsJs, waitForNewSegments } from './support/publisher';
+import { playerState, playWithHlsJs, waitForNewSegments, waitUntilPlaying } from './support/publisher';
 
 jest.setTimeout(150_000);
 
@@ -33,10 +33,7 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
   it('(f) simulcast H264 (three encodings) from a 640x480 camera plays within seconds, segments near the target', async () => {
     const { peerId, liveAfterMs: liveMs } = await fx.goLive({ video: 'camera', audio: 'mic', codec: 'H264', simulcast: true, width: 640, height: 480 });
     const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
-    await waitFor('hls.js playing simulcast', async () => {
-      const s = await playerState(viewer);
-      return s.currentTime > 1 && s.videoWidth > 0;
-    }, 20_000);
+    await waitUntilPlaying(viewer, 1, 20_000);
     await waitForNewSegments(fx.app.hlsDir, `${peerId}-video.m3u8`, 8, 30_000);
     const list = (await readPlaylist(fx.app.hlsDir, `${peerId}-video.m3u8`))!;
     // The first segment may hold the start-up keyframe wait; every later one must stay near 1 s.
@@ -54,7 +51,7 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
   it('(g) mic and camera paused for 5 s and resumed: the viewer keeps playing without a reload', async () => {
     const { page, peerId } = await fx.goLive({ video: 'camera', audio: 'mic' });
     const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
-    await waitFor('viewer playing', async () => (await playerState(viewer)).currentTime > 2, 30_000);
+    await waitUntilPlaying(viewer, 2);
 
     const samples: Array<{ at: number; t: number }> = [];
     const sample = async () => samples.push({ at: Date.now(), t: (await playerState(viewer)).currentTime });
@@ -93,9 +90,6 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     expect(fx.app.app.get(HlsService).stream(peerId)!.restarts).toBeLessThanOrEqual(4);
     // A viewer who joins after the pause plays too.
     const late2 = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
-    await waitFor('late viewer playing', async () => {
-      const s = await playerState(late2);
-      return s.currentTime > 1 && s.videoWidth > 0;
-    }, 30_000);
+    await waitUntilPlaying(late2, 1);
   });
 });

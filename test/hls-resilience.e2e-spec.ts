@@ -5,7 +5,7 @@ import { useHlsFixture } from './support/hls-fixture';
 import { startApp, waitFor } from './support/app';
 import { launchChromium } from './support/browser';
 import { readPlaylist, SseClient } from './support/hls';
-import { playerState, playWithHlsJs, publishFromChromium, waitForNewSegments } from './support/publisher';
+import { playerState, playWithHlsJs, publishFromChromium, waitForNewSegments, waitUntilPlaying } from './support/publisher';
 
 jest.setTimeout(120_000);
 
@@ -16,7 +16,7 @@ describe('HLS resilience: FFmpeg crash, late producer, port exhaustion', () => {
     const transcoder = fx.app.app.get(TranscoderService);
     const { peerId } = await fx.goLive({ video: 'camera', audio: 'mic' });
     const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
-    await waitFor('viewer playing', async () => (await playerState(viewer)).currentTime > 2, 30_000);
+    await waitUntilPlaying(viewer, 2);
     const [pid] = transcoder.pids();
     const before = (await readPlaylist(fx.app.hlsDir, `${peerId}-video.m3u8`))!;
     process.kill(pid, 'SIGKILL');
@@ -41,10 +41,7 @@ describe('HLS resilience: FFmpeg crash, late producer, port exhaustion', () => {
     const video = (await readPlaylist(fx.app.hlsDir, `${peerId}-video.m3u8`))!;
     expect(video.segments.some((s) => s.discontinuity)).toBe(true);
     const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
-    await waitFor('viewer playing audio + video', async () => {
-      const s = await playerState(viewer);
-      return s.currentTime > 1 && s.videoWidth > 0;
-    }, 30_000);
+    await waitUntilPlaying(viewer, 1);
   });
 
   it('with retention 0 the files go as soon as FFmpeg has exited', async () => {

@@ -5,7 +5,7 @@ import { WorkerPoolService } from '../src/mediasoup/worker-pool.service';
 import { waitFor } from './support/app';
 import { ffprobe, readPlaylist } from './support/hls';
 import { useHlsFixture } from './support/hls-fixture';
-import { filesOf, playerState, playWithHlsJs, waitForNewSegments } from './support/publisher';
+import { filesOf, playerState, playWithHlsJs, waitForNewSegments, waitUntilPlaying } from './support/publisher';
 
 jest.setTimeout(120_000);
 
@@ -61,10 +61,7 @@ describe('HLS from Chromium publishers (real worker, FFmpeg, Chromium)', () => {
     expect(segment.headers.get('content-type')).toBe('video/mp2t');
 
     const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
-    const playing = await waitFor('hls.js playing', async () => {
-      const s = await playerState(viewer);
-      return s.currentTime > 2 && s.videoWidth > 0 ? s : undefined;
-    }, 30_000);
+    const playing = await waitUntilPlaying(viewer, 2);
     expect(playing.fatalErrors).toEqual([]);
     console.log(`(a) produce → peerLive ${liveAfterMs} ms; player`, playing);
     await viewer.close();
@@ -90,10 +87,7 @@ describe('HLS from Chromium publishers (real worker, FFmpeg, Chromium)', () => {
     for (const d of durations) expect(d).toBeLessThan(1.5);
 
     const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
-    await waitFor('hls.js playing VP8→H264', async () => {
-      const s = await playerState(viewer);
-      return s.currentTime > 1 && s.videoWidth > 0;
-    }, 30_000);
+    await waitUntilPlaying(viewer, 1);
     await viewer.close();
     await page.close();
     await fx.waitForLeft(peerId);
@@ -106,10 +100,7 @@ describe('HLS from Chromium publishers (real worker, FFmpeg, Chromium)', () => {
     expect(master).toMatch(/CODECS="avc1\.[0-9a-f]{6}",RESOLUTION=\d+x\d+\n/);
     expect(existsSync(join(fx.app.hlsDir, `${peerId}-audio.m3u8`))).toBe(false);
     const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
-    await waitFor('hls.js playing video only', async () => {
-      const s = await playerState(viewer);
-      return s.currentTime > 1 && s.videoWidth > 0;
-    }, 30_000);
+    await waitUntilPlaying(viewer, 1);
     await viewer.close();
     await page.close();
     await fx.waitForLeft(peerId);

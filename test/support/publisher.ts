@@ -4,14 +4,9 @@ import { waitFor } from './app';
 import { readPlaylist } from './hls';
 import { openTestPage } from './pages';
 
-export interface PublishOptions {
-  video?: 'camera' | 'canvas' | false;
-  audio?: 'mic' | 'beep' | false;
-  codec?: 'H264' | 'VP8' | 'VP9';
-  simulcast?: boolean;
-  width?: number;
-  height?: number;
-}
+import type { PublishOptions } from '../browser/harness';
+
+export type { PublishOptions };
 
 /** A Chromium page publishing through the harness; resolves once the producers exist. */
 export async function publishFromChromium(browser: Browser, appUrl: string, options: PublishOptions): Promise<{ page: Page; peerId: string; producedAt: number }> {
@@ -31,6 +26,14 @@ export async function playWithHlsJs(browser: Browser, appUrl: string, url: strin
 
 export async function playerState(viewer: Page): Promise<{ currentTime: number; videoWidth: number; latency?: number; fatalErrors: unknown[] }> {
   return viewer.evaluate(() => (window as any).player.state());
+}
+
+/** Waits until the player has played `seconds` of real picture (videoWidth > 0). */
+export async function waitUntilPlaying(viewer: Page, seconds = 1, timeoutMs = 30_000): Promise<Awaited<ReturnType<typeof playerState>>> {
+  return waitFor(`hls.js playing past ${seconds} s`, async () => {
+    const state = await playerState(viewer);
+    return state.currentTime > seconds && state.videoWidth > 0 ? state : undefined;
+  }, timeoutMs);
 }
 
 /** Waits until the media playlist has `count` more segments than it has now. */
