@@ -1,7 +1,7 @@
 import { HlsService } from '../src/hls/hls.service';
 import { useHlsFixture } from './support/hls-fixture';
 import { waitFor } from './support/app';
-import { beepTimes, collectSegments, flashTimes, median, pairOffsets } from './support/av-offset';
+import { beepTimes, collectSegments, flashTimes, median, pairOffsets, theilSen } from './support/av-offset';
 import { readPlaylist } from './support/hls';
 import { playerState, playWithHlsJs, waitForNewSegments, waitUntilPlaying } from './support/publisher';
 
@@ -12,7 +12,7 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
 
   it('(d) audio and video share one timeline: a flash and its beep stay within 100 ms, without drift', async () => {
     const { peerId } = await fx.goLive({ video: 'canvas', audio: 'beep', codec: 'H264' });
-    const segments = await collectSegments(fx.app.hlsDir, peerId, 16);
+    const segments = await collectSegments(fx.app.hlsDir, peerId, 22);
     const [flashes, beeps] = await Promise.all([flashTimes(segments.video), beepTimes(segments.audio)]);
     const pairs = pairOffsets(flashes, beeps);
     const start = flashes[0];
@@ -20,14 +20,13 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     expect(settled.length).toBeGreaterThanOrEqual(6);
     const offsets = settled.map((p) => p.offsetMs);
     const med = median(offsets);
-    // Least-squares slope of the offset over time, in ms per minute.
-    const n = settled.length;
-    const meanT = settled.reduce((s, p) => s + p.at, 0) / n;
-    const meanO = offsets.reduce((s, o) => s + o, 0) / n;
-    const slope = settled.reduce((s, p) => s + (p.at - meanT) * (p.offsetMs - meanO), 0) / settled.reduce((s, p) => s + (p.at - meanT) ** 2, 0);
-    console.log(`(d) A/V offsets (audio − video, ms) after 6 s: ${offsets.join(', ')}; median ${med} ms, slope ${(slope * 60).toFixed(1)} ms/min`);
+    // Theil–Sen slope (median of pairwise slopes): frame quantisation (±33 ms) and one late flash
+    // would swing a least-squares fit over a window this short.
+    const slopeMsPerMin = theilSen(settled.map((p) => [p.at, p.offsetMs])) * 60;
+    console.log(`(d) A/V offsets (audio − video, ms) after 6 s: ${offsets.join(', ')}; median ${med} ms, slope ${slopeMsPerMin.toFixed(1)} ms/min`);
     expect(Math.abs(med)).toBeLessThan(100);
-    expect(Math.abs(slope * 60)).toBeLessThan(20 * 3); // a 10 s window cannot resolve 20 ms/min; this catches real drift
+    // 16 s of settled media cannot resolve 20 ms/min against that noise; three times it still catches real drift.
+    expect(Math.abs(slopeMsPerMin)).toBeLessThan(60);
   });
 
   it('(f) simulcast H264 (three encodings) from a 640x480 camera plays within seconds, segments near the target', async () => {
