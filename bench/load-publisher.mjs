@@ -152,6 +152,9 @@ function newSendTrack(media, sink, startIndex, { pacing = true } = {}) {
   const maxBacklog = Math.max(200, Math.round(pacePerMs * 1000)); // ~1 s of packets
   let index = startIndex;
   let loopTicks = 0; // ticks added by completed loops
+  // Ticks added by keyframe jumps: skipping ahead to a GOP start keeps the timeline continuous.
+  let jumpTicks = 0;
+  let keyframeWanted = false;
   let seq = randomInt(0, 0x8000);
   const vp8 = media.codec === 'vp8';
   let pictureId = randomInt(0, 0x8000);
@@ -164,8 +167,22 @@ function newSendTrack(media, sink, startIndex, { pacing = true } = {}) {
   let qTs = [];
   let qMarker = [];
   let qHead = 0;
-  const stats = { frames: 0, packets: 0, payloadBytes: 0, skippedFrames: 0, droppedBacklog: 0 };
-  const due = () => t0 + (loopTicks + frames[index].ts - startTs) * msPerTick;
+  const stats = { frames: 0, packets: 0, payloadBytes: 0, skippedFrames: 0, droppedBacklog: 0, keyframesOnRequest: 0 };
+  const due = () => t0 + (loopTicks + jumpTicks + frames[index].ts - startTs) * msPerTick;
+  /** The next frame sent becomes the next GOP's keyframe, at the time the skipped frame was due. */
+  const jumpToKeyframe = () => {
+    if (frames[index].key) return;
+    const virtual = loopTicks + jumpTicks + frames[index].ts;
+    const next = media.keyIndexes.find((k) => k > index);
+    if (next === undefined) {
+      index = media.keyIndexes[0];
+      loopTicks += media.loopTicks;
+    } else {
+      index = next;
+    }
+    jumpTicks = virtual - loopTicks - frames[index].ts;
+    stats.keyframesOnRequest++;
+  };
   const advance = () => {
     index++;
     if (index === frames.length) {
@@ -181,6 +198,10 @@ function newSendTrack(media, sink, startIndex, { pacing = true } = {}) {
     },
     stop() {
       removeFromPacer(this);
+    },
+    /** A PLI/FIR arrived: like an encoder, make the next frame a keyframe (cheap here: skip to a GOP start). */
+    requestKeyframe() {
+      keyframeWanted = true;
     },
     /** When this track next has something to do (performance.now() time). */
     nextWake(now) {
@@ -199,8 +220,12 @@ function newSendTrack(media, sink, startIndex, { pacing = true } = {}) {
           }
           break;
         }
+        if (keyframeWanted) {
+          keyframeWanted = false;
+          jumpToKeyframe();
+        }
         const frame = frames[index];
-        const ts = (tsBase + loopTicks + frame.ts - startTs) >>> 0;
+        const ts = (tsBase + loopTicks + jumpTicks + frame.ts - startTs) >>> 0;
         const last = frame.payloads.length - 1;
         for (let i = 0; i <= last; i++) {
           qPayload.push(vp8 ? withVp8PictureId(frame.payloads[i], pictureId) : frame.payloads[i]);
@@ -273,6 +298,24 @@ export function reportBlocksFor(buf, ssrc) {
   return out;
 }
 
+/**
+ * Whether a (compound) RTCP packet asks `ssrc` for a keyframe: PSFB (206) PLI (FMT 1, media SSRC at
+ * byte 8) or FIR (FMT 4, SSRC in its FCI entries).
+ */
+export function asksForKeyframe(buf, ssrc) {
+  let off = 0;
+  while (off + 12 <= buf.length) {
+    const fmt = buf[off] & 0x1f;
+    const pt = buf[off + 1];
+    const len = (buf.readUInt16BE(off + 2) + 1) * 4;
+    if ((buf[off] & 0xc0) !== 0x80 || off + len > buf.length) break;
+    if (pt === 206 && fmt === 1 && buf.readUInt32BE(off + 8) === ssrc) return true;
+    if (pt === 206 && fmt === 4) for (let e = off + 12; e + 8 <= off + len; e += 8) if (buf.readUInt32BE(e) === ssrc) return true;
+    off += len;
+  }
+  return false;
+}
+
 /** RTCP sender-report NTP time (RFC 3550 4) of a performance.now() instant. */
 const NTP_EPOCH_OFFSET_MS = 2_208_988_800_000;
 function ntpAt(perfNow) {
@@ -313,14 +356,20 @@ function libdatachannelStack(tracks, rtcp) {
     const sr = new RtcpSrReporter(new RtpPacketizationConfig(ssrc, cname, c.payloadType, c.clockRate));
     sr.addToChain(new RtcpNackResponder(1024));
     track.setMediaHandler(sr);
+    const entry = { ...t, ssrc, mid, cname, track, onKeyframeRequest: undefined };
     track.onMessage((msg) => {
-      // Incoming RTCP that the chain passes up: mediasoup's receiver reports about this SSRC.
+      // Incoming RTCP that the chain passes up: mediasoup's receiver reports about this SSRC, and
+      // its keyframe requests (PLI/FIR), which a browser's encoder answers with an IDR.
       for (const r of reportBlocksFor(msg, ssrc)) {
         rtcp.receiverReports++;
         rtcp.lastReport[t.kind] = r;
       }
+      if (t.kind === 'video' && asksForKeyframe(msg, ssrc)) {
+        rtcp.keyframeRequests++;
+        entry.onKeyframeRequest?.();
+      }
     });
-    return { ...t, ssrc, mid, cname, track };
+    return entry;
   });
   return {
     tracks: out,
@@ -424,6 +473,14 @@ function weriftStack(tracks, rtcp, { fastPath = true } = {}) {
         t.mid = t.transceiver.mid ?? local.media[i].mid;
         t.cname = local.media[i].cname;
         const sender = t.transceiver.sender;
+        if (t.kind === 'video') {
+          subs.push(
+            sender.onPictureLossIndication.subscribe(() => {
+              rtcp.keyframeRequests++;
+              t.onKeyframeRequest?.();
+            }),
+          );
+        }
         subs.push(
           sender.onRtcp.subscribe((packet) => {
             for (const r of packet.reports ?? []) {
@@ -596,10 +653,14 @@ let publisherCount = 0;
  * (after connectTimeoutMs at the latest; the publisher is then closed).
  * @param {{ serverUrl: string, variant?: 'h264'|'vp8'|'audio', media?: {h264?: string, vp8?: string, opus?: string},
  *           stack?: 'libdatachannel'|'werift', connectTimeoutMs?: number, maxDurationMs?: number,
- *           startGop?: number, pacing?: boolean, fastPath?: boolean, log?: (msg: string) => void }} options
+ *           startGop?: number, pacing?: boolean, fastPath?: boolean, answerKeyframeRequests?: boolean,
+ *           log?: (msg: string) => void }} options
  *   media: file paths (default: bench/media from prepare-media.mjs). maxDurationMs: the publisher closes
  *   itself then (default 30 min). startGop: which GOP of the file video starts at (default: one more per
  *   publisher, so keyframes do not line up). fastPath (werift only): false = RTCRtpSender.sendRtp.
+ *   answerKeyframeRequests: a PLI/FIR makes the next video frame a keyframe
+ *   (the send track skips to the next GOP start), as a browser's encoder would; false keeps the
+ *   file's fixed 1 s GOP.
  */
 export async function publish({
   serverUrl,
@@ -611,6 +672,7 @@ export async function publish({
   startGop,
   pacing = true,
   fastPath = true,
+  answerKeyframeRequests = true,
   log = () => {},
 }) {
   const plan = VARIANTS[variant];
@@ -642,7 +704,7 @@ export async function publish({
   let rtc = null;
   let closed = false;
   const sendTracks = [];
-  const rtcp = { receiverReports: 0, lastReport: {} };
+  const rtcp = { receiverReports: 0, lastReport: {}, keyframeRequests: 0 };
   const producers = {};
   let lifetime = null;
 
@@ -692,6 +754,7 @@ export async function publish({
       const start = k.kind === 'video' ? keys[(startGop ?? ordinal) % keys.length] : 0;
       const st = newSendTrack(k.media, rtc.sink(k), start, { pacing });
       st.kind = k.kind;
+      if (k.kind === 'video' && answerKeyframeRequests) k.onKeyframeRequest = () => st.requestKeyframe();
       sendTracks.push(st);
       st.start();
     }
@@ -744,7 +807,7 @@ export async function publish({
         producers: { ...producers },
         tracks: Object.fromEntries(sendTracks.map((t) => [t.kind, { ...t.stats }])),
         bytesSent: s.bytesSent,
-        rtcp: { receiverReports: rtcp.receiverReports, lastReport: { ...rtcp.lastReport } },
+        rtcp: { receiverReports: rtcp.receiverReports, lastReport: { ...rtcp.lastReport }, keyframeRequests: rtcp.keyframeRequests },
       };
     },
   };

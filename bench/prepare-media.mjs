@@ -50,11 +50,13 @@ export const RECIPES = {
   ],
 };
 
-export function prepareMedia({ outDir = DEFAULT_MEDIA_DIR, seconds = 20, force = false, ffmpeg = 'ffmpeg', log = console.log } = {}) {
+/** `only`: the file names to make (default all); a smoke run needs no VP8, the slowest to encode. */
+export function prepareMedia({ outDir = DEFAULT_MEDIA_DIR, seconds = 20, force = false, ffmpeg = 'ffmpeg', log = console.log, only } = {}) {
   mkdirSync(outDir, { recursive: true });
   const manifestPath = join(outDir, 'manifest.json');
   const manifest = existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath, 'utf8')) : {};
   for (const [file, recipe] of Object.entries(RECIPES)) {
+    if (only && !only.includes(file)) continue;
     const args = recipe(seconds);
     const key = JSON.stringify(args);
     const path = join(outDir, file);

@@ -1,0 +1,78 @@
+// hls.js player for the glass-to-glass measurement, with hls.js's DEFAULT settings (new Hls()).
+// Every presented frame (requestVideoFrameCallback) is drawn to a canvas and its stamp read:
+// latency = the frame's expected display time (wall clock) - the time drawn into it.
+import Hls from 'hls.js';
+import { STAMP, decodeStamp, readStampBits } from './stamp.js';
+
+const MAX_SAMPLES = 20_000;
+
+class StampPlayer {
+  samples = []; // { at, latencyMs }
+  unreadable = 0;
+  frames = 0;
+  errors = [];
+  hlsLatency = [];
+  collecting = false;
+
+  play(url) {
+    const video = document.createElement('video');
+    video.muted = true;
+    video.autoplay = true;
+    video.playsInline = true;
+    document.body.appendChild(video);
+    this.video = video;
+    const hls = new Hls(); // defaults on purpose: what a viewer gets without tuning
+    this.hls = hls;
+    hls.on(Hls.Events.ERROR, (_e, data) => this.errors.push({ type: data.type, details: data.details, fatal: data.fatal }));
+    hls.loadSource(url);
+    hls.attachMedia(video);
+    hls.on(Hls.Events.MANIFEST_PARSED, () => void video.play().catch(() => undefined));
+    const canvas = document.createElement('canvas');
+    const width = STAMP.cols * STAMP.block;
+    const height = STAMP.rows * STAMP.block;
+    canvas.width = width;
+    canvas.height = height;
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    const onFrame = (now, meta) => {
+      this.frames++;
+      if (this.collecting && this.samples.length < MAX_SAMPLES && video.videoWidth > 0) {
+        // Source coordinates in the video's own pixels (the stream is 640x480 unless a profile scales).
+        const sx = (STAMP.x * video.videoWidth) / 640;
+        const sy = (STAMP.y * video.videoHeight) / 480;
+        const sw = (width * video.videoWidth) / 640;
+        const sh = (height * video.videoHeight) / 480;
+        ctx.drawImage(video, sx, sy, sw, sh, 0, 0, width, height);
+        const bits = readStampBits(ctx.getImageData(0, 0, width, height).data, width);
+        const displayWall = performance.timeOrigin + meta.expectedDisplayTime;
+        const stamp = decodeStamp(bits, displayWall);
+        if (stamp === undefined) this.unreadable++;
+        else this.samples.push({ at: displayWall, latencyMs: displayWall - stamp });
+        if (typeof hls.latency === 'number' && Number.isFinite(hls.latency)) this.hlsLatency.push(hls.latency);
+      }
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  }
+
+  collect(on) {
+    this.collecting = on;
+  }
+
+  report() {
+    const v = this.video;
+    return {
+      samples: this.samples.map((s) => s.latencyMs),
+      unreadable: this.unreadable,
+      frames: this.frames,
+      errors: this.errors,
+      hlsLatencySeconds: this.hlsLatency,
+      currentTime: v?.currentTime,
+      videoWidth: v?.videoWidth,
+      videoHeight: v?.videoHeight,
+      targetLatency: this.hls?.targetLatency,
+      droppedFrames: v?.getVideoPlaybackQuality?.().droppedVideoFrames,
+    };
+  }
+}
+
+window.stampPlayer = new StampPlayer();

@@ -1,0 +1,132 @@
+// Glass-to-glass latency: a Chromium page publishes a canvas whose frames carry Date.now() as blocks
+// (browser/stamp-publisher.js), another page of the SAME Chromium (same clock) plays the HLS output
+// with hls.js defaults and reads the blocks back from every presented frame (browser/stamp-player.js).
+// The pages are served through playwright's page.route on the service's own origin (getUserMedia and
+// captureStream want a 127.0.0.1 origin; same-origin avoids CORS), as test/support/pages.ts does.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { percentile, round, sleep, wallNow, withTimeout } from './stats.mjs';
+import { waitForPlayableMaster } from './playlist-watch.mjs';
+
+const require = createRequire(import.meta.url);
+
+export const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--disable-features=LocalNetworkAccessChecks',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+let bundles;
+function bundle() {
+  if (!bundles) {
+    const { buildSync } = require('esbuild');
+    const build = (file) =>
+      buildSync({
+        entryPoints: [fileURLToPath(new URL(`./browser/${file}`, import.meta.url))],
+        bundle: true,
+        write: false,
+        format: 'iife',
+        target: 'es2020',
+        logLevel: 'silent',
+      }).outputFiles[0].text;
+    bundles = { publisher: build('stamp-publisher.js'), player: build('stamp-player.js') };
+  }
+  return bundles;
+}
+
+async function openPage(browser, serverUrl, which, log) {
+  const page = await browser.newPage();
+  const path = `/__bench/${which}.html`;
+  await page.route(`${serverUrl}${path}`, (route) =>
+    route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><html><body><script>${bundle()[which].replace(/<\/script>/g, '<\\/script>')}</script></body></html>`,
+    }),
+  );
+  page.on('pageerror', (error) => log(`[${which} page] ${error.message}`));
+  await page.goto(`${serverUrl}${path}`);
+  return page;
+}
+
+/**
+ * Publishes one stamped stream from Chromium and measures glass-to-glass latency over `seconds` of
+ * playback, split between `sessionCount` fresh players (each after `settleSeconds` of playing).
+ * `live` is the harness's SSE watcher (peerLive times).
+ */
+export async function measureGlassToGlass({ serverUrl, hlsDir, live, seconds = 16, sessionCount = 2, settleSeconds = 3, chromiumPath = '/usr/bin/chromium', log = () => {} }) {
+  const { chromium } = require('playwright-core');
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? chromiumPath, headless: true, args: CHROMIUM_FLAGS });
+  const result = { player: 'hls.js 1.7 with default settings (new Hls(): liveSyncDurationCount 3, no LL-HLS parts served)' };
+  try {
+    const publisherPage = await openPage(browser, serverUrl, 'publisher', log);
+    const { peerId, connectedAt } = await withTimeout(publisherPage.evaluate(() => window.stampPublisher.publish()), 30_000, 'Chromium publisher did not connect within 30 s');
+    result.peerId = peerId;
+    const liveAt = await live.waitForLive(peerId, 20_000).catch(() => undefined);
+    const playableAt = await waitForPlayableMaster(serverUrl, peerId, wallNow() + 20_000, { hlsDir });
+    result.produceToLiveMs = liveAt && round(liveAt - connectedAt, 0);
+    result.produceToPlayableMs = playableAt && round(playableAt - connectedAt, 0);
+    if (!playableAt) throw new Error('the Chromium stream never became playable');
+
+    // Each session is a fresh hls.js: where a player starts within a segment (and any stall, which
+    // hls.js's defaults never catch up on) sets its latency, so one session alone would be one draw.
+    const sessions = [];
+    const samples = [];
+    const hlsLatency = [];
+    for (let i = 0; i < sessionCount; i++) {
+      const playerPage = await openPage(browser, serverUrl, 'player', log);
+      await playerPage.evaluate((url) => window.stampPlayer.play(url), `${serverUrl}/live/${peerId}.m3u8`);
+      const deadline = Date.now() + 20_000;
+      for (let j = 0; j < 200 && Date.now() < deadline; j++) {
+        if ((await playerPage.evaluate(() => window.stampPlayer.frames)) > 10) break;
+        await sleep(100);
+      }
+      await sleep(settleSeconds * 1000);
+      await playerPage.evaluate(() => window.stampPlayer.collect(true));
+      await sleep((seconds / sessionCount) * 1000);
+      const report = await playerPage.evaluate(() => {
+        window.stampPlayer.collect(false);
+        return window.stampPlayer.report();
+      });
+      await playerPage.close();
+      samples.push(...report.samples);
+      hlsLatency.push(...report.hlsLatencySeconds);
+      sessions.push({
+        samples: report.samples.length,
+        unreadableFrames: report.unreadable,
+        medianMs: round(percentile(report.samples, 50), 0),
+        p95Ms: round(percentile(report.samples, 95), 0),
+        hlsJsLatencyMedianS: round(percentile(report.hlsLatencySeconds, 50), 2),
+        hlsJsTargetLatencyS: round(report.targetLatency, 2),
+        resolution: `${report.videoWidth}x${report.videoHeight}`,
+        playerErrors: report.errors.slice(0, 5),
+        droppedFrames: report.droppedFrames,
+      });
+    }
+    Object.assign(result, {
+      samples: samples.length,
+      unreadableFrames: sessions.reduce((s, x) => s + x.unreadableFrames, 0),
+      medianMs: round(percentile(samples, 50), 0),
+      p95Ms: round(percentile(samples, 95), 0),
+      minMs: round(samples.length ? Math.min(...samples) : undefined, 0),
+      maxMs: round(samples.length ? Math.max(...samples) : undefined, 0),
+      hlsJsLatencyMedianS: round(percentile(hlsLatency, 50), 2),
+      resolution: sessions.at(-1)?.resolution,
+      seconds,
+      sessions,
+    });
+    result.publisherVideo = await publisherPage.evaluate(() => window.stampPublisher.stats()).catch((e) => ({ error: String(e) }));
+    await publisherPage.evaluate(() => window.stampPublisher.close()).catch(() => undefined);
+    await live.waitForLeft?.(peerId, 15_000).catch(() => undefined);
+  } finally {
+    await browser.close().catch(() => undefined);
+  }
+  return result;
+}
