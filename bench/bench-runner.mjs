@@ -350,6 +350,9 @@ async function runRamp({ o, profile, variant, ramp, timing, server, live, sample
         // Busy time on the server's core(s) not accounted to the server's processes: softirq, and
         // anything else that ran there (another job on the machine would show up here).
         serverCoreUnattributed: round(serverCoreBusy(cpu.coreBusy, result.cores.server) - total),
+        // CPU of processes that are neither the server's, the generator nor this harness (kernel
+        // threads included): other work on the machine during the window, on either core.
+        foreign: { cores: round(cpu.foreign.cores), top: cpu.foreign.top.map((p) => ({ ...p, cores: round(p.cores) })) },
         loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
         produceToLive: ttlStats(added.filter((r) => r.liveAt).map((r) => r.liveAt - r.connectedAt)),
         produceToPlayable: ttlStats(added.filter((r) => r.playableAt).map((r) => r.playableAt - r.connectedAt)),

@@ -13,11 +13,12 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 const num = (v, d = 2) => (Number.isFinite(v) ? Number(v.toFixed(d)).toString() : 'n/a');
 
 /** About `count` round tick values covering [0, max]. */
-function ticks(max, count = 5) {
+function ticks(max, count = 5, integer = false) {
   if (!(max > 0)) return [0, 1];
   const raw = max / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const steps = (integer ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10]).map((m) => Math.max(integer ? 1 : 0, m * mag));
+  const step = steps.find((s) => s >= raw) ?? 10 * mag;
   const out = [];
   for (let v = 0; v <= max * 1.0001 + step * 0.01 && out.length < 50; v += step) out.push(Number(v.toPrecision(12)));
   if (out.at(-1) < max) out.push(Number((out.at(-1) + step).toPrecision(12)));
@@ -38,7 +39,7 @@ function panel({ x, y, w, h, title, subtitle, xLabel, yLabel, xMax, yMax, series
   const top = y + 48;
   const pw = w - 84;
   const ph = h - 128;
-  const xt = ticks(xMax, 8);
+  const xt = ticks(xMax, 8, true);
   const yt = ticks(yMax, 5);
   const X = (v) => left + (v / xt.at(-1)) * pw;
   const Y = (v) => top + ph - (Math.min(v, yt.at(-1)) / yt.at(-1)) * ph;
@@ -148,7 +149,7 @@ export function renderChart(result) {
         if (!f) return [];
         const drops = f.udpDrops ? f.udpDrops.webRtcServer + f.udpDrops.ffmpeg : 0;
         const why = f.verdict === 'fail' ? `${f.failures.behind || f.failures.notLive || f.failures.iceDtls} of ${f.n} fell behind` : 'generator-limited';
-        return [{ x: f.n, y: f.serverCores, text: `N=${f.n}: ${why}${drops ? `, ${drops.toLocaleString('en-US')} UDP drops` : ''}`, color: COLORS[p], dy: p === 'legacy' ? -12 : 22 }];
+        return [{ x: f.n, y: f.serverCores, text: `N=${f.n}: ${why}${drops ? `, ${drops.toLocaleString('en-US')} UDP drops` : ''}`, color: COLORS[p], dy: -12 }];
       }),
     }),
   );

@@ -207,7 +207,8 @@ export class ProcSampler {
   }
 
   startWindow() {
-    this.window = { t0: performance.now(), uptime0: uptimeSeconds(), cores0: readCores(), procs: new Map(), extra: new Map(), udp0: readUdpSockets(), udpCounters0: readUdpCounters() };
+    const all0 = new Map(allProcs().map((p) => [p.pid, p]));
+    this.window = { t0: performance.now(), uptime0: uptimeSeconds(), cores0: readCores(), procs: new Map(), extra: new Map(), udp0: readUdpSockets(), udpCounters0: readUdpCounters(), all0 };
     this.sample();
   }
 
@@ -245,8 +246,19 @@ export class ProcSampler {
       udpDrops[cls] += sock.drops - (w.udp0.get(inode)?.drops ?? 0);
       udpMaxQueue[cls] = Math.max(udpMaxQueue[cls], sock.rxQueue);
     }
+    // Everything else that ran during the window (other users of the machine), biggest first.
+    const ours = new Set([...w.procs.keys(), ...Object.values(this.extra).map(Number), process.pid]);
+    const foreignList = [];
+    for (const p of allProcs()) {
+      if (ours.has(p.pid)) continue;
+      const before = w.all0.get(p.pid);
+      const ticks = before && before.startTicks === p.startTicks ? p.ticks - before.ticks : p.startTicks / CLK_TCK >= w.uptime0 - 0.05 ? p.ticks : 0;
+      if (ticks > 0) foreignList.push({ pid: p.pid, comm: p.comm, cores: ticks / CLK_TCK / wall });
+    }
+    foreignList.sort((a, b) => b.cores - a.cores);
+    const foreign = { cores: foreignList.reduce((sum, p) => sum + p.cores, 0), top: foreignList.slice(0, 4) };
     const counters1 = readUdpCounters();
     const udpRcvbufErrors = (counters1.RcvbufErrors ?? 0) - (w.udpCounters0.RcvbufErrors ?? 0);
-    return { wallSeconds: wall, server: { ...server, total }, processCounts: counts, processesBornInWindow: bornInWindow, extra, coreBusy, udpDrops, udpRcvbufErrors };
+    return { wallSeconds: wall, server: { ...server, total }, processCounts: counts, processesBornInWindow: bornInWindow, extra, coreBusy, udpDrops, udpRcvbufErrors, foreign };
   }
 }

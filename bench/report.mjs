@@ -175,7 +175,12 @@ export function renderMarkdown(result) {
   const disturbed = [];
   for (const [profile, p] of Object.entries(result.profiles)) {
     for (const [variant, v] of Object.entries(p.variants ?? {})) {
-      for (const s of v.steps) if (s.serverCoreUnattributed > 0.1) disturbed.push(`${profile}/${variant} N=${s.n}: ${round(s.serverCoreUnattributed * 100, 0)} % of core ${result.cores.server} busy outside the server's processes`);
+      for (const s of v.steps) {
+        if (s.serverCoreUnattributed > 0.05 || s.foreign?.cores > 0.05) {
+          const who = (s.foreign?.top ?? []).filter((p) => p.cores >= 0.01).map((p) => `${p.comm} ${round(p.cores * 100, 0)} %`).join(', ');
+          disturbed.push(`${profile}/${variant} N=${s.n}: core ${result.cores.server} ${round(s.serverCoreUnattributed * 100, 0)} % busy outside the server's processes; other processes used ${round((s.foreign?.cores ?? 0) * 100, 0)} % of a core${who ? ` (${who})` : ''}`);
+        }
+      }
     }
   }
   if (disturbed.length || result.notes.length) lines.push('## Notes', '', ...result.notes.map((n) => `- ${n}`), ...disturbed.map((d) => `- ${d}`), '');
