@@ -43,8 +43,6 @@ export class HlsStream implements SessionListener {
   state: StreamState = 'starting';
   private readonly playlists = new Map<MediaKind, MediaPlaylist>();
   private readonly bitrates = new Map<MediaKind, Bitrate>();
-  /** Every segment this stream wrote and has not deleted. */
-  private readonly written = new Set<string>();
   private readonly expired: string[] = [];
   private video?: H264Info;
   private declaredBandwidth = 0;
@@ -68,7 +66,6 @@ export class HlsStream implements SessionListener {
 
   onSegment(event: SegmentEvent): void {
     const playlist = this.playlistFor(event.kind);
-    this.written.add(event.uri);
     if (this.lastRun !== undefined && event.run !== this.lastRun) this.cc++;
     this.lastRun = event.run;
     const segment: Segment = { uri: event.uri, duration: event.duration, bytes: event.bytes, cc: this.cc };
@@ -135,7 +132,6 @@ export class HlsStream implements SessionListener {
     const ours = new RegExp(`^((video|audio)_${escape(this.peerId)}_\\d+\\.ts|${escape(this.peerId)}(-video|-audio)?\\.m3u8(\\.tmp)?)$`);
     const names = (await readdir(dir).catch(() => [] as string[])).filter((name) => ours.test(name));
     await Promise.all(names.map((name) => unlink(join(dir, name)).catch(() => undefined)));
-    this.written.clear();
   }
 
   private playlistFor(kind: MediaKind): MediaPlaylist {
@@ -211,7 +207,6 @@ export class HlsStream implements SessionListener {
     const keep = this.config.hls.listSize * this.playlists.size;
     while (this.expired.length > keep) {
       const uri = this.expired.shift()!;
-      this.written.delete(uri);
       await unlink(join(this.config.hls.dir, uri)).catch(() => undefined);
     }
   }
