@@ -10,19 +10,8 @@ import { waitForPlayableMaster } from './playlist-watch.mjs';
 
 const require = createRequire(import.meta.url);
 
-export const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  '--disable-features=LocalNetworkAccessChecks',
-  '--autoplay-policy=no-user-gesture-required',
-];
+// The same flags as the browser tests (offline, as root, fake devices).
+export const CHROMIUM_FLAGS = require('../test/support/chromium-flags.json');
 
 let bundles;
 function bundle() {

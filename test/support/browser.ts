@@ -1,4 +1,9 @@
 import { chromium, Browser } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The flags that work on these machines (offline, as root, fake devices); the bench uses them too. */
+export const CHROMIUM_FLAGS: string[] = JSON.parse(readFileSync(join(__dirname, 'chromium-flags.json'), 'utf8'));
 
 /** Debian's Chromium with the flags that work on these machines (offline, as root, fake devices). */
 export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
@@ -6,17 +11,7 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
     args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--autoplay-policy=no-user-gesture-required',
-      '--disable-features=LocalNetworkAccessChecks',
+      ...CHROMIUM_FLAGS,
       ...extraArgs,
     ],
   });
