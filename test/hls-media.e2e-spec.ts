@@ -53,25 +53,25 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     await waitUntilPlaying(viewer, 2);
 
     const samples: Array<{ at: number; t: number }> = [];
-    const sample = async () => samples.push({ at: Date.now(), t: (await playerState(viewer)).currentTime });
+    // The scenario's own clock: sample the player every 250 ms for `ms` (a pause lasts 5 s).
+    const sampleFor = async (ms: number) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        samples.push({ at: Date.now(), t: (await playerState(viewer)).currentTime });
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    };
     await page.evaluate(() => {
       (window as any).harness.pause('audio');
       (window as any).harness.pause('video');
     });
-    const pausedAt = Date.now();
-    while (Date.now() - pausedAt < 5000) {
-      await sample();
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    await sampleFor(5000);
     await page.evaluate(() => {
       (window as any).harness.resume('audio');
       (window as any).harness.resume('video');
     });
     const resumedAt = Date.now();
-    while (Date.now() - resumedAt < 8000) {
-      await sample();
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    await sampleFor(8000);
     // Playing again within 2 s of the resume: currentTime advances between samples in that window...
     const early = samples.filter((s) => s.at >= resumedAt && s.at <= resumedAt + 2000);
     expect(early.at(-1)!.t).toBeGreaterThan(early[0].t);
