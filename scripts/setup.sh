@@ -13,7 +13,7 @@ log() { printf '[setup %3ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
 # The worker links these dynamically (see `ldd mediasoup-worker`); libabsl20220623 holds abseil's .so files.
 runtime_pkgs=(ffmpeg libuv1 libssl3 libsrtp2-1 libusrsctp2 libabsl20220623 procps)
 build_pkgs=(meson ninja-build pkg-config g++ make python3 libuv1-dev libssl-dev libsrtp2-dev libabsl-dev nlohmann-json3-dev libusrsctp-dev)
-test_pkgs=(chromium docker-compose fonts-dejavu-core)
+test_pkgs=(chromium docker-compose fonts-dejavu-core redis-server)
 runtime_only=false
 with_browser=true
 for arg in "$@"; do
