@@ -1,0 +1,160 @@
+import {
+  LlPart,
+  LlPlaylistState,
+  LlSegmentCommon,
+  PART_HOLD_BACK_PARTS,
+  PART_LIST_TARGETS,
+  SKIP_BOUNDARY_TARGETS,
+} from './ll-playlist-state';
+
+/** What of the request changes the text: a delta update (`_HLS_skip=YES|v2`). */
+export interface LlRenderRequest {
+  skip?: 'YES' | 'v2';
+}
+
+/** Float noise guard for comparisons of sums of durations (seconds). */
+const EPSILON = 1e-6;
+
+/** Seconds with 3 decimals; every duration in the playlist goes through here so the text is stable. */
+export function formatSeconds(seconds: number): string {
+  return (Math.round(seconds * 1000) / 1000).toFixed(3);
+}
+
+/**
+ * Rounded UP to the millisecond: PART-TARGET and PART-HOLD-BACK, so that a part ≤ PART-TARGET still
+ * is after both are rounded (a part rounds to the nearest millisecond, never above the ceiling).
+ */
+export function formatSecondsUp(seconds: number): string {
+  return (Math.ceil(seconds * 1000 - EPSILON) / 1000).toFixed(3);
+}
+
+/** The values written in EXT-X-SERVER-CONTROL / EXT-X-PART-INF / EXT-X-VERSION for a state. */
+export interface LlPlaylistControl {
+  version: number;
+  partTarget: number;
+  partHoldBack: number;
+  /** 0 when delta updates are off. */
+  canSkipUntil: number;
+}
+
+export function llPlaylistControl(state: LlPlaylistState): LlPlaylistControl {
+  const minHoldBack = PART_HOLD_BACK_PARTS * state.partTarget;
+  const minSkip = SKIP_BOUNDARY_TARGETS * state.targetDuration;
+  const canSkipUntil = state.canSkipUntil === 0 ? 0 : Math.max(state.canSkipUntil ?? minSkip, minSkip);
+  // EXT-X-MAP needs 6, EXT-X-SKIP 9 (RFC 8216bis 8). Written as 9 in every response of a playlist that
+  // may skip, so a client never sees the version change between a full and a delta response.
+  const version = Math.max(state.version ?? 0, canSkipUntil > 0 ? 9 : 6);
+  return { version, partTarget: state.partTarget, partHoldBack: Math.max(state.partHoldBack ?? minHoldBack, minHoldBack), canSkipUntil };
+}
+
+/**
+ * How many of the oldest segments a delta update replaces with EXT-X-SKIP (RFC 8216bis 6.2.5.1): those
+ * lying wholly further than CAN-SKIP-UNTIL from the end of the last complete segment. Never across a
+ * discontinuity: the DISCONTINUITY tag of a skipped segment would vanish while
+ * EXT-X-DISCONTINUITY-SEQUENCE stays (4.4.5.2), so a client counting tags would number the remaining
+ * segments wrong; skipping resumes once the older run has slid out.
+ */
+export function llSkippedSegments(state: LlPlaylistState, request: LlRenderRequest = {}): number {
+  const { canSkipUntil } = llPlaylistControl(state);
+  if (!request.skip || canSkipUntil === 0 || state.ended || state.segments.length === 0) return 0;
+  const segments = state.segments;
+  let distance = sumDurations(segments); // from the first segment's start to the last one's end
+  let skipped = 0;
+  for (const segment of segments) {
+    distance -= segment.duration; // now: from this segment's end to the end of the last segment
+    if (distance - canSkipUntil <= EPSILON) break;
+    if (segment.discontinuitySequence !== segments[0].discontinuitySequence) break;
+    skipped++;
+  }
+  return skipped;
+}
+
+/**
+ * The playlist text for `state`, a full playlist or a delta update (`request.skip`). Layout:
+ * header tags; EXT-X-SKIP; per segment DISCONTINUITY / MAP / PROGRAM-DATE-TIME before its first
+ * EXT-X-PART (4.4.4.9), then EXTINF and URI; the parts of the segment in progress; PRELOAD-HINT;
+ * RENDITION-REPORTs; ENDLIST.
+ */
+export function renderLlPlaylist(state: LlPlaylistState, request: LlRenderRequest = {}): string {
+  const control = llPlaylistControl(state);
+  const segments = state.segments;
+  const inProgress = state.inProgress && state.inProgress.parts.length > 0 ? state.inProgress : undefined;
+  const firstDsn = (segments[0] ?? state.inProgress)?.discontinuitySequence ?? 0;
+
+  const serverControl = ['CAN-BLOCK-RELOAD=YES'];
+  if (control.canSkipUntil > 0) serverControl.push(`CAN-SKIP-UNTIL=${formatSeconds(control.canSkipUntil)}`);
+  serverControl.push(`PART-HOLD-BACK=${formatSecondsUp(control.partHoldBack)}`);
+  const lines = [
+    '#EXTM3U',
+    `#EXT-X-VERSION:${control.version}`,
+    `#EXT-X-TARGETDURATION:${state.targetDuration}`,
+    `#EXT-X-SERVER-CONTROL:${serverControl.join(',')}`,
+    `#EXT-X-PART-INF:PART-TARGET=${formatSecondsUp(control.partTarget)}`,
+    `#EXT-X-MEDIA-SEQUENCE:${state.mediaSequence}`,
+    `#EXT-X-DISCONTINUITY-SEQUENCE:${firstDsn}`,
+  ];
+  if (state.independentSegments) lines.push('#EXT-X-INDEPENDENT-SEGMENTS');
+
+  const skipped = llSkippedSegments(state, request);
+  if (skipped > 0) {
+    // v2 asks to skip date ranges too: we have none, so none were recently removed (the attribute is
+    // REQUIRED for such a request, and an empty list needs no higher version).
+    lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}${request.skip === 'v2' ? ',RECENTLY-REMOVED-DATERANGES=""' : ''}`);
+  }
+
+  // Parts are listed for segments starting within PART_LIST_TARGETS target durations of the playlist's
+  // end, the end of the newest part (6.2.2: remove them once further than that), so every listed part is.
+  const total = sumDurations(segments) + sumDurations(inProgress?.parts ?? []);
+  const partWindow = PART_LIST_TARGETS * state.targetDuration + EPSILON;
+  let segmentStart = sumDurations(segments.slice(0, skipped));
+
+  let previous: LlSegmentCommon | undefined = skipped > 0 ? segments[skipped - 1] : undefined;
+  let mapUri: string | undefined; // the map in force for the last written segment
+  const writeSegmentTags = (segment: LlSegmentCommon, first: boolean): void => {
+    const discontinuity = previous !== undefined && segment.discontinuitySequence !== previous.discontinuitySequence;
+    if (discontinuity) lines.push('#EXT-X-DISCONTINUITY');
+    // The map applies until the next one: written before the first segment shown (a delta update
+    // included, since the skipped MAP still applies) and wherever it changes.
+    if (segment.mapUri !== mapUri) lines.push(`#EXT-X-MAP:URI="${segment.mapUri}"`);
+    mapUri = segment.mapUri;
+    if (first || discontinuity) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(segment.programDateTime).toISOString()}`);
+    previous = segment;
+  };
+
+  for (let i = skipped; i < segments.length; i++) {
+    const segment = segments[i];
+    writeSegmentTags(segment, i === skipped);
+    if (total - segmentStart <= partWindow) writeParts(lines, segment.parts);
+    segmentStart += segment.duration;
+    lines.push(`#EXTINF:${formatSeconds(segment.duration)},`, segment.uri);
+  }
+  if (inProgress) {
+    writeSegmentTags(inProgress, skipped === segments.length);
+    writeParts(lines, inProgress.parts);
+  }
+
+  if (!state.ended && state.preloadHintUri !== undefined) {
+    // Appendix B.1: when the hinted part needs another init section than the last one written, hint
+    // that too. Known only once the next run's segment exists, before its first part.
+    if (state.inProgress && state.inProgress.parts.length === 0 && state.inProgress.mapUri !== mapUri) {
+      lines.push(`#EXT-X-PRELOAD-HINT:TYPE=MAP,URI="${state.inProgress.mapUri}"`);
+    }
+    lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${state.preloadHintUri}"`);
+  }
+  for (const report of state.renditionReports) {
+    const lastPart = report.lastPart === undefined ? '' : `,LAST-PART=${report.lastPart}`;
+    lines.push(`#EXT-X-RENDITION-REPORT:URI="${report.uri}",LAST-MSN=${report.lastMsn}${lastPart}`);
+  }
+  if (state.ended) lines.push('#EXT-X-ENDLIST');
+  return lines.join('\n') + '\n';
+}
+
+function sumDurations(items: readonly { duration: number }[]): number {
+  return items.reduce((sum, item) => sum + item.duration, 0);
+}
+
+function writeParts(lines: string[], parts: readonly LlPart[]): void {
+  for (const part of parts) {
+    lines.push(`#EXT-X-PART:DURATION=${formatSeconds(part.duration)},URI="${part.uri}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
+  }
+}
