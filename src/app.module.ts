@@ -3,11 +3,15 @@ import { ConfigModule } from '@nestjs/config';
 import { appConfig } from './config/app.config';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
-import { HlsModule } from './hls/hls.module';
 import { MediasoupModule } from './mediasoup/mediasoup.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { PeersModule } from './peers/peers.module';
-import { SignalingModule } from './signaling/signaling.module';
+import { SignalingModule } from './ingest/socket-io/signaling.module';
+import { LifecycleModule } from './lifecycle/lifecycle.module';
+import { StreamsModule } from './streams/streams.module';
+import { TranscodeModule } from './transcode/transcode.module';
+import { PackagingModule } from './packaging/packaging.module';
+import { DeliveryModule } from './delivery/delivery.module';
 import { WebModule } from './web/web.module';
 
 @Module({
@@ -15,10 +19,14 @@ import { WebModule } from './web/web.module';
     // appConfig validates the environment when loaded: a bad value stops start-up, naming the variable.
     ConfigModule.forRoot({ isGlobal: true, load: [appConfig], ignoreEnvFile: true }),
     EventsModule,
+    LifecycleModule,
     MediasoupModule,
     PeersModule,
     SignalingModule,
-    HlsModule,
+    StreamsModule,
+    TranscodeModule,
+    PackagingModule,
+    DeliveryModule,
     HealthModule,
     WebModule,
     MetricsModule,

@@ -7,7 +7,7 @@ import { applyHttpSecurity } from './common/http-security';
 import { setupOpenApi } from './common/openapi';
 import { accessLog } from './logging/access-log.middleware';
 import { JsonLogger } from './logging/json-logger';
-import { SignalingIoAdapter } from './signaling/signaling-io.adapter';
+import { SignalingIoAdapter } from './ingest/socket-io/signaling-io.adapter';
 
 const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
 

@@ -1,6 +1,5 @@
-import { HlsService } from '../src/hls/hls.service';
 import { useHlsFixture } from './support/hls-fixture';
-import { waitFor } from './support/app';
+import { streamInfo, waitFor } from './support/app';
 import { beepTimes, collectSegments, flashTimes, median, pairOffsets, theilSen } from './support/av-offset';
 import { readPlaylist } from './support/hls';
 import { playerState, playWithHlsJs, waitForNewSegments, waitUntilPlaying } from './support/publisher';
@@ -42,7 +41,7 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
       expect(d).toBeGreaterThanOrEqual(0.5);
       expect(d).toBeLessThanOrEqual(1.5);
     }
-    const info = fx.app.app.get(HlsService).stream(peerId)!;
+    const info = await streamInfo(fx.app, peerId);
     expect(info.tracks.video?.simulcastLayer).toBeDefined();
     expect((await playerState(viewer)).fatalErrors).toEqual([]);
   });
@@ -86,7 +85,7 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     expect(rate).toBeGreaterThan(0.7);
     expect((await playerState(viewer)).fatalErrors).toEqual([]);
     // No restart loop while paused: one restart to pause, one to resume (two each at most).
-    expect(fx.app.app.get(HlsService).stream(peerId)!.restarts).toBeLessThanOrEqual(4);
+    expect((await streamInfo(fx.app, peerId)).restarts).toBeLessThanOrEqual(4);
     // A viewer who joins after the pause plays too.
     const late2 = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
     await waitUntilPlaying(late2, 1);

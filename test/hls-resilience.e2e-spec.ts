@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { HlsService } from '../src/hls/hls.service';
-import { TranscoderService } from '../src/hls/transcoder.service';
+import { TranscoderService } from '../src/transcode/transcoder.service';
 import { useHlsFixture } from './support/hls-fixture';
-import { startApp, waitFor } from './support/app';
+import { startApp, streamInfo, waitFor } from './support/app';
 import { launchChromium } from './support/browser';
 import { readPlaylist, SseClient } from './support/hls';
 import { playerState, playWithHlsJs, publishFromChromium, waitForNewSegments, waitUntilPlaying } from './support/publisher';
@@ -30,7 +29,7 @@ describe('HLS resilience: FFmpeg crash, late producer, port exhaustion', () => {
     const t0 = (await playerState(viewer)).currentTime;
     await waitFor('viewer still advancing', async () => (await playerState(viewer)).currentTime > t0 + 2, 15_000);
     expect((await playerState(viewer)).fatalErrors).toEqual([]);
-    expect(fx.app.app.get(HlsService).stream(peerId)!.restarts).toBe(1);
+    expect((await streamInfo(fx.app, peerId)).restarts).toBe(1);
   });
 
   it('audio arriving long after video joins the same stream: restart with a discontinuity, audio in the master', async () => {
@@ -86,7 +85,7 @@ describe('HLS_PROFILE=legacy (the original design, kept to benchmark against)', 
       const { peerId } = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic' });
       await waitFor('live', () => sse.find('peerLive', peerId), 20_000);
       expect(app.app.get(TranscoderService).pids()).toHaveLength(2);
-      const info = app.app.get(HlsService).stream(peerId)!;
+      const info = await streamInfo(app, peerId);
       expect(info.tracks.video).toMatchObject({ codecIn: 'H264', mode: 'transcode' });
     } finally {
       sse.close();

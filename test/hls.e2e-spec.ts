@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { TranscoderService } from '../src/hls/transcoder.service';
+import { TranscoderService } from '../src/transcode/transcoder.service';
 import { WorkerPoolService } from '../src/mediasoup/worker-pool.service';
 import { waitFor } from './support/app';
 import { ffprobe, readPlaylist } from './support/hls';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { Server } from 'socket.io';
 import { PeersService } from '../src/peers/peers.service';
-import { SignalingGateway } from '../src/signaling/signaling.gateway';
+import { SignalingGateway } from '../src/ingest/socket-io/signaling.gateway';
 import { startApp, TestApp, waitFor } from './support/app';
 import { launchChromium } from './support/browser';
 

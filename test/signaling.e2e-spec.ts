@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import type { Browser, Page } from 'playwright-core';
 import { io, Socket } from 'socket.io-client';
 import { WorkerPoolService } from '../src/mediasoup/worker-pool.service';
-import { MAX_PAYLOAD_BYTES, SOCKET_MAX_HTTP_BUFFER_SIZE } from '../src/signaling/parse-payload';
+import { MAX_PAYLOAD_BYTES, SOCKET_MAX_HTTP_BUFFER_SIZE } from '../src/ingest/socket-io/parse-payload';
 import { PeersService } from '../src/peers/peers.service';
 import { PEER_LIMITS } from '../src/peers/limits';
 import { startApp, TestApp, waitFor } from './support/app';

@@ -12,7 +12,9 @@ import {
   validateSync,
 } from 'class-validator';
 import { availableParallelism } from 'node:os';
-import { PORTS_PER_LEASE } from '../hls/port-pool';
+
+/** FFmpeg receive ports per stream: video RTP/RTCP, audio RTP/RTCP. */
+export const PORTS_PER_LEASE = 4;
 
 /** Linux's default ephemeral port range: outgoing sockets get ports from here, so we listen elsewhere. */
 export const EPHEMERAL_PORTS = { min: 32768, max: 60999 } as const;

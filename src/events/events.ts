@@ -1,27 +1,54 @@
 import { Injectable } from '@nestjs/common';
 import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
+import type { MediaUnit, RunTrack } from '../transcode/media-unit';
 
 /**
  * Every internal event, declared once: `domain.past-tense-verb` → payload of plain ids and data.
  * A listener that needs a live object asks its owner for it.
+ *
+ * Along the data's path: peers (connections) → stream (identity and lifecycle) → transcode (FFmpeg
+ * runs and the access units they produce) → packaging (segments and playlists).
  */
 export interface BusEvents {
   'worker.started': { workerId: number; pid: number };
   'worker.died': { workerId: number; pid: number; error: string };
+
   'peer.joined': { peerId: string; workerId: number };
-  /** Awaited (emitAsync) before the peer's transports close, so FFmpeg can stop while packets still flow. */
+  /** Awaited (emitAndWait) before the peer's transports close, so FFmpeg can stop while packets still flow. */
   'peer.leaving': { peerId: string; reason: string };
   'peer.left': { peerId: string; reason: string };
   'producer.created': { peerId: string; producerId: string; kind: MediaKind; paused: boolean };
   'producer.paused': { peerId: string; producerId: string; kind: MediaKind };
   'producer.resumed': { peerId: string; producerId: string; kind: MediaKind };
   'producer.closed': { peerId: string; producerId: string; kind: MediaKind };
-  'hls.live': { peerId: string; masterUrl: string; elapsedMs: number };
-  'hls.failed': { peerId: string; error: string };
-  'hls.ended': { peerId: string; reason: string };
-  'hls.segment-written': { peerId: string; kind: MediaKind; seconds: number; bytes: number };
-  'hls.ffmpeg-restarted': { peerId: string; reason: string };
+
+  /** A stream got its first track. `publisherId` is the peer publishing it now. */
+  'stream.started': { streamId: string; publisherId: string };
+  /** The producer feeding one kind of a stream: set, replaced, or `null` when it went away. */
+  'stream.track-set': { streamId: string; publisherId: string; kind: MediaKind; producerId: string | null };
+  'stream.track-paused': { streamId: string; kind: MediaKind; paused: boolean };
+  /** Awaited before the publisher's transports close: FFmpeg stops and its last segments come in. */
+  'stream.ending': { streamId: string; reason: string };
+  'stream.ended': { streamId: string; reason: string };
+  /** Its master playlist became playable. */
+  'stream.live': { streamId: string; masterUrl: string; elapsedMs: number };
+  /** Transcoding could not start (e.g. FFmpeg's ports are exhausted); the publisher is told. */
+  'stream.failed': { streamId: string; publisherId: string; error: string };
+  /** Retention is over: its files are gone. */
+  'stream.removed': { streamId: string };
+
+  /** An FFmpeg run began: what each rendition carries. Units of earlier runs are complete. */
+  'transcode.run-started': { streamId: string; run: number; tracks: RunTrack[]; reason: string };
+  /** One access unit of a rendition, assigned to a segment of its run (see MediaUnit). */
+  'transcode.unit': { streamId: string; run: number; rendition: string; unit: MediaUnit };
+  /** Every unit of the run has been emitted (FFmpeg exited and its pipes are drained). */
+  'transcode.run-ended': { streamId: string; run: number; reason: string };
+  'transcode.restarted': { streamId: string; reason: string };
+
+  'packaging.segment-written': { streamId: string; rendition: string; kind: MediaKind; seconds: number; bytes: number };
+  'packaging.write-failed': { streamId: string; what: string; error: string };
+
   'signaling.handled': { event: string; ok: boolean };
 }
 

@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
-import { HlsHealthIndicator } from '../hls/hls.health';
+import { PackagingHealthIndicator } from '../packaging/packaging.health';
+import { TranscodeHealthIndicator } from '../transcode/transcode.health';
 import { MediasoupHealthIndicator } from '../mediasoup/mediasoup.health';
 import { EventLoopHealthIndicator } from './event-loop.health';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
@@ -16,7 +17,8 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly eventLoop: EventLoopHealthIndicator,
     private readonly mediasoup: MediasoupHealthIndicator,
-    private readonly hls: HlsHealthIndicator,
+    private readonly transcode: TranscodeHealthIndicator,
+    private readonly packaging: PackagingHealthIndicator,
   ) {}
 
   @Get('live')
@@ -35,7 +37,7 @@ export class HealthController {
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
     this.readyInFlight ??= this.health
-      .check([() => this.mediasoup.check(), () => this.hls.checkFfmpeg(), () => this.hls.checkDisk()])
+      .check([() => this.mediasoup.check(), () => this.transcode.checkFfmpeg(), () => this.packaging.checkDisk()])
       .finally(() => (this.readyInFlight = undefined));
     return this.readyInFlight;
   }

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { appConfig, AppConfig } from '../config/app.config';
-import { HlsModule } from '../hls/hls.module';
+import { PackagingModule } from '../packaging/packaging.module';
+import { TranscodeModule } from '../transcode/transcode.module';
 import { MediasoupModule } from '../mediasoup/mediasoup.module';
 import { EventLoopHealthIndicator } from './event-loop.health';
 import { HealthController } from './health.controller';
@@ -16,7 +17,8 @@ import { HealthController } from './health.controller';
       useFactory: (config: AppConfig) => ({ gracefulShutdownTimeoutMs: config.shutdownGraceMs }),
     }),
     MediasoupModule,
-    HlsModule,
+    TranscodeModule,
+    PackagingModule,
   ],
   controllers: [HealthController],
   providers: [EventLoopHealthIndicator],

@@ -7,7 +7,7 @@ import type { WebRtcTransport } from 'mediasoup/node/lib/WebRtcTransport';
 import type { Worker } from 'mediasoup/node/lib/Worker';
 import { appConfig, AppConfig, PortRange } from '../config/app.config';
 import { EventBus } from '../events/events';
-import { LifecycleService } from '../events/lifecycle.service';
+import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { MEDIA_CODECS } from './media-codecs';
 import { slicePortRange } from './port-slices';
 

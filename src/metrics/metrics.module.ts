@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
-import { HlsModule } from '../hls/hls.module';
+import { StreamsModule } from '../streams/streams.module';
+import { TranscodeModule } from '../transcode/transcode.module';
 import { MediasoupModule } from '../mediasoup/mediasoup.module';
 import { PeersModule } from '../peers/peers.module';
 import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
 
 @Module({
-  imports: [PeersModule, HlsModule, MediasoupModule],
+  imports: [PeersModule, StreamsModule, TranscodeModule, MediasoupModule],
   controllers: [MetricsController],
   providers: [MetricsService],
 })

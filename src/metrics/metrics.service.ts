@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { BusEvents, OnBusEvent } from '../events/events';
-import { HlsService } from '../hls/hls.service';
-import { TranscoderService } from '../hls/transcoder.service';
+import { StreamsService } from '../streams/streams.service';
+import { TranscoderService } from '../transcode/transcoder.service';
 import { WorkerPoolService } from '../mediasoup/worker-pool.service';
 import { PeersService } from '../peers/peers.service';
 
@@ -56,7 +56,7 @@ export class MetricsService {
 
   constructor(
     peers: PeersService,
-    hls: HlsService,
+    streams: StreamsService,
     transcoder: TranscoderService,
     pool: WorkerPoolService,
   ) {
@@ -89,7 +89,7 @@ export class MetricsService {
       help: 'HLS streams whose master playlist is playable',
       registers: [this.registry],
       collect() {
-        this.set(hls.livePeers().length);
+        this.set(streams.liveIds().length);
       },
     });
     new Gauge({
@@ -138,13 +138,13 @@ export class MetricsService {
     this.signalingRequests.inc({ event, result: ok ? 'ok' : 'error' });
   }
 
-  @OnBusEvent('hls.ffmpeg-restarted')
+  @OnBusEvent('transcode.restarted')
   onRestart(): void {
     this.ffmpegRestarts.inc();
   }
 
-  @OnBusEvent('hls.segment-written')
-  onSegment({ kind, bytes }: BusEvents['hls.segment-written']): void {
+  @OnBusEvent('packaging.segment-written')
+  onSegment({ kind, bytes }: BusEvents['packaging.segment-written']): void {
     this.segments.inc({ kind });
     this.segmentBytes.inc({ kind }, bytes);
   }
@@ -154,13 +154,13 @@ export class MetricsService {
     this.workerDeaths.inc();
   }
 
-  @OnBusEvent('hls.failed')
+  @OnBusEvent('stream.failed')
   onHlsFailed(): void {
     this.hlsFailures.inc();
   }
 
-  @OnBusEvent('hls.live')
-  onLive({ elapsedMs }: BusEvents['hls.live']): void {
+  @OnBusEvent('stream.live')
+  onLive({ elapsedMs }: BusEvents['stream.live']): void {
     this.timeToLive.observe(elapsedMs / 1000);
   }
 }

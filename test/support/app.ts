@@ -54,3 +54,10 @@ export async function waitFor<T>(what: string, probe: () => T | Promise<T>, time
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/** What /api/streams/<id> says of a stream, as a user of the API sees it. */
+export async function streamInfo(app: TestApp, streamId: string): Promise<any> {
+  const response = await fetch(`${app.url}/api/streams/${encodeURIComponent(streamId)}`);
+  if (!response.ok) throw new Error(`GET /api/streams/${streamId}: ${response.status}`);
+  return response.json();
+}

@@ -1,22 +1,18 @@
-import { join } from 'node:path';
-
 import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
+import type { VideoMode } from './media-unit';
 
-export type VideoMode = 'copy' | 'transcode';
 export type HlsProfile = 'copy' | 'legacy';
 
 /** What one FFmpeg run reads and writes. Pure data: the arguments follow from it alone. */
 export interface FfmpegPlan {
-  peerId: string;
   /** The SDP of the live (RTP) tracks; absent when every track is a filler. */
   sdpPath?: string;
   video?: { source: 'rtp'; mode: VideoMode } | { source: 'filler'; width: number; height: number };
   audio?: { source: 'rtp' } | { source: 'filler' };
-  hlsDir: string;
-  /** FFmpeg's own playlists go here; the public ones are written by the application. */
-  workDir: string;
-  startNumber: number;
+  /** Keyframe cadence where FFmpeg encodes video itself (transcode, filler). */
   segmentSeconds: number;
+  /** Added to every output timestamp, so a run's timeline starts where the previous one ended. */
+  timelineOffsetSeconds: number;
   x264Preset: string;
   x264BitrateKbps: number;
   aacBitrateKbps: number;
@@ -24,31 +20,27 @@ export interface FfmpegPlan {
   profile?: HlsProfile;
 }
 
+/** One output of a process: a rendition written as MPEG-TS to the pipe at fd 3 + its index. */
+export interface FfmpegOutput {
+  rendition: string;
+  kind: MediaKind;
+}
+
 /** One FFmpeg process of a run: which kinds it reads, from which SDP, with which arguments. */
 export interface FfmpegCommand {
   kinds: MediaKind[];
   sdpPath?: string;
   args: string[];
+  outputs: FfmpegOutput[];
 }
 
-/** The original design's video settings: everything re-encoded, 15 fps, plain 1 s segments. */
+/** The original design's video settings: everything re-encoded, 15 fps. */
 const LEGACY_FPS = 15;
-
 /** Filler video is cheap on purpose: it only keeps the timeline moving while a camera is off. */
 const FILLER_FPS = 15;
 /** Loopback keyframe bursts overflow the default UDP receive buffer. */
 const RTP_RECEIVE_BUFFER = 4 * 1024 * 1024;
-
-/** Segment file pattern; `%v` becomes `video`/`audio` (FFmpeg's var_stream_map names). */
-export const segmentPattern = (peerId: string) => `%v_${peerId}_%03d.ts`;
-export const privatePlaylistName = (peerId: string, kind: 'video' | 'audio') => `${peerId}-${kind}.m3u8`;
-
-/**
- * FFmpeg cuts a copied stream at the first keyframe after each multiple of hls_time. Keyframes are
- * requested every `segmentSeconds`, and arrive a little late or early (jitter), so asking for a
- * slightly shorter hls_time makes each cut land on the requested keyframe rather than the next one.
- */
-export const hlsTimeFor = (segmentSeconds: number) => Math.round(segmentSeconds * 0.9 * 1000) / 1000;
+const FIRST_OUTPUT_FD = 3;
 
 /**
  * The processes for a plan: one for both kinds (so they share one timeline), or with the `legacy`
@@ -56,16 +48,21 @@ export const hlsTimeFor = (segmentSeconds: number) => Math.round(segmentSeconds 
  */
 export function buildFfmpegCommands(plan: FfmpegPlan): FfmpegCommand[] {
   const kinds = (['video', 'audio'] as const).filter((kind) => plan[kind]);
-  if (plan.profile !== 'legacy') return [{ kinds: [...kinds], sdpPath: plan.sdpPath, args: buildFfmpegArgs(plan) }];
+  if (plan.profile !== 'legacy') return [{ kinds: [...kinds], sdpPath: plan.sdpPath, ...buildFfmpegArgs(plan) }];
   return kinds.map((kind) => {
     const live = plan[kind]!.source === 'rtp';
     const sdpPath = live && plan.sdpPath ? plan.sdpPath.replace(/\.sdp$/, `-${kind}.sdp`) : undefined;
     const single: FfmpegPlan = { ...plan, sdpPath, video: kind === 'video' ? plan.video : undefined, audio: kind === 'audio' ? plan.audio : undefined };
-    return { kinds: [kind], sdpPath, args: buildFfmpegArgs(single) };
+    return { kinds: [kind], sdpPath, ...buildFfmpegArgs(single) };
   });
 }
 
-export function buildFfmpegArgs(plan: FfmpegPlan): string[] {
+/**
+ * FFmpeg receives RTP (or makes filler), encodes what must be encoded, and writes each rendition as
+ * MPEG-TS to its own pipe, one PES per frame, flushed at once. It writes no HLS: Node cuts the
+ * segments from these bytes, at the same instants for every rendition.
+ */
+export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: FfmpegOutput[] } {
   const { video, audio } = plan;
   if (!video && !audio) throw new RangeError('an FFmpeg plan needs video or audio');
   const args = ['-hide_banner', '-loglevel', 'info', '-nostdin', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5'];
@@ -86,8 +83,8 @@ export function buildFfmpegArgs(plan: FfmpegPlan): string[] {
   }
   args.push(...inputs.flat());
 
+  const outputs: FfmpegOutput[] = [];
   const keyframes = `expr:gte(t,n_forced*${plan.segmentSeconds})`;
-  const streams: string[] = [];
   if (video) {
     args.push('-map', `${videoInput}:v:0`);
     if (video.source === 'rtp' && plan.profile === 'legacy') {
@@ -112,22 +109,25 @@ export function buildFfmpegArgs(plan: FfmpegPlan): string[] {
         '-b:v', '200k', '-force_key_frames', keyframes,
       );
     }
-    streams.push('v:0,name:video');
+    args.push(...tsOutput(plan, FIRST_OUTPUT_FD + outputs.length));
+    outputs.push({ rendition: 'video', kind: 'video' });
   }
   if (audio) {
     args.push('-map', `${audioInput}:a:0`, '-c:a', 'aac', '-b:a', `${plan.aacBitrateKbps}k`, '-ar', '48000', '-ac', '2');
-    streams.push('a:0,name:audio');
+    args.push(...tsOutput(plan, FIRST_OUTPUT_FD + outputs.length));
+    outputs.push({ rendition: 'audio', kind: 'audio' });
   }
-  args.push(
-    '-f', 'hls',
-    '-hls_time', String(plan.profile === 'legacy' ? plan.segmentSeconds : hlsTimeFor(plan.segmentSeconds)),
-    // FFmpeg's private list only needs to outlast our reading of it; the public one is ours.
-    '-hls_list_size', '10',
-    '-hls_flags', 'independent_segments',
-    '-start_number', String(plan.startNumber),
-    '-var_stream_map', streams.join(' '),
-    '-hls_segment_filename', join(plan.hlsDir, segmentPattern(plan.peerId)),
-    join(plan.workDir, `${plan.peerId}-%v.m3u8`),
-  );
-  return args;
+  return { args, outputs };
+}
+
+/**
+ * MPEG-TS to a pipe: one PES per frame (audio frames are not bundled, so audio can be cut at any
+ * frame), every packet flushed at once (a segment is complete as soon as its last frame is).
+ */
+function tsOutput(plan: FfmpegPlan, fd: number): string[] {
+  return [
+    '-output_ts_offset', plan.timelineOffsetSeconds.toFixed(6),
+    '-f', 'mpegts', '-pes_payload_size', '0', '-flush_packets', '1',
+    `pipe:${fd}`,
+  ];
 }

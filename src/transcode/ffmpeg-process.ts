@@ -1,6 +1,8 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { ProcessRunner } from './process-runner';
 
 export type FfmpegState = 'starting' | 'listening' | 'stopping' | 'exited';
 
@@ -18,31 +20,36 @@ const SIGKILL_MS = 3000;
 const PORT_POLL_MS = 20;
 
 /**
- * One FFmpeg run: spawn, readiness from evidence (its UDP ports bound), progress and errors parsed
- * from its output, and a stop that escalates SIGINT → SIGINT → SIGKILL. It never restarts itself:
- * its owner decides that.
+ * One FFmpeg process: spawn, readiness from evidence (its UDP ports bound), progress and errors parsed
+ * from its output, its output pipes, and a stop that escalates SIGINT → SIGINT → SIGKILL. It never
+ * restarts itself: its owner decides that.
  */
 export class FfmpegProcess {
   state: FfmpegState = 'starting';
   readonly startedAt = Date.now();
   lastProgressAt = Date.now();
-  /** Output time FFmpeg reports, in seconds. */
-  outTimeSeconds = 0;
   /** RTP loss FFmpeg reported ("RTP: missed N packets"); counted, not kept in the tail. */
   missedPackets = 0;
-  /** The highest segment number FFmpeg has opened (so a restart never overwrites a file). */
-  highestSegmentOpened = -1;
+  /** Frames FFmpeg dropped (from -progress). */
+  droppedFrames = 0;
   readonly exited: Promise<FfmpegExit>;
+  /** The output pipes, fd 3 onwards, in the order of the command's outputs. */
+  readonly outputs: Readable[];
+  /** Resolves once the process has exited and every output pipe has been read to its end. */
+  readonly drained: Promise<void>;
   private readonly child: ChildProcess;
   private readonly stderrTail: string[] = [];
   private stopRequested = false;
 
   constructor(
+    runner: ProcessRunner,
     binary: string,
     readonly args: string[],
+    outputCount: number,
     private readonly onLine: (line: string) => void = () => undefined,
   ) {
-    this.child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = runner.spawn(binary, args, { outputPipes: outputCount });
+    this.outputs = Array.from({ length: outputCount }, (_, i) => this.child.stdio[3 + i] as Readable);
     this.exited = new Promise((resolve) => {
       this.child.once('error', (error) => {
         this.remember(`spawn error: ${error.message}`);
@@ -54,6 +61,14 @@ export class FfmpegProcess {
         resolve({ code, signal, requested: this.stopRequested });
       });
     });
+    const ended = this.outputs.map(
+      (output) =>
+        new Promise<void>((resolve) => {
+          output.once('close', resolve);
+          output.once('error', () => resolve());
+        }),
+    );
+    this.drained = Promise.all([this.exited, ...ended]).then(() => undefined);
     createInterface({ input: this.child.stdout! }).on('line', (line) => this.onProgress(line));
     createInterface({ input: this.child.stderr! }).on('line', (line) => this.onStderr(line));
   }
@@ -103,21 +118,14 @@ export class FfmpegProcess {
 
   private onProgress(line: string): void {
     const [key, value] = line.split('=', 2);
-    if (key === 'out_time_us') {
-      const seconds = Number(value) / 1e6;
-      if (Number.isFinite(seconds) && seconds > this.outTimeSeconds) {
-        this.outTimeSeconds = seconds;
-        this.lastProgressAt = Date.now();
-      }
-    }
+    if (key === 'out_time_us') this.lastProgressAt = Date.now();
+    else if (key === 'drop_frames') this.droppedFrames = Math.max(this.droppedFrames, Number(value) || 0);
   }
 
   private onStderr(line: string): void {
-    const opened = /Opening '.*_(\d+)\.ts' for writing/.exec(line);
     const missed = /RTP: missed (\d+) packets/.exec(line);
-    if (opened) this.highestSegmentOpened = Math.max(this.highestSegmentOpened, Number(opened[1]));
-    else if (missed) this.missedPackets += Number(missed[1]);
-    else if (!/max delay reached|Opening '.*m3u8\.tmp' for writing/.test(line)) this.remember(line);
+    if (missed) this.missedPackets += Number(missed[1]);
+    else if (!/max delay reached/.test(line)) this.remember(line);
     this.onLine(line);
   }
 
@@ -138,52 +146,4 @@ async function boundUdpPorts(): Promise<Set<number>> {
     }
   }
   return ports;
-}
-
-/**
- * The FFmpeg processes of one run, handled as one: normally a single process for both kinds; the
- * `legacy` profile (the original design) runs one per kind. One member exiting ends the run.
- */
-export class FfmpegRun {
-  readonly startedAt = Date.now();
-  readonly exited: Promise<FfmpegExit>;
-
-  constructor(private readonly members: Array<{ process: FfmpegProcess; ports: number[] }>) {
-    this.exited = Promise.race(members.map((m) => m.process.exited));
-  }
-
-  get state(): FfmpegState {
-    const states = this.members.map((m) => m.process.state);
-    for (const state of ['exited', 'stopping', 'starting'] as const) if (states.includes(state)) return state;
-    return 'listening';
-  }
-
-  get pids(): number[] {
-    return this.members.map((m) => m.process.pid).filter((pid): pid is number => pid !== undefined);
-  }
-
-  get lastProgressAt(): number {
-    return Math.min(...this.members.map((m) => m.process.lastProgressAt));
-  }
-
-  get highestSegmentOpened(): number {
-    return Math.max(...this.members.map((m) => m.process.highestSegmentOpened));
-  }
-
-  get missedPackets(): number {
-    return this.members.reduce((sum, m) => sum + m.process.missedPackets, 0);
-  }
-
-  get tail(): string {
-    return this.members.map((m) => m.process.tail).join('\n');
-  }
-
-  async waitUntilListening(): Promise<void> {
-    await Promise.all(this.members.map((m) => m.process.waitUntilListening(m.ports)));
-  }
-
-  async stop(): Promise<FfmpegExit> {
-    await Promise.all(this.members.map((m) => m.process.stop()));
-    return this.exited;
-  }
 }

@@ -4,9 +4,7 @@ import type { Response } from 'express';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appConfig, AppConfig } from '../config/app.config';
-
-/** Only plain playlist and segment names: no separators, no dots but the extension, no dotfiles. */
-const FILE_NAME = /^[A-Za-z0-9_-]{1,128}\.(m3u8|ts)$/;
+import { servableFile } from '../packaging/hls-names';
 
 /**
  * Serves the HLS directory at /live. Names are checked before the disk is touched, and sendFile's
@@ -25,12 +23,12 @@ export class LiveFilesController {
   @ApiBadRequestResponse({ description: 'Not an HLS file name (path separators, dots, other extensions)' })
   @ApiNotFoundResponse({ description: 'No such file' })
   async serve(@Param('file') file: string, @Res() res: Response): Promise<void> {
-    const match = FILE_NAME.exec(file);
-    if (!match) throw new BadRequestException('not an HLS file name');
+    const type = servableFile(file);
+    if (!type) throw new BadRequestException('not an HLS file name');
     // Only regular files: a symlink planted in the directory must not lead out of it.
     const stats = await lstat(join(this.config.hls.dir, file)).catch(() => undefined);
     if (!stats?.isFile()) throw new NotFoundException(`${file} not found`);
-    const playlist = match[1] === 'm3u8';
+    const playlist = type === 'playlist';
     res.sendFile(
       file,
       {

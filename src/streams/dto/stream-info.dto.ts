@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import type { StreamInfo } from '../hls-stream';
+import type { StreamInfo } from '../stream-info';
 
 export class TrackInfoDto {
   @ApiProperty({ example: 'H264', description: 'Codec the publisher sends (H264, VP8, VP9, opus)' }) codecIn: string;
@@ -7,6 +7,7 @@ export class TrackInfoDto {
   @ApiProperty({ enum: ['copy', 'transcode'], description: 'copy: H264 copied into the segments; transcode: re-encoded' })
   mode: 'copy' | 'transcode';
   @ApiProperty({ description: 'The publisher paused this track (filler media keeps the timeline moving)' }) paused: boolean;
+  @ApiProperty({ description: 'No RTP arrived for a while without a pause (filler media keeps the timeline moving)' }) silent: boolean;
   @ApiPropertyOptional({ description: 'Simulcast spatial layer fed to FFmpeg' }) simulcastLayer?: number;
   @ApiPropertyOptional({ example: '640x480', description: 'From the SPS of the latest segment' }) resolution?: string;
   @ApiPropertyOptional({ example: 950, description: 'Average bitrate of the segments written so far' }) bitrateKbps?: number;

@@ -1,6 +1,6 @@
 import { ClassConstructor, plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
-import { BadRequestError, ClientError } from '../common/errors';
+import { BadRequestError, ClientError } from '../../common/errors';
 
 /**
  * Above real payloads (a device's rtpCapabilities or a simulcast rtpParameters run to ~10 KB) and

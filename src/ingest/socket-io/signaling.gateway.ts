@@ -13,10 +13,10 @@ import type { Server, Socket } from 'socket.io';
 import { types as mediasoupTypes } from 'mediasoup';
 import type { DtlsParameters } from 'mediasoup/node/lib/WebRtcTransport';
 import type { RtpCapabilities, RtpParameters } from 'mediasoup/node/lib/RtpParameters';
-import { ClientError, errorMessage, RateLimitedError } from '../common/errors';
-import { BusEvents, EventBus, OnBusEvent } from '../events/events';
+import { ClientError, errorMessage, RateLimitedError } from '../../common/errors';
+import { BusEvents, EventBus, OnBusEvent } from '../../events/events';
 import { RateLimiter } from './rate-limiter';
-import { PeersService } from '../peers/peers.service';
+import { PeersService } from '../../peers/peers.service';
 import {
   ConnectTransportDto,
   CreateWebRtcTransportDto,
@@ -158,10 +158,10 @@ export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnec
     }
   }
 
-  /** The HLS side could not serve this publisher (e.g. FFmpeg's port range is full): tell it alone. */
-  @OnBusEvent('hls.failed')
-  onHlsFailed({ peerId, error }: BusEvents['hls.failed']): void {
-    this.server?.to(peerId).emit('error', { error: `HLS unavailable: ${error}`, code: 'HLS_FAILED' });
+  /** Its stream could not be transcoded (e.g. FFmpeg's port range is full): tell the publisher alone. */
+  @OnBusEvent('stream.failed')
+  onStreamFailed({ publisherId, error }: BusEvents['stream.failed']): void {
+    this.server?.to(publisherId).emit('error', { error: `HLS unavailable: ${error}`, code: 'HLS_FAILED' });
   }
 
   private setPaused(socket: Socket, event: string, body: unknown, paused: boolean) {

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { PeersModule } from '../peers/peers.module';
+import { PeersModule } from '../../peers/peers.module';
 import { SignalingGateway } from './signaling.gateway';
 
 @Module({

@@ -1,8 +1,8 @@
 import { createSocket } from 'node:dgram';
 import type { PortRange } from '../config/app.config';
+import { PORTS_PER_LEASE } from '../config/env.schema';
 
-/** Four consecutive ports: video RTP/RTCP, audio RTP/RTCP. */
-export const PORTS_PER_LEASE = 4;
+export { PORTS_PER_LEASE };
 
 export interface PortLease {
   readonly video: { rtp: number; rtcp: number };

@@ -1,5 +1,7 @@
+import { mediaPlaylistName } from './hls-names';
+
 export interface MasterPlaylistInput {
-  peerId: string;
+  streamId: string;
   /** Present when the stream has video: its codec string and size from the segments' SPS. */
   video?: { codec: string; width?: number; height?: number };
   audio?: { codec: string; channels: number };
@@ -8,15 +10,12 @@ export interface MasterPlaylistInput {
   averageBandwidth?: number;
 }
 
-export const mediaPlaylistName = (peerId: string, kind: 'video' | 'audio') => `${peerId}-${kind}.m3u8`;
-export const masterPlaylistName = (peerId: string) => `${peerId}.m3u8`;
-
 /**
  * The master playlist strict players accept: CODECS from the real stream, BANDWIDTH at least the
  * measured peak, RESOLUTION once known, audio as an EXT-X-MEDIA rendition group.
  */
 export function renderMasterPlaylist(input: MasterPlaylistInput): string {
-  const { peerId, video, audio } = input;
+  const { streamId, video, audio } = input;
   const lines = ['#EXTM3U', '#EXT-X-VERSION:6', '#EXT-X-INDEPENDENT-SEGMENTS'];
   const attrs = [`BANDWIDTH=${Math.ceil(input.bandwidth)}`];
   if (input.averageBandwidth) attrs.push(`AVERAGE-BANDWIDTH=${Math.ceil(input.averageBandwidth)}`);
@@ -24,11 +23,11 @@ export function renderMasterPlaylist(input: MasterPlaylistInput): string {
   if (video?.width && video.height) attrs.push(`RESOLUTION=${video.width}x${video.height}`);
   if (video && audio) {
     lines.push(
-      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${audio.channels}",URI="${mediaPlaylistName(peerId, 'audio')}"`,
+      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${audio.channels}",URI="${mediaPlaylistName(streamId, 'audio')}"`,
     );
     attrs.push('AUDIO="aud"');
   }
   if (!video && !audio) throw new RangeError('a master playlist needs at least one rendition');
-  lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, mediaPlaylistName(peerId, video ? 'video' : 'audio'));
+  lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, mediaPlaylistName(streamId, video ? 'video' : 'audio'));
   return lines.join('\n') + '\n';
 }

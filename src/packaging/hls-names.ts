@@ -1,0 +1,53 @@
+/**
+ * Every HLS file name and URL, in one place. The original layout stays:
+ *   <id>.m3u8                 master
+ *   <id>-<rendition>.m3u8     media playlist (rendition `video`, `audio`)
+ *   <rendition>_<id>_NNN.ts   segment (NNN zero-padded to at least 3 digits)
+ * Stream ids match [A-Za-z0-9_-] and never end in -video/-audio, so names of two streams cannot
+ * collide. Names that later capabilities add contain a `.`, which ids cannot.
+ */
+export const LIVE_PREFIX = '/live';
+
+export const masterPlaylistName = (streamId: string) => `${streamId}.m3u8`;
+export const mediaPlaylistName = (streamId: string, rendition: string) => `${streamId}-${rendition}.m3u8`;
+export const segmentName = (streamId: string, rendition: string, number: number) =>
+  `${rendition}_${streamId}_${String(number).padStart(3, '0')}.ts`;
+
+export const liveUrl = (name: string) => `${LIVE_PREFIX}/${name}`;
+export const masterPlaylistUrl = (streamId: string) => liveUrl(masterPlaylistName(streamId));
+export const mediaPlaylistUrl = (streamId: string, rendition: string) => liveUrl(mediaPlaylistName(streamId, rendition));
+
+/** A name /live may serve: plain names, no separators, one dot before the extension (or a rendition's). */
+const SERVABLE = /^[A-Za-z0-9_-]{1,128}(\.[A-Za-z0-9_-]{1,32})?\.(m3u8|ts)$/;
+
+export type HlsFileType = 'playlist' | 'segment';
+
+/** What /live may serve by name, or undefined for anything else (checked before the disk is touched). */
+export function servableFile(name: string): HlsFileType | undefined {
+  const match = SERVABLE.exec(name);
+  if (!match) return undefined;
+  return match[2] === 'm3u8' ? 'playlist' : 'segment';
+}
+
+/** The segment number in a segment name, e.g. 7 for `video_abc_007.ts`. */
+export function segmentNumber(name: string): number | undefined {
+  const match = /_(\d+)\.ts$/.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Rendition names: `video`, `audio`, and (later capabilities) ones with a dotted suffix, `video.r1`. */
+const RENDITION = '(?:video|audio)(?:\\.[a-z0-9]+)*';
+const PLAYLIST_SUFFIX = new RegExp(`^${RENDITION}\\.m3u8$`);
+const SEGMENT = new RegExp(`^${RENDITION}_(.+)_(\\d+)\\.ts$`);
+
+/** Whether `name` is one of `streamId`'s files (any rendition, any number); used for clean-up. */
+export function belongsTo(streamId: string, name: string): boolean {
+  if (name === masterPlaylistName(streamId)) return true;
+  if (name.startsWith(`${streamId}-`) && PLAYLIST_SUFFIX.test(name.slice(streamId.length + 1))) return true;
+  return SEGMENT.exec(name)?.[1] === streamId;
+}
+
+/** Names of the files a previous run may have left behind (all streams). */
+export function isHlsFile(name: string): boolean {
+  return /\.m3u8(\.tmp)?$/.test(name) || SEGMENT.test(name);
+}

@@ -1,0 +1,39 @@
+import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
+import type { PackagingInfo } from '../packaging/stream-packager';
+import { masterPlaylistUrl } from '../packaging/hls-names';
+import type { TrackInfo, TranscodeInfo } from '../transcode/transcoder.service';
+import type { StreamRecord, StreamState } from './streams.service';
+
+/** What /api/streams says of a stream (the original shape: `peerId` is the stream's id). */
+export interface StreamInfo {
+  peerId: string;
+  startedAt: string;
+  state: StreamState;
+  masterUrl: string;
+  playlists: Partial<Record<MediaKind, string>>;
+  tracks: Partial<Record<MediaKind, TrackInfo & { resolution?: string; bitrateKbps?: number }>>;
+  segments: Partial<Record<MediaKind, number>>;
+  restarts: number;
+}
+
+/** Joins what each module knows of one stream: identity (streams), tracks (transcode), files (packaging). */
+export function streamInfo(stream: StreamRecord, transcode?: TranscodeInfo, packaging?: PackagingInfo): StreamInfo {
+  const tracks: StreamInfo['tracks'] = {};
+  for (const [kind, track] of Object.entries(transcode?.tracks ?? {}) as Array<[MediaKind, TrackInfo]>) {
+    tracks[kind] = {
+      ...track,
+      resolution: kind === 'video' ? packaging?.resolution : undefined,
+      bitrateKbps: packaging?.bitrateKbps[kind],
+    };
+  }
+  return {
+    peerId: stream.id,
+    startedAt: stream.startedAt.toISOString(),
+    state: stream.state,
+    masterUrl: packaging?.masterUrl ?? masterPlaylistUrl(stream.id),
+    playlists: packaging?.playlists ?? {},
+    tracks,
+    segments: packaging?.segments ?? {},
+    restarts: transcode?.restarts ?? 0,
+  };
+}

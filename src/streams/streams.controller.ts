@@ -1,0 +1,57 @@
+import { Controller, Get, MessageEvent, NotFoundException, Param, Sse } from '@nestjs/common';
+import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { concat, defer, map, Observable, of } from 'rxjs';
+import { PackagingService } from '../packaging/packaging.service';
+import { TranscoderService } from '../transcode/transcoder.service';
+import { StreamInfoDto } from './dto/stream-info.dto';
+import { StreamInfo, streamInfo } from './stream-info';
+import { StreamRecord, StreamsService } from './streams.service';
+
+@ApiTags('streams')
+@Controller('api')
+export class StreamsController {
+  constructor(
+    private readonly streams: StreamsService,
+    private readonly transcoder: TranscoderService,
+    private readonly packaging: PackagingService,
+  ) {}
+
+  /** The original design's Server-Sent Events: `init` on connect, then `peerLive` and `peerLeft`. */
+  @Sse('live-streams')
+  @ApiOperation({
+    summary: 'Server-Sent Events: live and left notices',
+    description:
+      'Named events: `init` {livePeers: [{peerId}]} once on connect, then `peerLive` {peerId} when a ' +
+      "stream's master playlist becomes playable and `peerLeft` {peerId} when the stream has ended.",
+  })
+  @ApiProduces('text/event-stream')
+  liveStreams(): Observable<MessageEvent> {
+    return defer(() =>
+      concat(
+        of<MessageEvent>({ type: 'init', data: { livePeers: this.streams.liveIds().map((peerId) => ({ peerId })) } }),
+        this.streams.liveNotices.pipe(map(({ type, peerId }): MessageEvent => ({ type, data: { peerId } }))),
+      ),
+    );
+  }
+
+  @Get('streams')
+  @ApiOperation({ summary: 'Every stream: live, starting, or ended and kept for the retention time' })
+  @ApiOkResponse({ type: StreamInfoDto, isArray: true })
+  list(): StreamInfo[] {
+    return this.streams.all().map((stream) => this.info(stream));
+  }
+
+  @Get('streams/:peerId')
+  @ApiOperation({ summary: 'One stream' })
+  @ApiOkResponse({ type: StreamInfoDto })
+  @ApiNotFoundResponse({ description: 'No stream with that id' })
+  one(@Param('peerId') peerId: string): StreamInfo {
+    const stream = this.streams.get(peerId);
+    if (!stream) throw new NotFoundException(`no stream for peer ${peerId}`);
+    return this.info(stream);
+  }
+
+  private info(stream: StreamRecord): StreamInfo {
+    return streamInfo(stream, this.transcoder.info(stream.id), this.packaging.info(stream.id));
+  }
+}

@@ -1,0 +1,111 @@
+import { Logger } from '@nestjs/common';
+import type { Consumer } from 'mediasoup/node/lib/Consumer';
+import type { PlainTransport } from 'mediasoup/node/lib/PlainTransport';
+import type { Producer, ProducerScore } from 'mediasoup/node/lib/Producer';
+import type { MediaKind, RtpCodecParameters } from 'mediasoup/node/lib/RtpParameters';
+import type { Router } from 'mediasoup/node/lib/Router';
+import { errorMessage } from '../common/errors';
+import { LayerSelector } from './layer-selector';
+
+export interface FeedPorts {
+  rtp: number;
+  rtcp: number;
+}
+
+/**
+ * One producer fed to FFmpeg: a plain transport to FFmpeg's ports and a consumer on it. Owns both;
+ * closing the transport closes the consumer. The consumer starts paused so the first video FFmpeg
+ * receives is the keyframe asked for once it listens. A simulcast producer is fed one layer at a time,
+ * chosen by a LayerSelector.
+ */
+export class RtpFeed {
+  private readonly logger = new Logger('RtpFeed');
+  private readonly selector?: LayerSelector;
+  private readonly onScore?: (scores: ProducerScore[]) => void;
+  private closed = false;
+
+  private constructor(
+    readonly kind: MediaKind,
+    readonly producer: Producer,
+    private readonly transport: PlainTransport,
+    private readonly consumer: Consumer,
+    readonly ports: FeedPorts,
+    private readonly logPrefix: string,
+  ) {
+    if (consumer.type === 'simulcast') {
+      this.selector = new LayerSelector();
+      this.onScore = (scores) => this.onScores(scores);
+      producer.on('score', this.onScore);
+      // Scores are only announced when they change; start from the current ones.
+      this.onScores(producer.score);
+    }
+  }
+
+  static async open(router: Router, producer: Producer, ports: FeedPorts, logPrefix: string): Promise<RtpFeed> {
+    const transport = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
+    try {
+      await transport.connect({ ip: '127.0.0.1', port: ports.rtp, rtcpPort: ports.rtcp });
+      const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: true });
+      return new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix);
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
+  }
+
+  get codec(): RtpCodecParameters {
+    return this.consumer.rtpParameters.codecs[0];
+  }
+
+  get simulcastLayer(): number | undefined {
+    return this.selector?.layer;
+  }
+
+  get isClosed(): boolean {
+    return this.closed || this.consumer.closed || this.producer.closed;
+  }
+
+  async pause(): Promise<void> {
+    if (!this.consumer.closed && !this.consumer.paused) await this.consumer.pause();
+  }
+
+  async resume(): Promise<void> {
+    if (!this.consumer.closed) await this.consumer.resume();
+  }
+
+  requestKeyFrame(): void {
+    if (this.consumer.closed || this.consumer.paused || this.producer.paused) return;
+    this.consumer.requestKeyFrame().catch(() => undefined); // best effort: the requester asks again
+  }
+
+  /** Revisits the simulcast layer (scores arrive only when they change). */
+  tick(): void {
+    if (this.selector) this.applyLayer(this.selector.evaluate(Date.now()));
+  }
+
+  /** Idempotent. Closing the transport closes the consumer with it. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.onScore) this.producer.off('score', this.onScore);
+    this.transport.close();
+  }
+
+  private onScores(scores: ProducerScore[]): void {
+    // Spatial layer i of the consumer is encoding i of the producer; scores name streams by rid/ssrc.
+    const encodings = this.producer.rtpParameters.encodings ?? [];
+    const layers = scores.map(({ rid, ssrc, score }) => ({
+      encodingIdx: encodings.findIndex((e) => (rid !== undefined && e.rid === rid) || e.ssrc === ssrc),
+      score,
+    }));
+    this.applyLayer(this.selector?.update(layers.filter((l) => l.encodingIdx >= 0), Date.now()));
+  }
+
+  private applyLayer(layer: number | undefined): void {
+    if (layer === undefined || this.consumer.closed) return;
+    this.consumer
+      .setPreferredLayers({ spatialLayer: layer, temporalLayer: 2 })
+      .then(() => this.logger.log(`${this.logPrefix} simulcast: preferring spatial layer ${layer}`))
+      .catch((error) => this.logger.warn(`${this.logPrefix} simulcast: could not prefer layer ${layer}: ${errorMessage(error)}`));
+  }
+}

@@ -1,0 +1,145 @@
+import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
+
+/** What the cutter needs of an access unit (TsAccessUnit has more). */
+export interface TimedUnit {
+  pts: number;
+  dts: number;
+  keyframe: boolean;
+}
+
+export interface CutterRendition {
+  name: string;
+  kind: MediaKind;
+}
+
+export interface CutterOptions {
+  /** The configured segment target. */
+  targetSeconds: number;
+  /**
+   * A keyframe at least this share of the target after the segment's start cuts the next segment.
+   * Keyframes come when asked, a little early or late; an unasked one (another viewer's PLI) that
+   * arrives early would otherwise make a short segment followed by a long one.
+   */
+  minShare?: number;
+  /** Follower units wait at most this long (media time) for the leader before they are placed anyway. */
+  maxHoldSeconds?: number;
+}
+
+const CLOCK = 90_000;
+
+/**
+ * Decides where the segments of one FFmpeg run are cut, the same instants for every rendition, so
+ * that segment n of the video and of the audio cover the same time (players align renditions by
+ * media sequence number).
+ *
+ * The leader is the first video rendition: its keyframes decide (a segment must start with one).
+ * Without video, audio is cut every target on its own timeline. Other renditions follow: a unit is
+ * placed once the leader has passed its time, so a keyframe that arrives after it on another pipe
+ * still counts.
+ */
+export class SegmentCutter<U extends TimedUnit> {
+  private readonly leader: string;
+  private readonly leaderIsVideo: boolean;
+  private readonly followers = new Map<string, { held: U[]; index: number }>();
+  /** Start times (pts) of the run's segments, in order. */
+  private readonly cuts: number[] = [];
+  private leaderProgress = -Infinity;
+  private readonly target: number;
+  private readonly minShare: number;
+  private readonly maxHold: number;
+  private ended = false;
+
+  constructor(
+    renditions: CutterRendition[],
+    options: CutterOptions,
+    private readonly emit: (rendition: string, unit: U, segment: number) => void,
+    /** Called when a segment starts, with its index and start time (wall clock: at once). */
+    private readonly onCut: (index: number, pts: number) => void = () => undefined,
+  ) {
+    if (renditions.length === 0) throw new RangeError('a cutter needs at least one rendition');
+    const leader = renditions.find((r) => r.kind === 'video') ?? renditions[0];
+    this.leader = leader.name;
+    this.leaderIsVideo = leader.kind === 'video';
+    for (const r of renditions) if (r.name !== this.leader) this.followers.set(r.name, { held: [], index: 0 });
+    this.target = options.targetSeconds * CLOCK;
+    this.minShare = options.minShare ?? 0.8;
+    this.maxHold = (options.maxHoldSeconds ?? 1.5) * CLOCK;
+  }
+
+  get leaderName(): string {
+    return this.leader;
+  }
+
+  /** Index of the segment in progress (-1 before the first unit of the leader). */
+  get currentSegment(): number {
+    return this.cuts.length - 1;
+  }
+
+  /** Start time of the segment in progress, if any. */
+  get currentStart(): number | undefined {
+    return this.cuts.at(-1);
+  }
+
+  push(rendition: string, unit: U): void {
+    if (this.ended) return;
+    if (rendition === this.leader) this.pushLeader(unit);
+    else this.pushFollower(rendition, unit);
+  }
+
+  /** The run is over: everything held goes out in the segment its time says. */
+  end(): void {
+    if (this.ended) return;
+    for (const [name, follower] of this.followers) this.release(name, follower, Infinity);
+    this.ended = true;
+  }
+
+  private pushLeader(unit: U): void {
+    const start = this.cuts.at(-1);
+    if (start === undefined || this.isCut(unit, start)) this.cut(unit.pts);
+    this.leaderProgress = Math.max(this.leaderProgress, unit.dts);
+    this.emit(this.leader, unit, this.cuts.length - 1);
+    for (const [name, follower] of this.followers) this.release(name, follower, this.leaderProgress);
+  }
+
+  private isCut(unit: U, start: number): boolean {
+    if (this.leaderIsVideo) return unit.keyframe && unit.pts - start >= this.target * this.minShare;
+    // Audio alone: every target on the run's timeline, so durations average the target exactly.
+    return unit.pts - this.cuts[0] >= this.target * this.cuts.length - CLOCK / 1000;
+  }
+
+  private pushFollower(name: string, unit: U): void {
+    const follower = this.followers.get(name);
+    if (!follower) return;
+    follower.held.push(unit);
+    // The leader has stalled (no video arrives): do not hold the others back for it.
+    const oldest = follower.held[0];
+    const limit = unit.dts - oldest.dts >= this.maxHold ? Infinity : this.leaderProgress;
+    this.release(name, follower, limit);
+  }
+
+  /** Emits held units whose time the leader has passed (all of them with `upTo` Infinity). */
+  private release(name: string, follower: { held: U[]; index: number }, upTo: number): void {
+    while (follower.held.length > 0 && (follower.held[0].pts <= upTo || upTo === Infinity)) {
+      const unit = follower.held.shift()!;
+      // Before the first cut a follower's units belong to segment 0; they never go back a segment.
+      follower.index = Math.max(follower.index, this.segmentAt(unit.pts));
+      this.emit(name, unit, follower.index);
+    }
+  }
+
+  private segmentAt(pts: number): number {
+    let index = 0;
+    for (let i = this.cuts.length - 1; i > 0; i--) {
+      if (pts >= this.cuts[i]) {
+        index = i;
+        break;
+      }
+    }
+    return index;
+  }
+
+  private cut(pts: number): void {
+    this.cuts.push(pts);
+    this.onCut(this.cuts.length - 1, pts);
+  }
+}

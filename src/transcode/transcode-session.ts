@@ -1,0 +1,383 @@
+import { Logger } from '@nestjs/common';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Producer } from 'mediasoup/node/lib/Producer';
+import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
+import type { Router } from 'mediasoup/node/lib/Router';
+import type { AppConfig } from '../config/app.config';
+import { errorMessage } from '../common/errors';
+import { buildFfmpegCommands, FfmpegPlan } from './ffmpeg-args';
+import { FfmpegRun } from './ffmpeg-run';
+import { KeyframeRequester } from './keyframe-requester';
+import type { MediaUnit, RunTrack, VideoMode } from './media-unit';
+import type { PortLease } from './port-pool';
+import type { ProcessRunner } from './process-runner';
+import { RtpFeed } from './rtp-feed';
+import { buildSdp } from './sdp';
+
+export interface TrackInfo {
+  codecIn: string;
+  codecOut: 'H264' | 'AAC';
+  mode: VideoMode;
+  paused: boolean;
+  /** No RTP has come for a while (the publisher stopped sending without pausing): filler plays. */
+  silent: boolean;
+  simulcastLayer?: number;
+}
+
+/** What a session reports to its owner; the owner turns it into bus events. */
+export interface SessionListener {
+  onRunStarted(run: number, tracks: RunTrack[], reason: string): void;
+  onUnit(run: number, rendition: string, unit: MediaUnit): void;
+  onRunEnded(run: number, reason: string): void;
+  onRestart(reason: string): void;
+}
+
+interface Wanted {
+  producer: Producer;
+  router: Router;
+}
+
+const KINDS: MediaKind[] = ['video', 'audio'];
+const RESTART_DELAYS_MS = [250, 1000, 2000, 5000, 10000];
+/** A run that lasted this long resets the crash backoff. */
+const HEALTHY_RUN_MS = 30_000;
+/** No unit out of FFmpeg for this long while it should produce: it is stuck, restart it. */
+const STALL_MS = 6_000;
+/** A producer that received no RTP for this long is silent: its kind switches to filler. */
+export const SILENCE_MS = 1_500;
+const CLOCK = 90_000;
+const DEFAULT_FILLER_SIZE = { width: 640, height: 360 };
+
+/**
+ * One stream's transcoding: what feeds its FFmpeg (an RtpFeed per producer, keyframe requests) and
+ * the FFmpeg runs themselves. Every change (a producer set or removed, paused or resumed, gone silent
+ * or back, a crash) goes through one queue, so runs never overlap; each run starts where the previous
+ * one's timeline ended.
+ */
+export class TranscodeSession {
+  private readonly logger = new Logger('Transcoder');
+  private readonly feeds = new Map<MediaKind, RtpFeed>();
+  private readonly wanted = new Map<MediaKind, Wanted>();
+  private readonly silent = new Set<MediaKind>();
+  private readonly activity = new Map<Producer, { bytes: number; at: number }>();
+  private instance?: FfmpegRun;
+  private plan?: FfmpegPlan;
+  private keyframes?: KeyframeRequester;
+  private queue: Promise<void> = Promise.resolve();
+  private queued?: { reasons: string[] };
+  private runs = 0;
+  private crashes = 0;
+  private closed = false;
+  private restartTimer?: NodeJS.Timeout;
+  /** The highest timestamp any run has produced (90 kHz): the next run starts after it. */
+  private timelineEnd = 0;
+  /** Last size seen in the segments; filler video keeps it so players need not resize. */
+  videoSize = DEFAULT_FILLER_SIZE;
+
+  constructor(
+    readonly streamId: string,
+    private readonly lease: PortLease,
+    private readonly config: AppConfig,
+    private readonly runner: ProcessRunner,
+    private readonly listener: SessionListener,
+    readonly workDir: string,
+    /** A group-wide Ctrl-C also hits FFmpeg: during shutdown its exit is no crash to recover from. */
+    private readonly shuttingDown: () => boolean = () => false,
+  ) {}
+
+  private get prefix(): string {
+    return `[stream:${this.streamId}]`;
+  }
+
+  /** The FFmpeg processes running now (one, or one per kind with the legacy profile). */
+  get pids(): number[] {
+    return this.instance?.state === 'exited' ? [] : (this.instance?.pids ?? []);
+  }
+
+  get restarts(): number {
+    return Math.max(0, this.runs - 1);
+  }
+
+  get missedPackets(): number {
+    return this.instance?.missedPackets ?? 0;
+  }
+
+  get droppedFrames(): number {
+    return this.instance?.droppedFrames ?? 0;
+  }
+
+  /** Sets (or with `undefined`, removes) the producer of each kind given, all in one FFmpeg run. */
+  setTracks(changes: Partial<Record<MediaKind, Wanted | undefined>>, reason: string): Promise<void> {
+    for (const [kind, wanted] of Object.entries(changes) as Array<[MediaKind, Wanted | undefined]>) {
+      if (wanted) this.wanted.set(kind, wanted);
+      else this.wanted.delete(kind);
+      this.silent.delete(kind);
+    }
+    return this.enqueue(reason);
+  }
+
+  hasTrack(kind: MediaKind): boolean {
+    return this.wanted.has(kind);
+  }
+
+  /** A producer was paused or resumed: switch that kind between RTP and filler. */
+  refresh(reason: string): Promise<void> {
+    return this.enqueue(reason);
+  }
+
+  /**
+   * Called on a short interval by the owner: notices producers that stopped receiving RTP without
+   * being paused (a background tab, a dropped network, a crashed publisher) and ones that came back,
+   * and FFmpeg runs that stopped producing.
+   */
+  async checkActivity(now = Date.now()): Promise<void> {
+    if (this.closed) return;
+    for (const [kind, { producer }] of this.wanted) {
+      if (producer.closed || producer.paused) continue;
+      const stats = await producer.getStats().catch(() => undefined);
+      if (!stats || this.closed || this.wanted.get(kind)?.producer !== producer) continue;
+      const bytes = stats.reduce((sum, s) => sum + (s.byteCount ?? 0), 0);
+      const seen = this.activity.get(producer);
+      if (!seen || bytes > seen.bytes) this.activity.set(producer, { bytes, at: now });
+      const quietFor = now - (seen && bytes <= seen.bytes ? seen.at : now);
+      if (!this.silent.has(kind) && quietFor >= SILENCE_MS) {
+        this.silent.add(kind);
+        this.logger.warn(`${this.prefix} no ${kind} RTP for ${quietFor} ms: filler until it comes back`);
+        void this.enqueue(`${kind} silent`);
+      } else if (this.silent.has(kind) && quietFor === 0) {
+        this.silent.delete(kind);
+        this.logger.log(`${this.prefix} ${kind} RTP is back`);
+        void this.enqueue(`${kind} back`);
+      }
+    }
+    const instance = this.instance;
+    if (instance && instance.state === 'listening' && now - instance.lastUnitAt > STALL_MS) {
+      this.logger.warn(`${this.prefix} FFmpeg produced nothing for ${now - instance.lastUnitAt} ms; restarting`);
+      this.countCrash(instance);
+      this.plan = undefined; // forces a new run
+      void instance.stop().then(() => this.scheduleRestart('stalled'));
+    }
+  }
+
+  info(): Partial<Record<MediaKind, TrackInfo>> {
+    const result: Partial<Record<MediaKind, TrackInfo>> = {};
+    for (const [kind, { producer }] of this.wanted) {
+      result[kind] = {
+        codecIn: producer.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? 'unknown',
+        codecOut: kind === 'video' ? 'H264' : 'AAC',
+        mode: kind === 'video' ? this.videoMode(producer) : 'transcode',
+        paused: producer.paused,
+        silent: this.silent.has(kind),
+        simulcastLayer: this.feeds.get(kind)?.simulcastLayer,
+      };
+    }
+    return result;
+  }
+
+  /** A unit of the current run came out: its timeline end moves, and the video size is remembered. */
+  noteUnit(unit: MediaUnit): void {
+    this.timelineEnd = Math.max(this.timelineEnd, unit.pts);
+  }
+
+  /** Stops FFmpeg first (while packets still flow, it exits in ~30 ms), then closes what fed it. */
+  async close(): Promise<void> {
+    if (this.closed) return this.queue;
+    this.closed = true;
+    clearTimeout(this.restartTimer);
+    this.queue = this.queue.then(async () => {
+      await this.stopInstance('stream ended');
+      for (const kind of [...this.feeds.keys()]) this.closeFeed(kind);
+      this.lease.release();
+      await rm(this.workDir, { recursive: true, force: true });
+    });
+    return this.queue;
+  }
+
+  private enqueue(reason: string): Promise<void> {
+    if (this.closed) return this.queue;
+    // A change that arrives while another waits its turn joins it: apply() reads the state when it
+    // runs, so pausing mic and camera together costs one FFmpeg restart, not two.
+    if (this.queued) {
+      this.queued.reasons.push(reason);
+      return this.queue;
+    }
+    const queued = { reasons: [reason] };
+    this.queued = queued;
+    this.queue = this.queue
+      .then(() => {
+        this.queued = undefined;
+        return this.apply(queued.reasons.join(', '));
+      })
+      .catch((error) => this.onRunFailed(error));
+    return this.queue;
+  }
+
+  /** Brings FFmpeg and its inputs in line with the wanted producers and their state. */
+  private async apply(reason: string): Promise<void> {
+    if (this.closed) return;
+    const next = this.planFor();
+    if (this.instance && this.instance.state !== 'exited' && next && samePlan(next, this.plan)) return;
+    await this.stopInstance(reason);
+    for (const [kind, feed] of this.feeds) {
+      if (this.wanted.get(kind)?.producer !== feed.producer || feed.isClosed) this.closeFeed(kind);
+    }
+    if (!next) return;
+    for (const [kind, { producer, router }] of this.wanted) {
+      if (!this.feeds.has(kind) && !producer.closed) {
+        this.feeds.set(kind, await RtpFeed.open(router, producer, this.lease[kind], this.prefix));
+      }
+    }
+    await this.startInstance(this.planFor()!, reason);
+  }
+
+  private isLive(kind: MediaKind): boolean {
+    const wanted = this.wanted.get(kind);
+    return !!wanted && !wanted.producer.closed && !wanted.producer.paused && !this.silent.has(kind);
+  }
+
+  private planFor(): FfmpegPlan | undefined {
+    if (this.wanted.size === 0) return undefined;
+    const video = this.wanted.get('video')?.producer;
+    const audio = this.wanted.get('audio');
+    const { hls, ffmpeg } = this.config;
+    return {
+      sdpPath: this.isLive('video') || this.isLive('audio') ? join(this.workDir, 'input.sdp') : undefined,
+      video: video && (this.isLive('video') ? { source: 'rtp', mode: this.videoMode(video) } : { source: 'filler', ...this.videoSize }),
+      audio: audio && (this.isLive('audio') ? { source: 'rtp' } : { source: 'filler' }),
+      segmentSeconds: hls.segmentSeconds,
+      timelineOffsetSeconds: 0,
+      x264Preset: ffmpeg.x264Preset,
+      x264BitrateKbps: ffmpeg.x264BitrateKbps,
+      aacBitrateKbps: ffmpeg.aacBitrateKbps,
+      profile: hls.profile,
+    };
+  }
+
+  private videoMode(producer: Producer): VideoMode {
+    const mime = producer.rtpParameters.codecs[0]?.mimeType.toLowerCase();
+    return mime === 'video/h264' && this.config.hls.profile === 'copy' ? 'copy' : 'transcode';
+  }
+
+  private closeFeed(kind: MediaKind): void {
+    const feed = this.feeds.get(kind);
+    if (!feed) return;
+    this.feeds.delete(kind);
+    this.activity.delete(feed.producer);
+    feed.close();
+  }
+
+  private async startInstance(plan: FfmpegPlan, reason: string): Promise<void> {
+    // The new run's timestamps start after everything already handed on (monotonic across runs).
+    plan = { ...plan, timelineOffsetSeconds: this.timelineEnd > 0 ? this.timelineEnd / CLOCK + 0.1 : 0 };
+    const live = KINDS.filter((kind) => plan[kind]?.source === 'rtp').map((kind) => this.feeds.get(kind)!);
+    await mkdir(this.workDir, { recursive: true });
+    for (const feed of this.feeds.values()) await feed.pause();
+
+    const commands = buildFfmpegCommands(plan);
+    const members = [];
+    for (const command of commands) {
+      const feeds = live.filter((feed) => command.kinds.includes(feed.kind));
+      if (command.sdpPath) {
+        await writeFile(command.sdpPath, buildSdp(feeds.map((f) => ({ kind: f.kind, rtpPort: f.ports.rtp, rtcpPort: f.ports.rtcp, codec: f.codec }))));
+      }
+      members.push({ command, ports: feeds.flatMap((f) => [f.ports.rtp, f.ports.rtcp]) });
+      this.logger.debug(`${this.prefix} ffmpeg ${command.args.join(' ')}`);
+    }
+    const run = ++this.runs;
+    const tracks: RunTrack[] = commands.flatMap((c) =>
+      c.outputs.map((o) => ({ rendition: o.rendition, kind: o.kind, source: plan[o.kind]!.source })),
+    );
+    this.listener.onRunStarted(run, tracks, reason);
+    const video = live.find((feed) => feed.kind === 'video');
+    const keyframes = new KeyframeRequester(
+      () => video?.requestKeyFrame(),
+      this.config.hls.segmentSeconds * 1000,
+      plan.video?.source === 'rtp' && plan.video.mode === 'copy',
+    );
+    const instance = new FfmpegRun(
+      this.runner,
+      this.config.ffmpeg.path,
+      members,
+      this.config.hls.segmentSeconds,
+      {
+        onUnit: (rendition, unit) => {
+          this.noteUnit(unit);
+          this.listener.onUnit(run, rendition, unit);
+        },
+        onCut: () => {
+          keyframes.onCut();
+          for (const feed of this.feeds.values()) feed.tick();
+        },
+      },
+      (line) => this.onFfmpegLine(line),
+    );
+    this.instance = instance;
+    this.plan = plan;
+    this.keyframes = keyframes;
+    this.logger.log(`${this.prefix} FFmpeg run ${run} (pid ${instance.pids.join(',')}, ${describePlan(plan)}): ${reason}`);
+    void instance.exited.then((exit) => this.onExit(instance, exit.code, exit.signal, exit.requested));
+    void instance.drained.then(() => this.listener.onRunEnded(run, reason));
+    if (run > 1) this.listener.onRestart(reason);
+
+    await instance.waitUntilListening();
+    for (const feed of live) await feed.resume();
+    if (video) keyframes.start();
+  }
+
+  private async stopInstance(reason: string): Promise<void> {
+    const instance = this.instance;
+    if (!instance) return;
+    this.keyframes?.stop();
+    if (instance.state !== 'exited') this.logger.debug(`${this.prefix} stopping FFmpeg: ${reason}`);
+    await instance.stop();
+  }
+
+  private countCrash(instance: FfmpegRun): void {
+    if (Date.now() - instance.startedAt > HEALTHY_RUN_MS) this.crashes = 0;
+    this.crashes++;
+  }
+
+  private onExit(instance: FfmpegRun, code: number | null, signal: string | null, requested: boolean): void {
+    if (requested || this.closed || this.instance !== instance || this.shuttingDown()) return;
+    this.logger.error(`${this.prefix} FFmpeg exited unexpectedly (code ${code}, signal ${signal}):\n${instance.tail}`);
+    this.countCrash(instance);
+    this.plan = undefined;
+    void instance.stop().then(() => this.scheduleRestart(`crashed (code ${code})`));
+  }
+
+  private scheduleRestart(reason: string): void {
+    if (this.closed || this.shuttingDown()) return;
+    const delay = RESTART_DELAYS_MS[Math.min(this.crashes - 1, RESTART_DELAYS_MS.length - 1)] ?? 0;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.plan = undefined; // forces a new run even though nothing else changed
+      void this.enqueue(`restart after FFmpeg ${reason}`);
+    }, delay);
+  }
+
+  private onRunFailed(error: unknown): void {
+    if (this.closed) return;
+    this.logger.error(`${this.prefix} FFmpeg run failed: ${errorMessage(error)}`);
+    this.crashes++;
+    const instance = this.instance;
+    this.plan = undefined;
+    void (instance ? instance.stop() : Promise.resolve()).then(() => this.scheduleRestart('failed to start'));
+  }
+
+  private onFfmpegLine(line: string): void {
+    if (/error|failed|invalid/i.test(line) && !/non-existing PPS|decode_slice_header/.test(line)) {
+      this.logger.debug(`${this.prefix} ffmpeg: ${line}`);
+    }
+  }
+}
+
+function samePlan(a: FfmpegPlan, b?: FfmpegPlan): boolean {
+  return !!b && JSON.stringify({ ...a, timelineOffsetSeconds: 0 }) === JSON.stringify({ ...b, timelineOffsetSeconds: 0 });
+}
+
+function describePlan(plan: FfmpegPlan): string {
+  const video = plan.video ? (plan.video.source === 'rtp' ? `video ${plan.video.mode}` : 'video filler') : undefined;
+  const audio = plan.audio ? (plan.audio.source === 'rtp' ? 'audio aac' : 'audio filler') : undefined;
+  return [video, audio].filter(Boolean).join(' + ');
+}
