@@ -1,13 +1,20 @@
-import { MediaPlaylist } from './media-playlist';
+import { MediaPlaylist, Segment } from './media-playlist';
 
-const seg = (n: number, cc = 0, duration = 1) => ({ uri: `video_p_${String(n).padStart(3, '0')}.ts`, duration, bytes: 1000, cc });
+const seg = (number: number, cc = 0, duration = 1, extra: Partial<Segment> = {}): Segment => ({
+  uri: `video_p_${String(number).padStart(3, '0')}.ts`,
+  number,
+  duration,
+  bytes: 1000,
+  cc,
+  ...extra,
+});
 
 describe('MediaPlaylist', () => {
-  it('renders a live window with sequence numbers and ENDLIST at the end', () => {
+  it('renders a live window whose MEDIA-SEQUENCE is its first segment number, and ENDLIST at the end', () => {
     const list = new MediaPlaylist(1, 3);
     for (let n = 1; n <= 4; n++) list.append(seg(n));
     expect(list.render()).toBe(
-      '#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n' +
+      '#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:2\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n' +
         '#EXT-X-INDEPENDENT-SEGMENTS\n#EXTINF:1.000,\nvideo_p_002.ts\n#EXTINF:1.000,\nvideo_p_003.ts\n#EXTINF:1.000,\nvideo_p_004.ts\n',
     );
     list.end();
@@ -15,10 +22,15 @@ describe('MediaPlaylist', () => {
   });
 
   it('returns the segments that slide out', () => {
-    const list = new MediaPlaylist(1, 2);
-    expect(list.append(seg(1))).toEqual([]);
-    list.append(seg(2));
-    expect(list.append(seg(3)).map((s) => s.uri)).toEqual(['video_p_001.ts']);
+    const list = new MediaPlaylist(1, 3);
+    for (let n = 1; n <= 3; n++) expect(list.append(seg(n))).toEqual([]);
+    expect(list.append(seg(4)).map((s) => s.uri)).toEqual(['video_p_001.ts']);
+  });
+
+  it('keeps at least three target durations in the window, whatever the list size (RFC 8216 6.2.2)', () => {
+    const list = new MediaPlaylist(2, 2);
+    for (let n = 1; n <= 6; n++) list.append(seg(n, 0, 2));
+    expect(list.segments.map((s) => s.number)).toEqual([4, 5, 6]);
   });
 
   it('marks restarts with DISCONTINUITY and counts removed ones in DISCONTINUITY-SEQUENCE', () => {
@@ -31,29 +43,45 @@ describe('MediaPlaylist', () => {
     list.append(seg(7, 1));
     // 005 is now first: its tag is gone and counted instead.
     const text = list.render();
-    expect(text).toContain('#EXT-X-MEDIA-SEQUENCE:2\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n');
+    expect(text).toContain('#EXT-X-MEDIA-SEQUENCE:5\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n');
     expect(text).not.toContain('#EXT-X-DISCONTINUITY\n');
   });
 
-  it('a playlist that starts mid-stream (a kind that joined later) starts at the stream\'s count', () => {
+  it("a playlist that starts mid-stream (a kind that joined later) starts at the stream's numbers", () => {
     const list = new MediaPlaylist(1, 3);
     list.append(seg(9, 2));
-    expect(list.render()).toContain('#EXT-X-DISCONTINUITY-SEQUENCE:2\n');
+    expect(list.render()).toContain('#EXT-X-MEDIA-SEQUENCE:9\n#EXT-X-DISCONTINUITY-SEQUENCE:2\n');
     expect(list.render()).not.toContain('#EXT-X-DISCONTINUITY\n');
   });
 
-  it('never lowers TARGETDURATION and rounds EXTINF to the nearest integer for it', () => {
+  it('never changes TARGETDURATION, even when a late keyframe makes a long segment', () => {
     const list = new MediaPlaylist(1, 3);
     list.append(seg(1, 0, 1.6));
-    expect(list.render()).toContain('#EXT-X-TARGETDURATION:2\n');
     for (let n = 2; n <= 5; n++) list.append(seg(n));
-    expect(list.render()).toContain('#EXT-X-TARGETDURATION:2\n');
+    expect(list.render()).toContain('#EXT-X-TARGETDURATION:1\n');
+    expect(() => new MediaPlaylist(1.5, 3)).toThrow(RangeError);
+  });
+
+  it('refuses a segment that does not follow the last one', () => {
+    const list = new MediaPlaylist(1, 3);
+    list.append(seg(4));
+    expect(() => list.append(seg(4))).toThrow(RangeError);
+  });
+
+  it('lists an unwritten segment as EXT-X-GAP (version 8), keeping numbers and timing', () => {
+    const list = new MediaPlaylist(1, 5);
+    list.append(seg(1));
+    list.append(seg(2, 0, 1, { gap: true }));
+    list.append(seg(3));
+    const text = list.render();
+    expect(text).toContain('#EXT-X-VERSION:8\n');
+    expect(text).toContain('video_p_001.ts\n#EXT-X-GAP\n#EXTINF:1.000,\nvideo_p_002.ts\n#EXTINF:1.000,\nvideo_p_003.ts');
   });
 
   it('keeps every segment when listSize is 0 (recording)', () => {
     const list = new MediaPlaylist(1, 0);
     for (let n = 1; n <= 50; n++) expect(list.append(seg(n))).toEqual([]);
     expect(list.segmentCount).toBe(50);
-    expect(list.render()).toContain('#EXT-X-MEDIA-SEQUENCE:0\n');
+    expect(list.render()).toContain('#EXT-X-MEDIA-SEQUENCE:1\n');
   });
 });

@@ -1,67 +1,64 @@
-import { buildFfmpegArgs, buildFfmpegCommands, FfmpegPlan, hlsTimeFor } from './ffmpeg-args';
+import { buildFfmpegArgs, buildFfmpegCommands, FfmpegPlan } from './ffmpeg-args';
 
 const base: FfmpegPlan = {
-  peerId: 'p1',
-  sdpPath: '/w/p1.sdp',
+  sdpPath: '/w/input.sdp',
   video: { source: 'rtp', mode: 'copy' },
   audio: { source: 'rtp' },
-  hlsDir: '/hls',
-  workDir: '/w',
-  startNumber: 7,
   segmentSeconds: 1,
+  timelineOffsetSeconds: 0,
   x264Preset: 'veryfast',
   x264BitrateKbps: 2500,
   aacBitrateKbps: 128,
 };
 
-const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+const text = (plan: FfmpegPlan) => buildFfmpegArgs(plan).args.join(' ');
 
 describe('buildFfmpegArgs', () => {
-  it('copies H264 and encodes Opus to AAC from one SDP, into both renditions, numbered on', () => {
-    const args = buildFfmpegArgs(base);
-    expect(args.join(' ')).toContain('-protocol_whitelist file,udp,rtp -buffer_size 4194304 -i /w/p1.sdp');
-    expect(args.join(' ')).toContain('-map 0:v:0 -c:v copy -map 0:a:0 -c:a aac -b:a 128k -ar 48000 -ac 2');
-    expect(after(args, '-var_stream_map')).toBe('v:0,name:video a:0,name:audio');
-    expect(after(args, '-start_number')).toBe('7');
-    expect(after(args, '-hls_segment_filename')).toBe('/hls/%v_p1_%03d.ts');
-    expect(args.at(-1)).toBe('/w/p1-%v.m3u8');
+  it('copies H264 and encodes Opus to AAC from one SDP, each rendition as MPEG-TS to its own pipe', () => {
+    const { args, outputs } = buildFfmpegArgs(base);
+    const all = args.join(' ');
+    expect(all).toContain('-protocol_whitelist file,udp,rtp -buffer_size 4194304 -i /w/input.sdp');
+    expect(all).toContain('-map 0:v:0 -c:v copy -output_ts_offset 0.000000 -f mpegts -pes_payload_size 0 -flush_packets 1 pipe:3');
+    expect(all).toContain('-map 0:a:0 -c:a aac -b:a 128k -ar 48000 -ac 2 -output_ts_offset 0.000000 -f mpegts -pes_payload_size 0 -flush_packets 1 pipe:4');
+    expect(outputs).toEqual([
+      { rendition: 'video', kind: 'video' },
+      { rendition: 'audio', kind: 'audio' },
+    ]);
     expect(args).toContain('-nostdin');
+    expect(all).not.toContain('-f hls');
   });
 
-  it('derives hls_time from the target so cuts land on the requested keyframes', () => {
-    expect(hlsTimeFor(1)).toBe(0.9);
-    expect(hlsTimeFor(2)).toBe(1.8);
-    expect(after(buildFfmpegArgs({ ...base, segmentSeconds: 2 }), '-hls_time')).toBe('1.8');
+  it('starts a later run where the previous one ended', () => {
+    expect(text({ ...base, timelineOffsetSeconds: 12.3456789 })).toContain('-output_ts_offset 12.345679 -f mpegts');
   });
 
   it('transcodes VP8/VP9 with x264, forced keyframes on the segment cadence, sender frame rate', () => {
-    const args = buildFfmpegArgs({ ...base, video: { source: 'rtp', mode: 'transcode' } });
-    const text = args.join(' ');
-    expect(text).toContain('-c:v libx264 -preset veryfast -tune zerolatency');
-    expect(text).toContain('-force_key_frames expr:gte(t,n_forced*1)');
-    expect(text).toContain('-fps_mode passthrough');
-    expect(text).toContain('-b:v 2500k');
+    const all = text({ ...base, video: { source: 'rtp', mode: 'transcode' } });
+    expect(all).toContain('-c:v libx264 -preset veryfast -tune zerolatency');
+    expect(all).toContain('-force_key_frames expr:gte(t,n_forced*1)');
+    expect(all).toContain('-fps_mode passthrough');
+    expect(all).toContain('-b:v 2500k');
   });
 
   it('keeps the timeline moving with filler inputs while producers are paused', () => {
-    const args = buildFfmpegArgs({ ...base, sdpPath: undefined, video: { source: 'filler', width: 640, height: 480 }, audio: { source: 'filler' } });
-    const text = args.join(' ');
-    expect(text).not.toContain('.sdp');
-    expect(text).toContain('-re -f lavfi -i color=c=black:s=640x480:r=15 -re -f lavfi -i anullsrc=r=48000:cl=stereo');
-    expect(text).toContain('-map 0:v:0');
-    expect(text).toContain('-map 1:a:0');
+    const all = text({ ...base, sdpPath: undefined, video: { source: 'filler', width: 640, height: 480 }, audio: { source: 'filler' } });
+    expect(all).not.toContain('.sdp');
+    expect(all).toContain('-re -f lavfi -i color=c=black:s=640x480:r=15 -re -f lavfi -i anullsrc=r=48000:cl=stereo');
+    expect(all).toContain('-map 0:v:0');
+    expect(all).toContain('-map 1:a:0');
   });
 
   it('mixes a live audio track with filler video (camera off, mic on)', () => {
-    const text = buildFfmpegArgs({ ...base, video: { source: 'filler', width: 320, height: 240 } }).join(' ');
-    expect(text).toContain('-i /w/p1.sdp -re -f lavfi -i color=c=black:s=320x240:r=15');
-    expect(text).toContain('-map 1:v:0');
-    expect(text).toContain('-map 0:a:0');
+    const all = text({ ...base, video: { source: 'filler', width: 320, height: 240 } });
+    expect(all).toContain('-i /w/input.sdp -re -f lavfi -i color=c=black:s=320x240:r=15');
+    expect(all).toContain('-map 1:v:0');
+    expect(all).toContain('-map 0:a:0');
   });
 
-  it('audio only and video only map one rendition', () => {
-    expect(after(buildFfmpegArgs({ ...base, video: undefined }), '-var_stream_map')).toBe('a:0,name:audio');
-    expect(after(buildFfmpegArgs({ ...base, audio: undefined }), '-var_stream_map')).toBe('v:0,name:video');
+  it('audio only and video only have one output', () => {
+    expect(buildFfmpegArgs({ ...base, video: undefined }).outputs).toEqual([{ rendition: 'audio', kind: 'audio' }]);
+    expect(text({ ...base, video: undefined })).toContain('pipe:3');
+    expect(buildFfmpegArgs({ ...base, audio: undefined }).outputs).toEqual([{ rendition: 'video', kind: 'video' }]);
     expect(() => buildFfmpegArgs({ ...base, video: undefined, audio: undefined })).toThrow(RangeError);
   });
 });
@@ -70,18 +67,14 @@ describe('buildFfmpegCommands', () => {
   it('runs both kinds in one process normally (one timeline)', () => {
     const commands = buildFfmpegCommands(base);
     expect(commands).toHaveLength(1);
-    expect(commands[0]).toMatchObject({ kinds: ['video', 'audio'], sdpPath: '/w/p1.sdp' });
+    expect(commands[0]).toMatchObject({ kinds: ['video', 'audio'], sdpPath: '/w/input.sdp' });
   });
 
-  it('legacy profile: the original design, one process per kind, video re-encoded at 15 fps in 1 s segments', () => {
+  it('legacy profile: the original design, one process per kind, video re-encoded at 15 fps', () => {
     const [video, audio] = buildFfmpegCommands({ ...base, profile: 'legacy' });
-    expect(video).toMatchObject({ kinds: ['video'], sdpPath: '/w/p1-video.sdp' });
-    expect(audio).toMatchObject({ kinds: ['audio'], sdpPath: '/w/p1-audio.sdp' });
-    const text = video.args.join(' ');
-    expect(text).toContain('-c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -r 15');
-    expect(after(video.args, '-hls_time')).toBe('1');
-    expect(after(video.args, '-var_stream_map')).toBe('v:0,name:video');
-    expect(after(audio.args, '-var_stream_map')).toBe('a:0,name:audio');
-    expect(audio.args.join(' ')).toContain('-i /w/p1-audio.sdp');
+    expect(video).toMatchObject({ kinds: ['video'], sdpPath: '/w/input-video.sdp', outputs: [{ rendition: 'video', kind: 'video' }] });
+    expect(audio).toMatchObject({ kinds: ['audio'], sdpPath: '/w/input-audio.sdp', outputs: [{ rendition: 'audio', kind: 'audio' }] });
+    expect(video.args.join(' ')).toContain('-c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -r 15');
+    expect(audio.args.join(' ')).toContain('-i /w/input-audio.sdp');
   });
 });

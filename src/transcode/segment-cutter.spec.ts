@@ -1,0 +1,75 @@
+import { SegmentCutter, TimedUnit } from './segment-cutter';
+
+const CLOCK = 90_000;
+const video = (seconds: number, keyframe = false): TimedUnit => ({ pts: Math.round(seconds * CLOCK), dts: Math.round(seconds * CLOCK), keyframe });
+const audio = (seconds: number): TimedUnit => ({ pts: Math.round(seconds * CLOCK), dts: Math.round(seconds * CLOCK), keyframe: true });
+
+function collect(renditions = [{ name: 'video', kind: 'video' as const }, { name: 'audio', kind: 'audio' as const }], target = 1) {
+  const out: Array<{ rendition: string; t: number; segment: number }> = [];
+  const cuts: number[] = [];
+  const cutter = new SegmentCutter<TimedUnit>(renditions, { targetSeconds: target }, (rendition, unit, segment) =>
+    out.push({ rendition, t: unit.pts / CLOCK, segment }), (index) => cuts.push(index));
+  const of = (rendition: string) => out.filter((o) => o.rendition === rendition);
+  return { cutter, out, cuts, of };
+}
+
+describe('SegmentCutter', () => {
+  it('cuts video at keyframes and audio at the same instants, so segment n covers the same time in both', () => {
+    const { cutter, of } = collect();
+    // 30 fps video with keyframes at 0, 1.02, 2.01; 21.33 ms audio frames, the audio pipe a little ahead.
+    const frames = Array.from({ length: 90 }, (_, i) => i / 30);
+    const keyframes = new Set([0, 31, 60]);
+    let a = 0;
+    for (const [i, t] of frames.entries()) {
+      while (a * 0.021333 <= t + 0.05) cutter.push('audio', audio(a++ * 0.021333));
+      cutter.push('video', video(t, keyframes.has(i)));
+    }
+    cutter.end();
+    const starts = (rendition: string) => [0, 1, 2].map((s) => of(rendition).find((o) => o.segment === s)!.t);
+    expect(starts('video')).toEqual([0, 31 / 30, 2]);
+    // Each audio segment starts at the first audio frame at or after the video cut.
+    starts('audio').forEach((t, s) => {
+      expect(t).toBeGreaterThanOrEqual(starts('video')[s] - 1e-9);
+      expect(t - starts('video')[s]).toBeLessThan(0.0214);
+    });
+    // Segment indexes only grow, per rendition.
+    for (const r of ['video', 'audio']) expect(of(r).map((o) => o.segment)).toEqual([...of(r).map((o) => o.segment)].sort((x, y) => x - y));
+  });
+
+  it('ignores a keyframe that comes too early in a segment (an unasked one), cutting on the next', () => {
+    const { cutter, of, cuts } = collect([{ name: 'video', kind: 'video' }]);
+    cutter.push('video', video(0, true));
+    cutter.push('video', video(0.3, true)); // another viewer's PLI
+    cutter.push('video', video(0.95, true));
+    cutter.push('video', video(1.1));
+    expect(of('video').map((o) => o.segment)).toEqual([0, 0, 1, 1]);
+    expect(cuts).toEqual([0, 1]);
+  });
+
+  it('holds audio until the video has passed its time: a keyframe arriving later on its pipe still cuts it', () => {
+    const { cutter, of } = collect();
+    cutter.push('video', video(0, true));
+    for (let t = 0; t < 1.2; t += 0.02) cutter.push('audio', audio(t));
+    expect(of('audio').every((o) => o.t <= 0)).toBe(true); // held: video has not passed them
+    cutter.push('video', video(1.0, true));
+    cutter.push('video', video(1.2));
+    const late = of('audio').filter((o) => o.t >= 1.0);
+    expect(late.length).toBeGreaterThan(0);
+    expect(late.every((o) => o.segment === 1)).toBe(true);
+    expect(of('audio').filter((o) => o.t < 1.0).every((o) => o.segment === 0)).toBe(true);
+  });
+
+  it('does not hold audio forever when video stops coming', () => {
+    const { cutter, of } = collect();
+    cutter.push('video', video(0, true));
+    for (let t = 0; t < 2; t += 0.02) cutter.push('audio', audio(t));
+    expect(of('audio').length).toBeGreaterThan(50);
+  });
+
+  it('cuts audio alone every target on its own timeline, averaging the target', () => {
+    const { cutter, of } = collect([{ name: 'audio', kind: 'audio' }]);
+    for (let i = 0; i < 470; i++) cutter.push('audio', audio(i * 0.021333));
+    const starts = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((s) => of('audio').find((o) => o.segment === s)!.t);
+    starts.forEach((t, i) => expect(Math.abs(t - (i + 1))).toBeLessThan(0.0214));
+  });
+});
