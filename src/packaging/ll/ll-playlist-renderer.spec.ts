@@ -203,15 +203,32 @@ describe('formatting and derived values', () => {
     expect(formatSeconds(1 / 3)).toBe('0.333');
   });
 
+  it('writes a part cut at 85 % of PART-TARGET at no less than 85 % of PART-TARGET as written', () => {
+    // PART-TARGET 0.2331 is written 0.234, whose 85 % is 0.1989: a 0.19814 s part (85.0 % of 0.2331)
+    // would round to 0.198 and break 4.4.4.9 on paper; it is written 0.199. Exempt or short parts are not touched.
+    const state = build({ count: 0 });
+    const parts: LlPart[] = [
+      { uri: 'a.m4s', duration: 0.19814, independent: true },
+      { uri: 'b.m4s', duration: 0.19814, independent: false },
+      { uri: 'c.m4s', duration: 0.1, independent: false },
+    ];
+    const text = renderLlPlaylist({ ...state, partTarget: 0.2331, inProgress: { ...state.inProgress!, parts } });
+    expect(text).toContain(
+      '#EXT-X-PART:DURATION=0.198,URI="a.m4s",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.199,URI="b.m4s"\n#EXT-X-PART:DURATION=0.100,URI="c.m4s"\n',
+    );
+  });
+
   it('holds back 3 part targets and skips from 6 target durations, never less', () => {
     const state = build({ count: 1, partDuration: 0.23 });
-    expect(llPlaylistControl(state)).toEqual({ version: 9, partTarget: 0.23, partHoldBack: 3 * 0.23, canSkipUntil: 6 });
+    expect(llPlaylistControl(state)).toEqual({ version: 9, partTarget: 0.23, partHoldBack: 0.69, canSkipUntil: 6 });
     const low = llPlaylistControl({ ...state, partHoldBack: 0.3, canSkipUntil: 2, version: 3 });
-    expect(low.partHoldBack).toBeCloseTo(0.69, 9);
+    expect(low.partHoldBack).toBe(0.69);
     expect(low.canSkipUntil).toBe(6);
     expect(low.version).toBe(9);
     expect(llPlaylistControl({ ...state, partHoldBack: 1.5, canSkipUntil: 12 })).toMatchObject({ partHoldBack: 1.5, canSkipUntil: 12 });
     expect(renderLlPlaylist(state)).toContain('PART-HOLD-BACK=0.690\n#EXT-X-PART-INF:PART-TARGET=0.230\n');
+    // Hold back follows PART-TARGET as written: 3 × 0.234, not 3 × 0.2331 rounded up (0.700).
+    expect(renderLlPlaylist({ ...state, partTarget: 0.2331 })).toContain('PART-HOLD-BACK=0.702\n#EXT-X-PART-INF:PART-TARGET=0.234\n');
   });
 });
 

@@ -25,10 +25,10 @@ export function formatSeconds(seconds: number): string {
  * is after both are rounded (a part rounds to the nearest millisecond, never above the ceiling).
  */
 export function formatSecondsUp(seconds: number): string {
-  return (Math.ceil(seconds * 1000 - EPSILON) / 1000).toFixed(3);
+  return ceilMs(seconds).toFixed(3);
 }
 
-/** The values written in EXT-X-SERVER-CONTROL / EXT-X-PART-INF / EXT-X-VERSION for a state. */
+/** The values written in EXT-X-SERVER-CONTROL / EXT-X-PART-INF / EXT-X-VERSION for a state (seconds rounded up to the ms). */
 export interface LlPlaylistControl {
   version: number;
   partTarget: number;
@@ -38,13 +38,19 @@ export interface LlPlaylistControl {
 }
 
 export function llPlaylistControl(state: LlPlaylistState): LlPlaylistControl {
-  const minHoldBack = PART_HOLD_BACK_PARTS * state.partTarget;
+  // Hold back is computed from PART-TARGET as written (rounded up), so the written values keep the ratio.
+  const partTarget = ceilMs(state.partTarget);
+  const minHoldBack = PART_HOLD_BACK_PARTS * partTarget;
   const minSkip = SKIP_BOUNDARY_TARGETS * state.targetDuration;
   const canSkipUntil = state.canSkipUntil === 0 ? 0 : Math.max(state.canSkipUntil ?? minSkip, minSkip);
   // EXT-X-MAP needs 6, EXT-X-SKIP 9 (RFC 8216bis 8). Written as 9 in every response of a playlist that
   // may skip, so a client never sees the version change between a full and a delta response.
   const version = Math.max(state.version ?? 0, canSkipUntil > 0 ? 9 : 6);
-  return { version, partTarget: state.partTarget, partHoldBack: Math.max(state.partHoldBack ?? minHoldBack, minHoldBack), canSkipUntil };
+  return { version, partTarget, partHoldBack: ceilMs(Math.max(state.partHoldBack ?? minHoldBack, minHoldBack)), canSkipUntil };
+}
+
+function ceilMs(seconds: number): number {
+  return Math.ceil(seconds * 1000 - EPSILON) / 1000;
 }
 
 /**
@@ -124,13 +130,13 @@ export function renderLlPlaylist(state: LlPlaylistState, request: LlRenderReques
   for (let i = skipped; i < segments.length; i++) {
     const segment = segments[i];
     writeSegmentTags(segment, i === skipped);
-    if (total - segmentStart <= partWindow) writeParts(lines, segment.parts);
+    if (total - segmentStart <= partWindow) writeParts(lines, segment.parts, state.partTarget);
     segmentStart += segment.duration;
     lines.push(`#EXTINF:${formatSeconds(segment.duration)},`, segment.uri);
   }
   if (inProgress) {
     writeSegmentTags(inProgress, skipped === segments.length);
-    writeParts(lines, inProgress.parts);
+    writeParts(lines, inProgress.parts, state.partTarget);
   }
 
   if (!state.ended && state.preloadHintUri !== undefined) {
@@ -153,8 +159,17 @@ function sumDurations(items: readonly { duration: number }[]): number {
   return items.reduce((sum, item) => sum + item.duration, 0);
 }
 
-function writeParts(lines: string[], parts: readonly LlPart[]): void {
+/**
+ * A part cut at ≥ 85 % of the real PART-TARGET can still round under 85 % of PART-TARGET as written
+ * (rounded up), by less than 2.4 ms; such a part is written at that floor instead, so the text obeys
+ * 4.4.4.9 exactly. Decided from the part alone (not from whether it ends its segment), so a part is
+ * written the same in every reload.
+ */
+function writeParts(lines: string[], parts: readonly LlPart[], partTarget: number): void {
+  const floor = ceilMs(0.85 * ceilMs(partTarget));
   for (const part of parts) {
-    lines.push(`#EXT-X-PART:DURATION=${formatSeconds(part.duration)},URI="${part.uri}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
+    let written = Math.round(part.duration * 1000) / 1000;
+    if (!part.independent && written < floor && part.duration >= 0.85 * partTarget - EPSILON) written = floor;
+    lines.push(`#EXT-X-PART:DURATION=${written.toFixed(3)},URI="${part.uri}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
   }
 }
