@@ -1,0 +1,169 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SegmentCutter } from '../transcode/segment-cutter';
+import type { MediaUnit, RunTrack } from '../transcode/media-unit';
+import { SegmentStore } from './segment-store';
+import { PackagerEvents, StreamPackager } from './stream-packager';
+
+const CLOCK = 90_000;
+/** A real 640x480 Constrained Baseline SPS and PPS (from libx264), so the master's CODECS are derived. */
+const SPS = Buffer.from('6742c01ed900a03db0110000030001000003003c0f162e48', 'hex');
+const PPS = Buffer.from('68cb83cb20', 'hex');
+const START = Buffer.from([0, 0, 0, 1]);
+const HEADERS = Buffer.alloc(376, 0x47);
+const TRACKS: RunTrack[] = [
+  { rendition: 'video', kind: 'video', source: 'rtp' },
+  { rendition: 'audio', kind: 'audio', source: 'rtp' },
+];
+
+/** Units as a run hands them on: 30 fps video with a keyframe each second, 48 kHz AAC, cut by the real cutter. */
+function runUnits(seconds: number, startSeconds: number, tracks = TRACKS): Array<{ rendition: string; unit: MediaUnit }> {
+  const out: Array<{ rendition: string; unit: MediaUnit }> = [];
+  const cutter = new SegmentCutter<Omit<MediaUnit, 'segment'>>(
+    tracks.map((t) => ({ name: t.rendition, kind: t.kind })),
+    { targetSeconds: 1 },
+    (rendition, unit, segment) => out.push({ rendition, unit: { ...unit, segment } }),
+  );
+  const unit = (t: number, keyframe: boolean, data: Buffer) => {
+    const pts = Math.round((startSeconds + t) * CLOCK);
+    return { pts, dts: pts, keyframe, data, packets: Buffer.alloc(188 * 4, 1), programHeaders: HEADERS };
+  };
+  let a = 0;
+  const hasAudio = tracks.some((t) => t.kind === 'audio');
+  const hasVideo = tracks.some((t) => t.kind === 'video');
+  for (let f = 0; f < seconds * 30; f++) {
+    const t = f / 30;
+    while (hasAudio && a * (1024 / 48000) <= t) cutter.push('audio', unit(a++ * (1024 / 48000), true, Buffer.alloc(300)));
+    const key = f % 30 === 0;
+    if (hasVideo) cutter.push('video', unit(t, key, key ? Buffer.concat([START, SPS, START, PPS, START, Buffer.from([0x65, 1, 2])]) : Buffer.from([0, 0, 0, 1, 0x41, 1])));
+  }
+  cutter.end();
+  return out;
+}
+
+describe('StreamPackager', () => {
+  let dir: string;
+  let events: { live: number; written: Array<{ rendition: string; seconds: number }>; failed: string[] };
+  let packager: StreamPackager;
+  const listener: PackagerEvents = {
+    live: () => events.live++,
+    segmentWritten: (rendition, _kind, seconds) => events.written.push({ rendition, seconds }),
+    writeFailed: (what) => events.failed.push(what),
+  };
+  const playlist = (name: string) => readFileSync(join(dir, name), 'utf8');
+  const play = (run: number, seconds: number, start: number, tracks = TRACKS) => {
+    packager.onRunStarted(run, tracks);
+    for (const { rendition, unit } of runUnits(seconds, start, tracks)) packager.onUnit(run, rendition, unit);
+    packager.onRunEnded(run);
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'packager-'));
+    events = { live: 0, written: [], failed: [] };
+    packager = new StreamPackager('s1', { segmentSeconds: 1, listSize: 6 }, new SegmentStore(dir), listener);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('numbers video and audio segments alike from 001, writes the master once both have one, and goes live once', async () => {
+    play(1, 3.5, 10);
+    await packager.settled();
+    const video = playlist('s1-video.m3u8');
+    const audio = playlist('s1-audio.m3u8');
+    expect(video).toContain('#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:1\n');
+    expect(audio).toContain('#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:1\n');
+    expect(video).toContain('video_s1_001.ts\n');
+    expect(audio).toContain('audio_s1_004.ts\n');
+    expect(playlist('s1.m3u8')).toContain('CODECS="avc1.42c01e,mp4a.40.2",RESOLUTION=640x480,AUDIO="aud"');
+    expect(events.live).toBe(1);
+    // Files start with PAT + PMT, then the units' packets as they came.
+    const first = readFileSync(join(dir, 'video_s1_001.ts'));
+    expect(first.subarray(0, 376).equals(HEADERS)).toBe(true);
+    expect(first.length).toBe(376 + 30 * 188 * 4);
+  });
+
+  it('continues numbering across runs, with one discontinuity per run, in every rendition alike', async () => {
+    play(1, 3, 10);
+    play(2, 2, 14); // a restart: a new run, timestamps go on
+    await packager.settled();
+    for (const rendition of ['video', 'audio']) {
+      const text = playlist(`s1-${rendition}.m3u8`);
+      expect(text).toContain(`${rendition}_s1_003.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:`);
+      expect(text).toContain(`${rendition}_s1_004.ts\n`);
+      expect(text).toContain(`${rendition}_s1_005.ts\n`);
+    }
+  });
+
+  it('a kind that joins in a later run starts at the stream-wide number and discontinuity count', async () => {
+    play(1, 3, 10, [TRACKS[0]]);
+    await packager.settled();
+    expect(playlist('s1.m3u8')).not.toContain('AUDIO=');
+    play(2, 2, 14);
+    await packager.settled();
+    const audio = playlist('s1-audio.m3u8');
+    expect(audio).toContain('#EXT-X-MEDIA-SEQUENCE:4\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n');
+    expect(playlist('s1.m3u8')).toContain('AUDIO="aud"');
+  });
+
+  it('slides the window, and deletes a segment one window after it left the playlist', async () => {
+    play(1, 14, 10);
+    await packager.settled();
+    const video = playlist('s1-video.m3u8');
+    expect(video).toContain('#EXT-X-MEDIA-SEQUENCE:9\n');
+    const files = readdirSync(dir).filter((f) => f.startsWith('video_')).sort();
+    expect(files[0]).toBe('video_s1_003.ts'); // 3..8 left the window and are kept one more window
+    expect(files.at(-1)).toBe('video_s1_014.ts');
+  });
+
+  it('fixes TARGETDURATION from the first segment when keyframes come slower than the target', async () => {
+    packager.onRunStarted(1, [TRACKS[0]]);
+    // Keyframes every 2 s, as from a publisher that ignores requests.
+    const cutter = new SegmentCutter<Omit<MediaUnit, 'segment'>>([{ name: 'video', kind: 'video' }], { targetSeconds: 1 }, (r, u, segment) =>
+      packager.onUnit(1, r, { ...u, segment }),
+    );
+    for (let f = 0; f < 30 * 7; f++) {
+      const key = f % 60 === 0;
+      const pts = Math.round((f / 30) * CLOCK);
+      const data = key ? Buffer.concat([START, SPS, START, PPS, START, Buffer.from([0x65])]) : Buffer.from([0, 0, 0, 1, 0x41]);
+      cutter.push('video', { pts, dts: pts, keyframe: key, data, packets: Buffer.alloc(188), programHeaders: HEADERS });
+    }
+    await packager.settled();
+    const text = playlist('s1-video.m3u8');
+    expect(text).toContain('#EXT-X-TARGETDURATION:2\n');
+    for (const extinf of text.match(/#EXTINF:([\d.]+)/g)!) expect(Math.round(Number(extinf.slice(8)))).toBeLessThanOrEqual(2);
+  });
+
+  it('lists a segment it could not write as a gap and carries on', async () => {
+    const store = new SegmentStore(dir);
+    const real = store.writeSegment.bind(store);
+    // The disk is full while segment 3 is written.
+    store.writeSegment = async (name, data) => {
+      if (name.endsWith('_003.ts')) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      return real(name, data);
+    };
+    packager = new StreamPackager('s1', { segmentSeconds: 1, listSize: 6 }, store, listener);
+    play(1, 5, 10);
+    await packager.settled();
+    const video = playlist('s1-video.m3u8');
+    expect(video).toContain('#EXT-X-GAP\n#EXTINF:1.000,\nvideo_s1_003.ts\n');
+    expect(video).toContain('video_s1_004.ts\n');
+    expect(events.failed.some((f) => f.includes('video_s1_003.ts'))).toBe(true);
+  });
+
+  it('ends every playlist with ENDLIST and removes only its own files', async () => {
+    play(1, 3, 10);
+    await packager.end();
+    expect(playlist('s1-video.m3u8').endsWith('#EXT-X-ENDLIST\n')).toBe(true);
+    expect(playlist('s1-audio.m3u8').endsWith('#EXT-X-ENDLIST\n')).toBe(true);
+    const other = new StreamPackager('s1_2', { segmentSeconds: 1, listSize: 6 }, new SegmentStore(dir), listener);
+    other.onRunStarted(1, TRACKS);
+    for (const { rendition, unit } of runUnits(2.5, 0)) other.onUnit(1, rendition, unit);
+    other.onRunEnded(1);
+    await other.settled();
+    await packager.removeFiles();
+    const left = readdirSync(dir);
+    expect(left.some((f) => f.includes('_s1_0') || f.startsWith('s1.') || f.startsWith('s1-'))).toBe(false);
+    expect(left).toContain('s1_2.m3u8');
+    expect(left).toContain('video_s1_2_001.ts');
+  });
+});
