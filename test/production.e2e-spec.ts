@@ -121,8 +121,9 @@ describe('JSON logs (LOG_FORMAT=json)', () => {
     const browser = await launchChromium();
     try {
       const { peerId } = await publishFromChromium(browser, url, { video: 'camera', audio: 'mic' });
-      await waitFor('a log line about the publish with its peerId', () =>
-        lines.find((l) => l.peerId === peerId && String(l.msg).includes('live after')),
+      // Without a stream name, the stream's id is the publisher's socket id.
+      await waitFor('a log line about the stream going live, with its streamId', () =>
+        lines.find((l) => l.streamId === peerId && String(l.msg).includes('live after')),
       20_000);
       expect(lines.filter((l) => l.peerId === peerId).length).toBeGreaterThan(2);
       expect(lines.some((l) => l.context === 'HTTP' && String(l.msg).startsWith('GET /health/live 200'))).toBe(true);

@@ -14,6 +14,13 @@ describe('JsonLogger', () => {
     expect(JSON.parse(lines[0])).toMatchObject({ level: 'info', context: 'PeersService', msg: '[peer:Ab_c-9] joined worker 0', peerId: 'Ab_c-9' });
   });
 
+  it('carries the stream id as a field too', () => {
+    const { logger, lines } = capture();
+    logger.log('[stream:studio-1] live after 1200 ms: /live/studio-1.m3u8', 'PackagingService');
+    expect(JSON.parse(lines[0])).toMatchObject({ streamId: 'studio-1' });
+    expect(JSON.parse(lines[0]).peerId).toBeUndefined();
+  });
+
   it('keeps error stacks and respects the level', () => {
     const { logger, lines } = capture('log');
     logger.debug('hidden', 'X');

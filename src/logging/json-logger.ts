@@ -4,10 +4,12 @@ const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose']
 /** Names log shippers expect (pino's). */
 const LEVEL_NAMES: Record<LogLevel, string> = { fatal: 'fatal', error: 'error', warn: 'warn', log: 'info', debug: 'debug', verbose: 'trace' };
 const PEER_ID = /\[peer:([A-Za-z0-9_-]+)/;
+const STREAM_ID = /\[stream:([A-Za-z0-9_-]+)/;
 
 /**
- * One JSON object per line on stdout, for production log pipelines. Lines about a peer carry its
- * id as a field (`peerId`), taken from the `[peer:<id>]` prefix every such message has.
+ * One JSON object per line on stdout, for production log pipelines. Lines about a peer or a stream
+ * carry its id as a field (`peerId`, `streamId`), taken from the `[peer:<id>]` / `[stream:<id>]`
+ * prefix every such message has.
  */
 export class JsonLogger implements LoggerService {
   private enabled: Set<LogLevel>;
@@ -54,8 +56,10 @@ export class JsonLogger implements LoggerService {
     } else {
       record.msg = String(message);
     }
-    const peerId = typeof record.msg === 'string' ? PEER_ID.exec(record.msg)?.[1] : undefined;
-    if (peerId && record.peerId === undefined) record.peerId = peerId;
+    for (const [field, pattern] of [['peerId', PEER_ID], ['streamId', STREAM_ID]] as const) {
+      const id = typeof record.msg === 'string' ? pattern.exec(record.msg)?.[1] : undefined;
+      if (id && record[field] === undefined) record[field] = id;
+    }
     if (stack) record.stack = stack;
     this.write(JSON.stringify(record) + '\n');
   }

@@ -1,5 +1,4 @@
-import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
-import type { MediaUnit } from '../transcode/media-unit';
+import type { MediaKind, MediaUnit } from '../transcode/media-unit';
 import { MediaPlaylist, Segment } from './media-playlist';
 
 /** A segment being collected from a run's units. */

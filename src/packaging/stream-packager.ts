@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
 import { errorMessage } from '../common/errors';
 import { extractParameterSets, parseSps } from '../media/h264';
-import type { MediaUnit, RunTrack } from '../transcode/media-unit';
+import type { MediaKind, MediaUnit, RunTrack } from '../transcode/media-unit';
 import { ClassicRendition, FinishedSegment } from './classic-rendition';
 import { belongsTo, masterPlaylistName, masterPlaylistUrl, mediaPlaylistName, mediaPlaylistUrl, segmentName } from './hls-names';
 import { renderMasterPlaylist } from './master-playlist';

@@ -1,4 +1,5 @@
-import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
+/** The two kinds of media (mediasoup's MediaKind, without depending on mediasoup). */
+export type MediaKind = 'audio' | 'video';
 
 /** Where a rendition's media comes from in a run: the publisher's RTP, or filler while it is paused or silent. */
 export type TrackSource = 'rtp' | 'filler';

@@ -2,6 +2,7 @@ import { Controller, Get, Logger, NotFoundException, OnModuleInit, Param, Res } 
 import type { Response } from 'express';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { PAGE_CONTENT_SECURITY_POLICY } from '../common/http-security';
 
 /** Built by scripts/build-web.mjs; two levels up from both src/web/ (tests) and dist/web/ (production). */
 export const WEB_ROOT = resolve(__dirname, '..', '..', 'public', 'app');
@@ -11,27 +12,10 @@ const ASSET_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.(js|css|map|txt)$/;
 /** socket.io ids, which are the peer ids. */
 const PEER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-/**
- * The pages' only origins are this server (scripts, styles, socket.io, SSE, /live); hls.js plays
- * through MediaSource blob: URLs and runs its transmuxer from /app/hls.worker.js.
- */
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "media-src 'self' blob:",
-  "worker-src 'self' blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'self'",
-  "form-action 'self'",
-].join('; ');
 
 const PAGE_HEADERS = {
   'Cache-Control': 'no-cache',
-  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+  'Content-Security-Policy': PAGE_CONTENT_SECURITY_POLICY,
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'same-origin',
 };
