@@ -72,7 +72,9 @@ export function producerOptions(media: OfferedMedia, routerCapabilities: RtpCapa
   const rtpParameters: RtpParameters = {
     mid: media.mid,
     codecs,
-    headerExtensions: media.headerExtensions.filter((e) => routerExtensions.has(e.uri)).map((e) => ({ uri: e.uri, id: e.id, encrypt: false, parameters: {} })),
+    headerExtensions: media.headerExtensions
+      .filter((e) => routerExtensions.has(e.uri))
+      .map((e) => ({ uri: e.uri, id: e.id, encrypt: false, parameters: {} })),
     encodings,
     rtcp: { ...(media.cname !== undefined ? { cname: media.cname } : {}), reducedSize: media.rtcpReducedSize },
   };

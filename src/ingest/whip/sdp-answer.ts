@@ -106,7 +106,12 @@ function codecLines(section: OfferedMedia, rtp: RtpParameters): Pick<MediaAttrib
   for (const codec of rtp.codecs) {
     const offered = section.codecs.find((c) => c.payloadType === codec.payloadType);
     const name = offered?.name ?? codec.mimeType.split('/')[1];
-    lines.rtp.push({ payload: codec.payloadType, codec: name, rate: codec.clockRate, ...(codec.channels ? { encoding: codec.channels } : {}) });
+    lines.rtp.push({
+      payload: codec.payloadType,
+      codec: name,
+      rate: codec.clockRate,
+      ...(codec.channels ? { encoding: codec.channels } : {}),
+    });
     // sprop-* describe what the client sends (its SPS/PPS, its stereo capture): not ours to echo.
     const config = Object.entries(codec.parameters ?? {})
       .filter(([key]) => !key.startsWith('sprop-'))

@@ -123,7 +123,9 @@ export function parseWhipOffer(body: string): WhipOffer {
   if (mediaSections.length === 0) throw new InvalidOfferError(`the offer has no media (m= line); we accept ${ACCEPTED_SHAPE}`);
 
   const rawFingerprints = fingerprintLines(sdp);
-  const bundleGroups = (session.groups ?? []).filter((g) => String(g.type).toUpperCase() === 'BUNDLE').map((g) => String(g.mids).split(/\s+/).filter(Boolean));
+  const bundleGroups = (session.groups ?? [])
+    .filter((g) => String(g.type).toUpperCase() === 'BUNDLE')
+    .map((g) => String(g.mids).split(/\s+/).filter(Boolean));
   const mids = new Set<string>();
   const sections: OfferSection[] = mediaSections.map((m, index) => {
     const mid = m.mid === undefined ? undefined : String(m.mid);
@@ -172,7 +174,9 @@ export function parseWhipOffer(body: string): WhipOffer {
   }
   const setup = String(tag.setup ?? session.setup ?? 'actpass').toLowerCase();
   if (setup !== 'actpass' && setup !== 'active') {
-    throw new InvalidOfferError(`a=setup:${setup} is not accepted: the server is the DTLS server (it answers a=setup:passive), so offer actpass or active`);
+    throw new InvalidOfferError(
+      `a=setup:${setup} is not accepted: the server is the DTLS server (it answers a=setup:passive), so offer actpass or active`,
+    );
   }
   if (!tag.rtcpMux) throw new InvalidOfferError('the offer lacks a=rtcp-mux: we receive RTP and RTCP on one port only');
 
@@ -202,7 +206,9 @@ function readSection(m: MediaDescription, index: number, mid: string | undefined
   }
   const direction = String(m.direction ?? 'sendrecv');
   if (direction !== 'sendonly' && direction !== 'sendrecv') {
-    throw new InvalidOfferError(`the ${m.type} m-section (mid ${mid}) is ${direction}: a WHIP client sends, so it must be sendonly (or sendrecv)`);
+    throw new InvalidOfferError(
+      `the ${m.type} m-section (mid ${mid}) is ${direction}: a WHIP client sends, so it must be sendonly (or sendrecv)`,
+    );
   }
   const kind = m.type;
   const headerExtensions = (m.ext ?? [])
@@ -213,7 +219,12 @@ function readSection(m: MediaDescription, index: number, mid: string | undefined
     throw new InvalidOfferError(`the ${kind} m-section (mid ${mid}) offers simulcast without the ${RID_EXTENSION_URI} header extension`);
   }
   const encodings: OfferedEncoding[] = simulcastRids ? simulcastRids.map((rid) => ({ rid })) : readSsrcEncodings(m);
-  if (!simulcastRids && encodings.length === 1 && encodings[0].ssrc === undefined && !headerExtensions.some((e) => e.uri === MID_EXTENSION_URI)) {
+  if (
+    !simulcastRids &&
+    encodings.length === 1 &&
+    encodings[0].ssrc === undefined &&
+    !headerExtensions.some((e) => e.uri === MID_EXTENSION_URI)
+  ) {
     throw new InvalidOfferError(
       `the ${kind} m-section (mid ${mid}) names no RTP stream: it needs a=ssrc, a=simulcast with a=rid, or the ${MID_EXTENSION_URI} header extension`,
     );
@@ -289,7 +300,8 @@ function readSimulcast(m: MediaDescription, mid: string): string[] | undefined {
   const rids = parseSimulcastStreamList(String(list)).map((alternatives) => String(alternatives[0].scid));
   const declared = new Set((m.rids ?? []).filter((r) => r.direction === 'send').map((r) => String(r.id)));
   const missing = rids.filter((rid) => !declared.has(rid));
-  if (missing.length > 0) throw new InvalidOfferError(`a=simulcast in mid ${mid} names rid ${missing.join(', ')} without an a=rid:<id> send line`);
+  if (missing.length > 0)
+    throw new InvalidOfferError(`a=simulcast in mid ${mid} names rid ${missing.join(', ')} without an a=rid:<id> send line`);
   if (new Set(rids).size !== rids.length) throw new InvalidOfferError(`a=simulcast in mid ${mid} names a rid twice`);
   return rids;
 }
