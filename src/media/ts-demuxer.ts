@@ -3,7 +3,6 @@ import { containsIdr } from './h264';
 export const TS_PACKET_SIZE = 188;
 const SYNC_BYTE = 0x47;
 const PAT_PID = 0;
-const NULL_PID = 0x1fff;
 /** PTS/DTS are 33-bit counters at 90 kHz: they wrap every ~26.5 hours. */
 const TIMESTAMP_WRAP = 2 ** 33;
 

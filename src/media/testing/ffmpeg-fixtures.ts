@@ -32,7 +32,7 @@ const FIXTURE_ARGS: Record<TsFixture, string[]> = {
 };
 
 function x264(extra: string[]): string[] {
-  return ['-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', '-pix_fmt', 'yuv420p', ...extra];
+  return ['-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', ...extra];
 }
 
 function aac(): string[] {
