@@ -75,7 +75,7 @@ import {
   TakeoverOptions,
 } from './cluster.types';
 import { createRedisClient } from './redis-client';
-import { CLAIM, HEARTBEAT, LOCATE, RELEASE, SAVE_CONTINUITY, SNAPSHOT } from './registry-scripts';
+import { CLAIM, DEREGISTER, HEARTBEAT, LOCATE, RELEASE, SAVE_CONTINUITY, SNAPSHOT } from './registry-scripts';
 
 export const CLUSTER_DEFAULTS = { heartbeatMs: 2000, ttlMs: 6000, continuityTtlMs: 120_000, commandTimeoutMs: 1000 } as const;
 
@@ -118,7 +118,7 @@ export class ClusterRegistry implements Cluster {
   /** Per-name queue: two calls for one name from this node never interleave. */
   private readonly nameLocks = new Map<string, Promise<unknown>>();
   private current: ClusterStatus;
-  private view: ClusterSnapshot = EMPTY_SNAPSHOT;
+  private lastView: ClusterSnapshot = EMPTY_SNAPSHOT;
   private lastError = '';
   private subscribed = false;
   private subscribing?: Promise<void>;
@@ -183,10 +183,12 @@ export class ClusterRegistry implements Cluster {
     await this.beating;
     if (deregister && this.current.state === 'up') {
       try {
-        for (const [name, held] of this.held)
-          await RELEASE.run(this.commands, [this.keys.stream(name), this.keys.streams], [name, held.lease]);
-        await this.commands.del(this.keys.node(this.nodeId));
-        await this.commands.srem(this.keys.nodes, this.nodeId);
+        const held = [...this.held];
+        await DEREGISTER.run(
+          this.commands,
+          [this.keys.node(this.nodeId), this.keys.nodes, this.keys.streams, ...held.map(([name]) => this.keys.stream(name))],
+          [this.nodeId, ...held.flatMap(([name, { lease }]) => [name, lease])],
+        );
       } catch (error) {
         this.logger.warn(`[node:${this.nodeId}] could not deregister (the records expire by themselves): ${errorMessage(error)}`);
       }
@@ -282,6 +284,10 @@ export class ClusterRegistry implements Cluster {
   }
 
   // ── reads ─────────────────────────────────────────────────────────────────────────────────────
+
+  view(): ClusterSnapshot {
+    return { nodes: [...this.lastView.nodes], streams: [...this.lastView.streams] };
+  }
 
   async nodes(): Promise<NodeRecord[]> {
     return (await this.snapshot('nodes')).nodes;
@@ -527,8 +533,8 @@ export class ClusterRegistry implements Cluster {
       if (this.closed) return;
       if (afterOutage) this.logger.log(`[node:${this.nodeId}] registered at ${this.address}; ${this.held.size} streams held`);
       this.setStatus({ state: 'up', mode: 'cluster', since: Date.now() });
-      const change = diffSnapshots(this.view, snapshot);
-      this.view = snapshot;
+      const change = diffSnapshots(this.lastView, snapshot);
+      this.lastView = snapshot;
       if (!isEmptyChange(change)) this.emitter.emit('view', change);
     } catch (error) {
       if (!isUnavailable(error)) this.logger.error(`[node:${this.nodeId}] heartbeat script failed: ${errorMessage(error)}`);
