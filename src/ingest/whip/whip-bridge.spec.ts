@@ -7,7 +7,6 @@ import { MEDIA_CODECS } from '../../mediasoup/media-codecs';
 import { negotiateWhipOffer } from './whip-negotiation';
 
 // The live client: libdatachannel built like OBS builds its WHIP peer (shared with the capture script).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createObsLikePeer } = require('./fixtures/obs-like-peer.cjs') as {
   createObsLikePeer(ndc: unknown, options?: { bindAddress?: string }): ObsLikePeer;
 };
@@ -58,7 +57,6 @@ describe('WHIP bridge on a real mediasoup router', () => {
     transports.forEach((t) => t.close());
     worker?.close();
     // libdatachannel's threads keep the process alive until cleanup() (the peer is closed by then).
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     if (ndcLoaded) (require('node-datachannel') as { cleanup(): void }).cleanup();
   });
 
@@ -153,7 +151,6 @@ describe('WHIP bridge on a real mediasoup router', () => {
   });
 
   it('a libdatachannel client built like OBS completes ICE and DTLS with the answer, and the producers receive its RTP', async () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const ndc = require('node-datachannel');
     ndcLoaded = true;
     const peer = createObsLikePeer(ndc, { bindAddress: '127.0.0.1' });
