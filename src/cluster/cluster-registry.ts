@@ -25,6 +25,8 @@
  *   neither renew nor overwrite another's continuity. Each claim has a random `lease` id: a
  *   takeover can name the claim it replaces (compare-and-swap), and a restarted node with the same
  *   id never mistakes its previous life's claims for its own (they are free for it to claim).
+ * - A clean leave (`close()`) is one script too: the others see the node and its streams go in
+ *   the same look, at their next heartbeat.
  * - The indexes are sets rather than SCAN over key patterns: SCAN walks the whole keyspace of a
  *   shared Redis and may return a key twice.
  * - Continuity outlives the lease (120 s > the 30 s reconnect grace) so another node can continue
@@ -32,7 +34,8 @@
  * - Ages (`idleMs`, claimedAt) come from Redis's clock (TIME in the scripts): node clocks may differ.
  * - Events go over pub/sub on a second connection (a subscribed connection can do nothing else).
  *   Pub/sub is fire-and-forget: a node that was away misses events, which is why the cluster view
- *   is also diffed every heartbeat (`view`) and re-read after a reconnect.
+ *   is also diffed every heartbeat (`view` event; `view()` returns the last look without asking
+ *   Redis) and re-read after a reconnect.
  *
  * Degraded mode (Redis unreachable or not answering within commandTimeoutMs): `status()` is `down`
  * with the reason, and nothing waits for Redis (see redis-client.ts for the ioredis options):
