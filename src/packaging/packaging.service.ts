@@ -5,11 +5,19 @@ import { appConfig, AppConfig } from '../config/app.config';
 import { errorMessage } from '../common/errors';
 import { BusEvents, EventBus, OnBusEvent } from '../events/events';
 import { isHlsFile, masterPlaylistUrl } from './hls-names';
+import { llPartTiming, LlPartTiming, SKIP_BOUNDARY_TARGETS } from './ll';
+import { LlStreamPackager } from './ll-stream';
 import { SegmentStore } from './segment-store';
 import { PackagingInfo, StreamPackager } from './stream-packager';
 
+/** LL segments kept in memory after leaving the playlist, for players holding an older playlist. */
+const LL_GRACE_SEGMENTS = 4;
+/** With HLS_RETENTION_SECONDS=-1, how long an ended stream's LL layout stays in memory. */
+const LL_KEPT_AFTER_END_MS = 60_000;
+
 interface Entry {
   packager: StreamPackager;
+  ll: LlStreamPackager;
   startedAt: number;
   retentionTimer?: NodeJS.Timeout;
 }
@@ -24,12 +32,14 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(PackagingService.name);
   private readonly entries = new Map<string, Entry>();
   private readonly store: SegmentStore;
+  private readonly llTiming: LlPartTiming;
 
   constructor(
     @Inject(appConfig.KEY) private readonly config: AppConfig,
     private readonly bus: EventBus,
   ) {
     this.store = new SegmentStore(config.hls.dir);
+    this.llTiming = llPartTiming(config.hls.partSeconds);
   }
 
   /** Nothing is live at start-up: what a previous run left (but recordings) is stale. */
@@ -52,15 +62,38 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     return this.entries.get(streamId)?.packager.info();
   }
 
+  /** A stream's Low-Latency layout (served from memory by delivery), while its files exist. */
+  llStream(streamId: string): LlStreamPackager | undefined {
+    const ll = this.entries.get(streamId)?.ll;
+    return ll && !ll.closed ? ll : undefined;
+  }
+
+  /** Every stream's Low-Latency layout (for measurements). */
+  llStreams(): LlStreamPackager[] {
+    return [...this.entries.values()].map((entry) => entry.ll).filter((ll) => !ll.closed);
+  }
+
   @OnBusEvent('stream.started')
   onStreamStarted({ streamId }: BusEvents['stream.started']): void {
     const existing = this.entries.get(streamId);
     if (existing) {
       // An id used again before the old stream's retention ended: its files go now.
       clearTimeout(existing.retentionTimer);
+      existing.ll.close('the stream was published again');
       void existing.packager.removeFiles();
     }
-    const packager = new StreamPackager(
+    const ll = new LlStreamPackager(
+      streamId,
+      {
+        timing: this.llTiming,
+        // Enough for a delta update to skip segments: CAN-SKIP-UNTIL is six target durations.
+        windowSegments: this.config.hls.listSize + SKIP_BOUNDARY_TARGETS,
+        graceSegments: LL_GRACE_SEGMENTS,
+      },
+      () => packager.fixedTargetDuration,
+      { warn: (message) => this.logger.warn(`[stream:${streamId}] LL ${message}`) },
+    );
+    const packager: StreamPackager = new StreamPackager(
       streamId,
       { segmentSeconds: this.config.hls.segmentSeconds, listSize: this.config.hls.retentionSeconds === -1 ? 0 : this.config.hls.listSize },
       this.store,
@@ -72,8 +105,9 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
           this.bus.emit('packaging.write-failed', { streamId, what, error });
         },
       },
+      ll,
     );
-    this.entries.set(streamId, { packager, startedAt: Date.now() });
+    this.entries.set(streamId, { packager, ll, startedAt: Date.now() });
   }
 
   @OnBusEvent('transcode.run-started')
@@ -102,7 +136,10 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([...this.entries.values()].map((entry) => entry.packager.end()));
-    for (const entry of this.entries.values()) clearTimeout(entry.retentionTimer);
+    for (const entry of this.entries.values()) {
+      clearTimeout(entry.retentionTimer);
+      entry.ll.close('the server is shutting down');
+    }
   }
 
   private wentLive(streamId: string): void {
@@ -116,10 +153,16 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
 
   private scheduleRemoval(streamId: string, entry: Entry): void {
     const retention = this.config.hls.retentionSeconds;
-    if (retention === -1) return; // a recording: kept
+    if (retention === -1) {
+      // A recording: the files stay; the Low-Latency layout (memory, no recording) goes after a while.
+      entry.retentionTimer = setTimeout(() => entry.ll.close('the stream ended'), LL_KEPT_AFTER_END_MS);
+      entry.retentionTimer.unref();
+      return;
+    }
     const remove = async () => {
       if (this.entries.get(streamId) !== entry) return;
       this.entries.delete(streamId);
+      entry.ll.close('the stream ended and its retention time is over');
       await entry.packager.removeFiles();
       this.bus.emit('stream.removed', { streamId });
     };

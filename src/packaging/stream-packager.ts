@@ -3,7 +3,16 @@ import { errorMessage } from '../common/errors';
 import { extractParameterSets, parseSps } from '../media/h264';
 import type { MediaKind, MediaUnit, RunTrack } from '../transcode/media-unit';
 import { ClassicRendition, FinishedSegment } from './classic-rendition';
-import { belongsTo, masterPlaylistName, masterPlaylistUrl, mediaPlaylistName, mediaPlaylistUrl, segmentName } from './hls-names';
+import {
+  belongsTo,
+  llMasterPlaylistUrl,
+  masterPlaylistName,
+  masterPlaylistUrl,
+  mediaPlaylistName,
+  mediaPlaylistUrl,
+  segmentName,
+} from './hls-names';
+import type { LlStreamPackager } from './ll-stream';
 import { renderMasterPlaylist } from './master-playlist';
 import { MediaPlaylist, Segment } from './media-playlist';
 import type { SegmentStore } from './segment-store';
@@ -29,6 +38,8 @@ export interface VideoInfo {
 
 export interface PackagingInfo {
   masterUrl: string;
+  /** The Low-Latency master (served from memory once every rendition has a segment). */
+  llMasterUrl: string;
   live: boolean;
   playlists: Partial<Record<MediaKind, string>>;
   segments: Partial<Record<MediaKind, number>>;
@@ -73,7 +84,14 @@ export class StreamPackager {
     private readonly options: PackagerOptions,
     private readonly store: SegmentStore,
     private readonly events: PackagerEvents,
+    /** The Low-Latency layout, fed the same units with the same numbers (none: classic only). */
+    private readonly ll?: LlStreamPackager,
   ) {}
+
+  /** TARGETDURATION, fixed by the stream's first segment; undefined before. */
+  get fixedTargetDuration(): number | undefined {
+    return this.targetDuration;
+  }
 
   private get prefix(): string {
     return `[stream:${this.streamId}]`;
@@ -86,6 +104,7 @@ export class StreamPackager {
     this.runBase = this.nextNumber;
     this.runWrote = false;
     this.wanted = tracks;
+    this.ll?.onRunStarted(run, tracks);
   }
 
   onUnit(run: number, rendition: string, unit: MediaUnit): void {
@@ -99,10 +118,14 @@ export class StreamPackager {
     if (target.kind === 'video' && unit.keyframe) this.noteVideo(unit.data);
     const finished = target.push(unit, this.runBase + unit.segment, this.cc);
     if (finished) this.complete(target, finished);
+    // After the classic rendition, so a first segment completed by this unit has fixed TARGETDURATION.
+    this.ll?.onUnit(rendition, target.kind, unit, this.runBase + unit.segment);
   }
 
   onRunEnded(run: number): void {
-    if (run === this.currentRun) this.flushAll();
+    if (run !== this.currentRun) return;
+    this.flushAll();
+    this.ll?.onRunEnded(run);
   }
 
   /** Every playlist gets EXT-X-ENDLIST; resolves once written. */
@@ -110,6 +133,7 @@ export class StreamPackager {
     if (this.ended) return this.writes;
     this.flushAll();
     this.ended = true;
+    this.ll?.end();
     for (const rendition of this.renditions.values()) {
       const playlist = rendition.playlist;
       if (!playlist) continue;
@@ -138,6 +162,7 @@ export class StreamPackager {
     }
     return {
       masterUrl: masterPlaylistUrl(this.streamId),
+      llMasterUrl: llMasterPlaylistUrl(this.streamId),
       live: this.isLive,
       playlists,
       segments,
