@@ -118,6 +118,7 @@ export class LlRendition {
   private open?: OpenPart;
   private nextPart = 0;
   private nextInit = 0;
+  private partRun?: number;
   private lastMsn?: number;
   /** The last gap between two samples (track timescale): the duration given to a run's last sample. */
   private sampleTicks = 0;
@@ -136,6 +137,11 @@ export class LlRendition {
 
   get kind(): MediaKind {
     return this.options.kind;
+  }
+
+  /** The run that gave this rendition its last part. */
+  get lastRun(): number | undefined {
+    return this.partRun;
   }
 
   /** The number the next part will have (the preload hint's). */
@@ -409,6 +415,7 @@ export class LlRendition {
       data: mediaFragment(number + 1, open.start, fmp4),
     };
     this.parts.set(number, part);
+    this.partRun = track.run;
     this.inProgress!.parts.push(part);
     this.events.changed(this, 'part');
   }

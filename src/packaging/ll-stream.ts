@@ -21,6 +21,8 @@ export interface LlStreamOptions {
 
 export interface LlStreamEvents {
   warn(message: string): void;
+  /** Wall-clock ms now (Date.now); tests give media time instead. */
+  now?(): number;
 }
 
 /** Leader cuts remembered to place filled audio (a hole in the audio never spans more than a few). */
@@ -59,9 +61,12 @@ export class LlStreamPackager {
     /** The stream's TARGETDURATION, fixed by its first segment (undefined before). */
     private readonly targetDuration: () => number | undefined,
     private readonly events: LlStreamEvents,
-    now: number = Date.now(),
   ) {
-    this.epoch = now.toString(36);
+    this.epoch = this.now().toString(36);
+  }
+
+  private now(): number {
+    return this.events.now?.() ?? Date.now();
   }
 
   get partTarget(): number {
@@ -91,7 +96,7 @@ export class LlStreamPackager {
   onUnit(rendition: string, kind: MediaKind, unit: MediaUnit, msn: number): void {
     if (this.ended || this.run === undefined) return;
     // Dates follow media time from the run's first unit (every rendition of the run shares the clock).
-    this.anchor ??= { wall: Date.now(), pts: unit.pts };
+    this.anchor ??= { wall: this.now(), pts: unit.pts };
     if (rendition === this.leader && this.leaderCuts[this.leaderCuts.length - 1]?.msn !== msn) {
       this.leaderCuts.push({ msn, pts: unit.pts });
       if (this.leaderCuts.length > LEADER_CUTS_KEPT) this.leaderCuts.shift();
@@ -237,7 +242,9 @@ export class LlStreamPackager {
     for (const track of this.tracks) {
       if (track.rendition === name) continue;
       const other = this.renditions.get(track.rendition);
-      if (!other?.servable) continue;
+      // Only renditions that have parts of this run: one that has not started again would report
+      // where it stood before the restart, segments behind.
+      if (!other?.servable || other.lastRun !== this.run) continue;
       reports.push(llRenditionReport(llMediaPlaylistName(this.streamId, track.rendition), other.state(targetDuration, [])));
     }
     return reports;
