@@ -136,6 +136,7 @@ export class LlDeliveryService {
     if (blockingTargetReached(target, rendition.position())) return false;
     const waiters = stream.waitersFor(name);
     if (!waiters) throw new LlNotFound(`the Low-Latency playlist of ${name} is gone`);
+    if (req.socket.destroyed) throw new WaitAbortedError('the client went away before the request blocked');
     const release = this.limiter.acquire(this.connectionKey(req));
     const abort = new AbortController();
     const onClose = (): void => abort.abort();

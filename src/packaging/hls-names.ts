@@ -84,10 +84,12 @@ const LL_KINDS = { i: 'init', p: 'part', s: 'segment' } as const;
 
 /** What an LL name means, or undefined for any other name (checked before anything is looked up). */
 export function parseLlName(name: string): LlName | undefined {
-  let match = LL_MASTER.exec(name);
-  if (match) return { type: 'master', streamId: match[1] };
-  match = LL_PLAYLIST.exec(name);
+  // A rendition's playlist first: `<id>-video.ll.m3u8` also looks like the master of a stream `<id>-video`,
+  // a name no stream can have (reserved suffix).
+  let match = LL_PLAYLIST.exec(name);
   if (match) return { type: 'playlist', streamId: match[1], rendition: match[2] };
+  match = LL_MASTER.exec(name);
+  if (match) return { type: 'master', streamId: match[1] };
   match = LL_MEDIA.exec(name);
   if (!match) return undefined;
   const kind = (match[4] ?? match[6]) as keyof typeof LL_KINDS;

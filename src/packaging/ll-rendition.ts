@@ -77,8 +77,14 @@ export interface LlRenditionOptions {
   /** Names this packaging of the stream in part and segment URLs (see hls-names.ts). */
   epoch: string;
   timing: LlPartTiming;
-  /** Complete segments listed in the playlist. */
+  /**
+   * The playlist lists at least this many segments, and at least this many target durations of them
+   * (a delta update skips what lies beyond CAN-SKIP-UNTIL, six target durations; segments may be
+   * shorter than the target), never more than four times this many segments.
+   */
   windowSegments: number;
+  /** The stream's TARGETDURATION (undefined until its first segment). */
+  targetDuration: () => number | undefined;
   /** Segments kept (still served) after they left the playlist, for clients holding an older one. */
   graceSegments: number;
 }
@@ -97,7 +103,7 @@ const MIN_SECONDS_FOR_PEAK = 0.5;
  * One rendition of the Low-Latency layout: CMAF fMP4 built in memory from the run's access units.
  * An init section per run (and when the SPS changes at a segment start), parts cut on media time inside
  * the classic segments (same msn, same boundaries), named by one part counter so the preload hint is
- * right across segment boundaries and runs. Keeps `windowSegments` segments in the playlist and
+ * right across segment boundaries and runs. Keeps a window of `windowSegments` segments (or target durations) in the playlist and
  * `graceSegments` more in memory; parts are views into their segment once it is complete.
  */
 export class LlRendition {
@@ -447,8 +453,21 @@ export class LlRendition {
     this.bytes += data.length;
     this.seconds += duration;
     if (duration >= MIN_SECONDS_FOR_PEAK || this.peakBps === 0) this.peakBps = Math.max(this.peakBps, (data.length * 8) / duration);
-    while (this.segments.length > this.options.windowSegments) this.retire(this.segments.shift()!);
+    this.slideWindow();
     this.events.changed(this, 'segment');
+  }
+
+  private slideWindow(): void {
+    const { windowSegments } = this.options;
+    const seconds = windowSegments * (this.options.targetDuration() ?? 1);
+    let total = 0;
+    for (const segment of this.segments) total += segment.duration;
+    while (this.segments.length > windowSegments) {
+      const first = this.segments[0];
+      if (this.segments.length <= 4 * windowSegments && total - first.duration < seconds) break;
+      total -= first.duration;
+      this.retire(this.segments.shift()!);
+    }
   }
 
   /** Out of the playlist; kept `graceSegments` more, then forgotten with its parts and (unused) init. */

@@ -13,7 +13,7 @@ import { renderMasterPlaylist } from './master-playlist';
 
 export interface LlStreamOptions {
   timing: LlPartTiming;
-  /** Complete segments listed in each LL playlist: enough that a delta update skips some. */
+  /** Segments (and target durations) listed in each LL playlist: enough that a delta update skips some. */
   windowSegments: number;
   /** Segments kept in memory after they left the playlist. */
   graceSegments: number;
@@ -111,6 +111,7 @@ export class LlStreamPackager {
           epoch: this.epoch,
           timing: this.options.timing,
           windowSegments: this.options.windowSegments,
+          targetDuration: this.targetDuration,
           graceSegments: this.options.graceSegments,
         },
         { changed: (r, what) => this.renditionChanged(r, what), warn: (message) => this.events.warn(message) },

@@ -17,14 +17,25 @@ export async function publishFromChromium(browser: Browser, appUrl: string, opti
   return { page, peerId, producedAt: Date.now() };
 }
 
-/** A page playing `url` with hls.js. */
-export async function playWithHlsJs(browser: Browser, appUrl: string, url: string): Promise<Page> {
+/** A page playing `url` with hls.js; `config` goes to hls.js (default: lowLatencyMode off). */
+export async function playWithHlsJs(browser: Browser, appUrl: string, url: string, config?: Record<string, unknown>): Promise<Page> {
   const viewer = await openTestPage(browser, appUrl, 'player');
-  await viewer.evaluate((u) => (window as any).player.play(u), url);
+  await viewer.evaluate(([u, c]) => (window as any).player.play(u, c ?? undefined), [url, config ?? null] as const);
   return viewer;
 }
 
-export async function playerState(viewer: Page): Promise<{ currentTime: number; videoWidth: number; latency?: number; fatalErrors: unknown[] }> {
+export interface PlayerState {
+  currentTime: number;
+  videoWidth: number;
+  latency?: number;
+  targetLatency?: number;
+  partHoldBack?: number;
+  partsLoaded: number;
+  stalls: number;
+  fatalErrors: unknown[];
+}
+
+export async function playerState(viewer: Page): Promise<PlayerState> {
   return viewer.evaluate(() => (window as any).player.state());
 }
 
