@@ -42,6 +42,10 @@ describe('validateEnvironment', () => {
         LOG_LEVEL: 'log',
         SHUTDOWN_GRACE_MS: 1000,
         CORS_ORIGINS: '*',
+        PUBLISH_AUTH: 'off',
+        PUBLISHER_TIMEOUT_SECONDS: 10,
+        STREAM_RECONNECT_GRACE_SECONDS: 30,
+        STREAM_TAKEOVER: false,
       });
       expect(env.ANNOUNCED_IP).toBeUndefined();
     });
@@ -147,6 +151,17 @@ describe('validateEnvironment', () => {
   });
 
   describe('cross-field checks', () => {
+    it('PUBLISH_AUTH=token needs a secret of at least 32 bytes (RFC 7518 3.2), never printed', () => {
+      expect(linesOf(problemsOf({ PUBLISH_AUTH: 'token' }))).toEqual([
+        'PUBLISH_JWT_SECRET must hold at least 32 bytes with PUBLISH_AUTH=token (RFC 7518 3.2), got 0',
+      ]);
+      const message = problemsOf({ PUBLISH_AUTH: 'token', PUBLISH_JWT_SECRET: 'short-secret' });
+      expect(message).toContain('got 12');
+      expect(message).not.toContain('short-secret');
+      expect(validateEnvironment({ PUBLISH_AUTH: 'token', PUBLISH_JWT_SECRET: 'x'.repeat(32) }).PUBLISH_AUTH).toBe('token');
+      expect(linesOf(problemsOf({ PUBLISH_AUTH: 'jwt' }))[0]).toMatch(/^PUBLISH_AUTH="jwt": .*off, token/);
+    });
+
     it('a port range whose min is above its max', () => {
       expect(linesOf(problemsOf({ RTC_MIN_PORT: '21000', RTC_MAX_PORT: '20000', WEBRTC_SERVER_PORT: '19000' }))).toEqual([
         'RTC_MIN_PORT (21000) must not be above RTC_MAX_PORT (20000)',

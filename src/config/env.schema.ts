@@ -13,6 +13,9 @@ import {
 } from 'class-validator';
 import { availableParallelism } from 'node:os';
 
+/** An HS256 key must be at least as long as the hash output (RFC 7518 3.2). */
+const MIN_SECRET_BYTES = 32;
+
 /** FFmpeg receive ports per stream: video RTP/RTCP, audio RTP/RTCP. */
 export const PORTS_PER_LEASE = 4;
 
@@ -62,6 +65,16 @@ export class EnvironmentSchema {
   @IsInt() @Min(0) @Max(60000) SHUTDOWN_GRACE_MS: number = 1000;
   /** `*` or a comma-separated list of origins allowed to call the REST API and socket.io. */
   @IsString() @MinLength(1) CORS_ORIGINS: string = '*';
+  /** `off` (anyone may publish) or `token` (publishing needs a JWT whose `sub` is the stream name). */
+  @IsIn(['off', 'token']) PUBLISH_AUTH: 'off' | 'token' = 'off';
+  /** HS256 secret for publish tokens: at least 32 bytes (RFC 7518 3.2). Required with PUBLISH_AUTH=token. */
+  @IsString() PUBLISH_JWT_SECRET: string = '';
+  /** A publisher whose transport receives nothing (RTP, RTCP, STUN) for this long is gone. */
+  @IsInt() @Min(2) @Max(600) PUBLISHER_TIMEOUT_SECONDS: number = 10;
+  /** A named stream whose publisher is gone stays (filler, no ENDLIST) this long for it to come back. */
+  @IsInt() @Min(0) @Max(3600) STREAM_RECONNECT_GRACE_SECONDS: number = 30;
+  /** `true`: a second publisher with a valid claim on a live name takes it over; `false`: it gets STREAM_IN_USE. */
+  @IsBoolean() STREAM_TAKEOVER: boolean = false;
 }
 
 export class ConfigValidationError extends Error {}
@@ -133,6 +146,12 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
     problems.push(
       `FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must lie outside Linux's ephemeral range ${EPHEMERAL_PORTS.min}-${EPHEMERAL_PORTS.max}`,
     );
+  }
+  if (env.PUBLISH_AUTH === 'token' && valid('PUBLISH_AUTH', 'PUBLISH_JWT_SECRET')) {
+    const bytes = Buffer.byteLength(env.PUBLISH_JWT_SECRET, 'utf8');
+    if (bytes < MIN_SECRET_BYTES) {
+      problems.push(`PUBLISH_JWT_SECRET must hold at least ${MIN_SECRET_BYTES} bytes with PUBLISH_AUTH=token (RFC 7518 3.2), got ${bytes}`);
+    }
   }
   if (env.WEBRTC_SERVER && valid('WEBRTC_SERVER', 'WEBRTC_SERVER_PORT', 'MEDIASOUP_WORKERS')) {
     const server: [number, number] = [env.WEBRTC_SERVER_PORT, env.WEBRTC_SERVER_PORT + workers - 1];

@@ -8,6 +8,8 @@ export interface MasterPlaylistInput {
   /** Peak bits per second of all renditions together, measured from segment sizes. */
   bandwidth: number;
   averageBandwidth?: number;
+  /** The media playlists' names (the live ones by default; a recording's VOD ones). */
+  playlistName?: (rendition: 'video' | 'audio') => string;
 }
 
 /**
@@ -16,6 +18,7 @@ export interface MasterPlaylistInput {
  */
 export function renderMasterPlaylist(input: MasterPlaylistInput): string {
   const { streamId, video, audio } = input;
+  const playlist = input.playlistName ?? ((rendition: 'video' | 'audio') => mediaPlaylistName(streamId, rendition));
   const lines = ['#EXTM3U', '#EXT-X-VERSION:6', '#EXT-X-INDEPENDENT-SEGMENTS'];
   const attrs = [`BANDWIDTH=${Math.ceil(input.bandwidth)}`];
   if (input.averageBandwidth) attrs.push(`AVERAGE-BANDWIDTH=${Math.ceil(input.averageBandwidth)}`);
@@ -23,11 +26,11 @@ export function renderMasterPlaylist(input: MasterPlaylistInput): string {
   if (video?.width && video.height) attrs.push(`RESOLUTION=${video.width}x${video.height}`);
   if (video && audio) {
     lines.push(
-      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${audio.channels}",URI="${mediaPlaylistName(streamId, 'audio')}"`,
+      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${audio.channels}",URI="${playlist('audio')}"`,
     );
     attrs.push('AUDIO="aud"');
   }
   if (!video && !audio) throw new RangeError('a master playlist needs at least one rendition');
-  lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, mediaPlaylistName(streamId, video ? 'video' : 'audio'));
+  lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, playlist(video ? 'video' : 'audio'));
   return lines.join('\n') + '\n';
 }

@@ -3,8 +3,17 @@ import { errorMessage } from '../common/errors';
 import { extractParameterSets, parseSps } from '../media/h264';
 import type { MediaKind, MediaUnit, RunTrack } from '../transcode/media-unit';
 import { ClassicRendition, FinishedSegment } from './classic-rendition';
-import { belongsTo, masterPlaylistName, masterPlaylistUrl, mediaPlaylistName, mediaPlaylistUrl, segmentName } from './hls-names';
-import { renderMasterPlaylist } from './master-playlist';
+import {
+  liveUrl,
+  masterPlaylistName,
+  masterPlaylistUrl,
+  mediaPlaylistName,
+  mediaPlaylistUrl,
+  recordingMasterName,
+  recordingPlaylistName,
+  segmentName,
+} from './hls-names';
+import { MasterPlaylistInput, renderMasterPlaylist } from './master-playlist';
 import { MediaPlaylist, Segment } from './media-playlist';
 import type { SegmentStore } from './segment-store';
 
@@ -12,6 +21,14 @@ export interface PackagerOptions {
   segmentSeconds: number;
   /** Segments kept in a live playlist; 0 keeps them all (a recording). */
   listSize: number;
+  /** Where an earlier stream of the same name left off: numbering continues past its files. */
+  continueFrom?: Continuity;
+}
+
+/** Enough to continue a stream's numbering: the next segment number and discontinuity count. */
+export interface Continuity {
+  nextNumber: number;
+  cc: number;
 }
 
 /** What packaging reports to its owner. */
@@ -35,6 +52,8 @@ export interface PackagingInfo {
   resolution?: string;
   bitrateKbps: Partial<Record<MediaKind, number>>;
   targetDuration?: number;
+  /** The VOD master of a recording, once the stream has ended with HLS_RETENTION_SECONDS=-1. */
+  recordingUrl?: string;
 }
 
 /** Segments shorter than this say more about TS overhead than about the bitrate. */
@@ -59,12 +78,15 @@ export class StreamPackager {
   /** The stream's discontinuity count: one more for each run after the first that wrote segments. */
   private cc = 0;
   private runWrote = false;
-  private anyWritten = false;
+  /** Segment files written and not yet deleted: exactly what removal deletes (a later stream of the same name has its own). */
+  private readonly files = new Set<string>();
+  private recordingUrl?: string;
   private targetDuration?: number;
   private video?: VideoInfo;
   private declaredBandwidth = 0;
   private masterKey = '';
   private isLive = false;
+  private masterInput?: MasterPlaylistInput;
   private ended = false;
   private writes: Promise<void> = Promise.resolve();
 
@@ -73,10 +95,21 @@ export class StreamPackager {
     private readonly options: PackagerOptions,
     private readonly store: SegmentStore,
     private readonly events: PackagerEvents,
-  ) {}
+  ) {
+    if (options.continueFrom) {
+      this.nextNumber = options.continueFrom.nextNumber;
+      // The first run after an earlier stream is a discontinuity from it.
+      this.cc = options.continueFrom.cc + 1;
+    }
+  }
 
   private get prefix(): string {
     return `[stream:${this.streamId}]`;
+  }
+
+  /** Where a later stream of the same name should continue. */
+  continuity(): Continuity {
+    return { nextNumber: this.nextNumber, cc: this.cc };
   }
 
   onRunStarted(run: number, tracks: RunTrack[]): void {
@@ -119,11 +152,39 @@ export class StreamPackager {
     await this.writes;
   }
 
-  /** Deletes every file of this stream (playlists and segments). */
-  async removeFiles(): Promise<void> {
+  /**
+   * A recording: VOD playlists of every rendition from the stream's first segment, and a master.
+   * Named by `tag`, so the live names (which a later stream of the same name reuses) stay free.
+   */
+  async writeRecording(tag: string): Promise<void> {
     await this.writes;
-    const names = (await this.store.list()).filter((name) => belongsTo(this.streamId, name));
+    const master = this.masterInput;
+    if (!master) return;
+    for (const rendition of this.renditions.values()) {
+      if (!rendition.playlist) continue;
+      const name = recordingPlaylistName(this.streamId, rendition.name, tag);
+      await this.store.writePlaylist(name, rendition.playlist.render({ vod: true }));
+      this.files.add(name);
+    }
+    const text = renderMasterPlaylist({ ...master, playlistName: (rendition) => recordingPlaylistName(this.streamId, rendition, tag) });
+    const name = recordingMasterName(this.streamId, tag);
+    await this.store.writePlaylist(name, text);
+    this.files.add(name);
+    this.recordingUrl = liveUrl(name);
+  }
+
+  /**
+   * Deletes this stream's files: its segments (exactly those it wrote) and, unless a later stream of
+   * the same name has taken them over, its playlists.
+   */
+  async removeFiles(options: { playlists: boolean } = { playlists: true }): Promise<void> {
+    await this.writes;
+    const names = [...this.files];
+    if (options.playlists) {
+      names.push(masterPlaylistName(this.streamId), ...[...this.renditions.keys()].map((r) => mediaPlaylistName(this.streamId, r)));
+    }
     await Promise.all(names.map((name) => this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error)))));
+    this.files.clear();
   }
 
   info(): PackagingInfo {
@@ -144,6 +205,7 @@ export class StreamPackager {
       resolution: this.video ? `${this.video.width}x${this.video.height}` : undefined,
       bitrateKbps,
       targetDuration: this.targetDuration,
+      recordingUrl: this.recordingUrl,
     };
   }
 
@@ -172,7 +234,6 @@ export class StreamPackager {
 
   private complete(rendition: ClassicRendition, finished: FinishedSegment): void {
     this.runWrote = true;
-    this.anyWritten = true;
     this.nextNumber = Math.max(this.nextNumber, finished.number + 1);
     // Fixed by the stream's first segment, before any playlist exists: the configured target where
     // keyframes come when asked, the publisher's own keyframe interval where they do not.
@@ -187,6 +248,7 @@ export class StreamPackager {
     this.write(`segment ${uri}`, async () => {
       try {
         await this.store.writeSegment(uri, finished.data);
+        this.files.add(uri);
       } catch (error) {
         // Disk full or gone: the segment is listed as a gap, so numbering and timing hold for players.
         segment.gap = true;
@@ -220,14 +282,15 @@ export class StreamPackager {
     this.declaredBandwidth = Math.max(this.declaredBandwidth, Math.ceil(peak * 1.1));
     this.masterKey = key;
     const average = [...this.renditions.values()].reduce((sum, r) => sum + r.averageBps, 0);
-    const text = renderMasterPlaylist({
+    const input: MasterPlaylistInput = {
       streamId: this.streamId,
       video: hasVideo ? this.video : undefined,
       audio: hasAudio ? { codec: 'mp4a.40.2', channels: 2 } : undefined,
       bandwidth: this.declaredBandwidth,
       averageBandwidth: Math.ceil(average),
-    });
-    await this.store.writePlaylist(masterPlaylistName(this.streamId), text);
+    };
+    await this.store.writePlaylist(masterPlaylistName(this.streamId), renderMasterPlaylist(input));
+    this.masterInput = input;
     if (!this.isLive) {
       this.isLive = true;
       this.events.live();
@@ -239,7 +302,10 @@ export class StreamPackager {
     rendition.expired.push(...slid.filter((s) => !s.gap).map((s) => s.uri));
     while (rendition.expired.length > this.options.listSize) {
       const uri = rendition.expired.shift()!;
-      await this.store.remove(uri).catch((error) => this.events.writeFailed(`removing ${uri}`, errorMessage(error)));
+      await this.store.remove(uri).then(
+        () => this.files.delete(uri),
+        (error) => this.events.writeFailed(`removing ${uri}`, errorMessage(error)),
+      );
     }
   }
 

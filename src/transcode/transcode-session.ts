@@ -6,6 +6,7 @@ import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
 import type { Router } from 'mediasoup/node/lib/Router';
 import type { AppConfig } from '../config/app.config';
 import { errorMessage } from '../common/errors';
+import { extractParameterSets, parseSps } from '../media/h264';
 import { buildFfmpegCommands, FfmpegPlan } from './ffmpeg-args';
 import { FfmpegRun } from './ffmpeg-run';
 import { KeyframeRequester } from './keyframe-requester';
@@ -16,6 +17,8 @@ import { RtpFeed } from './rtp-feed';
 import { buildSdp } from './sdp';
 
 export interface TrackInfo {
+  /** What FFmpeg gets for this kind now: the publisher's RTP, or filler (paused, silent, no publisher). */
+  source: 'rtp' | 'filler';
   codecIn: string;
   codecOut: 'H264' | 'AAC';
   mode: VideoMode;
@@ -58,7 +61,11 @@ const DEFAULT_FILLER_SIZE = { width: 640, height: 360 };
 export class TranscodeSession {
   private readonly logger = new Logger('Transcoder');
   private readonly feeds = new Map<MediaKind, RtpFeed>();
+  /** Kinds the stream carries: once it had one, it keeps it (as filler while no producer feeds it). */
+  private readonly kinds = new Set<MediaKind>();
   private readonly wanted = new Map<MediaKind, Wanted>();
+  /** The codec each kind last came in, for info() while it plays filler. */
+  private readonly lastCodec = new Map<MediaKind, string>();
   private readonly silent = new Set<MediaKind>();
   private readonly activity = new Map<Producer, { bytes: number; at: number }>();
   private instance?: FfmpegRun;
@@ -107,18 +114,18 @@ export class TranscodeSession {
     return this.instance?.droppedFrames ?? 0;
   }
 
-  /** Sets (or with `undefined`, removes) the producer of each kind given, all in one FFmpeg run. */
+  /**
+   * Sets the producer of each kind given, all in one FFmpeg run. `undefined` leaves the kind without a
+   * producer: it plays filler (the publisher is gone or being replaced), the timeline goes on.
+   */
   setTracks(changes: Partial<Record<MediaKind, Wanted | undefined>>, reason: string): Promise<void> {
     for (const [kind, wanted] of Object.entries(changes) as Array<[MediaKind, Wanted | undefined]>) {
+      this.kinds.add(kind);
       if (wanted) this.wanted.set(kind, wanted);
       else this.wanted.delete(kind);
       this.silent.delete(kind);
     }
     return this.enqueue(reason);
-  }
-
-  hasTrack(kind: MediaKind): boolean {
-    return this.wanted.has(kind);
   }
 
   /** A producer was paused or resumed: switch that kind between RTP and filler. */
@@ -162,12 +169,15 @@ export class TranscodeSession {
 
   info(): Partial<Record<MediaKind, TrackInfo>> {
     const result: Partial<Record<MediaKind, TrackInfo>> = {};
-    for (const [kind, { producer }] of this.wanted) {
+    for (const kind of this.kinds) {
+      const producer = this.wanted.get(kind)?.producer;
+      if (producer) this.lastCodec.set(kind, producer.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? 'unknown');
       result[kind] = {
-        codecIn: producer.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? 'unknown',
+        source: this.plan?.[kind]?.source ?? (this.isLive(kind) ? 'rtp' : 'filler'),
+        codecIn: this.lastCodec.get(kind) ?? 'unknown',
         codecOut: kind === 'video' ? 'H264' : 'AAC',
-        mode: kind === 'video' ? this.videoMode(producer) : 'transcode',
-        paused: producer.paused,
+        mode: kind === 'video' && producer ? this.videoMode(producer) : kind === 'video' ? 'copy' : 'transcode',
+        paused: producer?.paused ?? false,
         silent: this.silent.has(kind),
         simulcastLayer: this.feeds.get(kind)?.simulcastLayer,
       };
@@ -176,8 +186,17 @@ export class TranscodeSession {
   }
 
   /** A unit of the current run came out: its timeline end moves, and the video size is remembered. */
-  noteUnit(unit: MediaUnit): void {
+  private noteUnit(rendition: string, unit: MediaUnit): void {
     this.timelineEnd = Math.max(this.timelineEnd, unit.pts);
+    if (rendition !== 'video' || !unit.keyframe) return;
+    const sps = extractParameterSets(unit.data).sps[0];
+    if (!sps) return;
+    try {
+      const { width, height } = parseSps(sps);
+      this.videoSize = { width, height };
+    } catch {
+      // An unreadable SPS only means the filler keeps the size it had.
+    }
   }
 
   /** Stops FFmpeg first (while packets still flow, it exits in ~30 ms), then closes what fed it. */
@@ -237,14 +256,13 @@ export class TranscodeSession {
   }
 
   private planFor(): FfmpegPlan | undefined {
-    if (this.wanted.size === 0) return undefined;
+    if (this.kinds.size === 0) return undefined;
     const video = this.wanted.get('video')?.producer;
-    const audio = this.wanted.get('audio');
     const { hls, ffmpeg } = this.config;
     return {
       sdpPath: this.isLive('video') || this.isLive('audio') ? join(this.workDir, 'input.sdp') : undefined,
-      video: video && (this.isLive('video') ? { source: 'rtp', mode: this.videoMode(video) } : { source: 'filler', ...this.videoSize }),
-      audio: audio && (this.isLive('audio') ? { source: 'rtp' } : { source: 'filler' }),
+      video: !this.kinds.has('video') ? undefined : video && this.isLive('video') ? { source: 'rtp', mode: this.videoMode(video) } : { source: 'filler', ...this.videoSize },
+      audio: !this.kinds.has('audio') ? undefined : this.isLive('audio') ? { source: 'rtp' } : { source: 'filler' },
       segmentSeconds: hls.segmentSeconds,
       timelineOffsetSeconds: 0,
       x264Preset: ffmpeg.x264Preset,
@@ -302,7 +320,7 @@ export class TranscodeSession {
       this.config.hls.segmentSeconds,
       {
         onUnit: (rendition, unit) => {
-          this.noteUnit(unit);
+          this.noteUnit(rendition, unit);
           this.listener.onUnit(run, rendition, unit);
         },
         onCut: () => {
