@@ -80,7 +80,7 @@ export function defaultOptions(overrides = {}) {
     budgetMinutes: 40,
     root: process.cwd(),
     serverDir: undefined, // the checkout whose dist/main.js is measured (default: root)
-    inject: undefined, // test hook: { atN } breaks one publisher's connection in that step
+    inject: undefined, // test hook: { atN } closes one publisher's track under it when that step starts measuring
     log: (msg) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`),
     ...overrides,
   };
@@ -439,7 +439,7 @@ async function runRamp(ctx, { variant, ramp, timing, variantResult }) {
       sampler.startWindow();
       if (o.inject?.atN === n) {
         const { peerId } = await state.generator.fault();
-        log(`[${profile}/${variant}] N=${n}: test hook: closed ${peerId}'s peer connection under it`);
+        log(`[${profile}/${variant}] N=${n}: test hook: closed a track of ${peerId} under it`);
       }
       for (let w = 0; w < timing.windows; w++) {
         await sleep(timing.windowSeconds * 1000);
@@ -468,6 +468,7 @@ async function runRamp(ctx, { variant, ramp, timing, variantResult }) {
         const j = judge(f);
         return {
           verdict: j.verdict,
+          packetsSent: f.sent.packets,
           lossPackets: j.loss.total,
           lossFree: j.loss.lossFree,
           lagGrowthMax: f.lag.maxGrowth,

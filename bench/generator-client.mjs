@@ -72,7 +72,7 @@ export async function startGenerator({
     add: (count, variant, batch = 5) => request('add', { count, variant, batch }, 30_000 + count * 5_000),
     stats: () => request('stats', {}, 15_000),
     close: (peerIds) => request('close', { peerIds }, 30_000),
-    /** Test hook: closes one publisher's peer connection under it (see load-publisher.mjs injectFault). */
+    /** Test hook: closes one publisher's first track under it (see load-publisher.mjs injectFault). */
     fault: (peerId) => request('fault', { peerId }, 5_000),
     /** Closes every publisher and ends the process (SIGKILL if it does not end in time). */
     async stop(timeoutMs = 15_000) {

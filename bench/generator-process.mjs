@@ -7,7 +7,7 @@
 //                                                  `batch` publishers connect at once (all of them: a burst)
 //   { id, cmd: 'stats' }                        -> reply { publishers: [stats()], eventLoop, rssMiB }
 //   { id, cmd: 'close', peerIds? }              -> closes those (all by default)
-//   { id, cmd: 'fault', peerId? }               -> test hook: closes one publisher's peer connection under it
+//   { id, cmd: 'fault', peerId? }               -> test hook: closes one publisher's first track under it
 //   { id, cmd: 'exit' }                         -> closes everything, libdatachannel cleanup, exits
 // Unsolicited: { type: 'publisher-failed', peerId, error, at } when a connected publisher fails (it
 // has stopped; the others go on), { type: 'generator-error', error } for an error no publisher owned.

@@ -818,11 +818,11 @@ export async function publish({
       return failure;
     },
     /**
-     * Test hook: closes the peer connection under the publisher without telling it, as when the
-     * connection dies: its next send throws "Track is closed" and the publisher must fail alone.
+     * Test hook: closes the first track under the publisher without telling it, as when its
+     * connection dies: the next send throws and this publisher, and only this one, must fail.
      */
     injectFault() {
-      rtc?.pc.close();
+      rtc?.tracks[0]?.track.close();
     },
     /** ICE/DTLS state, what was sent per RTP stream, and mediasoup's RTCP about each. */
     stats() {

@@ -15,7 +15,7 @@
 //          dist/main.js of another checkout, built there if stale).
 // Experiment, not for the reference numbers: --server-rmem BYTES sets net.core.rmem_default while the
 // server starts (so its WebRtcServer socket gets that receive buffer) and restores it at once.
-// Test hook: --inject-fault N closes one publisher's peer connection under it when step N starts measuring.
+// Test hook: --inject-fault N closes one publisher's track under it when step N starts measuring.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_RAMPS, defaultOptions, emergencyStop, runBench, VARIANT_NAMES } from '../bench/bench-runner.mjs';
