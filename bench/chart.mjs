@@ -1,7 +1,7 @@
 // The benchmark's chart as a standalone SVG, written by hand (no dependency): copy vs legacy for H264 +
 // Opus publishers against N: server CPU, CPU per stream (with its split), time to a playable master;
 // and glass-to-glass latency at N=1.
-import { capacityOf, TARGETS } from './report.mjs';
+import { capacityOf, TARGETS, whyNot } from './report.mjs';
 
 const W = 1200;
 const H = 860;
@@ -209,7 +209,7 @@ export function renderChart(result) {
       annotations: profiles.flatMap((p) => {
         const f = cap[p].failedStep;
         if (!f) return [];
-        const why = (f.reasons?.[0] ?? f.verdict).slice(0, 60);
+        const why = whyNot(f).slice(0, 45);
         return [{ x: f.n, y: f.serverCores, text: `N=${f.n}: ${why}`, color: COLORS[p], dy: -12 }];
       }),
     }),
@@ -321,9 +321,9 @@ function glassPanel(result, x, y, w, h) {
         : []),
     ]);
   const out = [`<rect x="${x}" y="${y}" width="${w}" height="${h}" fill="#fff" stroke="#ddd"/>`];
-  out.push(text(x + 14, y + 22, 'Glass-to-glass latency, one Chromium publisher at the highest passing N', { size: 16, weight: 'bold' }));
+  out.push(text(x + 14, y + 22, 'Glass-to-glass under load (one Chromium publisher)', { size: 16, weight: 'bold' }));
   out.push(
-    text(x + 14, y + 40, 'stamped canvas → WebRTC → HLS → hls.js (defaults; LL: lowLatencyMode), same Chromium clock', {
+    text(x + 14, y + 40, 'at the highest passing N; hls.js defaults, LL: lowLatencyMode', {
       size: 12,
       color: '#666',
     }),

@@ -14,7 +14,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { publish, shutdown } from './load-publisher.mjs';
 
-const wallNow = () => performance.timeOrigin + performance.now();
+// Date.now(): the realtime clock every process shares (see stats.mjs wallNow).
+const wallNow = () => Date.now();
 const publishers = new Map();
 const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();

@@ -714,7 +714,7 @@ export async function publish({
   /** After it connected: stop, close, report once. Before, `connected` rejects instead. */
   const fail = (reason) => {
     if (closed || failure) return;
-    failure = { peerId, error: String(reason?.message ?? reason), at: performance.timeOrigin + performance.now() };
+    failure = { peerId, error: String(reason?.message ?? reason), at: Date.now() };
     log(`[${peerId}] failed: ${failure.error}`);
     void close();
     if (isConnected) onFailure(failure);

@@ -23,17 +23,25 @@ export function capacityOf(variant) {
   };
 }
 
+/** Why a step does not count as passing: its own reasons, or its confirmation's. */
+export function whyNot(step) {
+  if (!step) return '';
+  if (step.verdict !== 'pass') return step.reasons?.join('; ') || step.verdict;
+  const c = step.confirmation;
+  return c ? `confirmation (${c.seconds} s): ${c.reasons.join('; ') || c.verdict}` : '';
+}
+
 const pct = (a, b) => `${Math.round((a / b - 1) * 100)} %`;
 const fmt = (v, d = 3) => (v === undefined || v === null || Number.isNaN(v) ? 'n/a' : String(round(v, d)));
 const cell = (v) => (v === undefined || v === null ? '–' : String(v));
 const UNKNOWN = 'unknown (metric missing)';
 const known = (v) => (v === undefined || v === null ? UNKNOWN : v.toLocaleString('en-US'));
 
-/** "10" or "10 (FFmpeg loss unknown)": loss-free as far as the server lets us see. */
+/** "10", "10+" (the ramp ended there) or "10 (unknown: ffmpegRtpMissed)": loss-free as far as the server lets us see. */
 function lossFreeText(c, step) {
-  if (!c.lossFree) return '0';
+  const n = `${c.lossFree}${c.lowerBound && c.lossFree === c.maxPass ? '+' : ''}`;
   const unknown = step?.loss?.unknown ?? [];
-  return c.lossFreeUnknown && unknown.length ? `${c.lossFree} (not seen: ${unknown.join(', ')})` : String(c.lossFree);
+  return c.lossFree && c.lossFreeUnknown && unknown.length ? `${n} (unknown: ${unknown.join(', ')})` : n;
 }
 
 function splitText(step) {
@@ -61,8 +69,8 @@ export function evaluateTargets(result) {
       id: 'capacity',
       target: `≥ ${TARGETS.capacity} 720p30 H264 + Opus publishers on one pinned core with no packet lost (${calibrationText(result)})`,
       measured:
-        `loss-free ${lossFreeText(c, c.lossFreeStep)}${c.lowerBound ? '+' : ''}; highest passing ${c.maxPass}` +
-        `${c.firstFail ? `; N=${c.firstFail}: ${c.failedStep?.reasons?.join('; ') || c.failVerdict}` : ''}${fromCpu ? ` (CPU alone would allow ~${Math.floor(fromCpu)})` : ''}`,
+        `loss-free ${lossFreeText(c, c.lossFreeStep)}; highest passing ${c.maxPass}` +
+        `${c.firstFail ? `; N=${c.firstFail}: ${whyNot(c.failedStep)}` : ''}${fromCpu ? ` (CPU alone would allow ~${Math.floor(fromCpu)})` : ''}`,
       value: c.lossFree,
       met: c.lossFree >= TARGETS.capacity && !c.lossFreeUnknown,
       shortfall:
@@ -137,17 +145,30 @@ const drops = (s) =>
     .map((k) => (k === 'other' ? (s.udpDrops?.node ?? 0) + (s.udpDrops?.other ?? 0) : cell(s.udpDrops?.[k])))
     .join(' · ');
 
+/** What the longer re-measurements of loss-free steps found. */
+function confirmations(variant) {
+  const done = (variant.steps ?? []).filter((s) => s.confirmation);
+  if (done.length === 0) return 'not run';
+  return done
+    .map((s) => {
+      const c = s.confirmation;
+      const found = c.loss.total > 0 ? `${c.loss.total} lost, ${c.windowsWithLoss}/${c.windows.length} windows with loss` : 'no loss';
+      return `N=${s.n}: ${c.verdict}, ${c.seconds} s, ${found}${c.reasons.length ? ` (${c.reasons.join('; ')})` : ''}`;
+    })
+    .join('; ');
+}
+
 export function capacityTable(result) {
   const rows = [
-    '| profile | variant | loss-free capacity (N) | highest passing N | first N that did not pass: why | core / stream at the loss-free N | Nest · worker · FFmpeg per stream |',
-    '| --- | --- | --- | ---: | --- | ---: | --- |',
+    '| profile | variant | loss-free capacity (N) | confirmation at that N | highest passing N | first N that did not pass: why | core / stream at the loss-free N | Nest · worker · FFmpeg per stream |',
+    '| --- | --- | --- | --- | ---: | --- | ---: | --- |',
   ];
   for (const [profile, p] of Object.entries(result.profiles)) {
     for (const [variant, v] of Object.entries(p.variants ?? {})) {
       const c = capacityOf(v);
       const s = c.lossFreeStep;
       rows.push(
-        `| ${profile} | ${variant} | ${lossFreeText(c, s)}${c.lowerBound ? '+' : ''} | ${c.maxPass}${c.lowerBound ? '+' : ''} | ${c.firstFail ? `${c.firstFail}: ${c.failedStep?.reasons?.join('; ') || c.failVerdict}` : 'none'} | ${fmt(s?.perStreamCores, 4)} | ${s ? `${fmt(s.splitPerStream.node, 4)} · ${fmt(s.splitPerStream.mediasoup, 4)} · ${fmt(s.splitPerStream.ffmpeg, 4)}` : '–'} |`,
+        `| ${profile} | ${variant} | ${lossFreeText(c, s)} | ${confirmations(v)} | ${c.maxPass}${c.lowerBound ? '+' : ''} | ${c.firstFail ? `${c.firstFail}: ${whyNot(c.failedStep)}` : 'none'} | ${fmt(s?.perStreamCores, 4)} | ${s ? `${fmt(s.splitPerStream.node, 4)} · ${fmt(s.splitPerStream.mediasoup, 4)} · ${fmt(s.splitPerStream.ffmpeg, 4)}` : '–'} |`,
       );
     }
   }
@@ -165,7 +186,7 @@ export function stepTable(result) {
         const t = s.timeliness;
         const l = s.loss;
         rows.push(
-          `| ${profile} | ${variant} | ${s.n} | ${s.verdict} | ${s.windowsFailing}/${s.windows.length} | ${fmt(s.serverCores, 2)} | ${fmt(s.perStreamCores, 3)} | ${fmt(s.split.node, 2)} · ${fmt(s.split.mediasoup, 2)} · ${fmt(s.split.ffmpeg, 2)} | ` +
+          `| ${profile} | ${variant} | ${s.n} | ${s.verdict} | ${s.windowsFailing}/${s.windows.length}${s.confirmation ? `; confirmation ${s.confirmation.windowsFailing}/${s.confirmation.windows.length}` : ''} | ${fmt(s.serverCores, 2)} | ${fmt(s.perStreamCores, 3)} | ${fmt(s.split.node, 2)} · ${fmt(s.split.mediasoup, 2)} · ${fmt(s.split.ffmpeg, 2)} | ` +
             `${rss(s, 'node')} · ${rss(s, 'mediasoup')} · ${rss(s, 'ffmpeg')} | ${fmt(s.generatorCores, 2)} | ${cell(s.produceToPlayable.medianMs)} / ${cell(s.produceToPlayable.p95Ms)} | ` +
             `${cell(t.extinfMax)} | ${cell(t.intervalP95)} / ${cell(t.intervalMax)} | ${fmt(t.lagGrowthMax, 2)} | ${drops(s)} | ${cell(s.rtcpReportedLost)} | ${known(s.serverCounters?.ffmpegRtpMissed)} | ` +
             `${known(s.serverCounters?.ffmpegDroppedFrames)} | ${l.total.toLocaleString('en-US')} of ${l.packets.toLocaleString('en-US')} (${fmt(l.ratio * 100, 4)} %) | ${s.reasons.join('; ') || '–'} |`,

@@ -51,7 +51,14 @@ export type Verdict = 'pass' | 'fail' | 'generator-limited';
 
 export function lossOf(facts: WindowFacts): Loss;
 export function judge(facts: WindowFacts): { verdict: Verdict; reasons: string[]; loss: Loss };
-export function capacityOf(steps: Array<{ n: number; verdict: Verdict | string; loss?: Pick<Loss, 'lossFree'> }>): {
+export function capacityOf(
+  steps: Array<{
+    n: number;
+    verdict: Verdict | string;
+    loss?: Pick<Loss, 'lossFree'>;
+    confirmation?: { verdict: Verdict | string; loss?: Pick<Loss, 'lossFree'> };
+  }>,
+): {
   maxPass: number;
   lossFree: number;
   lossFreeUnknown: boolean;

@@ -93,7 +93,9 @@ function judge(facts) {
 /**
  * A ramp's capacity: the highest N that passed before the first step that did not (maxPass), and
  * the highest of those that lost nothing (lossFree; `lossFreeUnknown` when a loss counter the
- * server does not expose could still hide loss there). lowerBound: the ramp ended without a failure.
+ * server does not expose could still hide loss there). A step's `confirmation` (the same N measured
+ * again, longer) counts too: loss there takes the step out of the loss-free count, a failure ends
+ * the passing steps. lowerBound: the ramp ended without a failure.
  */
 function capacityOf(steps) {
   let maxPass = 0;
@@ -105,10 +107,17 @@ function capacityOf(steps) {
       firstFail = s;
       break;
     }
+    // A longer confirmation measurement of the same N overrules the step where it is worse.
+    const c = s.confirmation;
+    if (c && c.verdict !== 'pass') {
+      firstFail = { n: s.n, verdict: c.verdict };
+      break;
+    }
     maxPass = s.n;
-    if (s.loss && s.loss.lossFree !== false) {
+    const free = [s.loss, c && c.loss].filter(Boolean).map((l) => l.lossFree);
+    if (free.length > 0 && !free.includes(false)) {
       lossFree = s.n;
-      lossFreeUnknown = s.loss.lossFree === undefined;
+      lossFreeUnknown = free.includes(undefined);
     }
   }
   return {

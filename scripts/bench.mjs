@@ -9,7 +9,7 @@
 //   node scripts/bench.mjs --smoke     (or --quick) N=2, 2 x 4 s, copy only, no Chromium
 // Options: --max-n N, --profiles copy,legacy, --variants h264,browser,vp8,audio, --ramp 1,5,10 (the ramp
 //          of every profile and of the h264 and browser variants), --warmup S, --window S, --windows R
-//          (measured period = R windows of S seconds), --no-g2g / --g2g, --g2g-seconds S, --burst N (0: none),
+//          (measured period = R windows of S seconds), --confirm R (windows to measure the loss-free N again; 0: not), --no-g2g / --g2g, --g2g-seconds S, --burst N (0: none),
 //          --port-base P (HTTP on P+400, WebRTC on P, RTC P+10..P+999, FFmpeg P+1000..P+2999; default 14000),
 //          --server-cores 0, --generator-cores 1, --out DIR, --budget-minutes M, --server-dir DIR (measure the
 //          dist/main.js of another checkout, built there if stale).
@@ -39,6 +39,7 @@ const KNOWN = new Set([
   '--warmup',
   '--window',
   '--windows',
+  '--confirm',
   '--no-g2g',
   '--g2g',
   '--g2g-seconds',
@@ -78,6 +79,7 @@ if (arg('--ramp')) {
 if (arg('--warmup')) options.warmupSeconds = Number(arg('--warmup'));
 if (arg('--window')) options.windowSeconds = Number(arg('--window'));
 if (arg('--windows')) options.windows = Number(arg('--windows'));
+if (arg('--confirm')) options.confirmWindows = Number(arg('--confirm'));
 if (arg('--burst')) options.burst = Number(arg('--burst'));
 if (arg('--server-dir')) options.serverDir = arg('--server-dir');
 if (arg('--inject-fault')) options.inject = { atN: Number(arg('--inject-fault')) };
@@ -97,6 +99,7 @@ for (const v of options.variants ?? base.variants) if (!VARIANT_NAMES.includes(v
 for (const k of ['maxN', 'warmupSeconds', 'windowSeconds', 'windows', 'g2gSeconds', 'portBase', 'budgetMinutes', 'serverRmem'])
   if (k in options && !(options[k] > 0)) bad.push(`${k} must be a positive number`);
 if ('burst' in options && !(options.burst >= 0)) bad.push('burst must be 0 or more');
+if ('confirmWindows' in options && !(options.confirmWindows >= 0)) bad.push('confirm must be 0 or more');
 if (options.inject && !(options.inject.atN > 0)) bad.push('--inject-fault needs the N of a ramp step');
 if (bad.length) {
   console.error(`bad options: ${bad.join('; ')}`);

@@ -86,6 +86,17 @@ describe('benchmark verdict (bench/verdict.js)', () => {
       lowerBound: false,
     });
     expect(capacityOf(steps.slice(0, 1))).toMatchObject({ maxPass: 5, lossFree: 5, lossFreeUnknown: false, lowerBound: true });
+    // The longer confirmation of a loss-free step overrules it: loss there, or a failure.
+    const lossyConfirmation = { verdict: 'pass', loss: { lossFree: false } };
+    expect(capacityOf([steps[0], { ...steps[1], confirmation: lossyConfirmation }, steps[2]])).toMatchObject({ maxPass: 15, lossFree: 5 });
+    expect(capacityOf([{ ...steps[0], confirmation: { verdict: 'fail', loss: { lossFree: false } } }, steps[1]])).toEqual({
+      maxPass: 0,
+      lossFree: 0,
+      lossFreeUnknown: false,
+      firstFail: 5,
+      failVerdict: 'fail',
+      lowerBound: false,
+    });
     expect(capacityOf([])).toMatchObject({ maxPass: 0, lossFree: 0 });
   });
 });

@@ -44,7 +44,8 @@ class StampPlayer {
         const sh = (height * video.videoHeight) / 480;
         ctx.drawImage(video, sx, sy, sw, sh, 0, 0, width, height);
         const bits = readStampBits(ctx.getImageData(0, 0, width, height).data, width);
-        const displayWall = performance.timeOrigin + meta.expectedDisplayTime;
+        // The realtime clock both pages share (each page's timeOrigin drifts from it; see bench/stats.mjs).
+        const displayWall = Date.now() - (performance.now() - meta.expectedDisplayTime);
         const stamp = decodeStamp(bits, displayWall);
         if (stamp === undefined) this.unreadable++;
         else this.samples.push({ at: displayWall, latencyMs: displayWall - stamp });

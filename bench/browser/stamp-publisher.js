@@ -53,7 +53,7 @@ class StampPublisher {
     );
     this.videoProducer = await transport.produce({ track: video, codec });
     await connected;
-    return { peerId, connectedAt: performance.timeOrigin + performance.now() };
+    return { peerId, connectedAt: Date.now() };
   }
 
   sources() {
@@ -72,7 +72,7 @@ class StampPublisher {
       ctx.fillStyle = '#ccc';
       ctx.font = '28px sans-serif';
       ctx.fillText(new Date().toISOString(), 20, 40);
-      drawStamp(ctx, performance.timeOrigin + performance.now());
+      drawStamp(ctx, Date.now()); // the realtime clock the player page shares (bench/stats.mjs)
     };
     draw();
     this.timer = setInterval(draw, 1000 / 30);
