@@ -5,6 +5,12 @@ class Player {
   video = document.createElement('video');
   hls?: Hls;
   errors: Array<{ type: string; details: string; fatal: boolean }> = [];
+  /** Times the player loaded the master: more than one means something reloaded it. */
+  manifestLoads = 0;
+  /** The longest time currentTime stood still once playing had begun (ms). */
+  longestStallMs = 0;
+  private lastTime = -1;
+  private lastAdvanceAt = 0;
 
   play(url: string): void {
     this.video.muted = true;
@@ -13,9 +19,23 @@ class Player {
     const hls = new Hls({ lowLatencyMode: false });
     this.hls = hls;
     hls.on(Hls.Events.ERROR, (_event, data) => this.errors.push({ type: data.type, details: data.details, fatal: data.fatal }));
+    hls.on(Hls.Events.MANIFEST_LOADING, () => this.manifestLoads++);
     hls.loadSource(url);
     hls.attachMedia(this.video);
     hls.on(Hls.Events.MANIFEST_PARSED, () => void this.video.play().catch(() => undefined));
+    // Sampled in the page, so a slow test process cannot hide (or invent) a stall.
+    setInterval(() => this.sample(), 100);
+  }
+
+  private sample(): void {
+    const now = performance.now();
+    const time = this.video.currentTime;
+    if (time > this.lastTime) {
+      this.lastTime = time;
+      this.lastAdvanceAt = now;
+    } else if (this.lastTime > 0 && !this.video.paused && !this.video.ended) {
+      this.longestStallMs = Math.max(this.longestStallMs, now - this.lastAdvanceAt);
+    }
   }
 
   state() {
@@ -28,6 +48,9 @@ class Player {
       readyState: this.video.readyState,
       latency: this.hls?.latency,
       fatalErrors: this.errors.filter((e) => e.fatal),
+      manifestLoads: this.manifestLoads,
+      longestStallMs: Math.round(this.longestStallMs),
+      duration: this.video.duration,
     };
   }
 }
