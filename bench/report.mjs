@@ -90,9 +90,11 @@ export function evaluateTargets(result) {
       value: perStream,
       met: perStream !== undefined && perStream <= TARGETS.cpuPerStream,
       shortfall:
-        perStream !== undefined && perStream > TARGETS.cpuPerStream
-          ? `${pct(perStream, TARGETS.cpuPerStream)} over; ${splitText(c.lossFreeStep)}`
-          : undefined,
+        perStream === undefined
+          ? 'no loss-free step to measure it at'
+          : perStream > TARGETS.cpuPerStream
+            ? `${pct(perStream, TARGETS.cpuPerStream)} over; ${splitText(c.lossFreeStep)}`
+            : undefined,
     });
     const passed = (result.profiles.copy.variants.h264.steps ?? []).filter((s) => s.verdict === 'pass' && s.produceToPlayable.count > 0);
     const worst = passed.reduce((w, s) => (!w || s.produceToPlayable.p95Ms > w.produceToPlayable.p95Ms ? s : w), undefined);
@@ -107,8 +109,9 @@ export function evaluateTargets(result) {
         `${burst ? `; ${burst.count} joining within ${burst.joinSpanMs} ms: median ${burst.produceToPlayable.medianMs} ms, p95 ${burst.produceToPlayable.p95Ms} ms, max ${burst.produceToPlayable.maxMs} ms` : ''}`,
       value: worstMs || undefined,
       met: !!worst && worstMs <= limit && !(burst?.notPlayable > 0),
-      shortfall:
-        worstMs > limit
+      shortfall: !worst
+        ? 'no passing step'
+        : worstMs > limit
           ? `p95 ${pct(worstMs, limit)} over`
           : burst?.notPlayable > 0
             ? `${burst.notPlayable} of the burst never playable`
@@ -126,7 +129,12 @@ export function evaluateTargets(result) {
       value: ratio,
       cpuRatio,
       met: ratio !== undefined && ratio >= TARGETS.ratio,
-      shortfall: ratio !== undefined && ratio < TARGETS.ratio ? `${fmt(ratio, 2)}× instead of ${TARGETS.ratio}×` : undefined,
+      shortfall:
+        ratio === undefined
+          ? 'legacy had no loss-free step'
+          : ratio < TARGETS.ratio
+            ? `${fmt(ratio, 2)}× instead of ${TARGETS.ratio}×`
+            : undefined,
     });
   }
   return out;
