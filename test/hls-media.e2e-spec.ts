@@ -1,5 +1,5 @@
 import { useHlsFixture } from './support/hls-fixture';
-import { streamInfo, waitFor } from './support/app';
+import { streamInfo } from './support/app';
 import { beepTimes, collectSegments, flashTimes, median, pairOffsets, theilSen } from './support/av-offset';
 import { readPlaylist } from './support/hls';
 import { playerState, playWithHlsJs, waitForNewSegments, waitUntilPlaying } from './support/publisher';
