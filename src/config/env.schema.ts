@@ -16,8 +16,8 @@ import { availableParallelism } from 'node:os';
 /** An HS256 key must be at least as long as the hash output (RFC 7518 3.2). */
 const MIN_SECRET_BYTES = 32;
 
-/** FFmpeg receive ports per stream: video RTP/RTCP, audio RTP/RTCP. */
-export const PORTS_PER_LEASE = 4;
+/** FFmpeg receive ports per stream: RTP/RTCP for audio and for up to three video layers (simulcast). */
+export const PORTS_PER_LEASE = 8;
 
 /** Linux's default ephemeral port range: outgoing sockets get ports from here, so we listen elsewhere. */
 export const EPHEMERAL_PORTS = { min: 32768, max: 60999 } as const;
