@@ -351,16 +351,19 @@ export class TranscodeSession {
   }
 
   /**
-   * The top layer at the stream's start keeps the plain `video` (today's file names); the others are
-   * `video.<rid>`: a `.`, which stream names cannot contain.
+   * The top encoding the publisher declares keeps the plain `video` (today's file names, existing
+   * links); the others are `video.<rid>` (a `.`, which stream names cannot contain). By declaration,
+   * not by what flows first: a browser starts its lower layers first while its bandwidth estimate
+   * ramps up, and a rendition's name must not depend on that race.
    */
   private layerName(encodingIndex: number, producer: Producer): string {
     let name = this.layerNames.get(encodingIndex);
     if (!name) {
-      const rid = producer.rtpParameters.encodings?.[encodingIndex]?.rid;
-      const used = new Set(this.layerNames.values());
-      name = !used.has('video') ? 'video' : `video.${rid && /^[A-Za-z0-9]{1,16}$/.test(rid) ? rid.toLowerCase() : `e${encodingIndex}`}`;
-      if (used.has(name)) name = `video.e${encodingIndex}`;
+      const encodings = producer.rtpParameters.encodings ?? [];
+      const rid = encodings[encodingIndex]?.rid;
+      const suffix = rid && /^[A-Za-z0-9]{1,16}$/.test(rid) ? rid.toLowerCase() : `e${encodingIndex}`;
+      name = encodingIndex === encodings.length - 1 ? 'video' : `video.${suffix}`;
+      if ([...this.layerNames.values()].includes(name)) name = `video.e${encodingIndex}`;
       this.layerNames.set(encodingIndex, name);
     }
     return name;
