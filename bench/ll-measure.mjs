@@ -13,7 +13,7 @@
 //    with M blocked requests held at all times; the delay from a part to the answer of the requests
 //    blocked for it, from the server's histogram.
 // Prints a Markdown table; the server's log goes to bench-results/ll-measure-server.log.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
@@ -21,9 +21,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { publish, shutdown } from './load-publisher.mjs';
-import { watchLiveStreams } from './live-events.mjs';
+import { watchLiveTimes } from './live-times.mjs';
 import { DEFAULT_MEDIA_DIR, prepareMedia } from './prepare-media.mjs';
-import { readStat, CLK_TCK } from './proc-sampler.mjs';
+import { CLK_TCK, readStat } from '../test/support/shared/proc.js';
 import { ensureBuilt, portBlock, startServer } from './server-process.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -52,15 +52,25 @@ const { llPartTiming } = require(join(root, 'dist/packaging/ll/index.js'));
 /** The server's units for the bench media: FFmpeg writes MPEG-TS as the server's FFmpeg does, demuxed and cut here. */
 function serverUnits() {
   const ts = (inputArgs, codecArgs) =>
-    execFileSync('ffmpeg', ['-v', 'error', ...inputArgs, ...codecArgs, '-f', 'mpegts', '-pes_payload_size', '0', 'pipe:1'], { maxBuffer: 1 << 30 });
+    execFileSync('ffmpeg', ['-v', 'error', ...inputArgs, ...codecArgs, '-f', 'mpegts', '-pes_payload_size', '0', 'pipe:1'], {
+      maxBuffer: 1 << 30,
+    });
   const video = ts(['-framerate', '30', '-i', join(DEFAULT_MEDIA_DIR, 'video.h264')], ['-c:v', 'copy']);
   const audio = ts(['-i', join(DEFAULT_MEDIA_DIR, 'audio.opus')], ['-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2']);
   const out = [];
-  const cutter = new SegmentCutter([{ name: 'video', kind: 'video' }, { name: 'audio', kind: 'audio' }], { targetSeconds: 1 }, (rendition, unit, segment) =>
-    out.push({ rendition, unit: { ...unit, segment } }),
+  const cutter = new SegmentCutter(
+    [
+      { name: 'video', kind: 'video' },
+      { name: 'audio', kind: 'audio' },
+    ],
+    { targetSeconds: 1 },
+    (rendition, unit, segment) => out.push({ rendition, unit: { ...unit, segment } }),
   );
   const units = [];
-  for (const [rendition, bytes] of [['video', video], ['audio', audio]]) {
+  for (const [rendition, bytes] of [
+    ['video', video],
+    ['audio', audio],
+  ]) {
     const demuxer = new TsDemuxer((unit) => units.push({ rendition, unit: { ...unit, programHeaders: demuxer.programHeaders } }));
     demuxer.push(bytes);
     demuxer.end();
@@ -72,8 +82,13 @@ function serverUnits() {
 }
 
 function packagingCost(units, renderPlaylists) {
-  const ll = new LlStreamPackager('bench', { timing: llPartTiming(0.2), windowSegments: 12, graceSegments: 4 }, () => 1, { warn: () => undefined });
-  const tracks = [{ rendition: 'video', kind: 'video', source: 'rtp' }, { rendition: 'audio', kind: 'audio', source: 'rtp' }];
+  const ll = new LlStreamPackager('bench', { timing: llPartTiming(0.2), windowSegments: 12, graceSegments: 4 }, () => 1, {
+    warn: () => undefined,
+  });
+  const tracks = [
+    { rendition: 'video', kind: 'video', source: 'rtp' },
+    { rendition: 'audio', kind: 'audio', source: 'rtp' },
+  ];
   const span = units[units.length - 1].unit.pts - units[0].unit.pts + 3000;
   const segments = units[units.length - 1].unit.segment + 1;
   const loops = Math.ceil(120 / (span / 90000));
@@ -168,30 +183,12 @@ async function viewerLoop(base, name, stop, counters) {
   agent.destroy();
 }
 
-/** `count` requests blocked for a segment two ahead at all times (each re-asks when answered). */
-async function holdBlocked(base, name, count, stop, counters) {
-  const agent = new Agent({ keepAlive: true, maxSockets: count });
-  const one = async () => {
-    let { body } = await get(agent, `${base}/${name}`);
-    while (!stop.done) {
-      const { lastComplete } = nextOf(body.toString());
-      const answer = await get(agent, `${base}/${name}?_HLS_msn=${lastComplete + 2}`);
-      counters.answered++;
-      if (answer.status === 200) body = answer.body;
-      else {
-        counters.errors++;
-        ({ body } = await get(agent, `${base}/${name}`));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: count }, one));
-  agent.destroy();
-}
-
 /** Histogram buckets of the part-to-answer delay from /metrics: { le: count }. */
 async function answerBuckets(url) {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Object.fromEntries([...text.matchAll(/webrtc_hls_ll_blocked_answer_seconds_bucket\{le="([^"]+)"\} (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+  return Object.fromEntries(
+    [...text.matchAll(/webrtc_hls_ll_blocked_answer_seconds_bucket\{le="([^"]+)"\} (\d+)/g)].map((m) => [m[1], Number(m[2])]),
+  );
 }
 function p95(before, after) {
   const les = Object.keys(after);
@@ -215,11 +212,12 @@ const server = await startServer({
 });
 const rows = [];
 try {
-  const live = watchLiveStreams(server.url);
+  const live = watchLiveTimes(server.url);
   await live.opened;
   const publisher = await publish({ serverUrl: server.url, variant: 'h264' });
   await publisher.connected;
-  await live.waitFor(publisher.peerId, 30_000);
+  await live.waitForLive(publisher.peerId, 30_000);
+  log(`peerLive: ${JSON.stringify(live.livePayload(publisher.peerId))}`);
   live.close();
   const base = `${server.url}/live`;
   const video = `${publisher.peerId}-video.ll.m3u8`;
@@ -279,7 +277,18 @@ try {
       blocked = Number(/^webrtc_hls_ll_blocked_requests (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0);
       if (blocked < 0.98 * BLOCKED) log(`cycle ${cycle}: released before the window ended (${blocked} left)`);
     }
-    heldErrors += (await answers).filter((a) => a.status !== 200).length;
+    const statuses = (await answers).map((a) => a.status);
+    heldErrors += statuses.filter((status) => status !== 200).length;
+    if (statuses.some((status) => status !== 200)) {
+      const counts = {};
+      for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
+      log(
+        `cycle ${cycle}: answers ${JSON.stringify(counts)}; ${(await answers)
+          .find((a) => a.status !== 200)
+          .body.toString()
+          .slice(0, 200)}`,
+      );
+    }
   }
   agent.destroy();
   const whileHeld = heldTicks / CLK_TCK / heldSeconds;

@@ -33,7 +33,10 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
   };
 
   /** What a player asks for next: the part after the newest one. */
-  const nextPart = (position: ReturnType<typeof llPlaylistPosition>) => ({ msn: position.lastPart!.msn, part: position.lastPart!.index + 1 });
+  const nextPart = (position: ReturnType<typeof llPlaylistPosition>) => ({
+    msn: position.lastPart!.msn,
+    part: position.lastPart!.index + 1,
+  });
 
   beforeAll(async () => {
     // The watch page is served from public/app/, which only the build writes.
@@ -72,10 +75,15 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
           status: document.querySelector('#player-status')!.getAttribute('data-state'),
         };
       });
-    await waitFor('the watch page playing', async () => {
-      const state = await watching();
-      return state.currentTime > 2 && state.videoWidth > 0 ? state : undefined;
-    }, 30_000, 200);
+    await waitFor(
+      'the watch page playing',
+      async () => {
+        const state = await watching();
+        return state.currentTime > 2 && state.videoWidth > 0 ? state : undefined;
+      },
+      30_000,
+      200,
+    );
     // hls.js starts at the keyframe before its target; the page then catches up once.
     await waitFor('the watch page near the live edge', async () => (await watching()).latency <= 0.648 + 0.5, 15_000, 100);
     // From then on, what the page shows as "behind live" (hls.js's latency), every 250 ms for 10 s.
@@ -195,10 +203,15 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
     expect((await fetch(live(`nobody-video.ll.m3u8`))).status).toBe(404);
 
     // Delta updates once more than CAN-SKIP-UNTIL (6 s) of segments are listed.
-    const delta = await waitFor('a delta update', async () => {
-      const text = await (await fetch(live(`${video()}?_HLS_skip=YES`))).text();
-      return text.includes('#EXT-X-SKIP:') ? text : undefined;
-    }, 30_000, 500);
+    const delta = await waitFor(
+      'a delta update',
+      async () => {
+        const text = await (await fetch(live(`${video()}?_HLS_skip=YES`))).text();
+        return text.includes('#EXT-X-SKIP:') ? text : undefined;
+      },
+      30_000,
+      500,
+    );
     expect(checkLlMediaPlaylist(delta, { request: { skip: 'YES' }, partIndexOf: llPartIndex })).toEqual([]);
   });
 
@@ -219,11 +232,17 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
     const other = await fetch(live(`${video()}?_HLS_msn=${position.lastCompleteMsn}`));
     expect(other.status).toBe(200);
     expect(delivery.blocked).toBeLessThanOrEqual(4);
-    const statuses = await waitFor('ten answers', () => {
-      const all = [...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
-      return all.length === 10 ? all : undefined;
-    }, 10_000).catch((error) => {
-      throw new Error(`${error.message}; statuses ${[...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])}; tail ${JSON.stringify(received.slice(-1500))}; blocked ${delivery.blocked}`);
+    const statuses = await waitFor(
+      'ten answers',
+      () => {
+        const all = [...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+        return all.length === 10 ? all : undefined;
+      },
+      10_000,
+    ).catch((error) => {
+      throw new Error(
+        `${error.message}; statuses ${[...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])}; tail ${JSON.stringify(received.slice(-1500))}; blocked ${delivery.blocked}`,
+      );
     });
     expect(statuses).toEqual([...Array(4).fill('200'), ...Array(6).fill('429')]);
     expect(received).toContain('already holds 4 blocked playlist requests (limit 4)');
@@ -241,7 +260,11 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
 
   it('FFmpeg and ffprobe read the LL master as ordinary HLS', async () => {
     const master = live(`${peerId}.ll.m3u8`);
-    const { stdout } = await run('ffprobe', ['-v', 'error', '-of', 'json', '-show_entries', 'stream=codec_name,codec_type,width,height', master], { timeout: 30_000 });
+    const { stdout } = await run(
+      'ffprobe',
+      ['-v', 'error', '-of', 'json', '-show_entries', 'stream=codec_name,codec_type,width,height', master],
+      { timeout: 30_000 },
+    );
     const streams = JSON.parse(stdout).streams as Array<{ codec_name: string; codec_type: string }>;
     expect(streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
     const decoded = await run('ffmpeg', ['-v', 'error', '-i', master, '-t', '3', '-f', 'null', '-'], { timeout: 60_000 });
@@ -256,10 +279,15 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
     process.kill(pid, 'SIGKILL');
     // The last part of the killed run may still come: block for the part after it, from this playlist on.
     const killedAt = Date.now();
-    const afterKill = await waitFor('the killed run completed', async () => {
-      const now = await current();
-      return now.parsed.pending === undefined || now.parsed.pending.parts.length === 0 ? now : undefined;
-    }, 10_000, 20);
+    const afterKill = await waitFor(
+      'the killed run completed',
+      async () => {
+        const now = await current();
+        return now.parsed.pending === undefined || now.parsed.pending.parts.length === 0 ? now : undefined;
+      },
+      10_000,
+      20,
+    );
     const target = nextPart(afterKill.position);
     const started = Date.now();
     const response = await fetch(live(`${video()}?_HLS_msn=${target.msn}&_HLS_part=${target.part}`));
@@ -274,16 +302,24 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
       expect(response.status).toBe(200);
       console.log(`blocked request across the restart answered after ${waited} ms (${Date.now() - killedAt} ms after the kill)`);
     }
-    const after = await waitFor('the new run in the playlist', async () => {
-      const now = await current();
-      return now.parsed.segments.some((s) => s.discontinuity) || now.parsed.pending?.discontinuity ? now : undefined;
-    }, 20_000, 200);
+    const after = await waitFor(
+      'the new run in the playlist',
+      async () => {
+        const now = await current();
+        return now.parsed.segments.some((s) => s.discontinuity) || now.parsed.pending?.discontinuity ? now : undefined;
+      },
+      20_000,
+      200,
+    );
     const restarted = [...after.parsed.segments, ...(after.parsed.pending ? [after.parsed.pending] : [])].find((s) => s.discontinuity)!;
     expect(restarted.mapLine).toBeDefined();
     expect(restarted.programDateTime).toBeDefined();
     expect(restarted.msn).toBe(target.msn + 1);
     const audioAfter = await current(`${peerId}-audio.ll.m3u8`);
-    for (const [older, newer, name] of [[before, after, video()], [audioBefore, audioAfter, `${peerId}-audio.ll.m3u8`]] as const) {
+    for (const [older, newer, name] of [
+      [before, after, video()],
+      [audioBefore, audioAfter, `${peerId}-audio.ll.m3u8`],
+    ] as const) {
       const violations = [
         ...checkLlMediaPlaylist(newer.text, { partIndexOf: llPartIndex, selfUri: name }),
         ...checkLlMediaPlaylist(older.text, { partIndexOf: llPartIndex, selfUri: name }),

@@ -19,6 +19,13 @@ export const appConfig = registerAs('app', () => {
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    streams: {
+      publishAuth: env.PUBLISH_AUTH,
+      jwtSecret: env.PUBLISH_JWT_SECRET,
+      publisherTimeoutMs: env.PUBLISHER_TIMEOUT_SECONDS * 1000,
+      reconnectGraceMs: env.STREAM_RECONNECT_GRACE_SECONDS * 1000,
+      takeover: env.STREAM_TAKEOVER,
+    },
     mediasoup: {
       // availableParallelism, unlike cpus().length, is never 0 (cpus() can be empty in containers).
       workers: env.MEDIASOUP_WORKERS || availableParallelism(),

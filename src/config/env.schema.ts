@@ -1,20 +1,11 @@
-import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsIP,
-  IsNumber,
-  IsOptional,
-  IsString,
-  Max,
-  Min,
-  MinLength,
-  validateSync,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsIP, IsNumber, IsOptional, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
 import { availableParallelism } from 'node:os';
 
-/** FFmpeg receive ports per stream: video RTP/RTCP, audio RTP/RTCP. */
-export const PORTS_PER_LEASE = 4;
+/** An HS256 key must be at least as long as the hash output (RFC 7518 3.2). */
+const MIN_SECRET_BYTES = 32;
+
+/** FFmpeg receive ports per stream: RTP/RTCP for audio and for up to three video layers (simulcast). */
+export const PORTS_PER_LEASE = 8;
 
 /** Linux's default ephemeral port range: outgoing sockets get ports from here, so we listen elsewhere. */
 export const EPHEMERAL_PORTS = { min: 32768, max: 60999 } as const;
@@ -64,6 +55,16 @@ export class EnvironmentSchema {
   @IsInt() @Min(0) @Max(60000) SHUTDOWN_GRACE_MS: number = 1000;
   /** `*` or a comma-separated list of origins allowed to call the REST API and socket.io. */
   @IsString() @MinLength(1) CORS_ORIGINS: string = '*';
+  /** `off` (anyone may publish) or `token` (publishing needs a JWT whose `sub` is the stream name). */
+  @IsIn(['off', 'token']) PUBLISH_AUTH: 'off' | 'token' = 'off';
+  /** HS256 secret for publish tokens: at least 32 bytes (RFC 7518 3.2). Required with PUBLISH_AUTH=token. */
+  @IsString() PUBLISH_JWT_SECRET: string = '';
+  /** A publisher whose transport receives nothing (RTP, RTCP, STUN) for this long is gone. */
+  @IsInt() @Min(2) @Max(600) PUBLISHER_TIMEOUT_SECONDS: number = 10;
+  /** A named stream whose publisher is gone stays (filler, no ENDLIST) this long for it to come back. */
+  @IsInt() @Min(0) @Max(3600) STREAM_RECONNECT_GRACE_SECONDS: number = 30;
+  /** `true`: a second publisher with a valid claim on a live name takes it over; `false`: it gets STREAM_IN_USE. */
+  @IsBoolean() STREAM_TAKEOVER: boolean = false;
 }
 
 export class ConfigValidationError extends Error {}
@@ -82,7 +83,9 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentSc
   const problems = errors.map((error) => {
     const got = JSON.stringify(present[error.property]);
     // Decorators register bottom-up: reversed, the type comes first and the bounds follow as written.
-    return `${error.property}=${got}: ${Object.values(error.constraints ?? {}).reverse().join('; ')}`;
+    return `${error.property}=${got}: ${Object.values(error.constraints ?? {})
+      .reverse()
+      .join('; ')}`;
   });
   problems.push(...crossFieldProblems(env, new Set(errors.map((error) => error.property))));
   if (problems.length > 0) {
@@ -129,7 +132,9 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
     problems.push(`FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must hold at least ${PORTS_PER_LEASE} ports (one stream)`);
   }
   if (ffmpegOk && rtcOk && overlaps(ffmpeg, rtc)) {
-    problems.push(`FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must not overlap RTC_MIN_PORT..RTC_MAX_PORT (${rtc[0]}-${rtc[1]})`);
+    problems.push(
+      `FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must not overlap RTC_MIN_PORT..RTC_MAX_PORT (${rtc[0]}-${rtc[1]})`,
+    );
   }
   if (ffmpegOk && overlaps(ffmpeg, [EPHEMERAL_PORTS.min, EPHEMERAL_PORTS.max])) {
     problems.push(
@@ -140,6 +145,12 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
     problems.push(
       `HLS_PART_SECONDS (${env.HLS_PART_SECONDS}) must be at most half of HLS_SEGMENT_SECONDS (${env.HLS_SEGMENT_SECONDS}): a segment holds several parts`,
     );
+  }
+  if (env.PUBLISH_AUTH === 'token' && valid('PUBLISH_AUTH', 'PUBLISH_JWT_SECRET')) {
+    const bytes = Buffer.byteLength(env.PUBLISH_JWT_SECRET, 'utf8');
+    if (bytes < MIN_SECRET_BYTES) {
+      problems.push(`PUBLISH_JWT_SECRET must hold at least ${MIN_SECRET_BYTES} bytes with PUBLISH_AUTH=token (RFC 7518 3.2), got ${bytes}`);
+    }
   }
   if (env.WEBRTC_SERVER && valid('WEBRTC_SERVER', 'WEBRTC_SERVER_PORT', 'MEDIASOUP_WORKERS')) {
     const server: [number, number] = [env.WEBRTC_SERVER_PORT, env.WEBRTC_SERVER_PORT + workers - 1];

@@ -12,9 +12,20 @@ describe('silentAacFrame', () => {
     try {
       const frame = silentAacFrame(2, channels)!;
       const asc = audioSpecificConfig({ objectType: 2, samplingFrequencyIndex: 3, channels });
-      const samples = Array.from({ length: 10 }, () => ({ duration: AAC_FRAME_SAMPLES, keyframe: true, compositionOffset: 0, data: frame }));
+      const samples = Array.from({ length: 10 }, () => ({
+        duration: AAC_FRAME_SAMPLES,
+        keyframe: true,
+        compositionOffset: 0,
+        data: frame,
+      }));
       const file = join(dir, 'silence.mp4');
-      writeFileSync(file, Buffer.concat([initSegment({ kind: 'audio', sampleRate: 48000, channels, audioSpecificConfig: asc }), mediaFragment(1, 0, samples)]));
+      writeFileSync(
+        file,
+        Buffer.concat([
+          initSegment({ kind: 'audio', sampleRate: 48000, channels, audioSpecificConfig: asc }),
+          mediaFragment(1, 0, samples),
+        ]),
+      );
       expect(decodeErrors(file)).toBe('');
       const pcm = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 's16le', '-'], { maxBuffer: 1 << 20 });
       expect(pcm.length).toBe(10 * AAC_FRAME_SAMPLES * channels * 2);

@@ -21,9 +21,27 @@ describe('Low-Latency names', () => {
     expect(parseLlName(llMediaPlaylistName(id, 'video'))).toEqual({ type: 'playlist', streamId: id, rendition: 'video' });
     expect(parseLlName(llMediaPlaylistName(id, 'audio'))).toEqual({ type: 'playlist', streamId: id, rendition: 'audio' });
     expect(parseLlName(llMediaPlaylistName(id, 'video.r1'))).toEqual({ type: 'playlist', streamId: id, rendition: 'video.r1' });
-    expect(parseLlName(llInitName(id, 'video', 'mjuohs00', 3))).toEqual({ type: 'init', streamId: id, rendition: 'video', epoch: 'mjuohs00', number: 3 });
-    expect(parseLlName(llPartName(id, 'audio', 'mjuohs00', 1234))).toEqual({ type: 'part', streamId: id, rendition: 'audio', epoch: 'mjuohs00', number: 1234 });
-    expect(parseLlName(llSegmentName(id, 'video', 'k', 7))).toEqual({ type: 'segment', streamId: id, rendition: 'video', epoch: 'k', number: 7 });
+    expect(parseLlName(llInitName(id, 'video', 'mjuohs00', 3))).toEqual({
+      type: 'init',
+      streamId: id,
+      rendition: 'video',
+      epoch: 'mjuohs00',
+      number: 3,
+    });
+    expect(parseLlName(llPartName(id, 'audio', 'mjuohs00', 1234))).toEqual({
+      type: 'part',
+      streamId: id,
+      rendition: 'audio',
+      epoch: 'mjuohs00',
+      number: 1234,
+    });
+    expect(parseLlName(llSegmentName(id, 'video', 'k', 7))).toEqual({
+      type: 'segment',
+      streamId: id,
+      rendition: 'video',
+      epoch: 'k',
+      number: 7,
+    });
   });
 
   it('a rendition playlist is never read as the master of a stream named `<id>-video` (a name no stream may have)', () => {

@@ -1,4 +1,4 @@
-import { aacCodecString, AAC_FRAME_SAMPLES, audioSpecificConfig, parseAdts } from '../media/aac';
+import { AAC_FRAME_SAMPLES, audioSpecificConfig, parseAdts } from '../media/aac';
 import { silentAacFrame } from '../media/aac-silence';
 import { Fmp4Sample, Fmp4Track, initSegment, mediaFragment } from '../media/fmp4';
 import { annexBToAvcc, extractParameterSets, parseSps } from '../media/h264';
@@ -51,11 +51,7 @@ interface Track {
   /** Video: the SPS it was made from (a keyframe starting a segment with another one gets a new init). */
   sps?: Buffer;
   pps?: Buffer[];
-  codec: string;
-  width?: number;
-  height?: number;
-  /** Audio. */
-  channels?: number;
+  /** Audio: a silent frame of its configuration, to fill holes (none for layouts without one). */
   silence?: Buffer;
 }
 
@@ -96,9 +92,6 @@ export interface LlRenditionEvents {
   warn(message: string): void;
 }
 
-/** Bytes and seconds of the segments, for the master's BANDWIDTH (segments shorter than this are not peaks). */
-const MIN_SECONDS_FOR_PEAK = 0.5;
-
 /**
  * One rendition of the Low-Latency layout: CMAF fMP4 built in memory from the run's access units.
  * An init section per run (and when the SPS changes at a segment start), parts cut on media time inside
@@ -113,10 +106,6 @@ export class LlRendition {
   ended = false;
   /** Every segment so far starts with an independent frame (EXT-X-INDEPENDENT-SEGMENTS). */
   independentSegments = true;
-  /** Peak and average bits per second of complete segments. */
-  peakBps = 0;
-  private bytes = 0;
-  private seconds = 0;
   private readonly retired: LlStoredSegment[] = [];
   private readonly parts = new Map<number, LlStoredPart>();
   private readonly inits = new Map<number, Buffer>();
@@ -158,16 +147,6 @@ export class LlRendition {
   /** A playlist can be served: at least one part exists. */
   get servable(): boolean {
     return this.segments.length > 0 || (this.inProgress?.parts.length ?? 0) > 0;
-  }
-
-  /** What the master says of this rendition, once its first init exists. */
-  get codecInfo(): { codec: string; width?: number; height?: number; channels?: number } | undefined {
-    const track = this.track;
-    return track && { codec: track.codec, width: track.width, height: track.height, channels: track.channels };
-  }
-
-  get averageBps(): number {
-    return this.seconds > 0 ? (this.bytes * 8) / this.seconds : 0;
   }
 
   /** Adds a unit of the run in `context` that belongs to segment `msn`. */
@@ -288,7 +267,7 @@ export class LlRendition {
       return;
     }
     const track: Fmp4Track = { kind: 'video', width: info.width, height: info.height, sps: [sps], pps };
-    this.setTrack(run, initSegment(track), 90_000, { sps, pps, codec: info.codec, width: info.width, height: info.height });
+    this.setTrack(run, initSegment(track), 90_000, { sps, pps });
   }
 
   private pushAudio(unit: MediaUnit, msn: number, context: LlRunContext): void {
@@ -299,11 +278,7 @@ export class LlRendition {
     if (!this.track || this.track.run !== context.run) {
       const asc = audioSpecificConfig(first);
       const track: Fmp4Track = { kind: 'audio', sampleRate: first.sampleRate, channels: first.channels, audioSpecificConfig: asc };
-      this.setTrack(context.run, initSegment(track), first.sampleRate, {
-        codec: aacCodecString(first.objectType),
-        channels: first.channels,
-        silence: silentAacFrame(first.objectType, first.channels),
-      });
+      this.setTrack(context.run, initSegment(track), first.sampleRate, { silence: silentAacFrame(first.objectType, first.channels) });
       this.audioNext = undefined;
     }
     const track = this.track!;
@@ -333,7 +308,12 @@ export class LlRendition {
     this.audioNext = time + frames.length * frameTicks;
   }
 
-  private setTrack(run: number, init: Buffer, timescale: number, details: Omit<Track, 'number' | 'uri' | 'run' | 'timescale' | 'minTicks' | 'maxTicks'>): void {
+  private setTrack(
+    run: number,
+    init: Buffer,
+    timescale: number,
+    details: Omit<Track, 'number' | 'uri' | 'run' | 'timescale' | 'minTicks' | 'maxTicks'>,
+  ): void {
     const number = this.nextInit++;
     const { timing } = this.options;
     this.inits.set(number, init);
@@ -403,7 +383,10 @@ export class LlRendition {
     let end = Math.min(nextDts, open.start + track.maxTicks);
     if (end <= last.dts) end = last.dts + 1;
     if (nextDts > open.start + track.maxTicks && !flushing) {
-      this.warnOnce(`long-gap-${track.run}`, `a gap of ${(((nextDts - last.dts) * 1000) / track.timescale).toFixed(0)} ms between samples; the part ends at PART-TARGET`);
+      this.warnOnce(
+        `long-gap-${track.run}`,
+        `a gap of ${(((nextDts - last.dts) * 1000) / track.timescale).toFixed(0)} ms between samples; the part ends at PART-TARGET`,
+      );
     }
     const fmp4: Fmp4Sample[] = samples.map((sample, i) => ({
       duration: (i + 1 < samples.length ? samples[i + 1].dts : end) - sample.dts,
@@ -450,9 +433,6 @@ export class LlRendition {
     };
     this.segments.push(stored);
     this.lastMsn = segment.msn;
-    this.bytes += data.length;
-    this.seconds += duration;
-    if (duration >= MIN_SECONDS_FOR_PEAK || this.peakBps === 0) this.peakBps = Math.max(this.peakBps, (data.length * 8) / duration);
     this.slideWindow();
     this.events.changed(this, 'segment');
   }

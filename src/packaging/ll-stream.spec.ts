@@ -13,6 +13,8 @@ import {
 import { decodeErrors, demux, makeTsFixtures, seededRandom, tempDir } from '../media/testing/ffmpeg-fixtures';
 import { SegmentCutter } from '../transcode/segment-cutter';
 import { parseMediaPlaylist } from '../../test/support/hls';
+import { extractParameterSets, parseSps } from '../media/h264';
+import type { MasterPlaylistInput } from './master-playlist';
 import { SegmentStore } from './segment-store';
 import { StreamPackager } from './stream-packager';
 import type { TsAccessUnit } from '../media/ts-demuxer';
@@ -101,7 +103,21 @@ class Harness {
       () => this.targetDuration,
       // Units arrive as their media time passes, one second of media per second of wall clock.
       { warn: (message) => this.warnings.push(message), now: () => Date.UTC(2026, 0, 1) + Math.round(this.mediaTime * 1000) },
+      () => this.classicMaster(),
     );
+  }
+
+  /** What the classic master would say: written once every rendition of the run has a segment. */
+  classicMaster(): MasterPlaylistInput | undefined {
+    if (this.tracks.some((t) => !this.ll.rendition(t.rendition)?.segments.length)) return undefined;
+    const sps = parseSps(extractParameterSets(videoUnits[0].data).sps[0]);
+    return {
+      streamId: STREAM,
+      video: this.tracks
+        .filter((t) => t.kind === 'video')
+        .map((t) => ({ rendition: t.rendition, codec: sps.codec, width: sps.width, height: sps.height, bandwidth: 1_000_000 })),
+      audio: this.tracks.some((t) => t.kind === 'audio') ? { codec: 'mp4a.40.2', channels: 2, bandwidth: 140_000 } : undefined,
+    };
   }
 
   startRun(tracks: RunTrack[] = BOTH): void {
@@ -389,7 +405,7 @@ describe('LlStreamPackager: segments, runs and memory', () => {
     expect(compareLlReloads(h.ll.playlist('video')!, delta)).toEqual([]);
   });
 
-  it('serves nothing before the first part and before TARGETDURATION is fixed; the master once every rendition has a segment', () => {
+  it('serves nothing before the first part and before TARGETDURATION is fixed; the master once the classic one is written, naming the LL playlists', () => {
     const h = new Harness();
     h.targetDuration = undefined;
     h.startRun(BOTH);
@@ -470,7 +486,13 @@ describe('LlStreamPackager: what players read', () => {
         nextAudio += audioFrame;
       }
       if (unit.keyframe) segment++;
-      h.push('video', 'video', { pts: Math.round(t * CLOCK), dts: Math.round(t * CLOCK), keyframe: unit.keyframe, data: unit.data, segment });
+      h.push('video', 'video', {
+        pts: Math.round(t * CLOCK),
+        dts: Math.round(t * CLOCK),
+        keyframe: unit.keyframe,
+        data: unit.data,
+        segment,
+      });
     });
     h.ll.end();
     const dir = fixtures.dir;
@@ -481,7 +503,12 @@ describe('LlStreamPackager: what players read', () => {
         const uri = /URI="([^"]+)"/.exec(line)?.[1] ?? (line && !line.startsWith('#') ? line : undefined);
         const parsed = uri && parseLlName(uri);
         if (!parsed || parsed.type === 'master' || parsed.type === 'playlist') continue;
-        const data = parsed.type === 'init' ? rendition.init(parsed.number) : parsed.type === 'part' ? rendition.part(parsed.number) : rendition.segment(parsed.number);
+        const data =
+          parsed.type === 'init'
+            ? rendition.init(parsed.number)
+            : parsed.type === 'part'
+              ? rendition.part(parsed.number)
+              : rendition.segment(parsed.number);
         writeFileSync(join(dir, uri), data!);
       }
       writeFileSync(join(dir, llMediaPlaylistName(STREAM, name)), text);
@@ -490,7 +517,9 @@ describe('LlStreamPackager: what players read', () => {
     const master = join(dir, `${STREAM}.ll.m3u8`);
     expect(decodeErrors(master)).toBe('');
     const probe = JSON.parse(
-      execFileSync('ffprobe', ['-v', 'error', '-of', 'json', '-show_entries', 'stream=codec_name,start_time', master], { encoding: 'utf8' }),
+      execFileSync('ffprobe', ['-v', 'error', '-of', 'json', '-show_entries', 'stream=codec_name,start_time', master], {
+        encoding: 'utf8',
+      }),
     );
     const codecs = probe.streams.map((s: { codec_name: string }) => s.codec_name).sort();
     expect(codecs).toEqual(['aac', 'h264']);
@@ -503,9 +532,13 @@ describe('LL and classic layouts of one stream', () => {
   it('share one timeline: LL segment n is classic segment n (same msn, same duration), across an FFmpeg restart', async () => {
     const { dir, remove } = tempDir('ll-classic');
     try {
-      const ll = new LlStreamPackager(STREAM, { timing: TIMING, windowSegments: 12, graceSegments: 4 }, () => packager.fixedTargetDuration, {
-        warn: () => undefined,
-      });
+      const ll = new LlStreamPackager(
+        STREAM,
+        { timing: TIMING, windowSegments: 12, graceSegments: 4 },
+        () => packager.fixedTargetDuration,
+        { warn: () => undefined },
+        () => packager.master,
+      );
       const packager: StreamPackager = new StreamPackager(
         STREAM,
         { segmentSeconds: 1, listSize: 20 },
@@ -527,11 +560,25 @@ describe('LL and classic layouts of one stream', () => {
           while (start + a * (1024 / 48000) <= t) {
             const pts = Math.round((start + a * (1024 / 48000)) * CLOCK);
             const data = audioUnits[a++ % audioUnits.length];
-            cutter.push('audio', { pts, dts: pts, keyframe: true, data: data.data, packets: data.packets, programHeaders: Buffer.alloc(376, 0x47) });
+            cutter.push('audio', {
+              pts,
+              dts: pts,
+              keyframe: true,
+              data: data.data,
+              packets: data.packets,
+              programHeaders: Buffer.alloc(376, 0x47),
+            });
           }
           const source = videoUnits[f % 60];
           const pts = Math.round(t * CLOCK);
-          cutter.push('video', { pts, dts: pts, keyframe: source.keyframe, data: source.data, packets: source.packets, programHeaders: Buffer.alloc(376, 0x47) });
+          cutter.push('video', {
+            pts,
+            dts: pts,
+            keyframe: source.keyframe,
+            data: source.data,
+            packets: source.packets,
+            programHeaders: Buffer.alloc(376, 0x47),
+          });
         }
         cutter.end();
         packager.onRunEnded(number);
@@ -542,12 +589,19 @@ describe('LL and classic layouts of one stream', () => {
       for (const name of ['video', 'audio']) {
         const classic = parseMediaPlaylist(readFileSync(join(dir, `${STREAM}-${name}.m3u8`), 'utf8'));
         const low = parseLlMediaPlaylist(ll.playlist(name)!);
-        const classicByMsn = classic.segments.map((s, i) => ({ msn: classic.mediaSequence + i, duration: s.duration, discontinuity: s.discontinuity }));
+        const classicByMsn = classic.segments.map((s, i) => ({
+          msn: classic.mediaSequence + i,
+          duration: s.duration,
+          discontinuity: s.discontinuity,
+        }));
         const llByMsn = low.segments.map((s) => ({ msn: s.msn, duration: s.duration, discontinuity: s.discontinuity }));
         expect(llByMsn.map((s) => s.msn)).toEqual(classicByMsn.map((s) => s.msn));
         expect(llByMsn.map((s) => s.discontinuity)).toEqual(classicByMsn.map((s) => s.discontinuity));
         llByMsn.forEach((s, i) => expect(Math.abs(s.duration - classicByMsn[i].duration)).toBeLessThan(0.0015));
       }
+      // The LL master says what the classic one says, naming the LL playlists.
+      const classicMaster = readFileSync(join(dir, `${STREAM}.m3u8`), 'utf8');
+      expect(ll.master()).toBe(classicMaster.replace(`${STREAM}-video.m3u8`, VIDEO_URI).replace(`${STREAM}-audio.m3u8`, AUDIO_URI));
     } finally {
       remove();
     }

@@ -1,15 +1,8 @@
 import type { MediaKind, MediaUnit, RunTrack } from '../transcode/media-unit';
 import { llMediaPlaylistName } from './hls-names';
-import {
-  BLOCKING_TIMEOUT_TARGETS,
-  LlPartTiming,
-  llRenditionReport,
-  LlRenditionReport,
-  PlaylistWaiters,
-  renderLlPlaylist,
-} from './ll';
+import { BLOCKING_TIMEOUT_TARGETS, LlPartTiming, llRenditionReport, LlRenditionReport, PlaylistWaiters, renderLlPlaylist } from './ll';
 import { LlRendition, LlRunContext } from './ll-rendition';
-import { renderMasterPlaylist } from './master-playlist';
+import { MasterPlaylistInput, renderMasterPlaylist } from './master-playlist';
 
 export interface LlStreamOptions {
   timing: LlPartTiming;
@@ -49,7 +42,6 @@ export class LlStreamPackager {
   private anchor?: { wall: number; pts: number };
   private leaderCuts: Array<{ msn: number; pts: number }> = [];
   private version = 0;
-  private declaredBandwidth = 0;
   private ended = false;
   private closeReason?: string;
   /** performance.now() of the last part, per rendition: how long blocked requests took to be answered. */
@@ -61,6 +53,8 @@ export class LlStreamPackager {
     /** The stream's TARGETDURATION, fixed by its first segment (undefined before). */
     private readonly targetDuration: () => number | undefined,
     private readonly events: LlStreamEvents,
+    /** What the classic master says (undefined until it is written): the LL master says the same. */
+    private readonly masterInput: () => MasterPlaylistInput | undefined = () => undefined,
   ) {
     this.epoch = this.now().toString(36);
   }
@@ -153,26 +147,17 @@ export class LlStreamPackager {
   }
 
   /**
-   * The LL master, once every rendition of the current run has a complete segment (its BANDWIDTH is
-   * then measured) and the video's codec is known; undefined before.
+   * The LL master: the classic master's renditions, codecs, sizes and bandwidth (fMP4 needs less than
+   * MPEG-TS, so the classic peak is an upper bound), naming the LL playlists; undefined until the
+   * classic master is written (every rendition then has a segment) and while a rendition it names has
+   * no LL playlist.
    */
   master(): string | undefined {
-    if (this.closed || this.tracks.length === 0) return undefined;
-    const members = this.tracks.map((t) => this.renditions.get(t.rendition));
-    if (members.some((r) => !r || r.segments.length === 0 || !r.codecInfo)) return undefined;
-    const video = members.find((r) => r!.kind === 'video')?.codecInfo;
-    const audio = members.find((r) => r!.kind === 'audio')?.codecInfo;
-    const peak = members.reduce((sum, r) => sum + r!.peakBps, 0);
-    // 10 % above the measured peak, never lowered, so the master does not change with every segment.
-    this.declaredBandwidth = Math.max(this.declaredBandwidth, Math.ceil(peak * 1.1));
-    return renderMasterPlaylist({
-      streamId: this.streamId,
-      video: video && { codec: video.codec, width: video.width, height: video.height },
-      audio: audio && { codec: audio.codec, channels: audio.channels ?? 2 },
-      bandwidth: this.declaredBandwidth,
-      averageBandwidth: Math.ceil(members.reduce((sum, r) => sum + r!.averageBps, 0)),
-      playlistName: llMediaPlaylistName,
-    });
+    const input = this.masterInput();
+    if (this.closed || !input) return undefined;
+    const names = [...input.video.map((v) => v.rendition), ...(input.audio ? ['audio'] : [])];
+    if (names.some((name) => !this.servable(name))) return undefined;
+    return renderMasterPlaylist({ ...input, playlistName: (rendition) => llMediaPlaylistName(this.streamId, rendition) });
   }
 
   /** A media playlist (full, or a delta update with `skip`); undefined while it cannot be served. */

@@ -4,16 +4,18 @@ import { extractParameterSets, parseSps } from '../media/h264';
 import type { MediaKind, MediaUnit, RunTrack } from '../transcode/media-unit';
 import { ClassicRendition, FinishedSegment } from './classic-rendition';
 import {
-  belongsTo,
+  liveUrl,
   llMasterPlaylistUrl,
   masterPlaylistName,
   masterPlaylistUrl,
   mediaPlaylistName,
   mediaPlaylistUrl,
+  recordingMasterName,
+  recordingPlaylistName,
   segmentName,
 } from './hls-names';
 import type { LlStreamPackager } from './ll-stream';
-import { renderMasterPlaylist } from './master-playlist';
+import { MasterPlaylistInput, renderMasterPlaylist } from './master-playlist';
 import { MediaPlaylist, Segment } from './media-playlist';
 import type { SegmentStore } from './segment-store';
 
@@ -21,6 +23,14 @@ export interface PackagerOptions {
   segmentSeconds: number;
   /** Segments kept in a live playlist; 0 keeps them all (a recording). */
   listSize: number;
+  /** Where an earlier stream of the same name left off: numbering continues past its files. */
+  continueFrom?: Continuity;
+}
+
+/** Enough to continue a stream's numbering: the next segment number and discontinuity count. */
+export interface Continuity {
+  nextNumber: number;
+  cc: number;
 }
 
 /** What packaging reports to its owner. */
@@ -30,15 +40,9 @@ export interface PackagerEvents {
   writeFailed(what: string, error: string): void;
 }
 
-export interface VideoInfo {
-  codec: string;
-  width: number;
-  height: number;
-}
-
 export interface PackagingInfo {
   masterUrl: string;
-  /** The Low-Latency master (served from memory once every rendition has a segment). */
+  /** The Low-Latency master (served from memory once the classic master is written). */
   llMasterUrl: string;
   live: boolean;
   playlists: Partial<Record<MediaKind, string>>;
@@ -46,10 +50,20 @@ export interface PackagingInfo {
   resolution?: string;
   bitrateKbps: Partial<Record<MediaKind, number>>;
   targetDuration?: number;
+  /** The VOD master of a recording, once the stream has ended with HLS_RETENTION_SECONDS=-1. */
+  recordingUrl?: string;
 }
 
 /** Segments shorter than this say more about TS overhead than about the bitrate. */
 const MIN_SECONDS_FOR_PEAK = 0.5;
+/** Headroom over a bitrate for BANDWIDTH: TS overhead and the encoder's own peaks. */
+const BANDWIDTH_HEADROOM = 1.15;
+/**
+ * With several video renditions (simulcast layers) the master is written once, so it waits this
+ * long after the first video segment for the other layers (a browser starts its top layer only
+ * once its bandwidth estimate allows); a layer that has not flowed by then is not announced.
+ */
+const LAYERS_WAIT_MS = 4000;
 
 /**
  * One stream's HLS: the numbering of its segments (one media sequence for every rendition, continued
@@ -70,12 +84,15 @@ export class StreamPackager {
   /** The stream's discontinuity count: one more for each run after the first that wrote segments. */
   private cc = 0;
   private runWrote = false;
-  private anyWritten = false;
+  /** Segment files written and not yet deleted: exactly what removal deletes (a later stream of the same name has its own). */
+  private readonly files = new Set<string>();
+  private recordingUrl?: string;
   private targetDuration?: number;
-  private video?: VideoInfo;
   private declaredBandwidth = 0;
+  private firstVideoSegmentAt?: number;
   private masterKey = '';
   private isLive = false;
+  private masterInput?: MasterPlaylistInput;
   private ended = false;
   private writes: Promise<void> = Promise.resolve();
 
@@ -86,15 +103,31 @@ export class StreamPackager {
     private readonly events: PackagerEvents,
     /** The Low-Latency layout, fed the same units with the same numbers (none: classic only). */
     private readonly ll?: LlStreamPackager,
-  ) {}
+  ) {
+    if (options.continueFrom) {
+      this.nextNumber = options.continueFrom.nextNumber;
+      // The first run after an earlier stream is a discontinuity from it.
+      this.cc = options.continueFrom.cc + 1;
+    }
+  }
 
   /** TARGETDURATION, fixed by the stream's first segment; undefined before. */
   get fixedTargetDuration(): number | undefined {
     return this.targetDuration;
   }
 
+  /** What the master written last says (renditions, codecs, sizes, bandwidth); undefined before it is written. */
+  get master(): MasterPlaylistInput | undefined {
+    return this.masterInput;
+  }
+
   private get prefix(): string {
     return `[stream:${this.streamId}]`;
+  }
+
+  /** Where a later stream of the same name should continue. */
+  continuity(): Continuity {
+    return { nextNumber: this.nextNumber, cc: this.cc };
   }
 
   onRunStarted(run: number, tracks: RunTrack[]): void {
@@ -115,7 +148,7 @@ export class StreamPackager {
       target = new ClassicRendition(rendition, kind);
       this.renditions.set(rendition, target);
     }
-    if (target.kind === 'video' && unit.keyframe) this.noteVideo(unit.data);
+    if (target.kind === 'video' && unit.keyframe) this.noteVideo(target, unit.data);
     const finished = target.push(unit, this.runBase + unit.segment, this.cc);
     if (finished) this.complete(target, finished);
     // After the classic rendition, so a first segment completed by this unit has fixed TARGETDURATION.
@@ -138,16 +171,48 @@ export class StreamPackager {
       const playlist = rendition.playlist;
       if (!playlist) continue;
       playlist.end();
-      this.write(`${rendition.name} playlist`, () => this.store.writePlaylist(mediaPlaylistName(this.streamId, rendition.name), playlist.render()));
+      this.write(`${rendition.name} playlist`, () =>
+        this.store.writePlaylist(mediaPlaylistName(this.streamId, rendition.name), playlist.render()),
+      );
     }
     await this.writes;
   }
 
-  /** Deletes every file of this stream (playlists and segments). */
-  async removeFiles(): Promise<void> {
+  /**
+   * A recording: VOD playlists of every rendition from the stream's first segment, and a master.
+   * Named by `tag`, so the live names (which a later stream of the same name reuses) stay free.
+   */
+  async writeRecording(tag: string): Promise<void> {
     await this.writes;
-    const names = (await this.store.list()).filter((name) => belongsTo(this.streamId, name));
-    await Promise.all(names.map((name) => this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error)))));
+    const master = this.masterInput;
+    if (!master) return;
+    for (const rendition of this.renditions.values()) {
+      if (!rendition.playlist) continue;
+      const name = recordingPlaylistName(this.streamId, rendition.name, tag);
+      await this.store.writePlaylist(name, rendition.playlist.render({ vod: true }));
+      this.files.add(name);
+    }
+    const text = renderMasterPlaylist({ ...master, playlistName: (rendition) => recordingPlaylistName(this.streamId, rendition, tag) });
+    const name = recordingMasterName(this.streamId, tag);
+    await this.store.writePlaylist(name, text);
+    this.files.add(name);
+    this.recordingUrl = liveUrl(name);
+  }
+
+  /**
+   * Deletes this stream's files: its segments (exactly those it wrote) and, unless a later stream of
+   * the same name has taken them over, its playlists.
+   */
+  async removeFiles(options: { playlists: boolean } = { playlists: true }): Promise<void> {
+    await this.writes;
+    const names = [...this.files];
+    if (options.playlists) {
+      names.push(masterPlaylistName(this.streamId), ...[...this.renditions.keys()].map((r) => mediaPlaylistName(this.streamId, r)));
+    }
+    await Promise.all(
+      names.map((name) => this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error)))),
+    );
+    this.files.clear();
   }
 
   info(): PackagingInfo {
@@ -166,9 +231,10 @@ export class StreamPackager {
       live: this.isLive,
       playlists,
       segments,
-      resolution: this.video ? `${this.video.width}x${this.video.height}` : undefined,
+      resolution: this.topVideo?.video ? `${this.topVideo.video.width}x${this.topVideo.video.height}` : undefined,
       bitrateKbps,
       targetDuration: this.targetDuration,
+      recordingUrl: this.recordingUrl,
     };
   }
 
@@ -184,12 +250,17 @@ export class StreamPackager {
     }
   }
 
-  private noteVideo(data: Buffer): void {
+  /** The first video rendition (the top layer), whose size /api/streams reports. */
+  private get topVideo(): ClassicRendition | undefined {
+    return [...this.renditions.values()].find((r) => r.kind === 'video');
+  }
+
+  private noteVideo(rendition: ClassicRendition, data: Buffer): void {
     const sps = extractParameterSets(data).sps[0];
     if (!sps) return;
     try {
       const info = parseSps(sps);
-      this.video = { codec: info.codec, width: info.width, height: info.height };
+      rendition.video = { codec: info.codec, width: info.width, height: info.height };
     } catch (error) {
       this.logger.warn(`${this.prefix} unreadable SPS: ${errorMessage(error)}`);
     }
@@ -197,13 +268,14 @@ export class StreamPackager {
 
   private complete(rendition: ClassicRendition, finished: FinishedSegment): void {
     this.runWrote = true;
-    this.anyWritten = true;
     this.nextNumber = Math.max(this.nextNumber, finished.number + 1);
     // Fixed by the stream's first segment, before any playlist exists: the configured target where
     // keyframes come when asked, the publisher's own keyframe interval where they do not.
     this.targetDuration ??= Math.max(Math.ceil(this.options.segmentSeconds), Math.round(finished.duration));
     if (Math.round(finished.duration) > this.targetDuration) {
-      this.logger.warn(`${this.prefix} ${rendition.name} segment ${finished.number} lasts ${finished.duration.toFixed(3)} s, over the ${this.targetDuration} s target`);
+      this.logger.warn(
+        `${this.prefix} ${rendition.name} segment ${finished.number} lasts ${finished.duration.toFixed(3)} s, over the ${this.targetDuration} s target`,
+      );
     }
     rendition.playlist ??= new MediaPlaylist(this.targetDuration, this.options.listSize);
     const playlist = rendition.playlist;
@@ -212,6 +284,7 @@ export class StreamPackager {
     this.write(`segment ${uri}`, async () => {
       try {
         await this.store.writeSegment(uri, finished.data);
+        this.files.add(uri);
       } catch (error) {
         // Disk full or gone: the segment is listed as a gap, so numbering and timing hold for players.
         segment.gap = true;
@@ -228,31 +301,50 @@ export class StreamPackager {
     });
   }
 
-  /** Written when every rendition it names has a segment; rewritten when what it says changes. */
+  /**
+   * Written when every rendition it names has a segment: the moment the stream is live. With one video
+   * rendition it is rewritten when what it says changes (a browser ramps its resolution up); with
+   * several (simulcast layers) it is written once, so it never changes under a playing viewer.
+   */
   private async writeMasterIfDue(): Promise<void> {
-    const ready = (kind: MediaKind) => {
-      const track = this.wanted.find((t) => t.kind === kind);
-      return track ? this.renditions.get(track.rendition)?.playlist?.segmentCount : undefined;
-    };
-    if (this.wanted.some((t) => !this.renditions.get(t.rendition)?.playlist?.segmentCount)) return;
-    const hasVideo = !!ready('video');
-    if (hasVideo && !this.video) return; // the codec string comes from the SPS
-    const hasAudio = !!ready('audio');
-    const peak = [...this.renditions.values()].reduce((sum, r) => sum + r.peakBps, 0);
-    const key = `${hasVideo}+${hasAudio}|${this.video?.codec}|${this.video?.width}x${this.video?.height}`;
-    if (this.isLive && key === this.masterKey && peak <= this.declaredBandwidth) return;
-    // 10% above the measured peak, so small variations do not rewrite the master every segment.
-    this.declaredBandwidth = Math.max(this.declaredBandwidth, Math.ceil(peak * 1.1));
-    this.masterKey = key;
-    const average = [...this.renditions.values()].reduce((sum, r) => sum + r.averageBps, 0);
-    const text = renderMasterPlaylist({
+    const segments = (track: RunTrack) => this.renditions.get(track.rendition)?.playlist?.segmentCount ?? 0;
+    const videoTracks = this.wanted.filter((t) => t.kind === 'video');
+    const audioTrack = this.wanted.find((t) => t.kind === 'audio');
+    if (audioTrack && !segments(audioTrack)) return;
+    const flowing = videoTracks.filter((t) => segments(t) > 0);
+    if (videoTracks.length > 0 && flowing.length === 0) return;
+    this.firstVideoSegmentAt ??= flowing.length > 0 ? Date.now() : undefined;
+    const layered = videoTracks.length > 1;
+    if (layered && this.isLive) return;
+    if (layered && flowing.length < videoTracks.length && Date.now() - (this.firstVideoSegmentAt ?? 0) < LAYERS_WAIT_MS) return;
+    const variants = flowing.map((t) => ({ track: t, rendition: this.renditions.get(t.rendition)! }));
+    if (variants.some((v) => !v.rendition.video)) return; // the codec string comes from the SPS
+    const audio = audioTrack && this.renditions.get(audioTrack.rendition);
+    const audioPeak = audio ? audio.peakBps * BANDWIDTH_HEADROOM : 0;
+    const input: MasterPlaylistInput = {
       streamId: this.streamId,
-      video: hasVideo ? this.video : undefined,
-      audio: hasAudio ? { codec: 'mp4a.40.2', channels: 2 } : undefined,
-      bandwidth: this.declaredBandwidth,
-      averageBandwidth: Math.ceil(average),
-    });
-    await this.store.writePlaylist(masterPlaylistName(this.streamId), text);
+      video: variants.map(({ track, rendition }) => ({
+        rendition: rendition.name,
+        codec: rendition.video!.codec,
+        width: rendition.video!.width,
+        height: rendition.video!.height,
+        frameRate: layered ? rendition.frameRate : undefined,
+        // A layer's own ceiling when the publisher declared one: measured peaks of the first seconds
+        // undershoot what a browser sends once its bandwidth estimate has ramped up.
+        bandwidth: Math.max(rendition.peakBps, track.maxBitrate ?? 0) * BANDWIDTH_HEADROOM,
+        averageBandwidth: rendition.averageBps,
+      })),
+      audio: audio ? { codec: 'mp4a.40.2', channels: 2, bandwidth: audioPeak, averageBandwidth: audio.averageBps } : undefined,
+    };
+    const peak = input.video.reduce((max, v) => Math.max(max, v.bandwidth), 0) + audioPeak;
+    const key = JSON.stringify(input.video.map((v) => [v.rendition, v.codec, v.width, v.height])) + `|${!!audio}`;
+    if (this.isLive && key === this.masterKey && peak <= this.declaredBandwidth) return;
+    // Not rewritten for small variations: only when what it names changes or the peak grows past it.
+    this.declaredBandwidth = Math.max(this.declaredBandwidth, Math.ceil(peak));
+    if (!layered && input.video[0]) input.video[0].bandwidth = this.declaredBandwidth - audioPeak;
+    this.masterKey = key;
+    await this.store.writePlaylist(masterPlaylistName(this.streamId), renderMasterPlaylist(input));
+    this.masterInput = input;
     if (!this.isLive) {
       this.isLive = true;
       this.events.live();
@@ -264,7 +356,10 @@ export class StreamPackager {
     rendition.expired.push(...slid.filter((s) => !s.gap).map((s) => s.uri));
     while (rendition.expired.length > this.options.listSize) {
       const uri = rendition.expired.shift()!;
-      await this.store.remove(uri).catch((error) => this.events.writeFailed(`removing ${uri}`, errorMessage(error)));
+      await this.store.remove(uri).then(
+        () => this.files.delete(uri),
+        (error) => this.events.writeFailed(`removing ${uri}`, errorMessage(error)),
+      );
     }
   }
 

@@ -7,8 +7,12 @@ import type { StreamRecord, StreamState } from './streams.service';
 /** What /api/streams says of a stream (the original shape: `peerId` is the stream's id). */
 export interface StreamInfo {
   peerId: string;
+  named: boolean;
+  publisherId?: string;
   startedAt: string;
   state: StreamState;
+  endedAt?: string;
+  recordingUrl?: string;
   masterUrl: string;
   /** The Low-Latency master (fMP4 parts, blocking reload), served from memory while the stream is live. */
   llMasterUrl: string;
@@ -30,8 +34,12 @@ export function streamInfo(stream: StreamRecord, transcode?: TranscodeInfo, pack
   }
   return {
     peerId: stream.id,
+    named: stream.named,
+    publisherId: stream.publisherId,
     startedAt: stream.startedAt.toISOString(),
     state: stream.state,
+    endedAt: stream.endedAt?.toISOString(),
+    recordingUrl: packaging?.recordingUrl,
     masterUrl: packaging?.masterUrl ?? masterPlaylistUrl(stream.id),
     llMasterUrl: packaging?.llMasterUrl ?? llMasterPlaylistUrl(stream.id),
     playlists: packaging?.playlists ?? {},

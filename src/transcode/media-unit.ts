@@ -10,6 +10,8 @@ export interface RunTrack {
   rendition: string;
   kind: MediaKind;
   source: TrackSource;
+  /** What the publisher declared as this layer's ceiling (simulcast encodings' maxBitrate), bits/s. */
+  maxBitrate?: number;
 }
 
 /**

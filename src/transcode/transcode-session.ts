@@ -6,16 +6,23 @@ import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
 import type { Router } from 'mediasoup/node/lib/Router';
 import type { AppConfig } from '../config/app.config';
 import { errorMessage } from '../common/errors';
+import { extractParameterSets, parseSps } from '../media/h264';
 import { buildFfmpegCommands, FfmpegPlan } from './ffmpeg-args';
 import { FfmpegRun } from './ffmpeg-run';
 import { KeyframeRequester } from './keyframe-requester';
 import type { MediaUnit, RunTrack, VideoMode } from './media-unit';
 import type { PortLease } from './port-pool';
 import type { ProcessRunner } from './process-runner';
+import type { Feed } from './feed';
+import { Layer, LayeredRtpFeed } from './layered-rtp-feed';
+import { MAX_VIDEO_LAYERS } from './port-pool';
+import { ProducerActivity } from './producer-activity';
 import { RtpFeed } from './rtp-feed';
 import { buildSdp } from './sdp';
 
 export interface TrackInfo {
+  /** What FFmpeg gets for this kind now: the publisher's RTP, or filler (paused, silent, no publisher). */
+  source: 'rtp' | 'filler';
   codecIn: string;
   codecOut: 'H264' | 'AAC';
   mode: VideoMode;
@@ -46,21 +53,43 @@ const HEALTHY_RUN_MS = 30_000;
 const STALL_MS = 6_000;
 /** A producer that received no RTP for this long is silent: its kind switches to filler. */
 export const SILENCE_MS = 1_500;
+/** How often producer stats are read while a layered feed waits for its layers to start. */
+const ACTIVITY_POLL_MS = 100;
+/** How long a simulcast producer's layers may take to start sending after produce(). */
+const LAYER_START_WAIT_MS = 2_000;
+/** A new simulcast layer restarts FFmpeg at most this often (a flapping top layer must not). */
+const LAYER_RESTART_MIN_MS = 10_000;
 const CLOCK = 90_000;
 const DEFAULT_FILLER_SIZE = { width: 640, height: 360 };
 
 /**
- * One stream's transcoding: what feeds its FFmpeg (an RtpFeed per producer, keyframe requests) and
+ * One stream's transcoding: what feeds its FFmpeg (a Feed per producer, keyframe requests) and
  * the FFmpeg runs themselves. Every change (a producer set or removed, paused or resumed, gone silent
  * or back, a crash) goes through one queue, so runs never overlap; each run starts where the previous
  * one's timeline ended.
  */
 export class TranscodeSession {
   private readonly logger = new Logger('Transcoder');
-  private readonly feeds = new Map<MediaKind, RtpFeed>();
+  private readonly feeds = new Map<MediaKind, Feed>();
+  /**
+   * The video renditions the stream carries: one, or one per simulcast layer copied. They stay while
+   * filler plays, so every playlist players know goes on.
+   */
+  private videoRenditions = ['video'];
+  /** Kinds the stream carries: once it had one, it keeps it (as filler while no producer feeds it). */
+  private readonly kinds = new Set<MediaKind>();
   private readonly wanted = new Map<MediaKind, Wanted>();
+  /** The codec each kind last came in, for info() while it plays filler. */
+  private readonly lastCodec = new Map<MediaKind, string>();
   private readonly silent = new Set<MediaKind>();
-  private readonly activity = new Map<Producer, { bytes: number; at: number }>();
+  private readonly activity = new Map<Producer, ProducerActivity>();
+  /** Simulcast: the rendition each encoding feeds, fixed for the stream's life once given. */
+  private readonly layerNames = new Map<number, string>();
+  /** Simulcast: the encodings the current video feed carries, and when a restart last added one. */
+  private layersFed: number[] = [];
+  private layersChangedAt = 0;
+  /** The video feed is to be opened again (with other layers) at the next run. */
+  private refeedVideo = false;
   private instance?: FfmpegRun;
   private plan?: FfmpegPlan;
   private keyframes?: KeyframeRequester;
@@ -107,18 +136,18 @@ export class TranscodeSession {
     return this.instance?.droppedFrames ?? 0;
   }
 
-  /** Sets (or with `undefined`, removes) the producer of each kind given, all in one FFmpeg run. */
+  /**
+   * Sets the producer of each kind given, all in one FFmpeg run. `undefined` leaves the kind without a
+   * producer: it plays filler (the publisher is gone or being replaced), the timeline goes on.
+   */
   setTracks(changes: Partial<Record<MediaKind, Wanted | undefined>>, reason: string): Promise<void> {
     for (const [kind, wanted] of Object.entries(changes) as Array<[MediaKind, Wanted | undefined]>) {
+      this.kinds.add(kind);
       if (wanted) this.wanted.set(kind, wanted);
       else this.wanted.delete(kind);
       this.silent.delete(kind);
     }
     return this.enqueue(reason);
-  }
-
-  hasTrack(kind: MediaKind): boolean {
-    return this.wanted.has(kind);
   }
 
   /** A producer was paused or resumed: switch that kind between RTP and filler. */
@@ -137,10 +166,10 @@ export class TranscodeSession {
       if (producer.closed || producer.paused) continue;
       const stats = await producer.getStats().catch(() => undefined);
       if (!stats || this.closed || this.wanted.get(kind)?.producer !== producer) continue;
-      const bytes = stats.reduce((sum, s) => sum + (s.byteCount ?? 0), 0);
-      const seen = this.activity.get(producer);
-      if (!seen || bytes > seen.bytes) this.activity.set(producer, { bytes, at: now });
-      const quietFor = now - (seen && bytes <= seen.bytes ? seen.at : now);
+      const activity = this.activityOf(producer);
+      activity.update(stats, now);
+      const quietFor = activity.quietFor(now);
+      if (kind === 'video' && this.isLayered(producer) && this.isLive('video')) this.checkLayers(activity, now);
       if (!this.silent.has(kind) && quietFor >= SILENCE_MS) {
         this.silent.add(kind);
         this.logger.warn(`${this.prefix} no ${kind} RTP for ${quietFor} ms: filler until it comes back`);
@@ -162,12 +191,15 @@ export class TranscodeSession {
 
   info(): Partial<Record<MediaKind, TrackInfo>> {
     const result: Partial<Record<MediaKind, TrackInfo>> = {};
-    for (const [kind, { producer }] of this.wanted) {
+    for (const kind of this.kinds) {
+      const producer = this.wanted.get(kind)?.producer;
+      if (producer) this.lastCodec.set(kind, producer.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? 'unknown');
       result[kind] = {
-        codecIn: producer.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? 'unknown',
+        source: this.plan?.[kind]?.source ?? (this.isLive(kind) ? 'rtp' : 'filler'),
+        codecIn: this.lastCodec.get(kind) ?? 'unknown',
         codecOut: kind === 'video' ? 'H264' : 'AAC',
-        mode: kind === 'video' ? this.videoMode(producer) : 'transcode',
-        paused: producer.paused,
+        mode: kind === 'video' && producer ? this.videoMode(producer) : kind === 'video' ? 'copy' : 'transcode',
+        paused: producer?.paused ?? false,
         silent: this.silent.has(kind),
         simulcastLayer: this.feeds.get(kind)?.simulcastLayer,
       };
@@ -176,8 +208,17 @@ export class TranscodeSession {
   }
 
   /** A unit of the current run came out: its timeline end moves, and the video size is remembered. */
-  noteUnit(unit: MediaUnit): void {
+  private noteUnit(rendition: string, unit: MediaUnit): void {
     this.timelineEnd = Math.max(this.timelineEnd, unit.pts);
+    if (rendition !== 'video' || !unit.keyframe) return;
+    const sps = extractParameterSets(unit.data).sps[0];
+    if (!sps) return;
+    try {
+      const { width, height } = parseSps(sps);
+      this.videoSize = { width, height };
+    } catch {
+      // An unreadable SPS only means the filler keeps the size it had.
+    }
   }
 
   /** Stops FFmpeg first (while packets still flow, it exits in ~30 ms), then closes what fed it. */
@@ -219,13 +260,19 @@ export class TranscodeSession {
     const next = this.planFor();
     if (this.instance && this.instance.state !== 'exited' && next && samePlan(next, this.plan)) return;
     await this.stopInstance(reason);
+    if (this.refeedVideo) {
+      this.refeedVideo = false;
+      this.closeFeed('video');
+    }
     for (const [kind, feed] of this.feeds) {
       if (this.wanted.get(kind)?.producer !== feed.producer || feed.isClosed) this.closeFeed(kind);
     }
     if (!next) return;
     for (const [kind, { producer, router }] of this.wanted) {
       if (!this.feeds.has(kind) && !producer.closed) {
-        this.feeds.set(kind, await RtpFeed.open(router, producer, this.lease[kind], this.prefix));
+        const feed = await this.openFeed(kind, producer, router);
+        this.feeds.set(kind, feed);
+        if (kind === 'video') this.videoRenditions = feed.outputs.map((o) => o.rendition);
       }
     }
     await this.startInstance(this.planFor()!, reason);
@@ -237,14 +284,17 @@ export class TranscodeSession {
   }
 
   private planFor(): FfmpegPlan | undefined {
-    if (this.wanted.size === 0) return undefined;
+    if (this.kinds.size === 0) return undefined;
     const video = this.wanted.get('video')?.producer;
-    const audio = this.wanted.get('audio');
     const { hls, ffmpeg } = this.config;
     return {
       sdpPath: this.isLive('video') || this.isLive('audio') ? join(this.workDir, 'input.sdp') : undefined,
-      video: video && (this.isLive('video') ? { source: 'rtp', mode: this.videoMode(video) } : { source: 'filler', ...this.videoSize }),
-      audio: audio && (this.isLive('audio') ? { source: 'rtp' } : { source: 'filler' }),
+      video: !this.kinds.has('video')
+        ? undefined
+        : video && this.isLive('video')
+          ? { source: 'rtp', mode: this.videoMode(video), renditions: this.videoRenditions }
+          : { source: 'filler', ...this.videoSize, renditions: this.videoRenditions },
+      audio: !this.kinds.has('audio') ? undefined : this.isLive('audio') ? { source: 'rtp' } : { source: 'filler' },
       segmentSeconds: hls.segmentSeconds,
       timelineOffsetSeconds: 0,
       x264Preset: ffmpeg.x264Preset,
@@ -259,11 +309,80 @@ export class TranscodeSession {
     return mime === 'video/h264' && this.config.hls.profile === 'copy' ? 'copy' : 'transcode';
   }
 
+  private activityOf(producer: Producer): ProducerActivity {
+    let activity = this.activity.get(producer);
+    if (!activity) this.activity.set(producer, (activity = new ProducerActivity(producer.rtpParameters.encodings ?? [])));
+    return activity;
+  }
+
+  /** Simulcast H264 that is copied: every layer its own rendition. */
+  private isLayered(producer: Producer): boolean {
+    return this.videoMode(producer) === 'copy' && (producer.rtpParameters.encodings?.length ?? 1) > 1;
+  }
+
+  /** Simulcast H264 that is copied gets each flowing layer as its own rendition; anything else one stream. */
+  private async openFeed(kind: MediaKind, producer: Producer, router: Router): Promise<Feed> {
+    if (kind !== 'video' || !this.isLayered(producer)) return RtpFeed.open(router, producer, this.lease[kind], this.prefix);
+    const layers = await this.layersToFeed(producer);
+    this.layersFed = layers.map((l) => l.encodingIndex);
+    this.logger.log(`${this.prefix} simulcast: copying ${layers.map((l) => `encoding ${l.encodingIndex} as ${l.rendition}`).join(', ')}`);
+    return LayeredRtpFeed.open(router, producer, layers, (i) => this.lease.videoLayer(i));
+  }
+
+  /**
+   * The layers flowing now, top first (at most MAX_VIDEO_LAYERS). Only flowing ones: FFmpeg would
+   * wait for a stream that sends nothing to learn its format, and a browser leaves its top layer off
+   * at small capture sizes. A layer that starts later is added by a restart (checkLayers).
+   */
+  private async layersToFeed(producer: Producer): Promise<Layer[]> {
+    const activity = this.activityOf(producer);
+    const encodings = producer.rtpParameters.encodings ?? [];
+    let flowing: number[] = [];
+    // Just after produce() the layers may not have sent yet: give them a moment (bounded).
+    for (let waited = 0; waited <= LAYER_START_WAIT_MS; waited += ACTIVITY_POLL_MS) {
+      activity.update(await producer.getStats().catch(() => []), Date.now());
+      flowing = activity.flowing(Date.now(), SILENCE_MS);
+      if (flowing.length > 0 || producer.closed) break;
+      await new Promise((resolve) => setTimeout(resolve, ACTIVITY_POLL_MS));
+    }
+    if (flowing.length === 0) flowing = [encodings.length - 1];
+    const chosen = [...flowing].sort((a, b) => b - a).slice(0, MAX_VIDEO_LAYERS);
+    return chosen.map((encodingIndex) => ({ encodingIndex, rendition: this.layerName(encodingIndex, producer) }));
+  }
+
+  /**
+   * The top encoding the publisher declares keeps the plain `video` (today's file names, existing
+   * links); the others are `video.<rid>` (a `.`, which stream names cannot contain). By declaration,
+   * not by what flows first: a browser starts its lower layers first while its bandwidth estimate
+   * ramps up, and a rendition's name must not depend on that race.
+   */
+  private layerName(encodingIndex: number, producer: Producer): string {
+    let name = this.layerNames.get(encodingIndex);
+    if (!name) {
+      const encodings = producer.rtpParameters.encodings ?? [];
+      const rid = encodings[encodingIndex]?.rid;
+      const suffix = rid && /^[A-Za-z0-9]{1,16}$/.test(rid) ? rid.toLowerCase() : `e${encodingIndex}`;
+      name = encodingIndex === encodings.length - 1 ? 'video' : `video.${suffix}`;
+      if ([...this.layerNames.values()].includes(name)) name = `video.e${encodingIndex}`;
+      this.layerNames.set(encodingIndex, name);
+    }
+    return name;
+  }
+
+  /** A layer that started flowing after the run began is added by a new run (not more than one per interval). */
+  private checkLayers(activity: ProducerActivity, now: number): void {
+    const added = activity.flowing(now, SILENCE_MS).filter((i) => !this.layersFed.includes(i));
+    if (added.length === 0 || this.layersFed.length >= MAX_VIDEO_LAYERS || now - this.layersChangedAt < LAYER_RESTART_MIN_MS) return;
+    this.layersChangedAt = now;
+    this.plan = undefined; // the plan alone does not show which layers the feed carries
+    this.refeedVideo = true;
+    void this.enqueue(`simulcast encoding ${added.join(', ')} started`);
+  }
+
   private closeFeed(kind: MediaKind): void {
     const feed = this.feeds.get(kind);
     if (!feed) return;
     this.feeds.delete(kind);
-    this.activity.delete(feed.producer);
     feed.close();
   }
 
@@ -279,14 +398,16 @@ export class TranscodeSession {
     for (const command of commands) {
       const feeds = live.filter((feed) => command.kinds.includes(feed.kind));
       if (command.sdpPath) {
-        await writeFile(command.sdpPath, buildSdp(feeds.map((f) => ({ kind: f.kind, rtpPort: f.ports.rtp, rtcpPort: f.ports.rtcp, codec: f.codec }))));
+        const streams = feeds.flatMap((f) => f.outputs.map((o) => ({ kind: f.kind, rtpPort: o.ports.rtp, rtcpPort: o.ports.rtcp, codec: o.codec })));
+        await writeFile(command.sdpPath, buildSdp(streams));
       }
-      members.push({ command, ports: feeds.flatMap((f) => [f.ports.rtp, f.ports.rtcp]) });
+      members.push({ command, ports: feeds.flatMap((f) => f.outputs.flatMap((o) => [o.ports.rtp, o.ports.rtcp])) });
       this.logger.debug(`${this.prefix} ffmpeg ${command.args.join(' ')}`);
     }
     const run = ++this.runs;
+    const declared = new Map(live.flatMap((feed) => feed.outputs.map((o) => [o.rendition, o.maxBitrate] as const)));
     const tracks: RunTrack[] = commands.flatMap((c) =>
-      c.outputs.map((o) => ({ rendition: o.rendition, kind: o.kind, source: plan[o.kind]!.source })),
+      c.outputs.map((o) => ({ rendition: o.rendition, kind: o.kind, source: plan[o.kind]!.source, maxBitrate: declared.get(o.rendition) })),
     );
     this.listener.onRunStarted(run, tracks, reason);
     const video = live.find((feed) => feed.kind === 'video');
@@ -302,13 +423,14 @@ export class TranscodeSession {
       this.config.hls.segmentSeconds,
       {
         onUnit: (rendition, unit) => {
-          this.noteUnit(unit);
+          this.noteUnit(rendition, unit);
           this.listener.onUnit(run, rendition, unit);
         },
         onCut: () => {
           keyframes.onCut();
           for (const feed of this.feeds.values()) feed.tick();
         },
+        onKeyframeNeeded: () => keyframes.askSoon(),
       },
       (line) => this.onFfmpegLine(line),
     );

@@ -1,31 +1,65 @@
 /** hls.js in a page, for the tests: plays a master playlist and reports what the player does. */
-import Hls, { type HlsConfig } from 'hls.js';
+import Hls from 'hls.js';
 
 class Player {
   video = document.createElement('video');
   hls?: Hls;
-  errors: Array<{ type: string; details: string; fatal: boolean; at: number }> = [];
-  /** Parts hls.js loaded (Low-Latency mode): how far it got. */
-  partsLoaded = 0;
+  errors: Array<{ type: string; details: string; fatal: boolean }> = [];
+  /** Times the player loaded the master: more than one means something reloaded it. */
+  manifestLoads = 0;
+  /** The longest time currentTime stood still once playing had begun (ms). */
+  longestStallMs = 0;
+  private lastTime = -1;
+  private lastAdvanceAt = 0;
+  /** Each time playback waited for data ('waiting' → 'playing'), in ms, with when it began. */
+  waits: Array<{ at: number; ms: number }> = [];
+  private waitingSince?: number;
+  /** Levels switched to (LEVEL_SWITCHED), with when. */
+  switches: Array<{ at: number; level: number }> = [];
 
-  /** `config` is handed to hls.js (default: its defaults with lowLatencyMode off, the classic viewer). */
-  play(url: string, config: Partial<HlsConfig> = { lowLatencyMode: false }): void {
+  play(url: string): void {
     this.video.muted = true;
     this.video.autoplay = true;
     document.body.appendChild(this.video);
-    const hls = new Hls(config);
+    const hls = new Hls({ lowLatencyMode: false });
     this.hls = hls;
-    hls.on(Hls.Events.ERROR, (_event, data) => this.errors.push({ type: data.type, details: data.details, fatal: data.fatal, at: performance.now() }));
-    hls.on(Hls.Events.FRAG_LOADED, (_event, data) => {
-      if (data.part) this.partsLoaded++;
-    });
+    hls.on(Hls.Events.ERROR, (_event, data) => this.errors.push({ type: data.type, details: data.details, fatal: data.fatal }));
+    hls.on(Hls.Events.MANIFEST_LOADING, () => this.manifestLoads++);
     hls.loadSource(url);
     hls.attachMedia(this.video);
     hls.on(Hls.Events.MANIFEST_PARSED, () => void this.video.play().catch(() => undefined));
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => this.switches.push({ at: performance.now(), level: data.level }));
+    this.video.addEventListener('waiting', () => (this.waitingSince ??= performance.now()));
+    this.video.addEventListener('playing', () => {
+      if (this.waitingSince === undefined) return;
+      this.waits.push({ at: this.waitingSince, ms: performance.now() - this.waitingSince });
+      this.waitingSince = undefined;
+    });
+    // Sampled in the page, so a slow test process cannot hide (or invent) a stall.
+    setInterval(() => this.sample(), 100);
+  }
+
+  private sample(): void {
+    const now = performance.now();
+    const time = this.video.currentTime;
+    if (time > this.lastTime) {
+      this.lastTime = time;
+      this.lastAdvanceAt = now;
+    } else if (this.lastTime > 0 && !this.video.paused && !this.video.ended) {
+      this.longestStallMs = Math.max(this.longestStallMs, now - this.lastAdvanceAt);
+    }
+  }
+
+  /** Forces a level (hls.js `currentLevel`; -1 is automatic). */
+  setLevel(level: number): void {
+    this.hls!.currentLevel = level;
+  }
+
+  levels() {
+    return (this.hls?.levels ?? []).map((l) => ({ width: l.width, height: l.height, bitrate: l.bitrate, url: l.url[0] }));
   }
 
   state() {
-    const details = this.hls?.latestLevelDetails;
     return {
       currentTime: this.video.currentTime,
       videoWidth: this.video.videoWidth,
@@ -34,11 +68,14 @@ class Player {
       ended: this.video.ended,
       readyState: this.video.readyState,
       latency: this.hls?.latency,
-      targetLatency: this.hls?.targetLatency ?? undefined,
-      partHoldBack: details?.partHoldBack,
-      partsLoaded: this.partsLoaded,
-      stalls: this.errors.filter((e) => e.details === 'bufferStalledError').length,
       fatalErrors: this.errors.filter((e) => e.fatal),
+      manifestLoads: this.manifestLoads,
+      longestStallMs: Math.round(this.longestStallMs),
+      duration: this.video.duration,
+      level: this.hls?.currentLevel,
+      waits: this.waits,
+      switches: this.switches,
+      now: performance.now(),
     };
   }
 }

@@ -8,19 +8,27 @@ import type { PublishOptions } from '../browser/harness';
 
 export type { PublishOptions };
 
-/** A Chromium page publishing through the harness; resolves once the producers exist. */
-export async function publishFromChromium(browser: Browser, appUrl: string, options: PublishOptions): Promise<{ page: Page; peerId: string; producedAt: number }> {
+/**
+ * A Chromium page publishing through the harness; resolves once the producers exist. `auth` is the
+ * socket.io handshake's `{ stream, token }` (a named stream).
+ */
+export async function publishFromChromium(
+  browser: Browser,
+  appUrl: string,
+  options: PublishOptions,
+  auth?: { stream?: string; token?: string },
+): Promise<{ page: Page; peerId: string; producedAt: number }> {
   const page = await openTestPage(browser, appUrl, 'harness');
-  const peerId: string = await page.evaluate(() => (window as any).harness.connect());
+  const peerId: string = await page.evaluate((a) => (window as any).harness.connect(location.origin, a), auth);
   await page.evaluate((o) => (window as any).harness.publish(o), options as Record<string, unknown>);
   // publish() resolves when transportProduce has been answered.
   return { page, peerId, producedAt: Date.now() };
 }
 
-/** A page playing `url` with hls.js; `config` goes to hls.js (default: lowLatencyMode off). */
-export async function playWithHlsJs(browser: Browser, appUrl: string, url: string, config?: Record<string, unknown>): Promise<Page> {
+/** A page playing `url` with hls.js. */
+export async function playWithHlsJs(browser: Browser, appUrl: string, url: string): Promise<Page> {
   const viewer = await openTestPage(browser, appUrl, 'player');
-  await viewer.evaluate(([u, c]) => (window as any).player.play(u, c ?? undefined), [url, config ?? null] as const);
+  await viewer.evaluate((u) => (window as any).player.play(u), url);
   return viewer;
 }
 
@@ -28,11 +36,13 @@ export interface PlayerState {
   currentTime: number;
   videoWidth: number;
   latency?: number;
-  targetLatency?: number;
-  partHoldBack?: number;
-  partsLoaded: number;
-  stalls: number;
   fatalErrors: unknown[];
+  ended: boolean;
+  duration: number;
+  /** Master playlist loads (1 unless something reloaded the player). */
+  manifestLoads: number;
+  /** Longest time the picture stood still after playing began (ms), sampled in the page. */
+  longestStallMs: number;
 }
 
 export async function playerState(viewer: Page): Promise<PlayerState> {

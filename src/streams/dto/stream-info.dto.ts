@@ -2,6 +2,11 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { StreamInfo } from '../stream-info';
 
 export class TrackInfoDto {
+  @ApiProperty({
+    enum: ['rtp', 'filler'],
+    description: "rtp: the publisher's media; filler: black video / silence (paused, silent, or no publisher now)",
+  })
+  source: 'rtp' | 'filler';
   @ApiProperty({ example: 'H264', description: 'Codec the publisher sends (H264, VP8, VP9, opus)' }) codecIn: string;
   @ApiProperty({ enum: ['H264', 'AAC'] }) codecOut: 'H264' | 'AAC';
   @ApiProperty({ enum: ['copy', 'transcode'], description: 'copy: H264 copied into the segments; transcode: re-encoded' })
@@ -29,9 +34,23 @@ class SegmentCountsDto {
 }
 
 export class StreamInfoDto implements StreamInfo {
-  @ApiProperty({ example: 'Nbm4Zqc4p_B15RMwAAAA', description: 'The publisher (its socket id)' }) peerId: string;
+  @ApiProperty({ example: 'studio-1', description: "The stream's id: the name its publisher chose, or else the publisher's socket id" })
+  peerId: string;
+  @ApiProperty({ description: 'The publisher chose the name (the stream outlives its connection)' }) named: boolean;
+  @ApiPropertyOptional({ example: 'Nbm4Zqc4p_B15RMwAAAA', description: 'The connection publishing it now; absent while parked or ended' })
+  publisherId?: string;
   @ApiProperty({ format: 'date-time' }) startedAt: string;
-  @ApiProperty({ enum: ['starting', 'live', 'ended'] }) state: 'starting' | 'live' | 'ended';
+  @ApiProperty({
+    enum: ['starting', 'live', 'parked', 'ended'],
+    description: 'parked: its publisher is gone and may come back within the grace period; filler plays',
+  })
+  state: 'starting' | 'live' | 'parked' | 'ended';
+  @ApiPropertyOptional({ format: 'date-time' }) endedAt?: string;
+  @ApiPropertyOptional({
+    example: '/live/studio-1.rec-20261203T161530Z.m3u8',
+    description: 'VOD master of the recording (HLS_RETENTION_SECONDS=-1), once ended',
+  })
+  recordingUrl?: string;
   @ApiProperty({ example: '/live/Nbm4Zqc4p_B15RMwAAAA.m3u8' }) masterUrl: string;
   @ApiProperty({
     example: '/live/Nbm4Zqc4p_B15RMwAAAA.ll.m3u8',
