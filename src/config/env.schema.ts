@@ -1,4 +1,16 @@
-import { IsBoolean, IsIn, IsInt, IsIP, IsNumber, IsOptional, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsIP,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
 import { availableParallelism } from 'node:os';
 
 /** An HS256 key must be at least as long as the hash output (RFC 7518 3.2). */
@@ -83,9 +95,7 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentSc
   const problems = errors.map((error) => {
     const got = JSON.stringify(present[error.property]);
     // Decorators register bottom-up: reversed, the type comes first and the bounds follow as written.
-    return `${error.property}=${got}: ${Object.values(error.constraints ?? {})
-      .reverse()
-      .join('; ')}`;
+    return `${error.property}=${got}: ${Object.values(error.constraints ?? {}).reverse().join('; ')}`;
   });
   problems.push(...crossFieldProblems(env, new Set(errors.map((error) => error.property))));
   if (problems.length > 0) {
@@ -132,9 +142,7 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
     problems.push(`FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must hold at least ${PORTS_PER_LEASE} ports (one stream)`);
   }
   if (ffmpegOk && rtcOk && overlaps(ffmpeg, rtc)) {
-    problems.push(
-      `FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must not overlap RTC_MIN_PORT..RTC_MAX_PORT (${rtc[0]}-${rtc[1]})`,
-    );
+    problems.push(`FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must not overlap RTC_MIN_PORT..RTC_MAX_PORT (${rtc[0]}-${rtc[1]})`);
   }
   if (ffmpegOk && overlaps(ffmpeg, [EPHEMERAL_PORTS.min, EPHEMERAL_PORTS.max])) {
     problems.push(

@@ -111,8 +111,7 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
       this.store,
       {
         live: () => this.wentLive(streamId),
-        segmentWritten: (rendition, kind, seconds, bytes) =>
-          this.bus.emit('packaging.segment-written', { streamId, rendition, kind, seconds, bytes }),
+        segmentWritten: (rendition, kind, seconds, bytes) => this.bus.emit('packaging.segment-written', { streamId, rendition, kind, seconds, bytes }),
         writeFailed: (what, error) => {
           this.logger.error(`[stream:${streamId}] ${what}: ${error}`);
           this.bus.emit('packaging.write-failed', { streamId, what, error });
@@ -146,9 +145,7 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     entry.ended = true;
     await entry.packager.end();
     if (this.config.hls.retentionSeconds === -1) {
-      await entry.packager
-        .writeRecording(recordingTag(entry.startedAt))
-        .catch((error) => this.logger.error(`[stream:${streamId}] recording: ${errorMessage(error)}`));
+      await entry.packager.writeRecording(recordingTag(entry.startedAt)).catch((error) => this.logger.error(`[stream:${streamId}] recording: ${errorMessage(error)}`));
     }
     this.scheduleRemoval(entry);
   }

@@ -171,9 +171,7 @@ export class StreamPackager {
       const playlist = rendition.playlist;
       if (!playlist) continue;
       playlist.end();
-      this.write(`${rendition.name} playlist`, () =>
-        this.store.writePlaylist(mediaPlaylistName(this.streamId, rendition.name), playlist.render()),
-      );
+      this.write(`${rendition.name} playlist`, () => this.store.writePlaylist(mediaPlaylistName(this.streamId, rendition.name), playlist.render()));
     }
     await this.writes;
   }
@@ -209,9 +207,7 @@ export class StreamPackager {
     if (options.playlists) {
       names.push(masterPlaylistName(this.streamId), ...[...this.renditions.keys()].map((r) => mediaPlaylistName(this.streamId, r)));
     }
-    await Promise.all(
-      names.map((name) => this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error)))),
-    );
+    await Promise.all(names.map((name) => this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error)))));
     this.files.clear();
   }
 
@@ -273,9 +269,7 @@ export class StreamPackager {
     // keyframes come when asked, the publisher's own keyframe interval where they do not.
     this.targetDuration ??= Math.max(Math.ceil(this.options.segmentSeconds), Math.round(finished.duration));
     if (Math.round(finished.duration) > this.targetDuration) {
-      this.logger.warn(
-        `${this.prefix} ${rendition.name} segment ${finished.number} lasts ${finished.duration.toFixed(3)} s, over the ${this.targetDuration} s target`,
-      );
+      this.logger.warn(`${this.prefix} ${rendition.name} segment ${finished.number} lasts ${finished.duration.toFixed(3)} s, over the ${this.targetDuration} s target`);
     }
     rendition.playlist ??= new MediaPlaylist(this.targetDuration, this.options.listSize);
     const playlist = rendition.playlist;

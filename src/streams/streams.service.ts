@@ -113,15 +113,7 @@ export class StreamsService implements OnApplicationShutdown {
       if (stream) this.retire(stream);
       const generation = (this.generations.get(id) ?? 0) + 1;
       this.generations.set(id, generation);
-      stream = {
-        id,
-        named: intent.name !== undefined,
-        generation,
-        publisherId: peerId,
-        startedAt: new Date(),
-        state: 'starting',
-        tracks: new Set(),
-      };
+      stream = { id, named: intent.name !== undefined, generation, publisherId: peerId, startedAt: new Date(), state: 'starting', tracks: new Set() };
       this.streams.set(id, stream);
     } else if (stream.publisherId !== undefined && stream.publisherId !== peerId) {
       const holder = stream.publisherId;
@@ -220,9 +212,7 @@ export class StreamsService implements OnApplicationShutdown {
   /** Every kind of the stream plays filler until a publisher feeds it again. Awaited: FFmpeg lets go of the old producers. */
   private async releaseTracks(stream: StreamRecord): Promise<void> {
     await Promise.all(
-      [...stream.tracks].map((kind) =>
-        this.bus.emitAndWait('stream.track-set', { streamId: stream.id, publisherId: null, kind, producerId: null }),
-      ),
+      [...stream.tracks].map((kind) => this.bus.emitAndWait('stream.track-set', { streamId: stream.id, publisherId: null, kind, producerId: null })),
     );
   }
 

@@ -2,10 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { StreamInfo } from '../stream-info';
 
 export class TrackInfoDto {
-  @ApiProperty({
-    enum: ['rtp', 'filler'],
-    description: "rtp: the publisher's media; filler: black video / silence (paused, silent, or no publisher now)",
-  })
+  @ApiProperty({ enum: ['rtp', 'filler'], description: "rtp: the publisher's media; filler: black video / silence (paused, silent, or no publisher now)" })
   source: 'rtp' | 'filler';
   @ApiProperty({ example: 'H264', description: 'Codec the publisher sends (H264, VP8, VP9, opus)' }) codecIn: string;
   @ApiProperty({ enum: ['H264', 'AAC'] }) codecOut: 'H264' | 'AAC';
@@ -40,16 +37,10 @@ export class StreamInfoDto implements StreamInfo {
   @ApiPropertyOptional({ example: 'Nbm4Zqc4p_B15RMwAAAA', description: 'The connection publishing it now; absent while parked or ended' })
   publisherId?: string;
   @ApiProperty({ format: 'date-time' }) startedAt: string;
-  @ApiProperty({
-    enum: ['starting', 'live', 'parked', 'ended'],
-    description: 'parked: its publisher is gone and may come back within the grace period; filler plays',
-  })
+  @ApiProperty({ enum: ['starting', 'live', 'parked', 'ended'], description: 'parked: its publisher is gone and may come back within the grace period; filler plays' })
   state: 'starting' | 'live' | 'parked' | 'ended';
   @ApiPropertyOptional({ format: 'date-time' }) endedAt?: string;
-  @ApiPropertyOptional({
-    example: '/live/studio-1.rec-20261203T161530Z.m3u8',
-    description: 'VOD master of the recording (HLS_RETENTION_SECONDS=-1), once ended',
-  })
+  @ApiPropertyOptional({ example: '/live/studio-1.rec-20261203T161530Z.m3u8', description: 'VOD master of the recording (HLS_RETENTION_SECONDS=-1), once ended' })
   recordingUrl?: string;
   @ApiProperty({ example: '/live/Nbm4Zqc4p_B15RMwAAAA.m3u8' }) masterUrl: string;
   @ApiProperty({
