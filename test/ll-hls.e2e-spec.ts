@@ -277,7 +277,9 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
     );
     const streams = JSON.parse(stdout).streams as Array<{ codec_name: string; codec_type: string }>;
     expect(streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
-    const decoded = await run('ffmpeg', ['-v', 'error', '-i', master, '-t', '3', '-fps_mode', 'passthrough', '-f', 'null', '-'], { timeout: 60_000 });
+    const decoded = await run('ffmpeg', ['-v', 'error', '-i', master, '-t', '3', '-fps_mode', 'passthrough', '-f', 'null', '-'], {
+      timeout: 60_000,
+    });
     expect(decoded.stderr).toBe('');
   });
 
