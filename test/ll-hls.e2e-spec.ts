@@ -8,9 +8,9 @@ import { TranscoderService } from '../src/transcode/transcoder.service';
 import type { Browser } from 'playwright-core';
 import { startApp, streamInfo, TestApp, waitFor } from './support/app';
 import { launchChromium } from './support/browser';
-import { SseClient } from './support/hls';
+import { readPlaylist, SseClient } from './support/hls';
 import { checkLlMediaPlaylist, formatViolations, llPlaylistPosition, parseLlMediaPlaylist } from './support/ll-hls-rules';
-import { holdsKeyframe, llPartIndex, LlPlaylistObserver } from './support/ll-observer';
+import { holdsKeyframe, llPartIndex, LlPlaylistObserver, splitTolerated } from './support/ll-observer';
 import { publishFromChromium } from './support/publisher';
 
 const run = promisify(execFile);
@@ -71,6 +71,8 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
           videoWidth: video.videoWidth,
           latency: Number(document.querySelector('#latency')!.getAttribute('data-seconds') || NaN),
           latencyText: document.querySelector('#latency')!.textContent,
+          /** hls.js's target latency as the page shows it: PART-HOLD-BACK, raised by each stall. */
+          target: Number(/target (\d+\.\d) s/.exec(document.querySelector('#latency')!.textContent ?? '')?.[1] ?? NaN),
           info: document.querySelector('#player-info')!.textContent,
           status: document.querySelector('#player-status')!.getAttribute('data-state'),
         };
@@ -84,16 +86,29 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
       30_000,
       200,
     );
+    // The bound: PART-HOLD-BACK + 0.5 s, and the page shows one decimal of hls.js's latency (±0.05 s).
+    // A stall (a host too busy to decode in real time) makes hls.js raise its target (by 0.25 s on the
+    // watch page); the bound then follows the target the page shows.
+    const PART_HOLD_BACK = 0.648;
+    const bound = (target: number) => Math.max(PART_HOLD_BACK, Number.isFinite(target) ? target : 0) + 0.5 + 0.05;
     // hls.js starts at the keyframe before its target; the page then catches up once.
-    await waitFor('the watch page near the live edge', async () => (await watching()).latency <= 0.648 + 0.5, 30_000, 100);
+    await waitFor(
+      'the watch page near the live edge',
+      async () => {
+        const now = await watching();
+        return now.latency <= bound(now.target);
+      },
+      30_000,
+      100,
+    );
     // From then on, what the page shows as "behind live" (hls.js's latency), every 250 ms for 10 s.
-    const samples: number[] = [];
+    const samples: Array<{ latency: number; target: number }> = [];
     const started = Date.now();
     let state = await watching();
     while (Date.now() - started < 10_000) {
       await page.waitForTimeout(250);
       state = await watching();
-      if (Number.isFinite(state.latency)) samples.push(state.latency);
+      if (Number.isFinite(state.latency)) samples.push({ latency: state.latency, target: state.target });
     }
     expect(state.layout).toBe('low-latency');
     expect(['playing', 'buffering']).toContain(state.status);
@@ -101,15 +116,17 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
     expect(state.latencyText).toMatch(/^\d+\.\d s \(target \d+\.\d s\)$/);
     await seen.settle();
     const partHoldBack = parseLlMediaPlaylist(seen.seen[seen.seen.length - 1].text).serverControl!.partHoldBack!;
-    expect(partHoldBack).toBeCloseTo(0.648, 3);
-    const sorted = [...samples].sort((a, b) => a - b);
+    expect(partHoldBack).toBe(PART_HOLD_BACK);
+    const latencies = samples.map((s) => s.latency).sort((a, b) => a - b);
+    const targets = [...new Set(samples.map((s) => s.target))];
     console.log(
-      `LL latency behind the live edge over 10 s (${samples.length} samples): median ${sorted[Math.floor(sorted.length / 2)]} s, ` +
-        `max ${sorted[sorted.length - 1]} s (PART-HOLD-BACK ${partHoldBack} s): ${samples.join(' ')}`,
+      `LL latency behind the live edge over 10 s (${samples.length} samples): median ${latencies[Math.floor(latencies.length / 2)]} s, ` +
+        `max ${latencies[latencies.length - 1]} s (PART-HOLD-BACK ${partHoldBack} s, targets shown ${targets.join(', ')}): ` +
+        samples.map((s) => s.latency).join(' '),
     );
-    // The page shows one decimal of hls.js's latency (0.05 s either way). A host too busy to decode in
-    // real time makes any player fall behind for a moment: nine samples in ten must be within the bound.
-    expect(sorted[Math.floor(sorted.length * 0.9)]).toBeLessThanOrEqual(partHoldBack + 0.5 + 0.05);
+    const outside = samples.filter((s) => s.latency > bound(s.target));
+    // A moment behind (a frame decoded late on a busy host) is not "staying" behind: nine in ten within.
+    expect(outside.length).toBeLessThanOrEqual(Math.floor(samples.length / 10));
 
     expect(seen.masters.length).toBeGreaterThan(0);
     expect(seen.seen.filter((s) => s.request.msn !== undefined).length).toBeGreaterThan(20); // blocking reloads
@@ -143,7 +160,7 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
       expect(blocked.headers.get('cache-control')).toBe('public, max-age=1');
       expect(blocked.headers.get('access-control-allow-origin')).toBe('*');
       const answer = parseLlMediaPlaylist(await blocked.text());
-      expect(checkLlMediaPlaylist(answer, { request: target, partIndexOf: llPartIndex })).toEqual([]);
+      expect(splitTolerated(checkLlMediaPlaylist(answer, { request: target, partIndexOf: llPartIndex })).failing).toEqual([]);
       const listed = [...answer.segments.flatMap((s) => s.parts), ...(answer.pending?.parts ?? [])];
       expect(listed.some((p) => p.uri === hint)).toBe(true); // the hint named the part that came
       // The hinted part came as soon as it existed: fMP4, immutable.
@@ -222,7 +239,20 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
       30_000,
       500,
     );
-    expect(checkLlMediaPlaylist(delta, { request: { skip: 'YES' }, partIndexOf: llPartIndex })).toEqual([]);
+    expect(splitTolerated(checkLlMediaPlaylist(delta, { request: { skip: 'YES' }, partIndexOf: llPartIndex })).failing).toEqual([]);
+
+    // LL segment n is classic segment n: same number, same length (the classic one on disk).
+    for (const rendition of ['video', 'audio']) {
+      const classic = (await readPlaylist(fx.app.hlsDir, `${peerId}-${rendition}.m3u8`))!;
+      const low = (await current(`${peerId}-${rendition}.ll.m3u8`)).parsed;
+      const lengths = new Map(low.segments.map((segment) => [segment.msn, segment.duration]));
+      const common = classic.segments
+        .map((segment, i) => [classic.mediaSequence + i, segment.duration] as const)
+        .filter(([msn]) => lengths.has(msn));
+      expect(common.length).toBeGreaterThan(2);
+      for (const [msn, duration] of common)
+        expect([rendition, msn, Math.abs(lengths.get(msn)! - duration) < 0.002]).toEqual([rendition, msn, true]);
+    }
   });
 
   it('limits blocked requests per connection (429 past four), releases a blocked request when its client goes away', async () => {
@@ -237,7 +267,7 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     const request = `GET /live/${video()}?_HLS_msn=${position.lastCompleteMsn + 2}&_HLS_part=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
     socket.write(request.repeat(10));
-    await waitFor('four blocked requests', () => delivery.blocked === 4, 2_000, 5);
+    await waitFor('four blocked requests', () => delivery.blocked === 4, 5_000, 5);
     // Another connection is not affected.
     const other = await fetch(live(`${video()}?_HLS_msn=${position.lastCompleteMsn}`));
     expect(other.status).toBe(200);
@@ -277,9 +307,13 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
     );
     const streams = JSON.parse(stdout).streams as Array<{ codec_name: string; codec_type: string }>;
     expect(streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
-    const decoded = await run('ffmpeg', ['-v', 'error', '-i', master, '-t', '3', '-fps_mode', 'passthrough', '-f', 'null', '-'], {
-      timeout: 60_000,
-    });
+    const decoded = await run(
+      'ffmpeg',
+      ['-v', 'error', '-i', master, '-t', '3', '-fps_mode', 'passthrough', '-enc_time_base', '-1', '-f', 'null', '-'],
+      {
+        timeout: 60_000,
+      },
+    );
     expect(decoded.stderr).toBe('');
   });
 
@@ -288,18 +322,21 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
     const [pid] = transcoder.pids();
     const before = await current();
     const audioBefore = await current(`${peerId}-audio.ll.m3u8`);
-    process.kill(pid, 'SIGKILL');
-    // The last part of the killed run may still come: block for the part after it, from this playlist on.
-    const killedAt = Date.now();
-    const afterKill = await waitFor(
-      'the killed run completed',
-      async () => {
-        const now = await current();
-        return now.parsed.pending === undefined || now.parsed.pending.parts.length === 0 ? now : undefined;
-      },
-      10_000,
-      20,
+    // The killed run's last units drain from its pipes, then the run ends and completes its segment:
+    // from then on the next part is the new run's.
+    const emitter = fx.app.app.get(EventEmitter2);
+    const runEnded = new Promise<void>((resolve) =>
+      emitter.on('transcode.run-ended', function listener({ streamId }: { streamId: string }) {
+        if (streamId !== peerId) return;
+        emitter.off('transcode.run-ended', listener);
+        setImmediate(resolve); // after packaging's own listener
+      }),
     );
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    await runEnded;
+    const afterKill = await current();
+    expect(afterKill.parsed.pending).toBeUndefined();
     const target = nextPart(afterKill.position);
     const started = Date.now();
     const response = await fetch(live(`${video()}?_HLS_msn=${target.msn}&_HLS_part=${target.part}`));
@@ -309,7 +346,7 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
     if (response.status === 503) {
       // Allowed only if the new run's first part took longer than the spec's three target durations.
       expect(waited).toBeGreaterThanOrEqual(2_900);
-      console.log(`the restart took over 3 s (blocked request: 503 after ${waited} ms)`);
+      console.log(`the restart took over 3 target durations (blocked request: 503 after ${waited} ms)`);
     } else {
       expect(response.status).toBe(200);
       console.log(`blocked request across the restart answered after ${waited} ms (${Date.now() - killedAt} ms after the kill)`);
@@ -332,11 +369,11 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
       [before, after, video()],
       [audioBefore, audioAfter, `${peerId}-audio.ll.m3u8`],
     ] as const) {
-      const violations = [
+      const { failing } = splitTolerated([
         ...checkLlMediaPlaylist(newer.text, { partIndexOf: llPartIndex, selfUri: name }),
         ...checkLlMediaPlaylist(older.text, { partIndexOf: llPartIndex, selfUri: name }),
-      ];
-      expect(formatViolations(violations)).toBe('');
+      ]);
+      expect(formatViolations(failing)).toBe('');
     }
     expect(after.position.lastCompleteMsn).toBeGreaterThan(before.position.lastCompleteMsn);
   });
