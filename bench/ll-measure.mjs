@@ -249,9 +249,12 @@ try {
 
   // Held: right after a segment completes, BLOCKED requests for the segment after the next (held about
   // two seconds); the CPU is sampled for a second while all of them wait, eight times.
-  const agent = new Agent({ keepAlive: true, maxSockets: BLOCKED + 10 });
-  // Open the connections first (keep-alive), so the blocked requests go out at once.
-  await Promise.all(Array.from({ length: BLOCKED }, () => get(agent, `${base}/${video}`)));
+  // Keep every connection (Agent keeps 256 idle ones by default), opened first, a hundred at a time
+  // (the server's listen backlog is 511), so the blocked requests go out at once.
+  const agent = new Agent({ keepAlive: true, maxSockets: BLOCKED + 10, maxFreeSockets: BLOCKED + 10 });
+  for (let opened = 0; opened < BLOCKED; opened += 100) {
+    await Promise.all(Array.from({ length: Math.min(100, BLOCKED - opened) }, () => get(agent, `${base}/${video}`)));
+  }
   let heldTicks = 0;
   let heldSeconds = 0;
   let heldErrors = 0;

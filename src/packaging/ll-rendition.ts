@@ -337,11 +337,11 @@ export class LlRendition {
       const last = open.samples[open.samples.length - 1];
       if (sample.dts <= last.dts) sample.dts = last.dts + 1; // decode times must grow
       if (this.inProgress && this.inProgress.msn !== msn) {
-        this.closePart(sample.dts);
+        this.startAt(sample, this.closePart(sample.dts));
         this.completeSegment();
       } else if (sample.dts - open.start >= track.minTicks || (sample.keyframe && open.independent && this.kind === 'video')) {
         // Long enough (or a keyframe after an independent part, which may be short): a new part.
-        this.closePart(sample.dts);
+        this.startAt(sample, this.closePart(sample.dts));
       } else if (sample.keyframe) {
         open.independent = true; // the part holds an independent frame, though not at its start
       }
@@ -372,14 +372,22 @@ export class LlRendition {
     this.events.changed(this, 'segment-started');
   }
 
-  private closePart(nextDts: number, flushing = false): void {
+  /**
+   * The sample after a part that had to end at PART-TARGET (a gap in the media) is decoded from the
+   * part's end on and presented at its own time (its composition offset grows by the difference), so
+   * the decode timeline has no hole and the parts' durations add up to the media's.
+   */
+  private startAt(sample: Sample, end: number): void {
+    if (end < sample.dts) sample.dts = end;
+  }
+
+  /** Completes the open part; returns where it ends (the next sample's decode time, at most PART-TARGET after its start). */
+  private closePart(nextDts: number, flushing = false): number {
     const open = this.open!;
     const track = this.track!;
     this.open = undefined;
     const samples = open.samples;
     const last = samples[samples.length - 1];
-    // Normally the next sample's start; never beyond PART-TARGET (the decode timeline then has a
-    // hole until the next sample, which is what really happened).
     let end = Math.min(nextDts, open.start + track.maxTicks);
     if (end <= last.dts) end = last.dts + 1;
     if (nextDts > open.start + track.maxTicks && !flushing) {
@@ -407,6 +415,7 @@ export class LlRendition {
     this.partRun = track.run;
     this.inProgress!.parts.push(part);
     this.events.changed(this, 'part');
+    return end;
   }
 
   private completeSegment(): void {

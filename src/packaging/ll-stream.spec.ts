@@ -284,11 +284,20 @@ describe('LlStreamPackager: parts', () => {
       const sum = segment.parts.reduce((total, p) => total + p.duration, 0);
       expect(segment.duration).toBeCloseTo(sum, 9);
     }
-    // The media says the same: each part's fragment lasts what the playlist says, and starts at or after the previous one's end.
+    // The media says the same: each part's fragment lasts what the playlist says and starts where the
+    // previous one ended (a sample after a gap is decoded from the part's end on, presented at its own time).
     all.forEach((part, i) => {
       expect(fragmentDuration(part.data) / CLOCK).toBeCloseTo(part.duration, 9);
-      if (i > 0) expect(decodeTime(part.data)).toBeGreaterThanOrEqual(decodeTime(all[i - 1].data) + fragmentDuration(all[i - 1].data));
+      if (i > 0) expect(decodeTime(part.data)).toBe(decodeTime(all[i - 1].data) + fragmentDuration(all[i - 1].data));
     });
+    // So the parts add up to the media's time: from the first frame to the start of the part in progress.
+    const total = video.segments.reduce((sum, s) => sum + s.duration, 0);
+    const firstFrame = decodeTime(all[0].data);
+    const lastComplete = video.segments[video.segments.length - 1].parts.at(-1)!.data;
+    const inProgressStart = video.inProgress?.parts[0]
+      ? decodeTime(video.inProgress.parts[0].data)
+      : decodeTime(lastComplete) + fragmentDuration(lastComplete);
+    expect(total).toBeCloseTo((inProgressStart - firstFrame) / CLOCK, 6);
     expect(h.violations('video', { reports: true })).toBe('');
     expect(h.violations('audio', { reports: true })).toBe('');
     expect(h.warnings.some((w) => /gap of \d+ ms/.test(w))).toBe(true);

@@ -11,8 +11,9 @@
  * frame rate that divides the nominal duration (5, 10, 15, 20, 25, 30, 60 fps for 0.2 s) then cuts
  * parts of exactly the nominal duration, with 16 ms of timestamp jitter allowed either way; AAC at
  * 48 kHz cuts parts of 9 frames (0.192 s). A part whose next sample lies beyond PART-TARGET (a
- * dropped frame, a frozen camera) is ended at PART-TARGET: the next part starts at its first sample's
- * real time, leaving a hole in the decode timeline rather than lying about durations.
+ * dropped frame, a frozen camera) is ended at PART-TARGET: the next sample is decoded from there on
+ * and presented at its own time (a composition offset), so durations add up to the media's and the
+ * decode timeline has no hole.
  */
 export interface LlPartTiming {
   /** HLS_PART_SECONDS: the duration most parts have. */
