@@ -11,7 +11,7 @@ import { launchChromium } from './support/browser';
 import { readPlaylist, SseClient } from './support/hls';
 import { checkLlMediaPlaylist, formatViolations, llPlaylistPosition, parseLlMediaPlaylist } from './support/ll-hls-rules';
 import { holdsKeyframe, llPartIndex, LlPlaylistObserver, splitTolerated } from './support/ll-observer';
-import { publishFromChromium } from './support/publisher';
+import { playWithHlsJs, publishFromChromium, waitUntilPlaying } from './support/publisher';
 
 const run = promisify(execFile);
 
@@ -317,6 +317,18 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
       },
     );
     expect(decoded.stderr).toBe('');
+  });
+
+  it('hls.js with lowLatencyMode off plays the LL master as ordinary HLS (whole fMP4 segments, no parts)', async () => {
+    const viewer = await playWithHlsJs(fx.browser, fx.app.url, live(`${peerId}.ll.m3u8`));
+    const parts: string[] = [];
+    viewer.on('request', (request) => {
+      if (/\.p\d+\.m4s$/.test(request.url())) parts.push(request.url());
+    });
+    const state = await waitUntilPlaying(viewer, 3, 30_000);
+    expect(state.fatalErrors).toEqual([]);
+    expect(parts).toEqual([]);
+    await viewer.close();
   });
 
   it('an FFmpeg restart continues the LL playlists with a discontinuity and a new map; blocked requests wait across the gap', async () => {
