@@ -30,6 +30,8 @@ export interface TrackInfo {
   /** No RTP has come for a while (the publisher stopped sending without pausing): filler plays. */
   silent: boolean;
   simulcastLayer?: number;
+  /** Simulcast copied: what each video rendition carries now (its encoding, and whether it flows). */
+  renditions?: Array<{ rendition: string; encoding: string; flowing: boolean }>;
 }
 
 /** What a session reports to its owner; the owner turns it into bus events. */
@@ -202,6 +204,7 @@ export class TranscodeSession {
         paused: producer?.paused ?? false,
         silent: this.silent.has(kind),
         simulcastLayer: this.feeds.get(kind)?.simulcastLayer,
+        renditions: kind === 'video' && producer && this.isLayered(producer) ? this.renditionInfo(producer) : undefined,
       };
     }
     return result;
@@ -313,6 +316,18 @@ export class TranscodeSession {
     let activity = this.activity.get(producer);
     if (!activity) this.activity.set(producer, (activity = new ProducerActivity(producer.rtpParameters.encodings ?? [])));
     return activity;
+  }
+
+  private renditionInfo(producer: Producer): NonNullable<TrackInfo['renditions']> {
+    const encodings = producer.rtpParameters.encodings ?? [];
+    const flowing = this.activityOf(producer).flowing(Date.now(), SILENCE_MS);
+    return [...this.layerNames.entries()]
+      .sort(([a], [b]) => b - a)
+      .map(([index, rendition]) => ({
+        rendition,
+        encoding: encodings[index]?.rid ?? `#${index}`,
+        flowing: flowing.includes(index) && this.layersFed.includes(index),
+      }));
   }
 
   /** Simulcast H264 that is copied: every layer its own rendition. */
