@@ -133,3 +133,20 @@ describe("simulcast: every layer the original front end sends is its own copied 
     expect((await playerState(viewer)).fatalErrors).toEqual([]);
   });
 });
+
+describe('VP8 simulcast: transcoded, one layer unless HLS_TRANSCODE_LAYERS asks for more', () => {
+  const fx = useHlsFixture({ HLS_RETENTION_SECONDS: '0', HLS_TRANSCODE_LAYERS: '2' });
+
+  it('HLS_TRANSCODE_LAYERS=2: the two best flowing layers each become an x264 rendition, cut together', async () => {
+    const { peerId } = await fx.goLive({ video: 'camera', audio: 'mic', codec: 'VP8', simulcast: true, width: 1280, height: 720 }, 30_000);
+    const variants = variantsOf((await readPlaylist(fx.app.hlsDir, `${peerId}.m3u8`))!.text);
+    expect(variants).toHaveLength(2);
+    for (const v of variants) expect(v.codecs).toMatch(/^avc1\.64[0-9a-f]{4},mp4a\.40\.2$/); // x264 High
+    const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
+    await waitUntilPlaying(viewer, 2);
+    expect((await playerState(viewer)).fatalErrors).toEqual([]);
+    const info = await streamInfo(fx.app, peerId);
+    expect(info.tracks.video).toMatchObject({ codecIn: 'VP8', mode: 'transcode' });
+    expect(info.tracks.video.renditions.filter((r: { flowing: boolean }) => r.flowing)).toHaveLength(2);
+  });
+});

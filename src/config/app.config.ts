@@ -47,6 +47,7 @@ export const appConfig = registerAs('app', () => {
       ports: { min: env.FFMPEG_MIN_PORT, max: env.FFMPEG_MAX_PORT } as PortRange,
       x264Preset: env.X264_PRESET,
       x264BitrateKbps: env.X264_BITRATE_KBPS,
+      transcodeLayers: env.HLS_TRANSCODE_LAYERS,
       aacBitrateKbps: env.AAC_BITRATE_KBPS,
     },
   };

@@ -57,6 +57,8 @@ export class EnvironmentSchema {
   @IsIn(['copy', 'legacy']) HLS_PROFILE: 'copy' | 'legacy' = 'copy';
   @IsString() @MinLength(1) X264_PRESET: string = 'veryfast';
   @IsInt() @Min(100) @Max(50000) X264_BITRATE_KBPS: number = 2500;
+  /** VP8/VP9 simulcast: how many layers (the best flowing first) are transcoded, each its own rendition. */
+  @IsInt() @Min(1) @Max(3) HLS_TRANSCODE_LAYERS: number = 1;
   @IsInt() @Min(32) @Max(512) AAC_BITRATE_KBPS: number = 128;
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
   /** `pretty` (coloured lines, for people) or `json` (one object per line, for log pipelines). */

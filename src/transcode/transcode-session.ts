@@ -295,7 +295,7 @@ export class TranscodeSession {
       video: !this.kinds.has('video')
         ? undefined
         : video && this.isLive('video')
-          ? { source: 'rtp', mode: this.videoMode(video), renditions: this.videoRenditions }
+          ? { source: 'rtp', mode: this.videoMode(video), renditions: this.videoRenditions, bitratesKbps: this.layerBitratesKbps(video) }
           : { source: 'filler', ...this.videoSize, renditions: this.videoRenditions },
       audio: !this.kinds.has('audio') ? undefined : this.isLive('audio') ? { source: 'rtp' } : { source: 'filler' },
       segmentSeconds: hls.segmentSeconds,
@@ -310,6 +310,24 @@ export class TranscodeSession {
   private videoMode(producer: Producer): VideoMode {
     const mime = producer.rtpParameters.codecs[0]?.mimeType.toLowerCase();
     return mime === 'video/h264' && this.config.hls.profile === 'copy' ? 'copy' : 'transcode';
+  }
+
+  /** Declared simulcast layers this run does not carry: packaging waits a moment for them before the master. */
+  private absentLayers(tracks: RunTrack[]): RunTrack[] {
+    const producer = this.wanted.get('video')?.producer;
+    if (!producer || !this.isLayered(producer) || !this.isLive('video')) return [];
+    const encodings = producer.rtpParameters.encodings ?? [];
+    const top = encodings.map((_, i) => i).slice(-this.maxLayers(producer));
+    return top
+      .map((i) => ({ rendition: this.layerName(i, producer), kind: 'video' as const, source: 'absent' as const, maxBitrate: encodings[i]?.maxBitrate }))
+      .filter((t) => !tracks.some((r) => r.rendition === t.rendition));
+  }
+
+  /** Transcoded layers: each at its declared ceiling (x264 needs a target; the sender's is the sensible one). */
+  private layerBitratesKbps(producer: Producer): number[] | undefined {
+    if (this.videoMode(producer) === 'copy' || !this.isLayered(producer)) return undefined;
+    const encodings = producer.rtpParameters.encodings ?? [];
+    return this.layersFed.map((i) => Math.max(100, Math.round((encodings[i]?.maxBitrate ?? this.config.ffmpeg.x264BitrateKbps * 1000) / 1000)));
   }
 
   private activityOf(producer: Producer): ProducerActivity {
@@ -330,9 +348,18 @@ export class TranscodeSession {
       }));
   }
 
-  /** Simulcast H264 that is copied: every layer its own rendition. */
+  /**
+   * Simulcast H264 that is copied: every layer its own rendition. VP8/VP9 simulcast is transcoded: one
+   * layer (the best flowing, chosen by a LayerSelector) unless HLS_TRANSCODE_LAYERS asks for more.
+   */
   private isLayered(producer: Producer): boolean {
-    return this.videoMode(producer) === 'copy' && (producer.rtpParameters.encodings?.length ?? 1) > 1;
+    if ((producer.rtpParameters.encodings?.length ?? 1) <= 1) return false;
+    return this.videoMode(producer) === 'copy' || this.config.ffmpeg.transcodeLayers > 1;
+  }
+
+  /** How many layers a layered feed carries. */
+  private maxLayers(producer: Producer): number {
+    return this.videoMode(producer) === 'copy' ? MAX_VIDEO_LAYERS : Math.min(MAX_VIDEO_LAYERS, this.config.ffmpeg.transcodeLayers);
   }
 
   /** Simulcast H264 that is copied gets each flowing layer as its own rendition; anything else one stream. */
@@ -361,7 +388,7 @@ export class TranscodeSession {
       await new Promise((resolve) => setTimeout(resolve, ACTIVITY_POLL_MS));
     }
     if (flowing.length === 0) flowing = [encodings.length - 1];
-    const chosen = [...flowing].sort((a, b) => b - a).slice(0, MAX_VIDEO_LAYERS);
+    const chosen = [...flowing].sort((a, b) => b - a).slice(0, this.maxLayers(producer));
     return chosen.map((encodingIndex) => ({ encodingIndex, rendition: this.layerName(encodingIndex, producer) }));
   }
 
@@ -387,7 +414,8 @@ export class TranscodeSession {
   /** A layer that started flowing after the run began is added by a new run (not more than one per interval). */
   private checkLayers(activity: ProducerActivity, now: number): void {
     const added = activity.flowing(now, SILENCE_MS).filter((i) => !this.layersFed.includes(i));
-    if (added.length === 0 || this.layersFed.length >= MAX_VIDEO_LAYERS || now - this.layersChangedAt < LAYER_RESTART_MIN_MS) return;
+    const room = this.layersFed.length < this.maxLayers(this.wanted.get('video')!.producer);
+    if (added.length === 0 || !room || now - this.layersChangedAt < LAYER_RESTART_MIN_MS) return;
     this.layersChangedAt = now;
     this.plan = undefined; // the plan alone does not show which layers the feed carries
     this.refeedVideo = true;
@@ -424,6 +452,7 @@ export class TranscodeSession {
     const tracks: RunTrack[] = commands.flatMap((c) =>
       c.outputs.map((o) => ({ rendition: o.rendition, kind: o.kind, source: plan[o.kind]!.source, maxBitrate: declared.get(o.rendition) })),
     );
+    tracks.push(...this.absentLayers(tracks));
     this.listener.onRunStarted(run, tracks, reason);
     const video = live.find((feed) => feed.kind === 'video');
     const keyframes = new KeyframeRequester(
