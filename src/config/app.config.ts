@@ -19,6 +19,8 @@ export const appConfig = registerAs('app', () => {
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    /** Publishing peers at once (0 = no cap). */
+    maxPeers: env.MAX_PEERS,
     mediasoup: {
       // availableParallelism, unlike cpus().length, is never 0 (cpus() can be empty in containers).
       workers: env.MEDIASOUP_WORKERS || availableParallelism(),

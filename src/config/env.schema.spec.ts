@@ -42,6 +42,7 @@ describe('validateEnvironment', () => {
         LOG_LEVEL: 'log',
         SHUTDOWN_GRACE_MS: 1000,
         CORS_ORIGINS: '*',
+        MAX_PEERS: 0,
       });
       expect(env.ANNOUNCED_IP).toBeUndefined();
     });
@@ -134,6 +135,8 @@ describe('validateEnvironment', () => {
       ['SHUTDOWN_GRACE_MS', '60001', /SHUTDOWN_GRACE_MS="60001": .*must not be greater than 60000/],
       ['X264_BITRATE_KBPS', '50', /X264_BITRATE_KBPS="50": .*must not be less than 100/],
       ['RTC_MIN_PORT', '80', /RTC_MIN_PORT="80": .*must not be less than 1024/],
+      ['MAX_PEERS', '-1', /MAX_PEERS="-1": .*must not be less than 0/],
+      ['MAX_PEERS', 'many', /MAX_PEERS="many": MAX_PEERS must be an integer number/],
     ])('%s=%s', (name, value, expected) => {
       const lines = linesOf(problemsOf({ [name]: value }));
       expect(lines).toHaveLength(1);

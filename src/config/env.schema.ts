@@ -62,6 +62,8 @@ export class EnvironmentSchema {
   @IsInt() @Min(0) @Max(60000) SHUTDOWN_GRACE_MS: number = 1000;
   /** `*` or a comma-separated list of origins allowed to call the REST API and socket.io. */
   @IsString() @MinLength(1) CORS_ORIGINS: string = '*';
+  /** Publishing peers (send transports) this server accepts at once; 0 = no cap. Viewers are not counted. */
+  @IsInt() @Min(0) @Max(100000) MAX_PEERS: number = 0;
 }
 
 export class ConfigValidationError extends Error {}

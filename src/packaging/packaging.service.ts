@@ -40,7 +40,9 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
       await rm(join(dir, '.work'), { recursive: true, force: true });
       if (this.config.hls.retentionSeconds === -1) return;
       const stale = (await this.store.list()).filter(isHlsFile);
-      await Promise.all(stale.map((name) => this.store.remove(name).catch(() => undefined)));
+      const failed: string[] = [];
+      await Promise.all(stale.map((name) => this.store.remove(name).catch((error) => failed.push(`${name}: ${errorMessage(error)}`))));
+      if (failed.length > 0) this.logger.warn(`could not remove ${failed.length} stale HLS file(s) from ${dir}, e.g. ${failed[0]}`);
       if (stale.length > 0) this.logger.log(`removed ${stale.length} stale HLS file(s) from ${dir}`);
     } catch (error) {
       // Not fatal: readiness reports the directory (disk check) until it is usable.
@@ -67,9 +69,9 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
       {
         live: () => this.wentLive(streamId),
         segmentWritten: (rendition, kind, seconds, bytes) => this.bus.emit('packaging.segment-written', { streamId, rendition, kind, seconds, bytes }),
-        writeFailed: (what, error) => {
+        writeFailed: (what, error, op) => {
           this.logger.error(`[stream:${streamId}] ${what}: ${error}`);
-          this.bus.emit('packaging.write-failed', { streamId, what, error });
+          this.bus.emit('packaging.write-failed', { streamId, what, error, op });
         },
       },
     );

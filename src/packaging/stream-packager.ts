@@ -14,11 +14,15 @@ export interface PackagerOptions {
   listSize: number;
 }
 
+/** The kinds of disk work packaging does: a failed one is a gap, a stale playlist, or a file left behind. */
+export type WriteOp = 'segment' | 'playlist' | 'remove';
+
 /** What packaging reports to its owner. */
 export interface PackagerEvents {
   live(): void;
   segmentWritten(rendition: string, kind: MediaKind, seconds: number, bytes: number): void;
-  writeFailed(what: string, error: string): void;
+  /** `op` says which kind of write failed (a label for metrics); `what` names the file. */
+  writeFailed(what: string, error: string, op: WriteOp): void;
 }
 
 export interface VideoInfo {
@@ -123,7 +127,7 @@ export class StreamPackager {
   async removeFiles(): Promise<void> {
     await this.writes;
     const names = (await this.store.list()).filter((name) => belongsTo(this.streamId, name));
-    await Promise.all(names.map((name) => this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error)))));
+    await Promise.all(names.map((name) => this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error), 'remove'))));
   }
 
   info(): PackagingInfo {
@@ -190,7 +194,7 @@ export class StreamPackager {
       } catch (error) {
         // Disk full or gone: the segment is listed as a gap, so numbering and timing hold for players.
         segment.gap = true;
-        this.events.writeFailed(`segment ${uri}`, errorMessage(error));
+        this.events.writeFailed(`segment ${uri}`, errorMessage(error), 'segment');
       }
       const slid = playlist.append(segment);
       if (!segment.gap) {
@@ -239,14 +243,15 @@ export class StreamPackager {
     rendition.expired.push(...slid.filter((s) => !s.gap).map((s) => s.uri));
     while (rendition.expired.length > this.options.listSize) {
       const uri = rendition.expired.shift()!;
-      await this.store.remove(uri).catch((error) => this.events.writeFailed(`removing ${uri}`, errorMessage(error)));
+      await this.store.remove(uri).catch((error) => this.events.writeFailed(`removing ${uri}`, errorMessage(error), 'remove'));
     }
   }
 
   private write(what: string, work: () => Promise<void>): void {
     this.writes = this.writes.then(work).catch((error) => {
       this.logger.error(`${this.prefix} writing ${what}: ${errorMessage(error)}`);
-      this.events.writeFailed(what, errorMessage(error));
+      // What is left of a job after its segment (playlists, master) failed.
+      this.events.writeFailed(what, errorMessage(error), 'playlist');
     });
   }
 }

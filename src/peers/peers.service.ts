@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { types as mediasoupTypes } from 'mediasoup';
 import type { Consumer } from 'mediasoup/node/lib/Consumer';
 import type { Producer } from 'mediasoup/node/lib/Producer';
@@ -14,6 +14,7 @@ import {
   UnavailableError,
   UnsupportedError,
 } from '../common/errors';
+import { appConfig, AppConfig } from '../config/app.config';
 import { EventBus, OnBusEvent, BusEvents } from '../events/events';
 import { WorkerPoolService } from '../mediasoup/worker-pool.service';
 import { PEER_LIMITS } from './limits';
@@ -51,6 +52,7 @@ export class PeersService implements OnApplicationShutdown {
   constructor(
     private readonly pool: WorkerPoolService,
     private readonly bus: EventBus,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
   ) {}
 
   join(peerId: string): Peer {
@@ -105,6 +107,12 @@ export class PeersService implements OnApplicationShutdown {
     }
     if (peer.transports.size + peer.pending.transports.size >= PEER_LIMITS.transports) {
       throw new LimitExceededError(`transport limit reached (${PEER_LIMITS.transports} per peer)`);
+    }
+    // MAX_PEERS caps publishers (a send transport each, pending ones included); viewers are not counted.
+    const maxPeers = this.config.maxPeers;
+    if (direction === 'send' && maxPeers > 0) {
+      const publishing = this.all().filter((p) => !p.closed && (p.transports.has('send') || p.pending.transports.has('send'))).length;
+      if (publishing >= maxPeers) throw new LimitExceededError(`server full: ${publishing} publishing peers (MAX_PEERS=${maxPeers})`);
     }
     peer.pending.transports.add(direction);
     let transport;
@@ -244,7 +252,12 @@ export class PeersService implements OnApplicationShutdown {
   async leave(peerId: string, reason: string): Promise<void> {
     const peer = this.peers.get(peerId);
     if (!peer || peer.closed) return;
-    await withTimeout(this.bus.emitAndWait('peer.leaving', { peerId, reason }), LEAVING_TIMEOUT_MS);
+    const startedAt = Date.now();
+    if (!(await withTimeout(this.bus.emitAndWait('peer.leaving', { peerId, reason }), LEAVING_TIMEOUT_MS))) {
+      // Its transports close now, under a listener still at work (FFmpeg then takes ~9 s to stop).
+      this.logger.warn(`[peer:${peerId}] peer.leaving listeners still busy after ${LEAVING_TIMEOUT_MS} ms: closing anyway`);
+      this.bus.emit('peer.leaving-timed-out', { peerId, waitedMs: Date.now() - startedAt });
+    }
     if (this.peers.get(peerId) !== peer) return;
     this.peers.delete(peerId);
     peer.close();
@@ -278,11 +291,15 @@ export class PeersService implements OnApplicationShutdown {
   }
 }
 
-async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+/** True when `work` settled within `ms` (its failure counts as settled: listeners log their own errors). */
+async function withTimeout(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    work.catch(() => undefined),
-    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+  return Promise.race([
+    work.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
   ]).finally(() => clearTimeout(timer));
 }
 

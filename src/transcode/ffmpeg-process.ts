@@ -47,6 +47,8 @@ export class FfmpegProcess {
     readonly args: string[],
     outputCount: number,
     private readonly onLine: (line: string) => void = () => undefined,
+    /** Called with what was added to missedPackets / droppedFrames, as FFmpeg reports it. */
+    private readonly onLoss: (missedPackets: number, droppedFrames: number) => void = () => undefined,
   ) {
     this.child = runner.spawn(binary, args, { outputPipes: outputCount });
     this.outputs = Array.from({ length: outputCount }, (_, i) => this.child.stdio[3 + i] as Readable);
@@ -119,13 +121,23 @@ export class FfmpegProcess {
   private onProgress(line: string): void {
     const [key, value] = line.split('=', 2);
     if (key === 'out_time_us') this.lastProgressAt = Date.now();
-    else if (key === 'drop_frames') this.droppedFrames = Math.max(this.droppedFrames, Number(value) || 0);
+    else if (key === 'drop_frames') {
+      // -progress repeats the process's running total.
+      const total = Number(value) || 0;
+      if (total > this.droppedFrames) {
+        const added = total - this.droppedFrames;
+        this.droppedFrames = total;
+        this.onLoss(0, added);
+      }
+    }
   }
 
   private onStderr(line: string): void {
     const missed = /RTP: missed (\d+) packets/.exec(line);
-    if (missed) this.missedPackets += Number(missed[1]);
-    else if (!/max delay reached/.test(line)) this.remember(line);
+    if (missed) {
+      this.missedPackets += Number(missed[1]);
+      this.onLoss(Number(missed[1]), 0);
+    } else if (!/max delay reached/.test(line)) this.remember(line);
     this.onLine(line);
   }
 

@@ -31,6 +31,7 @@ export class RtpFeed {
     private readonly consumer: Consumer,
     readonly ports: FeedPorts,
     private readonly logPrefix: string,
+    private readonly onLayerFailed: (layer: number, error: string) => void,
   ) {
     if (consumer.type === 'simulcast') {
       this.selector = new LayerSelector();
@@ -41,12 +42,18 @@ export class RtpFeed {
     }
   }
 
-  static async open(router: Router, producer: Producer, ports: FeedPorts, logPrefix: string): Promise<RtpFeed> {
+  static async open(
+    router: Router,
+    producer: Producer,
+    ports: FeedPorts,
+    logPrefix: string,
+    onLayerFailed: (layer: number, error: string) => void = () => undefined,
+  ): Promise<RtpFeed> {
     const transport = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
     try {
       await transport.connect({ ip: '127.0.0.1', port: ports.rtp, rtcpPort: ports.rtcp });
       const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: true });
-      return new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix);
+      return new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix, onLayerFailed);
     } catch (error) {
       transport.close();
       throw error;
@@ -106,6 +113,10 @@ export class RtpFeed {
     this.consumer
       .setPreferredLayers({ spatialLayer: layer, temporalLayer: 2 })
       .then(() => this.logger.log(`${this.logPrefix} simulcast: preferring spatial layer ${layer}`))
-      .catch((error) => this.logger.warn(`${this.logPrefix} simulcast: could not prefer layer ${layer}: ${errorMessage(error)}`));
+      .catch((error) => {
+        if (this.closed || this.consumer.closed) return; // closed meanwhile: nothing to prefer any more
+        this.logger.warn(`${this.logPrefix} simulcast: could not prefer layer ${layer}: ${errorMessage(error)}`);
+        this.onLayerFailed(layer, errorMessage(error));
+      });
   }
 }

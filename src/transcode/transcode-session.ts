@@ -31,6 +31,22 @@ export interface SessionListener {
   onUnit(run: number, rendition: string, unit: MediaUnit): void;
   onRunEnded(run: number, reason: string): void;
   onRestart(reason: string): void;
+  /** RTP the producer of `kind` received since the last report (mediasoup's counts: packets, lost). */
+  onIngestCounted(kind: MediaKind, packets: number, lost: number): void;
+  /** FFmpeg reported missed RTP packets or dropped frames (increments). */
+  onFfmpegLoss(missedPackets: number, droppedFrames: number): void;
+  /** setPreferredLayers failed on a simulcast feed. */
+  onLayerFailed(kind: MediaKind, layer: number, error: string): void;
+}
+
+/** What the activity check last saw of a producer (getStats, summed over its encodings). */
+interface Activity {
+  bytes: number;
+  /** When bytes last grew. */
+  at: number;
+  packets: number;
+  /** The highest cumulative loss seen: mediasoup's count can drop when late packets arrive. */
+  lost: number;
 }
 
 interface Wanted {
@@ -60,7 +76,7 @@ export class TranscodeSession {
   private readonly feeds = new Map<MediaKind, RtpFeed>();
   private readonly wanted = new Map<MediaKind, Wanted>();
   private readonly silent = new Set<MediaKind>();
-  private readonly activity = new Map<Producer, { bytes: number; at: number }>();
+  private readonly activity = new Map<Producer, Activity>();
   private instance?: FfmpegRun;
   private plan?: FfmpegPlan;
   private keyframes?: KeyframeRequester;
@@ -138,9 +154,15 @@ export class TranscodeSession {
       const stats = await producer.getStats().catch(() => undefined);
       if (!stats || this.closed || this.wanted.get(kind)?.producer !== producer) continue;
       const bytes = stats.reduce((sum, s) => sum + (s.byteCount ?? 0), 0);
+      const packets = stats.reduce((sum, s) => sum + (s.packetCount ?? 0), 0);
+      const lost = stats.reduce((sum, s) => sum + Math.max(0, s.packetsLost ?? 0), 0);
       const seen = this.activity.get(producer);
-      if (!seen || bytes > seen.bytes) this.activity.set(producer, { bytes, at: now });
-      const quietFor = now - (seen && bytes <= seen.bytes ? seen.at : now);
+      // Counted from the first look on (what came before belongs to no report); a count that went
+      // down (an encoding's stream replaced) starts a new baseline.
+      if (seen) this.listener.onIngestCounted(kind, Math.max(0, packets - seen.packets), Math.max(0, lost - seen.lost));
+      const at = !seen || bytes > seen.bytes ? now : seen.at;
+      this.activity.set(producer, { bytes, at, packets, lost: Math.max(lost, seen?.lost ?? 0) });
+      const quietFor = now - at;
       if (!this.silent.has(kind) && quietFor >= SILENCE_MS) {
         this.silent.add(kind);
         this.logger.warn(`${this.prefix} no ${kind} RTP for ${quietFor} ms: filler until it comes back`);
@@ -225,7 +247,8 @@ export class TranscodeSession {
     if (!next) return;
     for (const [kind, { producer, router }] of this.wanted) {
       if (!this.feeds.has(kind) && !producer.closed) {
-        this.feeds.set(kind, await RtpFeed.open(router, producer, this.lease[kind], this.prefix));
+        const feed = await RtpFeed.open(router, producer, this.lease[kind], this.prefix, (layer, error) => this.listener.onLayerFailed(kind, layer, error));
+        this.feeds.set(kind, feed);
       }
     }
     await this.startInstance(this.planFor()!, reason);
@@ -309,6 +332,7 @@ export class TranscodeSession {
           keyframes.onCut();
           for (const feed of this.feeds.values()) feed.tick();
         },
+        onLoss: (missed, dropped) => this.listener.onFfmpegLoss(missed, dropped),
       },
       (line) => this.onFfmpegLine(line),
     );
