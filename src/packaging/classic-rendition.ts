@@ -33,6 +33,8 @@ const DEFAULT_FRAME_TICKS: Record<MediaKind, number> = { video: CLOCK / 30, audi
  */
 export class ClassicRendition {
   playlist?: MediaPlaylist;
+  /** Number of the last segment handed to the playlist (appended once its write is done). */
+  lastNumber?: number;
   private open?: OpenSegment;
   private frameTicks: number;
   private prevPts?: number;
@@ -59,7 +61,10 @@ export class ClassicRendition {
    */
   push(unit: MediaUnit, number: number, cc: number): FinishedSegment | undefined {
     let finished: FinishedSegment | undefined;
-    if (this.open && unit.segment !== this.open.index) finished = this.finish(unit.pts);
+    // The next segment ends this one; after skipped indexes (segments this rendition has no media
+    // for) its own last frame does, or it would stretch over the segments it skipped.
+    if (this.open && unit.segment === this.open.index + 1) finished = this.finish(unit.pts);
+    else if (this.open && unit.segment !== this.open.index) finished = this.finish(Math.min(unit.pts, this.open.lastPts + this.frameTicks));
     if (this.prevPts !== undefined && unit.pts > this.prevPts) this.frameTicks = unit.pts - this.prevPts;
     this.prevPts = unit.pts;
     if (!this.open) {

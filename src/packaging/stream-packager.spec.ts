@@ -150,6 +150,28 @@ describe('StreamPackager', () => {
     expect(events.failed.some((f) => f.includes('video_s1_003.ts'))).toBe(true);
   });
 
+  it('lists the numbers a rendition has no media for as gaps, timed and counted as the other rendition has them', async () => {
+    // Run 1: audio stops after 2 s (its RTP went quiet) while video goes on to 5 s; then run 2 (the filler run).
+    packager.onRunStarted(1, TRACKS);
+    for (const { rendition, unit } of runUnits(5, 10)) {
+      if (rendition === 'audio' && unit.pts >= 12 * CLOCK) continue;
+      packager.onUnit(1, rendition, unit);
+    }
+    packager.onRunEnded(1);
+    play(2, 3, 15.1);
+    await packager.settled();
+    const numbers = (text: string) => [...text.matchAll(/_(\d{3})\.ts/g)].map((m) => Number(m[1]));
+    const video = playlist('s1-video.m3u8');
+    const audio = playlist('s1-audio.m3u8');
+    // Same numbers in the same places: a playlist numbers segments by position.
+    expect(numbers(audio)).toEqual(numbers(video));
+    // The missing ones are gaps with the video's durations, before the same discontinuity.
+    expect(audio).toContain('#EXT-X-GAP\n#EXTINF:1.000,\naudio_s1_003.ts\n#EXT-X-GAP\n#EXTINF:1.000,\naudio_s1_004.ts\n');
+    const before = (text: string) => text.slice(0, text.indexOf('#EXT-X-DISCONTINUITY\n'));
+    expect(numbers(before(audio))).toEqual(numbers(before(video)));
+    expect(audio).toContain('#EXT-X-VERSION:8\n'); // EXT-X-GAP needs version 8
+  });
+
   it('ends every playlist with ENDLIST and removes only its own files', async () => {
     play(1, 3, 10);
     await packager.end();

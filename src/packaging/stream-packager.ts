@@ -65,6 +65,8 @@ export class StreamPackager {
   private runWrote = false;
   private anyWritten = false;
   private targetDuration?: number;
+  /** Duration and discontinuity count of each recent segment number, from whichever rendition had it first. */
+  private readonly numbered = new Map<number, { duration: number; cc: number }>();
   private video?: VideoInfo;
   private declaredBandwidth = 0;
   private masterKey = '';
@@ -186,6 +188,9 @@ export class StreamPackager {
     }
     rendition.playlist ??= new MediaPlaylist(this.targetDuration, this.options.listSize);
     const playlist = rendition.playlist;
+    const gaps = this.missingBefore(rendition, finished);
+    if (!this.numbered.has(finished.number)) this.numbered.set(finished.number, { duration: finished.duration, cc: finished.cc });
+    for (const number of [...this.numbered.keys()]) if (number < finished.number - 4 * Math.max(this.options.listSize, 6)) this.numbered.delete(number);
     const uri = segmentName(this.streamId, rendition.name, finished.number);
     const segment: Segment = { uri, number: finished.number, duration: finished.duration, bytes: finished.data.length, cc: finished.cc };
     this.write(`segment ${uri}`, async () => {
@@ -196,7 +201,8 @@ export class StreamPackager {
         segment.gap = true;
         this.events.writeFailed(`segment ${uri}`, errorMessage(error), 'segment');
       }
-      const slid = playlist.append(segment);
+      const slid = gaps.flatMap((gap) => playlist.append(gap));
+      slid.push(...playlist.append(segment));
       if (!segment.gap) {
         rendition.measure(segment, MIN_SECONDS_FOR_PEAK);
         this.events.segmentWritten(rendition.name, rendition.kind, segment.duration, segment.bytes);
@@ -205,6 +211,30 @@ export class StreamPackager {
       await this.writeMasterIfDue();
       await this.expire(rendition, slid);
     });
+  }
+
+  /**
+   * Numbers this rendition has no media for (its source stalled while the others went on): a playlist
+   * numbers its segments by position, so each gets an EXT-X-GAP entry with the time and discontinuity
+   * count the other renditions gave that number. Renditions then agree on every number.
+   */
+  private missingBefore(rendition: ClassicRendition, finished: FinishedSegment): Segment[] {
+    const last = rendition.lastNumber;
+    rendition.lastNumber = finished.number;
+    if (last === undefined) return [];
+    const gaps: Segment[] = [];
+    for (let number = last + 1; number < finished.number; number++) {
+      const known = this.numbered.get(number);
+      gaps.push({
+        uri: segmentName(this.streamId, rendition.name, number),
+        number,
+        duration: known?.duration ?? this.options.segmentSeconds,
+        bytes: 0,
+        cc: known?.cc ?? finished.cc,
+        gap: true,
+      });
+    }
+    return gaps;
   }
 
   /** Written when every rendition it names has a segment; rewritten when what it says changes. */

@@ -7,10 +7,16 @@ const audio = (seconds: number): TimedUnit => ({ pts: Math.round(seconds * CLOCK
 function collect(renditions = [{ name: 'video', kind: 'video' as const }, { name: 'audio', kind: 'audio' as const }], target = 1) {
   const out: Array<{ rendition: string; t: number; segment: number }> = [];
   const cuts: number[] = [];
-  const cutter = new SegmentCutter<TimedUnit>(renditions, { targetSeconds: target }, (rendition, unit, segment) =>
-    out.push({ rendition, t: unit.pts / CLOCK, segment }), (index) => cuts.push(index));
+  /** Wall clock in ms: tests move it with the media, as a live stream does. */
+  const clock = { ms: 0 };
+  const cutter = new SegmentCutter<TimedUnit>(
+    renditions,
+    { targetSeconds: target, now: () => clock.ms },
+    (rendition, unit, segment) => out.push({ rendition, t: unit.pts / CLOCK, segment }),
+    (index) => cuts.push(index),
+  );
   const of = (rendition: string) => out.filter((o) => o.rendition === rendition);
-  return { cutter, out, cuts, of };
+  return { cutter, out, cuts, of, clock };
 }
 
 describe('SegmentCutter', () => {
@@ -60,10 +66,54 @@ describe('SegmentCutter', () => {
   });
 
   it('does not hold audio forever when video stops coming', () => {
-    const { cutter, of } = collect();
+    const { cutter, of, clock } = collect();
     cutter.push('video', video(0, true));
-    for (let t = 0; t < 2; t += 0.02) cutter.push('audio', audio(t));
+    for (let t = 0; t < 2; t += 0.02) {
+      clock.ms = t * 1000;
+      cutter.push('audio', audio(t));
+    }
     expect(of('audio').length).toBeGreaterThan(50);
+  });
+
+  it('cuts audio alone while video has stalled (no video by wall clock), and video rejoins at a keyframe', () => {
+    const { cutter, of, clock } = collect();
+    // 2 s of normal stream: keyframes every second.
+    const step = (t: number, withVideo: boolean, keyframe = false) => {
+      clock.ms = t * 1000;
+      cutter.push('audio', audio(t));
+      if (withVideo) cutter.push('video', video(t, keyframe));
+    };
+    for (let i = 0; i < 100; i++) step(i * 0.02, true, i % 50 === 0);
+    // Video stops for 4 s (a camera unplugged); audio goes on.
+    for (let i = 100; i < 300; i++) step(i * 0.02, false);
+    // Video comes back without a keyframe first, then one at 6.1 s and every second after.
+    for (let i = 300; i < 400; i++) step(i * 0.02, true, i === 305 || i === 355);
+    cutter.end();
+    const audioSegments = new Map<number, number[]>();
+    for (const o of of('audio')) audioSegments.set(o.segment, [...(audioSegments.get(o.segment) ?? []), o.t]);
+    const spans = [...audioSegments.entries()].sort(([a], [b]) => a - b).map(([, ts]) => ts.at(-1)! - ts[0]);
+    // No audio segment spans the stall: each one rounds to the 1 s target at most.
+    for (const span of spans) expect(span).toBeLessThan(1.5);
+    expect(spans.length).toBeGreaterThanOrEqual(7);
+    // Video has no unit between the stall and its keyframe, and its first unit back is that keyframe.
+    const videoBack = of('video').filter((o) => o.t >= 2);
+    expect(videoBack[0].t).toBeCloseTo(6.1, 5);
+    // Segment indexes agree in time: the keyframe's segment is the audio's segment for the same time.
+    const audioAt = of('audio').find((o) => o.t >= 6.1 - 1e-9)!;
+    expect(videoBack[0].segment).toBe(audioAt.segment);
+  });
+
+  it('a leader that lags but keeps producing (a slow encoder) is waited for, not cut around', () => {
+    const { cutter, of, cuts, clock } = collect();
+    // Video's pipe runs 2 s behind audio's, but a video frame comes out every 33 ms of wall time.
+    for (let i = 0; i < 300; i++) {
+      clock.ms = i * 20;
+      cutter.push('audio', audio(i * 0.02));
+      if (i >= 100 && i % 2 === 0) cutter.push('video', video((i - 100) * 0.02, (i - 100) % 50 === 0));
+    }
+    expect(cuts).toEqual([0, 1, 2, 3]);
+    // Audio is placed by the video's cuts (held, not cut alone).
+    expect(of('audio').filter((o) => o.segment === 1).every((o) => o.t >= 1 && o.t < 2)).toBe(true);
   });
 
   it('cuts audio alone every target on its own timeline, averaging the target', () => {

@@ -21,8 +21,13 @@ export interface CutterOptions {
    * arrives early would otherwise make a short segment followed by a long one.
    */
   minShare?: number;
-  /** Follower units wait at most this long (media time) for the leader before they are placed anyway. */
+  /**
+   * Follower units wait at most this long for the leader: media time they are ahead of it, and wall
+   * time since the leader's last unit (a lagging leader that still produces is not stalled).
+   */
   maxHoldSeconds?: number;
+  /** Wall clock, for the leader's stall (tests pass their own). */
+  now?: () => number;
 }
 
 const CLOCK = 90_000;
@@ -36,6 +41,11 @@ const CLOCK = 90_000;
  * Without video, audio is cut every target on its own timeline. Other renditions follow: a unit is
  * placed once the leader has passed its time, so a keyframe that arrives after it on another pipe
  * still counts.
+ *
+ * When the leader stalls (its RTP stopped: the publisher's camera, a network hiccup) the followers do
+ * not pile into one long segment: they are cut every target on their own, and those segments have no
+ * video (packaging lists them as gaps there). The leader comes back at its next keyframe, so every
+ * video segment still starts with one.
  */
 export class SegmentCutter<U extends TimedUnit> {
   private readonly leader: string;
@@ -47,6 +57,11 @@ export class SegmentCutter<U extends TimedUnit> {
   private readonly target: number;
   private readonly minShare: number;
   private readonly maxHold: number;
+  private readonly now: () => number;
+  /** Wall clock of the leader's last unit. */
+  private leaderAt: number;
+  /** The followers are being cut without the leader; it rejoins at a keyframe. */
+  private leaderStalled = false;
   private ended = false;
 
   constructor(
@@ -64,6 +79,8 @@ export class SegmentCutter<U extends TimedUnit> {
     this.target = options.targetSeconds * CLOCK;
     this.minShare = options.minShare ?? 0.8;
     this.maxHold = (options.maxHoldSeconds ?? 1.5) * CLOCK;
+    this.now = options.now ?? Date.now;
+    this.leaderAt = this.now();
   }
 
   get leaderName(): string {
@@ -94,8 +111,14 @@ export class SegmentCutter<U extends TimedUnit> {
   }
 
   private pushLeader(unit: U): void {
+    this.leaderAt = this.now();
     const start = this.cuts.at(-1);
-    if (start === undefined || this.isCut(unit, start)) this.cut(unit.pts);
+    if (this.leaderStalled) {
+      // Segments went on without the leader: it may start again only with a keyframe.
+      if (!unit.keyframe) return;
+      this.leaderStalled = false;
+      if (start === undefined || unit.pts - start >= this.target * this.minShare) this.cut(unit.pts);
+    } else if (start === undefined || this.isCut(unit, start)) this.cut(unit.pts);
     this.leaderProgress = Math.max(this.leaderProgress, unit.dts);
     this.emit(this.leader, unit, this.cuts.length - 1);
     for (const [name, follower] of this.followers) this.release(name, follower, this.leaderProgress);
@@ -111,10 +134,20 @@ export class SegmentCutter<U extends TimedUnit> {
     const follower = this.followers.get(name);
     if (!follower) return;
     follower.held.push(unit);
-    // The leader has stalled (no video arrives): do not hold the others back for it.
     const oldest = follower.held[0];
-    const limit = unit.dts - oldest.dts >= this.maxHold ? Infinity : this.leaderProgress;
-    this.release(name, follower, limit);
+    if (!this.leaderStalled && unit.dts - oldest.dts >= this.maxHold && this.now() - this.leaderAt >= this.maxHold / CLOCK * 1000) {
+      this.leaderStalled = true;
+    }
+    if (!this.leaderStalled) {
+      this.release(name, follower, this.leaderProgress);
+      return;
+    }
+    // The leader has stalled: cut every target on the follower's own time, and place at once.
+    for (const held of follower.held) {
+      const start = this.cuts.at(-1);
+      if (start === undefined || held.pts - start >= this.target) this.cut(start === undefined ? held.pts : start + this.target * Math.floor((held.pts - start) / this.target));
+    }
+    this.release(name, follower, Infinity);
   }
 
   /** Emits held units whose time the leader has passed (all of them with `upTo` Infinity). */
