@@ -78,7 +78,9 @@ export class SegmentCutter<U extends TimedUnit> {
     for (const r of renditions) if (r.name !== this.leader) this.followers.set(r.name, { held: [], index: 0 });
     this.target = options.targetSeconds * CLOCK;
     this.minShare = options.minShare ?? 0.8;
-    this.maxHold = (options.maxHoldSeconds ?? 1.5) * CLOCK;
+    // Under the silence switch (1.5 s of no RTP, TranscodeSession): a stall is cut around before the
+    // switch ends the run, so no follower segment stretches over it.
+    this.maxHold = (options.maxHoldSeconds ?? 1) * CLOCK;
     this.now = options.now ?? Date.now;
     this.leaderAt = this.now();
   }
