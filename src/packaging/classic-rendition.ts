@@ -20,6 +20,8 @@ export interface FinishedSegment {
   data: Buffer;
   /** PTS of its first unit (90 kHz), for alignment checks and program date-times. */
   firstPts: number;
+  /** It ended where the next segment began (a cut: for video, a keyframe), not at a run's end or a stall. */
+  endedAtCut: boolean;
 }
 
 const CLOCK = 90_000;
@@ -63,8 +65,8 @@ export class ClassicRendition {
     let finished: FinishedSegment | undefined;
     // The next segment ends this one; after skipped indexes (segments this rendition has no media
     // for) its own last frame does, or it would stretch over the segments it skipped.
-    if (this.open && unit.segment === this.open.index + 1) finished = this.finish(unit.pts);
-    else if (this.open && unit.segment !== this.open.index) finished = this.finish(Math.min(unit.pts, this.open.lastPts + this.frameTicks));
+    if (this.open && unit.segment === this.open.index + 1) finished = this.finish(unit.pts, true);
+    else if (this.open && unit.segment !== this.open.index) finished = this.finish(Math.min(unit.pts, this.open.lastPts + this.frameTicks), false);
     if (this.prevPts !== undefined && unit.pts > this.prevPts) this.frameTicks = unit.pts - this.prevPts;
     this.prevPts = unit.pts;
     if (!this.open) {
@@ -81,7 +83,7 @@ export class ClassicRendition {
     const open = this.open;
     if (!open) return undefined;
     this.prevPts = undefined;
-    return this.finish(open.lastPts + this.frameTicks);
+    return this.finish(open.lastPts + this.frameTicks, false);
   }
 
   /** Records what was written, for the bitrate the master declares. */
@@ -96,7 +98,7 @@ export class ClassicRendition {
     return this.seconds > 0 ? (this.bytes * 8) / this.seconds : 0;
   }
 
-  private finish(endPts: number): FinishedSegment {
+  private finish(endPts: number, endedAtCut: boolean): FinishedSegment {
     const open = this.open!;
     this.open = undefined;
     return {
@@ -105,6 +107,7 @@ export class ClassicRendition {
       duration: Math.max(0, endPts - open.firstPts) / CLOCK,
       data: Buffer.concat(open.chunks, open.bytes),
       firstPts: open.firstPts,
+      endedAtCut,
     };
   }
 }

@@ -133,6 +133,47 @@ describe('StreamPackager', () => {
     for (const extinf of text.match(/#EXTINF:([\d.]+)/g)!) expect(Math.round(Number(extinf.slice(8)))).toBeLessThanOrEqual(2);
   });
 
+  it('decides TARGETDURATION from video when audio runs ahead of a late first keyframe, and never writes another', async () => {
+    const store = new SegmentStore(dir);
+    const written: string[] = [];
+    const real = store.writePlaylist.bind(store);
+    store.writePlaylist = async (name, text) => {
+      if (name.includes('-')) written.push(text);
+      return real(name, text);
+    };
+    packager = new StreamPackager('s1', { segmentSeconds: 1, listSize: 6 }, store, listener);
+    packager.onRunStarted(1, TRACKS);
+    // A publisher that ignores keyframe requests: GOP 2 s, its first keyframe 1.7 s after audio began.
+    const clock = { ms: 0 };
+    const cutter = new SegmentCutter<Omit<MediaUnit, 'segment'>>(
+      TRACKS.map((t) => ({ name: t.rendition, kind: t.kind })),
+      { targetSeconds: 1, now: () => clock.ms },
+      (r, u, segment) => packager.onUnit(1, r, { ...u, segment }),
+    );
+    const unit = (t: number, keyframe: boolean, data: Buffer) => ({ pts: Math.round(t * CLOCK), dts: Math.round(t * CLOCK), keyframe, data, packets: Buffer.alloc(188), programHeaders: HEADERS });
+    let a = 0;
+    for (let f = 0; f < 30 * 12; f++) {
+      const t = f / 30;
+      clock.ms = t * 1000;
+      while (a * (1024 / 48000) <= t) cutter.push('audio', unit(a++ * (1024 / 48000), true, Buffer.alloc(300)));
+      if (t < 1.7) continue;
+      const key = (f - 51) % 60 === 0;
+      cutter.push('video', unit(t, key, key ? Buffer.concat([START, SPS, START, PPS, START, Buffer.from([0x65])]) : Buffer.from([0, 0, 0, 1, 0x41])));
+    }
+    cutter.end();
+    packager.onRunEnded(1);
+    await packager.settled();
+    expect(written.length).toBeGreaterThan(8);
+    for (const text of written) {
+      expect(text).toContain('#EXT-X-TARGETDURATION:2\n');
+      for (const m of text.matchAll(/#EXTINF:([\d.]+)/g)) expect(Math.round(Number(m[1]))).toBeLessThanOrEqual(2);
+    }
+    // Audio started before video: its playlist begins earlier, in the same numbering.
+    const firstOf = (rendition: string) => written.find((text) => text.includes(`${rendition}_s1_`))!;
+    expect(firstOf('audio')).toContain('#EXT-X-MEDIA-SEQUENCE:1\n');
+    expect(firstOf('video')).toMatch(/#EXT-X-MEDIA-SEQUENCE:[23]\n/);
+  });
+
   it('lists a segment it could not write as a gap and carries on', async () => {
     const store = new SegmentStore(dir);
     const real = store.writeSegment.bind(store);

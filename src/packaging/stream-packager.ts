@@ -41,6 +41,8 @@ export interface PackagingInfo {
   targetDuration?: number;
 }
 
+/** Segments that may wait for the stream's first video segment before the target is decided without it. */
+const MAX_UNLISTED = 8;
 /** Segments shorter than this say more about TS overhead than about the bitrate. */
 const MIN_SECONDS_FOR_PEAK = 0.5;
 
@@ -65,6 +67,8 @@ export class StreamPackager {
   private runWrote = false;
   private anyWritten = false;
   private targetDuration?: number;
+  /** Segments completed before the target was known (see complete). */
+  private readonly unlisted: Array<{ rendition: ClassicRendition; finished: FinishedSegment }> = [];
   /** Duration and discontinuity count of each recent segment number, from whichever rendition had it first. */
   private readonly numbered = new Map<number, { duration: number; cc: number }>();
   private video?: VideoInfo;
@@ -115,6 +119,7 @@ export class StreamPackager {
   async end(): Promise<void> {
     if (this.ended) return this.writes;
     this.flushAll();
+    if (this.unlisted.length > 0) this.decideTarget();
     this.ended = true;
     for (const rendition of this.renditions.values()) {
       const playlist = rendition.playlist;
@@ -180,17 +185,38 @@ export class StreamPackager {
     this.runWrote = true;
     this.anyWritten = true;
     this.nextNumber = Math.max(this.nextNumber, finished.number + 1);
-    // Fixed by the stream's first segment, before any playlist exists: the configured target where
-    // keyframes come when asked, the publisher's own keyframe interval where they do not.
-    this.targetDuration ??= Math.max(Math.ceil(this.options.segmentSeconds), Math.round(finished.duration));
-    if (Math.round(finished.duration) > this.targetDuration) {
-      this.logger.warn(`${this.prefix} ${rendition.name} segment ${finished.number} lasts ${finished.duration.toFixed(3)} s, over the ${this.targetDuration} s target`);
-    }
-    rendition.playlist ??= new MediaPlaylist(this.targetDuration, this.options.listSize);
-    const playlist = rendition.playlist;
-    const gaps = this.missingBefore(rendition, finished);
     if (!this.numbered.has(finished.number)) this.numbered.set(finished.number, { duration: finished.duration, cc: finished.cc });
     for (const number of [...this.numbered.keys()]) if (number < finished.number - 4 * Math.max(this.options.listSize, 6)) this.numbered.delete(number);
+    if (this.targetDuration === undefined) {
+      // TARGETDURATION is fixed before any playlist exists and never changes (RFC 8216 6.2.1). Video
+      // decides: its first segment that ended on a keyframe measures the keyframe interval (the
+      // configured target where keyframes come when asked, the publisher's own where it ignores the
+      // requests). Segments completed before that wait, unlisted; they are never longer than it.
+      const decides = rendition.kind === 'video' ? finished.endedAtCut : !this.wanted.some((t) => t.kind === 'video');
+      this.unlisted.push({ rendition, finished });
+      if (!decides && this.unlisted.length < MAX_UNLISTED) return;
+      this.decideTarget();
+      return;
+    }
+    this.list(rendition, finished);
+  }
+
+  /** Fixes the target from the segments waiting for it, and lists them in the order they completed. */
+  private decideTarget(): void {
+    const longest = Math.max(0, ...this.unlisted.map((u) => u.finished.duration));
+    this.targetDuration = Math.max(Math.ceil(this.options.segmentSeconds), Math.round(longest));
+    const waiting = this.unlisted.splice(0);
+    for (const { rendition, finished } of waiting) this.list(rendition, finished);
+  }
+
+  private list(rendition: ClassicRendition, finished: FinishedSegment): void {
+    const target = this.targetDuration!;
+    if (Math.round(finished.duration) > target) {
+      this.logger.warn(`${this.prefix} ${rendition.name} segment ${finished.number} lasts ${finished.duration.toFixed(3)} s, over the ${target} s target`);
+    }
+    rendition.playlist ??= new MediaPlaylist(target, this.options.listSize);
+    const playlist = rendition.playlist;
+    const gaps = this.missingBefore(rendition, finished);
     const uri = segmentName(this.streamId, rendition.name, finished.number);
     const segment: Segment = { uri, number: finished.number, duration: finished.duration, bytes: finished.data.length, cc: finished.cc };
     this.write(`segment ${uri}`, async () => {

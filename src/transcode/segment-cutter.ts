@@ -119,7 +119,9 @@ export class SegmentCutter<U extends TimedUnit> {
       // Segments went on without the leader: it may start again only with a keyframe.
       if (!unit.keyframe) return;
       this.leaderStalled = false;
-      if (start === undefined || unit.pts - start >= this.target * this.minShare) this.cut(unit.pts);
+      // Cut at it even soon after a follower's cut: waiting for the next keyframe would stretch this
+      // segment over a whole keyframe interval more.
+      if (start === undefined || unit.pts > start) this.cut(unit.pts);
     } else if (start === undefined || this.isCut(unit, start)) this.cut(unit.pts);
     this.leaderProgress = Math.max(this.leaderProgress, unit.dts);
     this.emit(this.leader, unit, this.cuts.length - 1);
