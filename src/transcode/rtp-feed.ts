@@ -80,6 +80,42 @@ export class RtpFeed {
     if (!this.consumer.closed) await this.consumer.resume();
   }
 
+  /**
+   * Resolves once the consumer has sent FFmpeg its first keyframe after a resume (a video consumer
+   * forwards nothing before one), or false after `timeoutMs` or when `abort` fires. Call before
+   * resume(). FFmpeg times each RTP stream from its own first packet until the RTCP sender reports
+   * align them, so the audio is resumed only then: both start together, with no jump later.
+   */
+  async waitForFirstKeyframe(timeoutMs: number, abort: AbortSignal): Promise<boolean> {
+    if (this.consumer.closed) return false;
+    let onTrace: ((trace: { type: string; direction: string }) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      const keyframe = new Promise<boolean>((resolve) => {
+        onTrace = (trace) => {
+          if (trace.type === 'keyframe' && trace.direction === 'out') resolve(true);
+        };
+        this.consumer.on('trace', onTrace);
+        timer = setTimeout(() => resolve(false), timeoutMs);
+        // Closing the consumer (the feed, the producer) or the session ends the wait too.
+        onAbort = () => resolve(false);
+        abort.addEventListener('abort', onAbort);
+        this.consumer.observer.once('close', onAbort);
+      });
+      await this.consumer.enableTraceEvent(['keyframe']);
+      return await keyframe;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) {
+        abort.removeEventListener('abort', onAbort);
+        this.consumer.observer.off('close', onAbort);
+      }
+      if (onTrace) this.consumer.off('trace', onTrace);
+      if (!this.consumer.closed) await this.consumer.enableTraceEvent([]).catch(() => undefined); // closed meanwhile
+    }
+  }
+
   requestKeyFrame(): void {
     if (this.consumer.closed || this.consumer.paused || this.producer.paused) return;
     this.consumer.requestKeyFrame().catch(() => undefined); // best effort: the requester asks again

@@ -62,7 +62,14 @@ const HEALTHY_RUN_MS = 30_000;
 const STALL_MS = 6_000;
 /** A producer that received no RTP for this long is silent: its kind switches to filler. */
 export const SILENCE_MS = 1_500;
+/**
+ * How long a run's other kinds wait for video's first keyframe. A publisher that ignores keyframe
+ * requests sends one every GOP (OBS: 2 s by default); past this, audio starts alone.
+ */
+const FIRST_KEYFRAME_WAIT_MS = 5_000;
 const CLOCK = 90_000;
+/** Consecutive units of a rendition further apart than this are a jump in FFmpeg's timing, worth a line. */
+const JUMP_TICKS = 0.5 * CLOCK;
 const DEFAULT_FILLER_SIZE = { width: 640, height: 360 };
 
 /**
@@ -85,6 +92,8 @@ export class TranscodeSession {
   private runs = 0;
   private crashes = 0;
   private closed = false;
+  /** Aborted by close(): waits inside a run's start give up at once. */
+  private readonly closing = new AbortController();
   private restartTimer?: NodeJS.Timeout;
   /** The highest timestamp any run has produced (90 kHz): the next run starts after it. */
   private timelineEnd = 0;
@@ -206,6 +215,7 @@ export class TranscodeSession {
   async close(): Promise<void> {
     if (this.closed) return this.queue;
     this.closed = true;
+    this.closing.abort();
     clearTimeout(this.restartTimer);
     this.queue = this.queue.then(async () => {
       await this.stopInstance('stream ended');
@@ -318,6 +328,8 @@ export class TranscodeSession {
       this.config.hls.segmentSeconds * 1000,
       plan.video?.source === 'rtp' && plan.video.mode === 'copy',
     );
+    const lastPts = new Map<string, number>();
+    let jumps = 0;
     const instance = new FfmpegRun(
       this.runner,
       this.config.ffmpeg.path,
@@ -326,6 +338,12 @@ export class TranscodeSession {
       {
         onUnit: (rendition, unit) => {
           this.noteUnit(unit);
+          const last = lastPts.get(rendition);
+          lastPts.set(rendition, unit.pts);
+          if (last !== undefined && Math.abs(unit.pts - last) > JUMP_TICKS && jumps++ < 3) {
+            // FFmpeg re-timed the stream (an RTCP sender report moved it): a hole or an overlap.
+            this.logger.warn(`${this.prefix} run ${run}: ${rendition} timestamps jumped ${((unit.pts - last) / CLOCK).toFixed(3)} s`);
+          }
           this.listener.onUnit(run, rendition, unit);
         },
         onCut: () => {
@@ -345,8 +363,16 @@ export class TranscodeSession {
     if (run > 1) this.listener.onRestart(reason);
 
     await instance.waitUntilListening();
-    for (const feed of live) await feed.resume();
-    if (video) keyframes.start();
+    if (video) {
+      // Video first; the other kinds once its first keyframe has gone out, so every stream of the
+      // run starts its clock together (see RtpFeed.waitForFirstKeyframe): A/V sync from the first frame.
+      const first = video.waitForFirstKeyframe(FIRST_KEYFRAME_WAIT_MS, this.closing.signal);
+      await video.resume();
+      keyframes.start();
+      const started = Date.now();
+      if (!(await first) && !this.closed) this.logger.warn(`${this.prefix} no video keyframe within ${Date.now() - started} ms: audio starts without it`);
+    }
+    for (const feed of live) if (feed !== video) await feed.resume();
   }
 
   private async stopInstance(reason: string): Promise<void> {
