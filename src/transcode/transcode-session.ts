@@ -182,6 +182,10 @@ export class TranscodeSession {
         void this.enqueue(`${kind} back`);
       }
     }
+    // What the check knows of a producer lives as long as the producer is wanted (not per feed: every
+    // run has new feeds, and a silent producer must stay silent across them).
+    const wantedProducers = new Set([...this.wanted.values()].map((w) => w.producer));
+    for (const producer of this.activity.keys()) if (!wantedProducers.has(producer)) this.activity.delete(producer);
     const instance = this.instance;
     if (instance && instance.state === 'listening' && now - instance.lastUnitAt > STALL_MS) {
       this.logger.warn(`${this.prefix} FFmpeg produced nothing for ${now - instance.lastUnitAt} ms; restarting`);
@@ -251,9 +255,10 @@ export class TranscodeSession {
     const next = this.planFor();
     if (this.instance && this.instance.state !== 'exited' && next && samePlan(next, this.plan)) return;
     await this.stopInstance(reason);
-    for (const [kind, feed] of this.feeds) {
-      if (this.wanted.get(kind)?.producer !== feed.producer || feed.isClosed) this.closeFeed(kind);
-    }
+    // Every run gets new consumers: one that fed an earlier run keeps sending RTCP sender reports
+    // while paused, and FFmpeg would take a report that comes before the first packet as the start
+    // of the stream's clock (measured: audio 0.5 s off video until the next audio report).
+    for (const kind of [...this.feeds.keys()]) this.closeFeed(kind);
     if (!next) return;
     for (const [kind, { producer, router }] of this.wanted) {
       if (!this.feeds.has(kind) && !producer.closed) {
@@ -296,7 +301,6 @@ export class TranscodeSession {
     const feed = this.feeds.get(kind);
     if (!feed) return;
     this.feeds.delete(kind);
-    this.activity.delete(feed.producer);
     feed.close();
   }
 
