@@ -121,7 +121,7 @@ export class SegmentCollector {
     this.done = (async () => {
       while (!this.stopped && Date.now() < until) {
         await this.poll();
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await new Promise((resolve) => setTimeout(resolve, 200).unref());
       }
     })();
   }

@@ -66,7 +66,8 @@ export class PlaylistWatch {
     this.done = (async () => {
       while (!this.stopped && Date.now() < until) {
         await Promise.all(this.names.map((name) => this.poll(name)));
-        await new Promise((resolve) => setTimeout(resolve, this.everyMs));
+        // Unref'd: a watch a failed test never stopped must not keep Jest from exiting.
+        await new Promise((resolve) => setTimeout(resolve, this.everyMs).unref());
       }
     })();
   }
