@@ -1,24 +1,36 @@
 #!/usr/bin/env node
 // The load generator's own process (started by generator-client.mjs under `taskset -c <cores>`): it
-// holds the publishers (load-publisher.mjs, libdatachannel) and does nothing else, so its CPU is
-// the generator's alone. Driven over the IPC channel:
+// holds the publishers (load-publisher.mjs) and does nothing else, so its CPU is the generator's
+// alone. Driven over the IPC channel:
 //   { id, cmd: 'add', count, variant, batch }  -> { type: 'publisher', peerId, variant, connectedAt } per
-//                                                  publisher (or { type: 'publisher', error }), then the reply
-//   { id, cmd: 'stats' }                        -> reply { publishers: [stats()] }
+//                                                  publisher (or { type: 'publisher', error }), then the reply;
+//                                                  `batch` publishers connect at once (all of them: a burst)
+//   { id, cmd: 'stats' }                        -> reply { publishers: [stats()], eventLoop, rssMiB }
 //   { id, cmd: 'close', peerIds? }              -> closes those (all by default)
+//   { id, cmd: 'fault', peerId? }               -> test hook: closes one publisher's first track under it
 //   { id, cmd: 'exit' }                         -> closes everything, libdatachannel cleanup, exits
+// Unsolicited: { type: 'publisher-failed', peerId, error, at } when a connected publisher fails (it
+// has stopped; the others go on), { type: 'generator-error', error } for an error no publisher owned.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { publish, shutdown } from './load-publisher.mjs';
 
-const wallNow = () => performance.timeOrigin + performance.now();
+// Date.now(): the realtime clock every process shares (see stats.mjs wallNow).
+const wallNow = () => Date.now();
 const publishers = new Map();
 const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
+const send = (msg) => {
+  if (process.connected) process.send(msg);
+};
 
 // Bounded life: if the parent vanishes without saying goodbye, do not linger with open peers.
 process.on('disconnect', () => void finish(3));
 const lifetime = setTimeout(() => void finish(4), Number(process.env.BENCH_GENERATOR_MAX_MS ?? 30 * 60_000));
 lifetime.unref();
+// Publishers catch their own failures; anything else is reported (the step then says the generator
+// misbehaved) rather than ending every publisher of the run.
+process.on('uncaughtException', (error) => send({ type: 'generator-error', error: String(error?.stack ?? error) }));
+process.on('unhandledRejection', (error) => send({ type: 'generator-error', error: String(error?.stack ?? error) }));
 
 let finishing = false;
 async function finish(code) {
@@ -28,26 +40,28 @@ async function finish(code) {
   await new Promise((r) => setTimeout(r, 300));
   try {
     shutdown();
-  } catch {}
+  } catch {
+    // exiting anyway
+  }
   process.exit(code);
 }
 
-async function addOne(variant, serverUrl, connectTimeoutMs) {
+async function addOne(variant, serverUrl, connectTimeoutMs, mediaDir) {
   let p;
   try {
-    p = await publish({ serverUrl, variant, connectTimeoutMs });
+    p = await publish({ serverUrl, variant, connectTimeoutMs, mediaDir, onFailure: (f) => send({ type: 'publisher-failed', ...f }) });
     publishers.set(p.peerId, p);
     await p.connected;
-    process.send({ type: 'publisher', peerId: p.peerId, variant, connectedAt: wallNow() });
+    send({ type: 'publisher', peerId: p.peerId, variant, connectedAt: wallNow() });
   } catch (error) {
-    process.send({ type: 'publisher', peerId: p?.peerId, variant, error: String(error?.message ?? error) });
+    send({ type: 'publisher', peerId: p?.peerId, variant, error: String(error?.message ?? error) });
   }
 }
 
 const handlers = {
-  async add({ count, variant, serverUrl, batch = 5, connectTimeoutMs = 20_000 }) {
+  async add({ count, variant, serverUrl, batch = 5, connectTimeoutMs = 20_000, mediaDir }) {
     for (let i = 0; i < count; i += batch) {
-      await Promise.all(Array.from({ length: Math.min(batch, count - i) }, () => addOne(variant, serverUrl, connectTimeoutMs)));
+      await Promise.all(Array.from({ length: Math.min(batch, count - i) }, () => addOne(variant, serverUrl, connectTimeoutMs, mediaDir)));
     }
     return { publishers: publishers.size };
   },
@@ -63,6 +77,12 @@ const handlers = {
     for (const id of ids) publishers.delete(id);
     return { publishers: publishers.size };
   },
+  async fault({ peerId }) {
+    const p = peerId ? publishers.get(peerId) : [...publishers.values()].find((x) => !x.closed);
+    if (!p) throw new Error('no publisher to break');
+    p.injectFault();
+    return { peerId: p.peerId };
+  },
   async exit() {
     setTimeout(() => void finish(0), 10);
     return {};
@@ -74,9 +94,9 @@ process.on('message', async (msg) => {
   try {
     if (!handler) throw new Error(`unknown command ${msg?.cmd}`);
     const result = await handler(msg);
-    process.send({ type: 'reply', id: msg.id, result });
+    send({ type: 'reply', id: msg.id, result });
   } catch (error) {
-    process.send({ type: 'reply', id: msg.id, error: String(error?.message ?? error) });
+    send({ type: 'reply', id: msg.id, error: String(error?.message ?? error) });
   }
 });
-process.send({ type: 'ready', pid: process.pid });
+send({ type: 'ready', pid: process.pid });

@@ -45,72 +45,118 @@ async function openPage(browser, serverUrl, which, log) {
   return page;
 }
 
+/** Where the server announces a Low-Latency master for `peerId`: the SSE peerLive event or GET /api/streams/:id. */
+async function lowLatencyMaster(serverUrl, live, peerId) {
+  const fromSse = live.livePayload?.(peerId)?.llMasterUrl;
+  if (fromSse) return new URL(fromSse, serverUrl).href;
+  try {
+    const res = await fetch(new URL(`/api/streams/${peerId}`, serverUrl), { signal: AbortSignal.timeout(3000) });
+    const url = res.ok ? (await res.json()).llMasterUrl : undefined;
+    return url ? new URL(url, serverUrl).href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `sessionCount` fresh players one after the other on `url`, each collecting for `seconds /
+ * sessionCount` after `settleSeconds` of playing: where a player starts within a segment (and any
+ * stall, which hls.js's defaults never catch up on) sets its latency, so one session is one draw.
+ */
+async function playSessions(browser, serverUrl, url, config, { seconds, sessionCount, settleSeconds, log }) {
+  const sessions = [];
+  const samples = [];
+  const hlsLatency = [];
+  for (let i = 0; i < sessionCount; i++) {
+    const playerPage = await openPage(browser, serverUrl, 'player', log);
+    await playerPage.evaluate(([u, c]) => window.stampPlayer.play(u, c), [url, config]);
+    const deadline = Date.now() + 20_000;
+    for (let j = 0; j < 200 && Date.now() < deadline; j++) {
+      if ((await playerPage.evaluate(() => window.stampPlayer.frames)) > 10) break;
+      await sleep(100);
+    }
+    await sleep(settleSeconds * 1000);
+    await playerPage.evaluate(() => window.stampPlayer.collect(true));
+    await sleep((seconds / sessionCount) * 1000);
+    const report = await playerPage.evaluate(() => {
+      window.stampPlayer.collect(false);
+      return window.stampPlayer.report();
+    });
+    await playerPage.close();
+    samples.push(...report.samples);
+    hlsLatency.push(...report.hlsLatencySeconds);
+    sessions.push({
+      samples: report.samples.length,
+      unreadableFrames: report.unreadable,
+      medianMs: round(percentile(report.samples, 50), 0),
+      p95Ms: round(percentile(report.samples, 95), 0),
+      hlsJsLatencyMedianS: round(percentile(report.hlsLatencySeconds, 50), 2),
+      hlsJsTargetLatencyS: round(report.targetLatency, 2),
+      resolution: `${report.videoWidth}x${report.videoHeight}`,
+      playerErrors: report.errors.slice(0, 5),
+      droppedFrames: report.droppedFrames,
+    });
+  }
+  return {
+    url,
+    config,
+    samples: samples.length,
+    unreadableFrames: sessions.reduce((s, x) => s + x.unreadableFrames, 0),
+    medianMs: round(percentile(samples, 50), 0),
+    p95Ms: round(percentile(samples, 95), 0),
+    minMs: round(samples.length ? Math.min(...samples) : undefined, 0),
+    maxMs: round(samples.length ? Math.max(...samples) : undefined, 0),
+    hlsJsLatencyMedianS: round(percentile(hlsLatency, 50), 2),
+    resolution: sessions.at(-1)?.resolution,
+    sessions,
+  };
+}
+
 /**
  * Publishes one stamped stream from Chromium and measures glass-to-glass latency over `seconds` of
- * playback, split between `sessionCount` fresh players (each after `settleSeconds` of playing).
- * `live` is the harness's SSE watcher (peerLive times).
+ * playback with hls.js defaults on the classic master and, when the server announces a Low-Latency
+ * master (`llMasterUrl`), at the same time with `lowLatencyMode: true` on that one.
+ * `live` is the harness's SSE watcher (peerLive times and payloads).
  */
-export async function measureGlassToGlass({ serverUrl, hlsDir, live, seconds = 16, sessionCount = 2, settleSeconds = 3, chromiumPath = '/usr/bin/chromium', log = () => {} }) {
+export async function measureGlassToGlass({
+  serverUrl,
+  hlsDir,
+  live,
+  seconds = 16,
+  sessionCount = 2,
+  settleSeconds = 3,
+  chromiumPath = '/usr/bin/chromium',
+  log = () => {},
+}) {
   const { chromium } = require('playwright-core');
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? chromiumPath, headless: true, args: CHROMIUM_FLAGS });
-  const result = { player: 'hls.js 1.7 with default settings (new Hls(): liveSyncDurationCount 3, no LL-HLS parts served)' };
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? chromiumPath,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+  });
+  const result = {
+    player: 'hls.js 1.7: classic master with default settings (new Hls()); Low-Latency master with { lowLatencyMode: true }',
+  };
   try {
     const publisherPage = await openPage(browser, serverUrl, 'publisher', log);
-    const { peerId, connectedAt } = await withTimeout(publisherPage.evaluate(() => window.stampPublisher.publish()), 30_000, 'Chromium publisher did not connect within 30 s');
+    const { peerId, connectedAt } = await withTimeout(
+      publisherPage.evaluate(() => window.stampPublisher.publish()),
+      30_000,
+      'Chromium publisher did not connect within 30 s',
+    );
     result.peerId = peerId;
     const liveAt = await live.waitForLive(peerId, 20_000).catch(() => undefined);
     const playableAt = await waitForPlayableMaster(serverUrl, peerId, wallNow() + 20_000, { hlsDir });
     result.produceToLiveMs = liveAt && round(liveAt - connectedAt, 0);
     result.produceToPlayableMs = playableAt && round(playableAt - connectedAt, 0);
     if (!playableAt) throw new Error('the Chromium stream never became playable');
-
-    // Each session is a fresh hls.js: where a player starts within a segment (and any stall, which
-    // hls.js's defaults never catch up on) sets its latency, so one session alone would be one draw.
-    const sessions = [];
-    const samples = [];
-    const hlsLatency = [];
-    for (let i = 0; i < sessionCount; i++) {
-      const playerPage = await openPage(browser, serverUrl, 'player', log);
-      await playerPage.evaluate((url) => window.stampPlayer.play(url), `${serverUrl}/live/${peerId}.m3u8`);
-      const deadline = Date.now() + 20_000;
-      for (let j = 0; j < 200 && Date.now() < deadline; j++) {
-        if ((await playerPage.evaluate(() => window.stampPlayer.frames)) > 10) break;
-        await sleep(100);
-      }
-      await sleep(settleSeconds * 1000);
-      await playerPage.evaluate(() => window.stampPlayer.collect(true));
-      await sleep((seconds / sessionCount) * 1000);
-      const report = await playerPage.evaluate(() => {
-        window.stampPlayer.collect(false);
-        return window.stampPlayer.report();
-      });
-      await playerPage.close();
-      samples.push(...report.samples);
-      hlsLatency.push(...report.hlsLatencySeconds);
-      sessions.push({
-        samples: report.samples.length,
-        unreadableFrames: report.unreadable,
-        medianMs: round(percentile(report.samples, 50), 0),
-        p95Ms: round(percentile(report.samples, 95), 0),
-        hlsJsLatencyMedianS: round(percentile(report.hlsLatencySeconds, 50), 2),
-        hlsJsTargetLatencyS: round(report.targetLatency, 2),
-        resolution: `${report.videoWidth}x${report.videoHeight}`,
-        playerErrors: report.errors.slice(0, 5),
-        droppedFrames: report.droppedFrames,
-      });
-    }
-    Object.assign(result, {
-      samples: samples.length,
-      unreadableFrames: sessions.reduce((s, x) => s + x.unreadableFrames, 0),
-      medianMs: round(percentile(samples, 50), 0),
-      p95Ms: round(percentile(samples, 95), 0),
-      minMs: round(samples.length ? Math.min(...samples) : undefined, 0),
-      maxMs: round(samples.length ? Math.max(...samples) : undefined, 0),
-      hlsJsLatencyMedianS: round(percentile(hlsLatency, 50), 2),
-      resolution: sessions.at(-1)?.resolution,
-      seconds,
-      sessions,
-    });
+    const llUrl = await lowLatencyMaster(serverUrl, live, peerId);
+    const options = { seconds, sessionCount, settleSeconds, log };
+    const [classic, lowLatency] = await Promise.all([
+      playSessions(browser, serverUrl, `${serverUrl}/live/${peerId}.m3u8`, undefined, options),
+      llUrl ? playSessions(browser, serverUrl, llUrl, { lowLatencyMode: true }, options) : undefined,
+    ]);
+    Object.assign(result, classic, { seconds, lowLatency });
     result.publisherVideo = await publisherPage.evaluate(() => window.stampPublisher.stats()).catch((e) => ({ error: String(e) }));
     await publisherPage.evaluate(() => window.stampPublisher.close()).catch(() => undefined);
     await live.waitForLeft?.(peerId, 15_000).catch(() => undefined);

@@ -1,42 +1,33 @@
 // Load-generator publisher: one real WebRTC publisher (socket.io signaling, ICE, DTLS, SRTP into
-// mediasoup) per call, sending media that prepare-media.mjs encoded ONCE: publishers only put an RTP
-// header on shared, pre-packetized payloads and SRTP-protect them. See LOAD-GENERATOR.md.
+// mediasoup, through node-datachannel = libdatachannel) per call, sending media that
+// prepare-media.mjs encoded ONCE: publishers only put an RTP header on shared, pre-packetized
+// payloads; libdatachannel SRTP-protects them. See LOAD-GENERATOR.md.
 //
-//   import { publish } from './bench/load-publisher.mjs';
-//   const p = await publish({ serverUrl: 'http://127.0.0.1:4100', variant: 'h264' });
-//   await p.connected;            // ICE + DTLS connected and every producer created, or rejects
-//   p.stats();                    // ICE/DTLS state, packets/bytes sent, mediasoup's RTCP receiver reports
+//   import { publish, shutdown } from './bench/load-publisher.mjs';
+//   const p = await publish({ serverUrl: 'http://127.0.0.1:4100', variant: 'h264', onFailure: (f) => ... });
+//   await p.connected;   // ICE + DTLS connected and every producer created, or rejects
+//   p.stats();           // ICE/DTLS state, packets sent per RTP stream, mediasoup's RTCP receiver reports
 //   await p.close();
+//   shutdown();          // once, at the end (libdatachannel keeps the process alive otherwise)
 //
-// Two WebRTC stacks behind the same pacer (option `stack`):
-//   'libdatachannel' (default)  node-datachannel: libdatachannel/libjuice/libsrtp in C++, prebuilt per
-//                               platform on npm; ICE, DTLS, SRTP, RTCP SR and NACK answers native.
-//   'werift'                    pure TypeScript; ~1.3-2x the CPU per stream here (LOAD-GENERATOR.md).
-// Use one stack per process, and call shutdown() once at the end (libdatachannel keeps the process alive).
-// Both speak SDP; mediasoup speaks ORTC: buildAnswer() writes the answer mediasoup would give (ICE-lite,
-// DTLS server) from createWebRtcTransport's parameters, and the producers' rtpParameters are ours.
+// Variants: 'h264' (720p30 2.5 Mbit/s, 1 s GOP, + Opus), 'vp8', 'audio', and 'browser': like Chromium
+// with simulcast, three H264 encodings r0/r1/r2 (180p/360p/720p at 0.1/0.3/0.9 Mbit/s, MID and RID
+// header extensions) whose only keyframes are the ones asked for (PLI/FIR) and one per 20 s loop.
+//
+// A publisher that fails after it connected (its peer connection closed under it, a send threw,
+// signaling dropped) stops sending, closes, and reports once through onFailure; the others go on.
+// mediasoup speaks ORTC, libdatachannel SDP: buildAnswer() writes the answer mediasoup would give
+// (ICE-lite, DTLS server) from createWebRtcTransport's parameters; the producers' rtpParameters are ours.
 import { createRequire } from 'node:module';
 import { randomBytes, randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { loadTrack, withVp8PictureId } from './media-source.mjs';
 import { DEFAULT_MEDIA_DIR } from './prepare-media.mjs';
 
-// CommonJS require honours NODE_PATH (experiments can point at a scratch node_modules); each stack is
-// loaded on first use, so only the one in use must be installed.
 const require = createRequire(import.meta.url);
 const { io } = require('socket.io-client');
-let werift = null;
 let ndc = null;
-const loadWerift = () => (werift ??= require('werift'));
 const loadNdc = () => (ndc ??= require('node-datachannel'));
-
-export const STACKS = ['libdatachannel', 'werift'];
-
-export const DEFAULT_MEDIA = {
-  h264: join(DEFAULT_MEDIA_DIR, 'video.h264'),
-  vp8: join(DEFAULT_MEDIA_DIR, 'video.ivf'),
-  opus: join(DEFAULT_MEDIA_DIR, 'audio.opus'),
-};
 
 const VIDEO_FEEDBACK = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }];
 
@@ -60,11 +51,43 @@ export const CODECS = {
   },
 };
 
-export const VARIANTS = {
-  h264: { video: 'h264', audio: 'opus' },
-  vp8: { video: 'vp8', audio: 'opus' },
-  audio: { audio: 'opus' },
+/** Chromium's header extension ids (src/ingest/whip/fixtures/chromium-h264-simulcast.sdp). */
+const EXT = {
+  mid: { id: 4, uri: 'urn:ietf:params:rtp-hdrext:sdes:mid' },
+  rid: { id: 10, uri: 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id' },
 };
+
+/**
+ * Per variant, the tracks and their RTP streams: media file (in the media dir) and, for simulcast,
+ * the rid and encoding parameters that mediasoup-client would send for Chromium (test/browser/harness.ts).
+ */
+export const VARIANTS = {
+  h264: [
+    { kind: 'video', codec: 'h264', streams: [{ file: 'video.h264' }] },
+    { kind: 'audio', codec: 'opus', streams: [{ file: 'audio.opus' }] },
+  ],
+  vp8: [
+    { kind: 'video', codec: 'vp8', streams: [{ file: 'video.ivf' }] },
+    { kind: 'audio', codec: 'opus', streams: [{ file: 'audio.opus' }] },
+  ],
+  audio: [{ kind: 'audio', codec: 'opus', streams: [{ file: 'audio.opus' }] }],
+  browser: [
+    {
+      kind: 'video',
+      codec: 'h264',
+      simulcast: true,
+      streams: [
+        { file: 'sim-r0.h264', rid: 'r0', encoding: { maxBitrate: 100_000, scaleResolutionDownBy: 4, scalabilityMode: 'S1T3' } },
+        { file: 'sim-r1.h264', rid: 'r1', encoding: { maxBitrate: 300_000, scaleResolutionDownBy: 2, scalabilityMode: 'S1T3' } },
+        { file: 'sim-r2.h264', rid: 'r2', encoding: { maxBitrate: 900_000, scaleResolutionDownBy: 1, scalabilityMode: 'S1T3' } },
+      ],
+    },
+    { kind: 'audio', codec: 'opus', streams: [{ file: 'audio.opus' }] },
+  ],
+};
+
+/** The media files a variant needs (names in the media dir). */
+export const filesOf = (variant) => VARIANTS[variant].flatMap((t) => t.streams.map((s) => s.file));
 
 const fmtp = (parameters) =>
   Object.entries(parameters)
@@ -77,33 +100,28 @@ const fmtp = (parameters) =>
 const active = new Set();
 let timer = null;
 /**
- * One timer for every track of the process, armed for the earliest moment any track has work
+ * One timer for every RTP stream of the process, armed for the earliest moment any stream has work
  * (a frame due, or pacing budget for a queued packet), but never more often than every MIN_TICK_MS.
- * Wake-ups are what costs at low N on this VM (~0.5 ms of CPU each: a bare 50/s timer that sends one
- * UDP packet takes 2.7 % of a core), so N publishers share them: at most 100 per second in all.
+ * Wake-ups are what costs at low N on this VM (~0.5 ms of CPU each), so N publishers share them.
  * Packets leave up to 10 ms after their frame's time, about a browser's own jitter.
  */
 const MIN_TICK_MS = 10;
 const MAX_TICK_MS = 50;
-/** A track this many frames late (event loop stalled) skips ahead instead of bursting them all. */
+/** A stream this many frames late (event loop stalled) skips ahead instead of bursting them all. */
 const MAX_CATCH_UP_FRAMES = 8;
 /**
- * Pacing like libwebrtc's pacer: packets leave at PACING_FACTOR x the track's average packet rate,
- * at most MAX_BURST back to back. Unpaced, a 1 s-GOP keyframe (~80 packets) of several publishers
- * lands at once in the ONE UDP socket of mediasoup's WebRtcServer (212 KB default receive buffer)
- * and packets are dropped on loopback.
+ * Pacing like libwebrtc's pacer: packets leave at PACING_FACTOR x the stream's average packet rate,
+ * at most MAX_BURST back to back. Unpaced, keyframes of several publishers land at once in the ONE
+ * UDP socket of mediasoup's WebRtcServer and are dropped on loopback, which a browser would not cause.
  */
 const PACING_FACTOR = 2.5;
 const MIN_PACE_PPS = 200;
-const MAX_BURST = 12; // > pacing rate x MIN_TICK_MS for a 2.5 Mbit/s track (~8 packets)
-
-/**
- * At most GLOBAL_BURST packets leave per wake-up across ALL tracks of the process, the rest after
- * DRAIN_TICK_MS: per-track pacing alone still lets 20 tracks' budgets fire in the same wake-up
- * (240 packets, ~300 KB: more than mediasoup's socket buffer holds).
- */
+const MAX_BURST = 12;
+/** At most GLOBAL_BURST packets leave per wake-up across ALL streams of the process, the rest after DRAIN_TICK_MS. */
 const GLOBAL_BURST = 48;
 const DRAIN_TICK_MS = 2;
+/** RTCP sender reports every 0.5-1.5 s per RTP stream (RFC 3550 6.3.1 randomisation), as libwebrtc does. */
+const SR_INTERVAL_MS = 1000;
 let tickBudget = GLOBAL_BURST;
 let rotation = 0;
 
@@ -116,12 +134,19 @@ function tick() {
   const first = rotation++ % Math.max(1, list.length); // who goes first changes every wake-up
   for (let i = 0; i < list.length; i++) {
     const t = list[(first + i) % list.length];
-    t.pump(now);
+    // One stream's failure (its track closed under it) must not stop the others: it leaves the pacer.
+    try {
+      t.pump(now);
+    } catch (error) {
+      removeFromPacer(t);
+      t.onError(error);
+      continue;
+    }
     const wake = t.nextWake(now);
     if (wake < next) next = wake;
   }
   const minDelay = tickBudget <= 0 ? DRAIN_TICK_MS : MIN_TICK_MS;
-  if (active.size > 0) timer = setTimeout(tick, Math.max(minDelay, next - performance.now()));
+  if (active.size > 0 && !timer) timer = setTimeout(tick, Math.max(minDelay, next - performance.now()));
 }
 
 function addToPacer(t) {
@@ -138,11 +163,11 @@ function removeFromPacer(t) {
 }
 
 /**
- * Per-publisher state of one track: sequence numbers, timestamps (random bases), VP8 picture ids,
- * pacing queue. `sink` is the stack's way out: send(seq, ts, marker, payload) and clock(rtpTs, perfNow)
- * (a sampled RTP/wall-clock pair for RTCP sender reports).
+ * One RTP stream of a publisher: sequence numbers, timestamps (random bases), VP8 picture ids,
+ * pacing queue, sender reports. `sink` is the stack's way out: send(seq, ts, marker, payload) and
+ * senderReport(rtpTs, perfNow, packets, octets). `onError` is called once if a send throws.
  */
-function newSendTrack(media, sink, startIndex, { pacing = true } = {}) {
+function newSendTrack(media, sink, startIndex, onError, { pacing = true } = {}) {
   const frames = media.frames;
   const msPerTick = 1000 / media.clockRate;
   const startTs = frames[startIndex].ts;
@@ -161,13 +186,14 @@ function newSendTrack(media, sink, startIndex, { pacing = true } = {}) {
   const tsBase = randomInt(0, 0x7fffffff);
   let t0 = 0;
   let lastPump = 0;
+  let nextSr = 0;
   let budget = MAX_BURST;
   // Pacing queue as parallel arrays (no per-packet objects): payload, RTP timestamp, marker.
   let qPayload = [];
   let qTs = [];
   let qMarker = [];
   let qHead = 0;
-  const stats = { frames: 0, packets: 0, payloadBytes: 0, skippedFrames: 0, droppedBacklog: 0, keyframesOnRequest: 0 };
+  const stats = { frames: 0, packets: 0, payloadBytes: 0, skippedFrames: 0, droppedBacklog: 0, keyframesOnRequest: 0, keyframes: 0 };
   const due = () => t0 + (loopTicks + jumpTicks + frames[index].ts - startTs) * msPerTick;
   /** The next frame sent becomes the next GOP's keyframe, at the time the skipped frame was due. */
   const jumpToKeyframe = () => {
@@ -192,21 +218,23 @@ function newSendTrack(media, sink, startIndex, { pacing = true } = {}) {
   };
   return {
     stats,
+    onError,
     start() {
       t0 = lastPump = performance.now();
+      nextSr = t0 + 200; // the first report soon, as a browser does
       addToPacer(this);
     },
     stop() {
       removeFromPacer(this);
     },
-    /** A PLI/FIR arrived: like an encoder, make the next frame a keyframe (cheap here: skip to a GOP start). */
+    /** A PLI/FIR arrived: like an encoder, make the next frame a keyframe (here: skip to a GOP start). */
     requestKeyframe() {
       keyframeWanted = true;
     },
-    /** When this track next has something to do (performance.now() time). */
+    /** When this stream next has something to do (performance.now() time). */
     nextWake(now) {
       if (qHead < qPayload.length) return !pacing || budget >= 1 ? now : now + (1 - budget) / pacePerMs;
-      return due();
+      return Math.min(due(), nextSr);
     },
     pump(now) {
       // 1. Frames whose time has come join the queue.
@@ -225,6 +253,7 @@ function newSendTrack(media, sink, startIndex, { pacing = true } = {}) {
           jumpToKeyframe();
         }
         const frame = frames[index];
+        if (frame.key) stats.keyframes++;
         const ts = (tsBase + loopTicks + jumpTicks + frame.ts - startTs) >>> 0;
         const last = frame.payloads.length - 1;
         for (let i = 0; i <= last; i++) {
@@ -237,9 +266,6 @@ function newSendTrack(media, sink, startIndex, { pacing = true } = {}) {
         queued++;
         advance();
       }
-      // RTP time is linear in wall time by construction (frame due times): a clock pair sampled
-      // now is exact, whatever the pacing delay of the packets.
-      if (queued > 0) sink.clock((tsBase + Math.round((now - t0) / msPerTick)) >>> 0, now);
       if (qPayload.length - qHead > maxBacklog) {
         // CPU-starved: a second of backlog would only grow; drop it (the stream recovers at a keyframe).
         stats.droppedBacklog += qPayload.length - qHead;
@@ -270,50 +296,71 @@ function newSendTrack(media, sink, startIndex, { pacing = true } = {}) {
         qMarker = qMarker.slice(qHead);
         qHead = 0;
       }
+      // 3. Sender report: RTP time is linear in wall time by construction (frame due times), so the
+      // pair (now, its RTP time) is exact whatever the pacing delay of the packets.
+      if (now >= nextSr && stats.packets > 0) {
+        sink.senderReport((tsBase + Math.round((now - t0) / msPerTick)) >>> 0, now, stats.packets, stats.payloadBytes);
+        nextSr = now + SR_INTERVAL_MS * (0.5 + Math.random());
+      }
     },
   };
 }
 
-// ---------------------------------------------------------------- RTCP helpers
+// ---------------------------------------------------------------- RTCP
+
+/** RTCP packets of a compound packet, with type, FMT/count and bounds. */
+function* rtcpPackets(buf) {
+  let off = 0;
+  while (off + 4 <= buf.length) {
+    const len = (buf.readUInt16BE(off + 2) + 1) * 4;
+    if ((buf[off] & 0xc0) !== 0x80 || off + len > buf.length) return;
+    yield { off, len, pt: buf[off + 1], fmt: buf[off] & 0x1f };
+    off += len;
+  }
+}
 
 /** Report blocks about `ssrc` in a (compound) RTCP packet: SR (200) and RR (201). */
 export function reportBlocksFor(buf, ssrc) {
   const out = [];
-  let off = 0;
-  while (off + 8 <= buf.length) {
-    const count = buf[off] & 0x1f;
-    const pt = buf[off + 1];
-    const len = (buf.readUInt16BE(off + 2) + 1) * 4;
-    if ((buf[off] & 0xc0) !== 0x80 || off + len > buf.length) break;
-    if (pt === 200 || pt === 201) {
-      let b = off + (pt === 200 ? 28 : 8);
-      for (let i = 0; i < count && b + 24 <= off + len; i++, b += 24) {
-        if (buf.readUInt32BE(b) !== ssrc) continue;
-        const lost = buf.readUIntBE(b + 5, 3);
-        out.push({ packetsLost: lost & 0x800000 ? lost - 0x1000000 : lost, highestSequence: buf.readUInt32BE(b + 8), jitter: buf.readUInt32BE(b + 12) });
-      }
+  for (const { off, len, pt, fmt: count } of rtcpPackets(buf)) {
+    if (pt !== 200 && pt !== 201) continue;
+    let b = off + (pt === 200 ? 28 : 8);
+    for (let i = 0; i < count && b + 24 <= off + len; i++, b += 24) {
+      if (buf.readUInt32BE(b) !== ssrc) continue;
+      const lost = buf.readUIntBE(b + 5, 3);
+      out.push({
+        packetsLost: lost & 0x800000 ? lost - 0x1000000 : lost,
+        highestSequence: buf.readUInt32BE(b + 8),
+        jitter: buf.readUInt32BE(b + 12),
+      });
     }
-    off += len;
   }
   return out;
 }
 
-/**
- * Whether a (compound) RTCP packet asks `ssrc` for a keyframe: PSFB (206) PLI (FMT 1, media SSRC at
- * byte 8) or FIR (FMT 4, SSRC in its FCI entries).
- */
+/** Whether a (compound) RTCP packet asks `ssrc` for a keyframe: PSFB (206) PLI (FMT 1) or FIR (FMT 4). */
 export function asksForKeyframe(buf, ssrc) {
-  let off = 0;
-  while (off + 12 <= buf.length) {
-    const fmt = buf[off] & 0x1f;
-    const pt = buf[off + 1];
-    const len = (buf.readUInt16BE(off + 2) + 1) * 4;
-    if ((buf[off] & 0xc0) !== 0x80 || off + len > buf.length) break;
-    if (pt === 206 && fmt === 1 && buf.readUInt32BE(off + 8) === ssrc) return true;
-    if (pt === 206 && fmt === 4) for (let e = off + 12; e + 8 <= off + len; e += 8) if (buf.readUInt32BE(e) === ssrc) return true;
-    off += len;
+  for (const { off, len, pt, fmt } of rtcpPackets(buf)) {
+    if (pt !== 206 || off + 12 > buf.length) continue;
+    if (fmt === 1 && buf.readUInt32BE(off + 8) === ssrc) return true;
+    if (fmt === 4) for (let e = off + 12; e + 8 <= off + len; e += 8) if (buf.readUInt32BE(e) === ssrc) return true;
   }
   return false;
+}
+
+/** Sequence numbers a Generic NACK (RTPFB 205, FMT 1; RFC 4585 6.2.1) asks `ssrc` to send again. */
+export function nackedSequences(buf, ssrc) {
+  const out = [];
+  for (const { off, len, pt, fmt } of rtcpPackets(buf)) {
+    if (pt !== 205 || fmt !== 1 || off + 12 > buf.length || buf.readUInt32BE(off + 8) !== ssrc) continue;
+    for (let e = off + 12; e + 4 <= off + len; e += 4) {
+      const pid = buf.readUInt16BE(e);
+      const blp = buf.readUInt16BE(e + 2);
+      out.push(pid);
+      for (let bit = 0; bit < 16; bit++) if (blp & (1 << bit)) out.push((pid + bit + 1) & 0xffff);
+    }
+  }
+  return out;
 }
 
 /** RTCP sender-report NTP time (RFC 3550 4) of a performance.now() instant. */
@@ -321,57 +368,121 @@ const NTP_EPOCH_OFFSET_MS = 2_208_988_800_000;
 function ntpAt(perfNow) {
   const ms = performance.timeOrigin + perfNow + NTP_EPOCH_OFFSET_MS;
   const sec = Math.floor(ms / 1000);
-  return (BigInt(sec) << 32n) | BigInt(Math.floor(((ms - sec * 1000) / 1000) * 2 ** 32));
+  return { sec, frac: Math.floor(((ms - sec * 1000) / 1000) * 2 ** 32) >>> 0 };
 }
 
-// ---------------------------------------------------------------- stack: libdatachannel
+/** Compound RTCP: a sender report (no report blocks) and an SDES with the CNAME (RFC 3550 6.4.1, 6.5). */
+export function senderReport({ ssrc, cname, rtpTs, perfNow, packets, octets }) {
+  const name = Buffer.from(cname);
+  const sdesLen = Math.ceil((4 + 2 + name.length + 1) / 4) * 4; // chunk: SSRC, CNAME item, END, padding
+  const b = Buffer.alloc(28 + 4 + sdesLen);
+  const { sec, frac } = ntpAt(perfNow);
+  b[0] = 0x80;
+  b[1] = 200;
+  b.writeUInt16BE(6, 2);
+  b.writeUInt32BE(ssrc, 4);
+  b.writeUInt32BE(sec >>> 0, 8);
+  b.writeUInt32BE(frac, 12);
+  b.writeUInt32BE(rtpTs >>> 0, 16);
+  b.writeUInt32BE(packets >>> 0, 20);
+  b.writeUInt32BE(octets >>> 0, 24);
+  b[28] = 0x81;
+  b[29] = 202;
+  b.writeUInt16BE((4 + sdesLen) / 4 - 1, 30);
+  b.writeUInt32BE(ssrc, 32);
+  b[36] = 1; // CNAME
+  b[37] = name.length;
+  name.copy(b, 38);
+  return b;
+}
+
+/** RTP one-byte header extension block (RFC 8285 4.2) with the given (id, text) elements, padded to 32 bits. */
+export function headerExtension(elements) {
+  const body = Buffer.concat(
+    elements.map(([id, text]) => Buffer.concat([Buffer.from([(id << 4) | (Buffer.byteLength(text) - 1)]), Buffer.from(text)])),
+  );
+  const words = Math.ceil(body.length / 4);
+  const b = Buffer.alloc(4 + words * 4);
+  b.writeUInt16BE(0xbede, 0);
+  b.writeUInt16BE(words, 2);
+  body.copy(b, 4);
+  return b;
+}
+
+// ---------------------------------------------------------------- WebRTC: libdatachannel
+
+const RING = 512; // packets kept per RTP stream for NACKs (~2 s at 2.5 Mbit/s)
 
 /**
- * node-datachannel. We write whole RTP packets (our header + the shared payload) into the track;
- * its handler chain sends RTCP sender reports (RtcpSrReporter) and answers NACKs (RtcpNackResponder).
+ * node-datachannel peer connection with one track per kind. We write whole RTP packets (our header,
+ * optional MID/RID extension, the shared payload) into the track and libdatachannel protects them;
+ * sender reports and NACK answers are ours, per RTP stream, so that three simulcast SSRCs in one
+ * track each get their own (libdatachannel's RtcpSrReporter and RtcpNackResponder know one SSRC).
  */
-function libdatachannelStack(tracks, rtcp) {
-  const { PeerConnection, Video, Audio, RtpPacketizationConfig, RtcpSrReporter, RtcpNackResponder } = loadNdc();
+function rtcStack(tracks, onRtcpError) {
+  const { PeerConnection, Video, Audio } = loadNdc();
   const cname = randomBytes(6).toString('hex');
-  const stream = randomBytes(6).toString('hex');
+  const msid = randomBytes(6).toString('hex');
   const pc = new PeerConnection('bench', {
     iceServers: [], // host candidates only, bound to loopback
     bindAddress: '127.0.0.1',
     enableIceTcp: false,
     disableAutoNegotiation: true,
   });
-  const state = { ice: 'new', connection: 'new' };
-  pc.onIceStateChange((s) => (state.ice = s));
-  pc.onStateChange((s) => (state.connection = s));
   const out = tracks.map((t, i) => {
-    const ssrc = randomInt(1, 2 ** 32 - 1);
     const mid = String(i);
     const media = t.kind === 'video' ? new Video(mid, 'SendOnly') : new Audio(mid, 'SendOnly');
     const c = t.codec;
     if (t.codecName === 'h264') media.addH264Codec(c.payloadType, fmtp(c.parameters));
     else if (t.codecName === 'vp8') media.addVP8Codec(c.payloadType);
     else media.addOpusCodec(c.payloadType, fmtp(c.parameters));
-    media.addSSRC(ssrc, cname, stream, `${t.kind}-${stream}`);
+    const streams = t.streams.map((s) => {
+      const ssrc = randomInt(1, 2 ** 32 - 1);
+      media.addSSRC(ssrc, cname, msid, `${t.kind}-${msid}`);
+      return {
+        ...s,
+        ssrc,
+        key: s.rid ? `${t.kind}-${s.rid}` : t.kind,
+        ext: t.simulcast
+          ? headerExtension([
+              [EXT.mid.id, mid],
+              [EXT.rid.id, s.rid],
+            ])
+          : undefined,
+        ring: new Array(RING),
+        lastReport: undefined,
+        retransmitted: 0,
+        onKeyframeRequest: undefined,
+      };
+    });
     const track = pc.addTrack(media);
-    const sr = new RtcpSrReporter(new RtpPacketizationConfig(ssrc, cname, c.payloadType, c.clockRate));
-    sr.addToChain(new RtcpNackResponder(1024));
-    track.setMediaHandler(sr);
-    const entry = { ...t, ssrc, mid, cname, track, onKeyframeRequest: undefined };
+    const entry = { ...t, mid, cname, track, streams };
     track.onMessage((msg) => {
-      // Incoming RTCP that the chain passes up: mediasoup's receiver reports about this SSRC, and
-      // its keyframe requests (PLI/FIR), which a browser's encoder answers with an IDR.
-      for (const r of reportBlocksFor(msg, ssrc)) {
-        rtcp.receiverReports++;
-        rtcp.lastReport[t.kind] = r;
-      }
-      if (t.kind === 'video' && asksForKeyframe(msg, ssrc)) {
-        rtcp.keyframeRequests++;
-        entry.onKeyframeRequest?.();
+      // Incoming RTCP: mediasoup's receiver reports, keyframe requests (PLI/FIR) and NACKs per SSRC.
+      // A malformed packet must not throw into libdatachannel's callback (it would end the process).
+      try {
+        for (const s of streams) {
+          for (const r of reportBlocksFor(msg, s.ssrc)) s.lastReport = r;
+          if (t.kind === 'video' && asksForKeyframe(msg, s.ssrc)) {
+            s.keyframeRequests = (s.keyframeRequests ?? 0) + 1;
+            s.onKeyframeRequest?.();
+          }
+          for (const seq of nackedSequences(msg, s.ssrc)) {
+            const packet = s.ring[seq % RING];
+            if (packet && packet.readUInt16BE(2) === seq && track.isOpen()) {
+              track.sendMessageBinary(packet);
+              s.retransmitted++;
+            }
+          }
+        }
+      } catch (error) {
+        onRtcpError(error);
       }
     });
     return entry;
   });
   return {
+    pc,
     tracks: out,
     async offer() {
       pc.setLocalDescription('offer');
@@ -381,9 +492,10 @@ function libdatachannelStack(tracks, rtcp) {
       if (!d) throw new Error('libdatachannel produced no local description');
       return d.sdp;
     },
-    async answer(sdp) {
+    answer(sdp) {
       pc.setRemoteDescription(sdp, 'answer');
     },
+    /** Resolves when the connection is up and every track open (SRTP keyed); rejects on failed/closed. */
     connected() {
       return new Promise((resolve, reject) => {
         const check = () => {
@@ -401,181 +513,48 @@ function libdatachannelStack(tracks, rtcp) {
       const dtls = connection === 'connected' && out.every((t) => t.track.isOpen()) ? 'connected' : connection;
       return { ice: pc.iceState(), dtls, connection, bytesSent: pc.bytesSent() };
     },
-    sink(t) {
+    sink(t, s) {
       const pt = t.codec.payloadType;
+      const ext = s.ext;
+      const headerLen = 12 + (ext ? ext.length : 0);
       return {
         send(seq, ts, marker, payload) {
-          const b = Buffer.allocUnsafe(12 + payload.length);
-          b[0] = 0x80;
+          const b = Buffer.allocUnsafe(headerLen + payload.length);
+          b[0] = ext ? 0x90 : 0x80;
           b[1] = marker ? pt | 0x80 : pt;
           b.writeUInt16BE(seq, 2);
           b.writeUInt32BE(ts, 4);
-          b.writeUInt32BE(t.ssrc, 8);
-          payload.copy(b, 12);
-          t.track.sendMessageBinary(b);
+          b.writeUInt32BE(s.ssrc, 8);
+          if (ext) ext.copy(b, 12);
+          payload.copy(b, headerLen);
+          s.ring[seq % RING] = b;
+          t.track.sendMessageBinary(b); // throws "Track is closed" once the connection is gone
         },
-        clock() {}, // RtcpSrReporter pairs the last RTP timestamp with the current NTP time itself
+        senderReport(rtpTs, perfNow, packets, octets) {
+          t.track.sendMessageBinary(senderReport({ ssrc: s.ssrc, cname, rtpTs, perfNow, packets, octets }));
+        },
       };
     },
     close() {
       for (const t of out) {
         try {
           t.track.close();
-        } catch {}
+        } catch {
+          // already closed
+        }
       }
       pc.close();
     },
   };
 }
 
-// ---------------------------------------------------------------- stack: werift
-
-/**
- * werift. Fast path: one reused RtpHeader, SRTP-protect and send through the DTLS transport directly,
- * keep werift's sender-report fields current (its own ntpTime() garbles the NTP fraction) and answer
- * NACKs from our own ring. RTCRtpSender.sendRtp (fastPath: false) does the same per packet plus
- * header-extension mapping, send-side BWE bookkeeping and an NTP clock read, at ~1.5x the CPU.
- */
-function weriftStack(tracks, rtcp, { fastPath = true } = {}) {
-  const { RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket } = loadWerift();
-  const codec = (c) =>
-    new RTCRtpCodecParameters({
-      mimeType: c.mimeType,
-      clockRate: c.clockRate,
-      channels: c.channels,
-      payloadType: c.payloadType,
-      parameters: fmtp(c.parameters) || undefined,
-      rtcpFeedback: c.rtcpFeedback,
-    });
-  const pc = new RTCPeerConnection({
-    iceServers: [], // werift's default is a public STUN server: never leave the machine
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceInterfaceAddresses: { udp4: '127.0.0.1' },
-    iceFilterCandidatePair: (pair) => pair.localCandidate.host === '127.0.0.1' && pair.remoteCandidate.host === '127.0.0.1',
-    bundlePolicy: 'max-bundle',
-    codecs: {
-      video: tracks.filter((t) => t.kind === 'video').map((t) => codec(t.codec)),
-      audio: tracks.filter((t) => t.kind === 'audio').map((t) => codec(t.codec)),
-    },
-    headerExtensions: { video: [], audio: [] },
-  });
-  const out = tracks.map((t) => ({ ...t, transceiver: pc.addTransceiver(t.kind, { direction: 'sendonly' }) }));
-  const subs = [];
-  return {
-    tracks: out,
-    async offer() {
-      await pc.setLocalDescription(await pc.createOffer());
-      const sdp = pc.localDescription.sdp;
-      const local = parseOffer(sdp);
-      out.forEach((t, i) => {
-        t.ssrc = t.transceiver.sender.ssrc;
-        t.mid = t.transceiver.mid ?? local.media[i].mid;
-        t.cname = local.media[i].cname;
-        const sender = t.transceiver.sender;
-        if (t.kind === 'video') {
-          subs.push(
-            sender.onPictureLossIndication.subscribe(() => {
-              rtcp.keyframeRequests++;
-              t.onKeyframeRequest?.();
-            }),
-          );
-        }
-        subs.push(
-          sender.onRtcp.subscribe((packet) => {
-            for (const r of packet.reports ?? []) {
-              if (r.ssrc !== sender.ssrc) continue;
-              rtcp.receiverReports++;
-              rtcp.lastReport[t.kind] = { highestSequence: r.highestSequence, packetsLost: r.packetsLost, jitter: r.jitter };
-            }
-          }),
-        );
-      });
-      return sdp;
-    },
-    async answer(sdp) {
-      await pc.setRemoteDescription({ type: 'answer', sdp });
-    },
-    connected() {
-      return new Promise((resolve, reject) => {
-        const check = (s) => {
-          if (s === 'connected') resolve();
-          else if (s === 'failed' || s === 'closed') reject(new Error(`peer connection ${s}`));
-        };
-        subs.push(pc.connectionStateChange.subscribe(check));
-        check(pc.connectionState);
-      });
-    },
-    states() {
-      const dtls = pc.dtlsTransports?.[0];
-      return { ice: pc.iceConnectionState, dtls: dtls?.state ?? 'new', connection: pc.connectionState, bytesSent: dtls?.bytesSent };
-    },
-    sink(t) {
-      const sender = t.transceiver.sender;
-      const pt = t.codec.payloadType;
-      if (!fastPath) {
-        return {
-          send(sequenceNumber, timestamp, marker, payload) {
-            sender.sendRtp(new RtpPacket(new RtpHeader({ payloadType: pt, sequenceNumber, timestamp, marker, ssrc: sender.ssrc }), payload)).catch(() => {});
-          },
-          clock() {},
-        };
-      }
-      const dtls = sender.dtlsTransport;
-      const header = new RtpHeader({ payloadType: pt, ssrc: sender.ssrc }); // serialized synchronously by each send
-      const RING = 1024;
-      const ring = Array.from({ length: RING }, () => ({ seq: -1, ts: 0, marker: false, payload: null }));
-      subs.push(
-        sender.onGenericNack.subscribe((feedback) => {
-          for (const lost of feedback.lost) {
-            const slot = ring[lost % RING];
-            if (slot.seq !== lost) continue;
-            header.sequenceNumber = slot.seq;
-            header.timestamp = slot.ts;
-            header.marker = slot.marker;
-            dtls.sendRtp(slot.payload, header).catch(() => {});
-          }
-        }),
-      );
-      sender.runRtcp(); // werift's SR/SDES loop (it starts on the first sendRtp otherwise)
-      return {
-        send(sequenceNumber, timestamp, marker, payload) {
-          header.sequenceNumber = sequenceNumber;
-          header.timestamp = timestamp;
-          header.marker = marker;
-          dtls.sendRtp(payload, header).catch(() => {});
-          const slot = ring[sequenceNumber % RING];
-          slot.seq = sequenceNumber;
-          slot.ts = timestamp;
-          slot.marker = marker;
-          slot.payload = payload;
-          sender.packetCount = (sender.packetCount + 1) >>> 0;
-          sender.octetCount = (sender.octetCount + payload.length) >>> 0;
-        },
-        clock(rtpTs, perfNow) {
-          sender.rtpTimestamp = rtpTs;
-          sender.ntpTimestamp = ntpAt(perfNow);
-        },
-      };
-    },
-    close() {
-      for (const s of subs) s.unSubscribe();
-      pc.close().catch(() => {});
-    },
-  };
-}
-
-// ---------------------------------------------------------------- SDP helpers
+// ---------------------------------------------------------------- SDP / ORTC
 
 export function parseOffer(sdp) {
   const sections = sdp.split(/\r?\n(?=m=)/);
   const fingerprintLine = sdp.match(/a=fingerprint:(\S+) (\S+)/);
   if (!fingerprintLine) throw new Error('local offer has no DTLS fingerprint');
-  const media = sections.slice(1).map((s) => ({
-    kind: s.match(/^m=(\w+)/)[1],
-    mid: s.match(/a=mid:(\S+)/)?.[1],
-    cname: s.match(/a=ssrc:\d+ cname:(\S+)/)?.[1],
-  }));
+  const media = sections.slice(1).map((s) => ({ kind: s.match(/^m=(\w+)/)[1], mid: s.match(/a=mid:(\S+)/)?.[1] }));
   return { fingerprint: { algorithm: fingerprintLine[1].toLowerCase(), value: fingerprintLine[2] }, media };
 }
 
@@ -612,8 +591,11 @@ export function buildAnswer({ iceParameters, iceCandidates, dtlsParameters }, se
   return lines.join('\r\n') + '\r\n';
 }
 
-/** mediasoup RtpParameters for one of our tracks. */
-function rtpParameters(t) {
+/**
+ * mediasoup RtpParameters for one of our tracks. Simulcast as mediasoup-client sends it for Chromium:
+ * encodings by rid (mediasoup learns each SSRC from the RID header extension), MID extension.
+ */
+export function rtpParameters(t) {
   const c = t.codec;
   return {
     mid: t.mid,
@@ -627,8 +609,13 @@ function rtpParameters(t) {
         rtcpFeedback: c.rtcpFeedback,
       },
     ],
-    headerExtensions: [],
-    encodings: [{ ssrc: t.ssrc }],
+    headerExtensions: t.simulcast
+      ? [
+          { uri: EXT.mid.uri, id: EXT.mid.id, encrypt: false, parameters: {} },
+          { uri: EXT.rid.uri, id: EXT.rid.id, encrypt: false, parameters: {} },
+        ]
+      : [],
+    encodings: t.simulcast ? t.streams.map((s) => ({ rid: s.rid, active: true, ...s.encoding })) : [{ ssrc: t.streams[0].ssrc }],
     rtcp: { cname: t.cname, reducedSize: true },
   };
 }
@@ -651,37 +638,39 @@ let publisherCount = 0;
  * Starts one publisher. Resolves once socket.io is connected (peerId known); `connected` resolves
  * when ICE and DTLS are connected and every producer exists on the server, and rejects otherwise
  * (after connectTimeoutMs at the latest; the publisher is then closed).
- * @param {{ serverUrl: string, variant?: 'h264'|'vp8'|'audio', media?: {h264?: string, vp8?: string, opus?: string},
- *           stack?: 'libdatachannel'|'werift', connectTimeoutMs?: number, maxDurationMs?: number,
- *           startGop?: number, pacing?: boolean, fastPath?: boolean, answerKeyframeRequests?: boolean,
+ * @param {{ serverUrl: string, variant?: keyof typeof VARIANTS, mediaDir?: string, connectTimeoutMs?: number,
+ *           maxDurationMs?: number, startGop?: number, pacing?: boolean, answerKeyframeRequests?: boolean,
+ *           onFailure?: (failure: { peerId: string, error: string, at: number }) => void,
  *           log?: (msg: string) => void }} options
- *   media: file paths (default: bench/media from prepare-media.mjs). maxDurationMs: the publisher closes
- *   itself then (default 30 min). startGop: which GOP of the file video starts at (default: one more per
- *   publisher, so keyframes do not line up). fastPath (werift only): false = RTCRtpSender.sendRtp.
- *   answerKeyframeRequests: a PLI/FIR makes the next video frame a keyframe
- *   (the send track skips to the next GOP start), as a browser's encoder would; false keeps the
- *   file's fixed 1 s GOP.
+ *   maxDurationMs: the publisher closes itself then (default 30 min). startGop: which GOP of the file
+ *   video starts at (default: one more per publisher, so keyframes do not line up).
+ *   answerKeyframeRequests: a PLI/FIR makes the next video frame a keyframe (the stream skips to the
+ *   next GOP start of its file), as a browser's encoder would; false keeps the file's own GOP.
+ *   onFailure: called once if the publisher fails after it connected (it has then stopped and closed).
  */
 export async function publish({
   serverUrl,
   variant = 'h264',
-  media = {},
-  stack = 'libdatachannel',
+  mediaDir = DEFAULT_MEDIA_DIR,
   connectTimeoutMs = 20_000,
   maxDurationMs = 30 * 60_000,
   startGop,
   pacing = true,
-  fastPath = true,
   answerKeyframeRequests = true,
+  onFailure = () => {},
   log = () => {},
 }) {
   const plan = VARIANTS[variant];
   if (!plan) throw new Error(`variant must be one of ${Object.keys(VARIANTS).join(', ')}`);
-  if (!STACKS.includes(stack)) throw new Error(`stack must be one of ${STACKS.join(', ')}`);
-  const files = { ...DEFAULT_MEDIA, ...media };
   const ordinal = publisherCount++;
   // Load (and packetize, first time only) before touching the network, so a missing file fails fast.
-  const kinds = Object.entries(plan).map(([kind, codecName]) => ({ kind, codecName, codec: CODECS[codecName], media: loadTrack(codecName, files[codecName]) }));
+  const tracks = plan.map((t) => ({
+    kind: t.kind,
+    codecName: t.codec,
+    codec: CODECS[t.codec],
+    simulcast: !!t.simulcast,
+    streams: t.streams.map((s) => ({ ...s, media: loadTrack(t.codec, join(mediaDir, s.file)) })),
+  }));
 
   const socket = io(serverUrl, { transports: ['websocket'], reconnection: false, timeout: connectTimeoutMs, forceNew: true });
   const peerId = await new Promise((resolve, reject) => {
@@ -703,8 +692,9 @@ export async function publish({
 
   let rtc = null;
   let closed = false;
+  let isConnected = false;
+  let failure;
   const sendTracks = [];
-  const rtcp = { receiverReports: 0, lastReport: {}, keyframeRequests: 0 };
   const producers = {};
   let lifetime = null;
 
@@ -715,54 +705,85 @@ export async function publish({
     for (const t of sendTracks) t.stop();
     try {
       rtc?.close();
-    } catch {}
+    } catch {
+      // a native close of a connection that is already gone
+    }
     socket.disconnect();
+  };
+
+  /** After it connected: stop, close, report once. Before, `connected` rejects instead. */
+  const fail = (reason) => {
+    if (closed || failure) return;
+    failure = { peerId, error: String(reason?.message ?? reason), at: Date.now() };
+    log(`[${peerId}] failed: ${failure.error}`);
+    void close();
+    if (isConnected) onFailure(failure);
   };
 
   const setup = async () => {
     const t = connectTimeoutMs;
     const { rtpCapabilities } = await request(socket, 'getRouterRtpCapabilities', undefined, t);
-    for (const k of kinds) {
+    for (const k of tracks) {
       const ok = rtpCapabilities.codecs.some(
         (c) =>
           c.mimeType.toLowerCase() === k.codec.mimeType.toLowerCase() &&
-          (k.codecName !== 'h264' || String(c.parameters?.['profile-level-id']).slice(0, 4) === k.codec.parameters['profile-level-id'].slice(0, 4)),
+          (k.codecName !== 'h264' ||
+            String(c.parameters?.['profile-level-id']).slice(0, 4) === k.codec.parameters['profile-level-id'].slice(0, 4)),
       );
       if (!ok) throw new Error(`router does not offer ${k.codec.mimeType}`);
     }
     const transport = await request(socket, 'createWebRtcTransport', { isConsumer: false }, t);
     if (closed) throw new Error('closed during setup');
-    rtc = stack === 'werift' ? weriftStack(kinds, rtcp, { fastPath }) : libdatachannelStack(kinds, rtcp);
+    rtc = rtcStack(tracks, (error) => fail(`RTCP handling: ${error.message}`));
     const local = parseOffer(await rtc.offer());
 
     // mediasoup must know our fingerprint and DTLS role before our ClientHello arrives.
-    await request(socket, 'connectTransport', { transportId: transport.id, dtlsParameters: { role: 'client', fingerprints: [local.fingerprint] } }, t);
-    const connected = rtc.connected();
-    await rtc.answer(buildAnswer(transport, rtc.tracks.map((k) => ({ kind: k.kind, mid: k.mid, codec: k.codec }))));
+    await request(
+      socket,
+      'connectTransport',
+      { transportId: transport.id, dtlsParameters: { role: 'client', fingerprints: [local.fingerprint] } },
+      t,
+    );
+    const up = rtc.connected();
+    rtc.answer(
+      buildAnswer(
+        transport,
+        rtc.tracks.map((k) => ({ kind: k.kind, mid: k.mid, codec: k.codec })),
+      ),
+    );
     for (const k of rtc.tracks) {
       const { id } = await request(socket, 'transportProduce', { kind: k.kind, rtpParameters: rtpParameters(k) }, t);
       producers[k.kind] = id;
     }
-    await connected;
+    await up;
     if (closed) throw new Error('closed during setup');
     const s = rtc.states();
-    if (!['connected', 'completed'].includes(s.ice) || s.dtls !== 'connected') throw new Error(`not connected: ice=${s.ice} dtls=${s.dtls}`);
+    if (!['connected', 'completed'].includes(s.ice) || s.dtls !== 'connected')
+      throw new Error(`not connected: ice=${s.ice} dtls=${s.dtls}`);
+    // From now on a connection that goes away is a failure of this publisher (not of the process).
+    rtc.pc.onStateChange((state) => {
+      if (['disconnected', 'failed', 'closed'].includes(state)) fail(`peer connection ${state}`);
+    });
 
-    // Media starts only now; the first frame of every track is a keyframe (video starts on a GOP).
+    // Media starts only now; the first frame of every stream is a keyframe (video starts on a GOP).
     for (const k of rtc.tracks) {
-      const keys = k.media.keyIndexes;
-      const start = k.kind === 'video' ? keys[(startGop ?? ordinal) % keys.length] : 0;
-      const st = newSendTrack(k.media, rtc.sink(k), start, { pacing });
-      st.kind = k.kind;
-      if (k.kind === 'video' && answerKeyframeRequests) k.onKeyframeRequest = () => st.requestKeyframe();
-      sendTracks.push(st);
-      st.start();
+      for (const s of k.streams) {
+        const keys = s.media.keyIndexes;
+        const start = k.kind === 'video' ? keys[(startGop ?? ordinal) % keys.length] : 0;
+        const st = newSendTrack(s.media, rtc.sink(k, s), start, (error) => fail(error), { pacing });
+        st.key = s.key;
+        st.stream = s;
+        if (k.kind === 'video' && answerKeyframeRequests) s.onKeyframeRequest = () => st.requestKeyframe();
+        sendTracks.push(st);
+      }
     }
+    for (const st of sendTracks) st.start();
     lifetime = setTimeout(() => {
       log(`[${peerId}] maxDurationMs reached, closing`);
       close();
     }, maxDurationMs);
-    log(`[${peerId}] ${variant} via ${stack}: ice=${s.ice} dtls=${s.dtls} producers=${JSON.stringify(producers)}`);
+    isConnected = true;
+    log(`[${peerId}] ${variant}: ice=${s.ice} dtls=${s.dtls} producers=${JSON.stringify(producers)}`);
     return { peerId, producers: { ...producers } };
   };
 
@@ -783,41 +804,58 @@ export async function publish({
     );
   });
   connected.catch(() => close());
-  socket.on('disconnect', () => close());
+  socket.on('disconnect', (reason) => fail(`signaling disconnected (${reason})`));
 
   return {
     peerId,
     variant,
-    stack,
     connected,
     close,
     get closed() {
       return closed;
     },
-    /** ICE/DTLS state, what was sent per track, and mediasoup's RTCP receiver reports about it. */
+    get failure() {
+      return failure;
+    },
+    /**
+     * Test hook: closes the first track under the publisher without telling it, as when its
+     * connection dies: the next send throws and this publisher, and only this one, must fail.
+     */
+    injectFault() {
+      rtc?.tracks[0]?.track.close();
+    },
+    /** ICE/DTLS state, what was sent per RTP stream, and mediasoup's RTCP about each. */
     stats() {
-      const s = rtc?.states() ?? { ice: 'new', dtls: 'new', connection: 'new' };
+      const s =
+        !closed && rtc
+          ? rtc.states()
+          : { ice: closed ? 'closed' : 'new', dtls: closed ? 'closed' : 'new', connection: closed ? 'closed' : 'new' };
       return {
         peerId,
         variant,
-        stack,
         ice: s.ice,
         dtls: s.dtls,
         connection: s.connection,
+        failure,
         producers: { ...producers },
-        tracks: Object.fromEntries(sendTracks.map((t) => [t.kind, { ...t.stats }])),
+        tracks: Object.fromEntries(
+          sendTracks.map((t) => [
+            t.key,
+            {
+              ...t.stats,
+              retransmitted: t.stream.retransmitted,
+              keyframeRequests: t.stream.keyframeRequests ?? 0,
+              lastReport: t.stream.lastReport && { ...t.stream.lastReport },
+            },
+          ]),
+        ),
         bytesSent: s.bytesSent,
-        rtcp: { receiverReports: rtcp.receiverReports, lastReport: { ...rtcp.lastReport }, keyframeRequests: rtcp.keyframeRequests },
       };
     },
   };
 }
 
-/**
- * Ends the native stack's threads (libdatachannel) once every publisher is closed; call once before
- * exiting, or the process does not exit by itself. Do not mix stacks in one process: cleanup() has
- * crashed in a process that had also run werift publishers.
- */
+/** Ends libdatachannel's threads once every publisher is closed; call once before exiting. */
 export function shutdown() {
   ndc?.cleanup();
 }

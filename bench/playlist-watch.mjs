@@ -1,31 +1,18 @@
-// Segment timeliness and time-to-playable, as a viewer would see them.
+// Segment timeliness, media lag and time-to-playable, as a viewer would see them.
 //
-// PlaylistWatcher polls the public media playlists in HLS_DIR (the very files /live serves) rather
-// than over HTTP, so that watching 2N playlists costs the measured server nothing. A playlist's
-// mtime is the moment the server rewrote it, i.e. when its new segment appeared: the interval
-// between appearances is measured to the millisecond whatever the polling period.
+// PlaylistWatcher polls the public media playlists in HLS_DIR (the very files /live serves, under the
+// same names) rather than over HTTP: a playlist GET costs the server ~0.9 ms of CPU here, so polling
+// 2N playlists five times a second would add ~0.2 core at N=20 to the core being measured. A
+// playlist's mtime is the moment the server rewrote it, i.e. when its new segment appeared: the
+// interval between appearances is measured to the millisecond whatever the polling period.
 //
 // waitForPlayableMaster polls over HTTP, like a player: GET /live/<peer>.m3u8 answers 200 and
 // every media playlist it names answers 200 with at least one segment.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseMasterPlaylist, parseMediaPlaylist } from '../test/support/shared/playlist.js';
 import { percentile, round, sleep, wallNow } from './stats.mjs';
-
-/** Parses a media playlist: media sequence, target duration, segments, discontinuities, ENDLIST. */
-export function parseMediaPlaylist(text) {
-  const lines = text.split('\n');
-  const mediaSequence = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0);
-  const target = Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(text)?.[1] ?? NaN);
-  const segments = [];
-  let discontinuities = 0;
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i].startsWith('#EXT-X-DISCONTINUITY') && !lines[i].startsWith('#EXT-X-DISCONTINUITY-SEQUENCE')) discontinuities++;
-    const m = /^#EXTINF:([\d.]+)/.exec(lines[i]);
-    if (m && lines[i + 1] && !lines[i + 1].startsWith('#')) segments.push({ duration: Number(m[1]), uri: lines[i + 1].trim() });
-  }
-  const discontinuitySequence = Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0);
-  return { mediaSequence, target, segments, discontinuities, discontinuitySequence, ended: text.includes('#EXT-X-ENDLIST') };
-}
+import { MAX_LAG_GROWTH_SECONDS } from './verdict.js';
 
 /**
  * Watches the media playlists of many streams. Each playlist keeps the list of segments it gained,
@@ -45,7 +32,17 @@ export class PlaylistWatcher {
     for (const kind of kinds) {
       const key = `${peerId}:${kind}`;
       if (!this.playlists.has(key)) {
-        this.playlists.set(key, { peerId, kind, path: join(this.hlsDir, `${peerId}-${kind}.m3u8`), mtimeMs: 0, lastSeq: -1, appeared: [], batched: 0, ended: false, discontinuitySequence: 0 });
+        this.playlists.set(key, {
+          peerId,
+          kind,
+          path: join(this.hlsDir, `${peerId}-${kind}.m3u8`),
+          mtimeMs: 0,
+          lastSeq: -1,
+          appeared: [],
+          batched: 0,
+          ended: false,
+          discontinuitySequence: 0,
+        });
       }
     }
   }
@@ -83,12 +80,11 @@ export class PlaylistWatcher {
       }
       p.ended = parsed.ended;
       p.discontinuitySequence = parsed.discontinuitySequence;
-      const fresh = parsed.segments
-        .map((s, i) => ({ ...s, seq: parsed.mediaSequence + i }))
-        .filter((s) => s.seq > p.lastSeq);
+      const fresh = parsed.segments.filter((s) => s.seq > p.lastSeq);
       if (fresh.length > 1 && p.lastSeq >= 0) p.batched += fresh.length - 1; // versions written between two polls
       for (const s of fresh) {
-        p.appeared.push({ seq: s.seq, duration: s.duration, at: mtimeMs });
+        // `mono`: the same instant on the monotonic clock that paces the publishers (see lagGrowthOf).
+        p.appeared.push({ seq: s.seq, duration: s.duration, at: mtimeMs, mono: performance.now() - (Date.now() - mtimeMs) });
         p.lastSeq = s.seq;
       }
       if (p.appeared.length > 4000) p.appeared.splice(0, p.appeared.length - 4000); // bounded memory
@@ -118,6 +114,7 @@ export class PlaylistWatcher {
       const rateSpan = inside.length >= 2 ? (inside.at(-1).at - inside[0].at) / 1000 : 0;
       const rate = rateSpan > 0 ? inside.slice(1).reduce((s, a) => s + a.duration, 0) / rateSpan : undefined;
       const lateIntervals = measuredIntervals.filter((v) => v > 1.5 * target).length;
+      const lagGrowth = lagGrowthOf(before, inside);
       const longSegments = durations.filter((d) => d > 1.5 * target).length;
       const stalled = maxGap > 3 * target || inside.length === 0;
       const slow = rate !== undefined && rate < 0.9;
@@ -138,19 +135,36 @@ export class PlaylistWatcher {
         batched: p.batched,
         ended: p.ended,
         stalled,
+        lagGrowth,
         // A stream falls behind: no new segment for 3 targets, a segment > 1.5 targets long, media
         // advancing at < 0.9x real time, or more than one late (> 1.5 target) advance in the window.
         behind: stalled || longSegments > 0 || slow || lateIntervals > 1 || p.ended,
+        lagging: lagGrowth !== undefined && lagGrowth > MAX_LAG_GROWTH_SECONDS,
       });
     }
     const all = (f) => perPlaylist.flatMap(f);
     return {
       playlists: perPlaylist.length,
       segments: perPlaylist.reduce((s, p) => s + p.segments, 0),
-      extinfMedian: round(percentile(all((p) => (p.extinfMedian !== undefined ? [p.extinfMedian] : [])), 50)),
+      extinfMedian: round(
+        percentile(
+          all((p) => (p.extinfMedian !== undefined ? [p.extinfMedian] : [])),
+          50,
+        ),
+      ),
       extinfMax: round(Math.max(0, ...all((p) => (p.extinfMax !== undefined ? [p.extinfMax] : [])))),
-      intervalMedian: round(percentile(all((p) => (p.intervalMedian !== undefined ? [p.intervalMedian] : [])), 50)),
-      intervalP95: round(percentile(all((p) => (p.intervalP95 !== undefined ? [p.intervalP95] : [])), 95)),
+      intervalMedian: round(
+        percentile(
+          all((p) => (p.intervalMedian !== undefined ? [p.intervalMedian] : [])),
+          50,
+        ),
+      ),
+      intervalP95: round(
+        percentile(
+          all((p) => (p.intervalP95 !== undefined ? [p.intervalP95] : [])),
+          95,
+        ),
+      ),
       intervalMax: round(Math.max(0, ...all((p) => (p.intervalMax !== undefined ? [p.intervalMax] : [])))),
       maxGap: round(Math.max(0, ...perPlaylist.map((p) => p.maxGap))),
       rateMin: round(Math.min(...all((p) => (p.rate !== undefined ? [p.rate] : [])))),
@@ -159,6 +173,9 @@ export class PlaylistWatcher {
       longSegments: perPlaylist.reduce((s, p) => s + p.longSegments, 0),
       stalledPlaylists: perPlaylist.filter((p) => p.stalled).length,
       behindPeers: [...new Set(perPlaylist.filter((p) => p.behind).map((p) => p.peerId))],
+      lagGrowthMax: round(Math.max(...all((p) => (p.lagGrowth !== undefined ? [p.lagGrowth] : [])))),
+      laggingPeers: [...new Set(perPlaylist.filter((p) => p.lagging).map((p) => p.peerId))],
+      unmeasuredPlaylists: perPlaylist.filter((p) => p.lagGrowth === undefined).length,
       perPlaylist,
     };
   }
@@ -170,17 +187,28 @@ async function getText(url, timeoutMs) {
   return res.text();
 }
 
-/** Media playlist URIs a master names (EXT-X-STREAM-INF lines and EXT-X-MEDIA URI attributes). */
-export function masterUris(text) {
-  const uris = [];
-  for (const line of text.split('\n')) {
-    const t = line.trim();
-    if (!t) continue;
-    if (!t.startsWith('#')) uris.push(t);
-    const m = /URI="([^"]+)"/.exec(t);
-    if (m) uris.push(m[1]);
+/**
+ * How much a playlist's media time fell behind wall time over a window: lag(t) = wall time since
+ * the anchor - media time (EXTINF) added since, at each segment's appearance; growth = the mean lag
+ * of the last three appearances - that of the first three (the anchor, the last appearance before
+ * the window, counts as one with lag 0), so one segment published a little late or early does not
+ * decide it. A stream at 0.97x real time grows 0.6 s in 20 s. Undefined with under 4 appearances.
+ * Wall time here is the monotonic clock that paces the generator's media, not the realtime clock:
+ * on these VMs the two differ by 0.5 %, which would read as 0.15 s of lag per 30 s that the server
+ * did not cause.
+ */
+export function lagGrowthOf(before, inside) {
+  const points = before ? [before, ...inside] : inside;
+  if (points.length < 4) return undefined;
+  const lags = [0];
+  let media = 0;
+  for (let i = 1; i < points.length; i++) {
+    media += points[i].duration;
+    lags.push((points[i].mono - points[0].mono) / 1000 - media);
   }
-  return [...new Set(uris)];
+  const k = Math.min(3, Math.floor(lags.length / 2));
+  const mean = (list) => list.reduce((a, b) => a + b, 0) / list.length;
+  return mean(lags.slice(-k)) - mean(lags.slice(0, k));
 }
 
 /**
@@ -200,11 +228,13 @@ export async function waitForPlayableMaster(serverUrl, peerId, deadline, { hlsDi
     try {
       const master = await getText(masterUrl, 2000);
       if (master) {
-        const uris = masterUris(master);
+        const uris = parseMasterPlaylist(master).uris;
         const media = await Promise.all(uris.map((u) => getText(new URL(u, masterUrl), 2000).catch(() => undefined)));
         if (uris.length > 0 && media.every((m) => m && /#EXTINF:/.test(m))) return wallNow();
       }
-    } catch {}
+    } catch {
+      // not answering yet: poll again
+    }
     await sleep(everyMs);
   }
   return undefined;

@@ -4,6 +4,9 @@
 //               GOP 30 frames (1 s), no B-frames, AUD + SPS/PPS before every IDR (Annex B)
 //   video.ivf   VP8 1280x720 30 fps ~2.5 Mbit/s, keyframe every 30 frames, no alt-ref (one visible frame each)
 //   audio.opus  Opus 48 kHz stereo 64 kbit/s, 20 ms frames (Ogg)
+//   sim-r0.h264, sim-r1.h264, sim-r2.h264   the 'browser' variant's simulcast encodings: H264 CB 3.1,
+//               320x180 / 640x360 / 1280x720 at 30 fps, 0.1 / 0.3 / 0.9 Mbit/s (VBV, no filler),
+//               one IDR per 20 s file: the publisher sends another only when asked (PLI/FIR)
 // Usage: node bench/prepare-media.mjs [--out DIR] [--seconds N] [--force]
 // Default DIR is bench/media (git-ignored). Skips files whose recorded settings are unchanged.
 import { spawnSync } from 'node:child_process';
@@ -18,12 +21,30 @@ function arg(name, fallback) {
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
 
-const VIDEO_SRC = (seconds) => [
-  '-f', 'lavfi', '-i', `testsrc2=size=1280x720:rate=30:duration=${seconds}`,
+// prettier-ignore
+const VIDEO_SRC = (seconds, size = '1280x720') => [
+  '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=30:duration=${seconds}`,
   // Temporal noise keeps x264/libvpx at the target rate (a clean test pattern would need far less).
   '-vf', 'noise=alls=12:allf=t,format=yuv420p',
 ];
 
+/**
+ * A simulcast encoding as Chromium's H264 encoder makes it, but with keyframes decided by the sender:
+ * the file has one IDR (its first frame); the publisher answers a keyframe request by jumping to it
+ * at once (RTP time continues), so every keyframe but one per loop is one that was asked for.
+ */
+// prettier-ignore
+const SIMULCAST = (size, kbps) => (s) => [
+  ...VIDEO_SRC(s, size),
+  '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency',
+  '-profile:v', 'baseline', '-level:v', '3.1',
+  '-g', String(30 * s), '-keyint_min', String(30 * s), '-sc_threshold', '0', '-bf', '0',
+  '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps}k`,
+  '-x264-params', 'aud=1:repeat-headers=1:force-cfr=1',
+  '-an', '-f', 'h264',
+];
+
+// prettier-ignore
 export const RECIPES = {
   'video.h264': (s) => [
     ...VIDEO_SRC(s),
@@ -41,6 +62,9 @@ export const RECIPES = {
     '-b:v', '2500k', '-minrate', '2500k', '-maxrate', '2500k', '-bufsize', '2500k', '-undershoot-pct', '95',
     '-an', '-f', 'ivf',
   ],
+  'sim-r0.h264': SIMULCAST('320x180', 100),
+  'sim-r1.h264': SIMULCAST('640x360', 300),
+  'sim-r2.h264': SIMULCAST('1280x720', 900),
   'audio.opus': (s) => [
     '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${s}`,
     '-f', 'lavfi', '-i', `sine=frequency=660:sample_rate=48000:duration=${s}`,
@@ -50,7 +74,7 @@ export const RECIPES = {
   ],
 };
 
-/** `only`: the file names to make (default all); a smoke run needs no VP8, the slowest to encode. */
+/** `only`: the file names to make (default all); a smoke run needs no VP8, the slowest to encode. Returns the directory. */
 export function prepareMedia({ outDir = DEFAULT_MEDIA_DIR, seconds = 20, force = false, ffmpeg = 'ffmpeg', log = console.log, only } = {}) {
   mkdirSync(outDir, { recursive: true });
   const manifestPath = join(outDir, 'manifest.json');
@@ -65,18 +89,17 @@ export function prepareMedia({ outDir = DEFAULT_MEDIA_DIR, seconds = 20, force =
       continue;
     }
     const t0 = Date.now();
-    const r = spawnSync(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', ...args, path], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 });
+    const r = spawnSync(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', ...args, path], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      timeout: 600_000,
+    });
     if (r.status !== 0) throw new Error(`ffmpeg failed for ${file} (status ${r.status}${r.error ? `, ${r.error.message}` : ''})`);
     manifest[file] = key;
-    writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+    writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
     const kbps = ((statSync(path).size * 8) / seconds / 1000).toFixed(0);
     log(`[prepare-media] ${file}: ${seconds} s, ${kbps} kbit/s, encoded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
-  return {
-    h264: join(outDir, 'video.h264'),
-    vp8: join(outDir, 'video.ivf'),
-    opus: join(outDir, 'audio.opus'),
-  };
+  return outDir;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

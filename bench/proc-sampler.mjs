@@ -1,56 +1,19 @@
-// CPU and memory of processes from /proc, for the benchmark: the server's tree (the Nest process, its
-// mediasoup worker and FFmpeg children, each kind apart), the generator, the harness itself, and the
-// busy time of each core (to see whether anything else ran on the server's core).
-import { readdirSync, readFileSync } from 'node:fs';
-
-/** Linux USER_HZ: utime/stime/starttime in /proc/<pid>/stat count these. */
-export const CLK_TCK = 100;
-
-/** Fields of /proc/<pid>/stat we use, or undefined if the process is gone. */
-export function readStat(pid) {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const close = text.lastIndexOf(')');
-    const rest = text.slice(close + 2).split(' ');
-    // rest[0] is field 3 (state): field k is rest[k - 3].
-    return {
-      pid: Number(pid),
-      comm: text.slice(text.indexOf('(') + 1, close),
-      ppid: Number(rest[1]),
-      ticks: Number(rest[11]) + Number(rest[12]), // utime + stime, every thread of the process
-      startTicks: Number(rest[19]), // starttime, clock ticks after boot
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Resident set now and its peak (VmHWM), in MiB, from /proc/<pid>/status; with `pss`, also the
- * proportional set (shared pages split between the processes sharing them: N FFmpegs share one
- * copy of libav*, which RSS counts N times).
- */
-export function readRss(pid, { pss = false } = {}) {
-  try {
-    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (name, t = text) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(t)?.[1] ?? NaN);
-    const out = { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
-    if (pss) out.pssMiB = kb('Pss', readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')) / 1024;
-    return out;
-  } catch {
-    return undefined;
-  }
-}
-
-function allProcs() {
-  const procs = [];
-  for (const name of readdirSync('/proc')) {
-    if (name.charCodeAt(0) > 57) continue; // not a digit: not a pid
-    const s = readStat(name);
-    if (s) procs.push(s);
-  }
-  return procs;
-}
+// CPU, memory and UDP receive drops of the server's processes, from /proc (test/support/shared/proc.js):
+// the server's tree (the Nest process, its mediasoup worker and FFmpeg children, each kind apart),
+// the generator and the harness, the busy time of each core, and every UDP socket any process of the
+// server's tree holds, found through /proc/<pid>/fd, whatever its port.
+import {
+  CLK_TCK,
+  listProcesses,
+  processTree as shared,
+  readCores,
+  readRss,
+  readStat,
+  readUdpCounters,
+  readUdpSockets,
+  socketInodes,
+  uptimeSeconds,
+} from '../test/support/shared/proc.js';
 
 /** What a process of the server's tree is: the Nest process, a mediasoup worker, FFmpeg or other. */
 export function kindOf(proc, rootPid) {
@@ -61,94 +24,52 @@ export function kindOf(proc, rootPid) {
 }
 
 /** The root and every descendant, with their kind. */
-export function processTree(rootPid) {
-  const procs = allProcs();
-  const children = new Map();
-  for (const p of procs) {
-    if (!children.has(p.ppid)) children.set(p.ppid, []);
-    children.get(p.ppid).push(p);
-  }
-  const root = procs.find((p) => p.pid === rootPid);
-  if (!root) return [];
-  const out = [];
-  const stack = [root];
-  for (let guard = 0; stack.length > 0 && guard < 100_000; guard++) {
-    const p = stack.pop();
-    out.push({ ...p, kind: kindOf(p, rootPid) });
-    stack.push(...(children.get(p.pid) ?? []));
-  }
-  return out;
+export function processTree(rootPid, processes) {
+  return shared(rootPid, processes).map((p) => ({ ...p, kind: kindOf(p, rootPid) }));
 }
 
-/** Per-core jiffies from /proc/stat: busy (all but idle and iowait), steal, total. */
-export function readCores() {
-  const cores = {};
-  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
-    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = m[2].split(/\s+/).map(Number);
-    const total = user + nice + system + idle + iowait + irq + softirq + steal;
-    cores[m[1]] = { busy: total - idle - iowait, softirq: softirq + irq, steal, total };
-  }
-  return cores;
-}
+/**
+ * Socket classes: the WebRtcServer's socket (every publisher's media), the worker's other sockets
+ * (plain transports towards FFmpeg, and WebRTC transports without a WebRtcServer), FFmpeg's RTP/RTCP
+ * sockets, the Nest process's and any other child's.
+ */
+export const SOCKET_CLASSES = ['webRtcServer', 'worker', 'ffmpeg', 'node', 'other'];
 
-/** UDP sockets (IPv4) with their local port, receive queue and drop counter, keyed by inode. */
-export function readUdpSockets() {
-  const sockets = new Map();
-  let text = '';
-  try {
-    text = readFileSync('/proc/net/udp', 'utf8');
-  } catch {
-    return sockets;
-  }
-  for (const line of text.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 13) continue;
-    const port = parseInt(f[1].split(':')[1], 16);
-    const rxQueue = parseInt(f[4].split(':')[1], 16);
-    sockets.set(f[9], { port, rxQueue, drops: Number(f[12]) });
-  }
-  return sockets;
+function socketClass(kind, port, webRtcServerPort) {
+  if (kind === 'mediasoup') return port === webRtcServerPort ? 'webRtcServer' : 'worker';
+  return kind; // ffmpeg, node, other
 }
-
-/** Kernel UDP counters (RcvbufErrors: datagrams dropped because a socket's receive buffer was full). */
-export function readUdpCounters() {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
-  if (lines.length < 2) return {};
-  const names = lines[0].split(/\s+/).slice(1);
-  const values = lines[1].split(/\s+/).slice(1).map(Number);
-  return Object.fromEntries(names.map((n, i) => [n, values[i]]));
-}
-
-const uptimeSeconds = () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
 
 /**
  * Samples, about once a second, the server's process tree and any extra processes (generator,
- * harness): CPU ticks per process over the window between start() and stop(), and the peak RSS
- * seen per process kind. A process born during the window counts from zero; one that died counts
- * up to its last sample (at most one sampling interval is lost).
+ * harness): CPU ticks per process over the window between startWindow() and stopWindow(), the peak
+ * RSS per process kind, and the drop counter of every UDP socket the tree holds. A process born
+ * during the window counts from zero; one that died counts up to its last sample.
  */
 export class ProcSampler {
-  constructor({ serverPid, extra = {}, intervalMs = 1000, portClasses = {} }) {
+  constructor({ serverPid, webRtcServerPort, extra = {}, intervalMs = 1000 }) {
     this.serverPid = serverPid;
-    /** name -> (port) => boolean: UDP sockets whose drops are reported per class. */
-    this.portClasses = portClasses;
+    this.webRtcServerPort = webRtcServerPort;
     /** name -> pid of processes measured on their own (not their children). */
     this.extra = extra;
     this.intervalMs = intervalMs;
     this.timer = undefined;
+    /** inode -> { cls, port, base, last }: drops since the socket was first seen (0 for sockets born later). */
+    this.sockets = new Map();
+    this.started = false;
     this.resetPeaks();
   }
 
   resetPeaks() {
-    /** kind -> { maxProcessMiB, maxTotalMiB, maxCount } */
+    /** kind -> { maxProcessMiB, maxTotalMiB, maxTotalPssMiB, maxCount } */
     this.peaks = {};
+    this.maxQueue = Object.fromEntries(SOCKET_CLASSES.map((c) => [c, 0]));
   }
 
-  /** Starts sampling RSS (peaks accumulate until resetPeaks()); CPU windows are start/stop. */
+  /** Starts sampling (peaks accumulate until resetPeaks()); CPU windows are startWindow/stopWindow. */
   run() {
     this.sample();
+    this.started = true;
     this.timer = setInterval(() => this.sample(), this.intervalMs);
     this.timer.unref?.();
   }
@@ -183,8 +104,50 @@ export class ProcSampler {
       peak.maxProcessMiB = Math.max(peak.maxProcessMiB, rss.rssMiB);
       peak.maxTotalMiB = peak.maxProcessMiB;
     }
+    this.sampleSockets(tree);
     if (this.window) this.track(tree);
     return tree;
+  }
+
+  /** Every UDP socket of every process of the tree (by fd inode), its class and drop counter. */
+  sampleSockets(tree) {
+    const udp = readUdpSockets();
+    for (const p of tree) {
+      for (const inode of socketInodes(p.pid)) {
+        const s = udp.get(inode);
+        if (!s) continue; // TCP, Unix or netlink socket
+        const known = this.sockets.get(inode);
+        if (known) {
+          known.last = s.drops;
+        } else {
+          // Sockets there at the first sample count from then; later ones were born since: from 0.
+          this.sockets.set(inode, {
+            cls: socketClass(p.kind, s.port, this.webRtcServerPort),
+            port: s.port,
+            base: this.started ? 0 : s.drops,
+            last: s.drops,
+          });
+        }
+        const cls = this.sockets.get(inode).cls;
+        this.maxQueue[cls] = Math.max(this.maxQueue[cls], s.rxQueue);
+      }
+    }
+  }
+
+  /**
+   * Drops per socket class since sampling began (a fresh sample first), the number of sockets seen
+   * per class, and the kernel's RcvbufErrors (every socket of the machine: others' too).
+   */
+  dropTotals() {
+    this.sample();
+    const drops = Object.fromEntries(SOCKET_CLASSES.map((c) => [c, 0]));
+    const sockets = Object.fromEntries(SOCKET_CLASSES.map((c) => [c, 0]));
+    for (const s of this.sockets.values()) {
+      drops[s.cls] += s.last - s.base;
+      sockets[s.cls]++;
+    }
+    const k = readUdpCounters();
+    return { drops, sockets, kernelRcvbufErrors: (k.udp.RcvbufErrors ?? 0) + (k.udp6.RcvbufErrors ?? 0) };
   }
 
   track(tree) {
@@ -194,7 +157,13 @@ export class ProcSampler {
         seen.last = p.ticks;
       } else {
         const bornInWindow = p.startTicks / CLK_TCK >= this.window.uptime0 - 0.05;
-        this.window.procs.set(p.pid, { kind: p.kind, startTicks: p.startTicks, first: bornInWindow ? 0 : p.ticks, last: p.ticks, born: bornInWindow });
+        this.window.procs.set(p.pid, {
+          kind: p.kind,
+          startTicks: p.startTicks,
+          first: bornInWindow ? 0 : p.ticks,
+          last: p.ticks,
+          born: bornInWindow,
+        });
       }
     }
     for (const [name, pid] of Object.entries(this.extra)) {
@@ -207,8 +176,8 @@ export class ProcSampler {
   }
 
   startWindow() {
-    const all0 = new Map(allProcs().map((p) => [p.pid, p]));
-    this.window = { t0: performance.now(), uptime0: uptimeSeconds(), cores0: readCores(), procs: new Map(), extra: new Map(), udp0: readUdpSockets(), udpCounters0: readUdpCounters(), all0 };
+    const all0 = new Map(listProcesses().map((p) => [p.pid, p]));
+    this.window = { t0: performance.now(), uptime0: uptimeSeconds(), cores0: readCores(), procs: new Map(), extra: new Map(), all0 };
     this.sample();
   }
 
@@ -234,31 +203,33 @@ export class ProcSampler {
       const c0 = w.cores0[id];
       if (!c0) continue;
       const total = c1.total - c0.total || 1;
-      coreBusy[id] = { busy: (c1.busy - c0.busy) / total, softirq: (c1.softirq - c0.softirq) / total, steal: (c1.steal - c0.steal) / total };
+      coreBusy[id] = {
+        busy: (c1.busy - c0.busy) / total,
+        softirq: (c1.softirq - c0.softirq) / total,
+        steal: (c1.steal - c0.steal) / total,
+      };
     }
     const total = server.node + server.mediasoup + server.ffmpeg + server.other;
-    // Datagrams dropped on full receive buffers, per socket class (sockets born in the window count from 0).
-    const udpDrops = Object.fromEntries(Object.keys(this.portClasses).map((name) => [name, 0]));
-    const udpMaxQueue = Object.fromEntries(Object.keys(this.portClasses).map((name) => [name, 0]));
-    for (const [inode, sock] of readUdpSockets()) {
-      const cls = Object.entries(this.portClasses).find(([, test]) => test(sock.port))?.[0];
-      if (!cls) continue;
-      udpDrops[cls] += sock.drops - (w.udp0.get(inode)?.drops ?? 0);
-      udpMaxQueue[cls] = Math.max(udpMaxQueue[cls], sock.rxQueue);
-    }
     // Everything else that ran during the window (other users of the machine), biggest first.
     const ours = new Set([...w.procs.keys(), ...Object.values(this.extra).map(Number), process.pid]);
     const foreignList = [];
-    for (const p of allProcs()) {
+    for (const p of listProcesses()) {
       if (ours.has(p.pid)) continue;
       const before = w.all0.get(p.pid);
-      const ticks = before && before.startTicks === p.startTicks ? p.ticks - before.ticks : p.startTicks / CLK_TCK >= w.uptime0 - 0.05 ? p.ticks : 0;
+      const ticks =
+        before && before.startTicks === p.startTicks ? p.ticks - before.ticks : p.startTicks / CLK_TCK >= w.uptime0 - 0.05 ? p.ticks : 0;
       if (ticks > 0) foreignList.push({ pid: p.pid, comm: p.comm, cores: ticks / CLK_TCK / wall });
     }
     foreignList.sort((a, b) => b.cores - a.cores);
     const foreign = { cores: foreignList.reduce((sum, p) => sum + p.cores, 0), top: foreignList.slice(0, 4) };
-    const counters1 = readUdpCounters();
-    const udpRcvbufErrors = (counters1.RcvbufErrors ?? 0) - (w.udpCounters0.RcvbufErrors ?? 0);
-    return { wallSeconds: wall, server: { ...server, total }, processCounts: counts, processesBornInWindow: bornInWindow, extra, coreBusy, udpDrops, udpRcvbufErrors, foreign };
+    return {
+      wallSeconds: wall,
+      server: { ...server, total },
+      processCounts: counts,
+      processesBornInWindow: bornInWindow,
+      extra,
+      coreBusy,
+      foreign,
+    };
   }
 }

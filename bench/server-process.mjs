@@ -31,7 +31,11 @@ export function ensureBuilt(root, log = () => {}) {
   if (existsSync(built) && statSync(built).mtimeMs > newestSource(root)) return false;
   const t0 = Date.now();
   log('dist/ is missing or stale: compiling with tsc -p tsconfig.json');
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'pipe', timeout: 300_000 });
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+    cwd: root,
+    stdio: 'pipe',
+    timeout: 300_000,
+  });
   log(`compiled in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return true;
 }
@@ -41,7 +45,9 @@ export function killTree(pid) {
   for (const p of processTree(pid).reverse()) {
     try {
       process.kill(p.pid, 'SIGKILL');
-    } catch {}
+    } catch {
+      // already gone
+    }
   }
 }
 
@@ -59,10 +65,15 @@ export function portBlock(base) {
 
 /** Fails early and clearly if something already listens where the benchmark server would. */
 export async function assertPortsFree(ports) {
-  for (const [port, proto] of [[ports.http, 'tcp'], [ports.webRtcServerPort, 'tcp']]) {
+  for (const [port, proto] of [
+    [ports.http, 'tcp'],
+    [ports.webRtcServerPort, 'tcp'],
+  ]) {
     await new Promise((resolve, reject) => {
       const server = createServer();
-      server.once('error', (error) => reject(new Error(`${proto} port ${port} on 127.0.0.1 is in use (${error.code}); pick another --port-base`)));
+      server.once('error', (error) =>
+        reject(new Error(`${proto} port ${port} on 127.0.0.1 is in use (${error.code}); pick another --port-base`)),
+      );
       server.listen(port, '127.0.0.1', () => server.close(resolve));
     });
   }
@@ -72,7 +83,18 @@ export async function assertPortsFree(ports) {
  * Starts the server and resolves once /health/ready answers 200. Returns { pid, url, stop() }.
  * stdout/stderr go to `logFile`.
  */
-export async function startServer({ root, profile, cores, ports, hlsDir, logFile, env = {}, readyTimeoutMs = 30_000, rmemDefault, log = () => {} }) {
+export async function startServer({
+  root,
+  profile,
+  cores,
+  ports,
+  hlsDir,
+  logFile,
+  env = {},
+  readyTimeoutMs = 30_000,
+  rmemDefault,
+  log = () => {},
+}) {
   // Experiment (--server-rmem): mediasoup 3.12 leaves SO_RCVBUF at net.core.rmem_default, taken when
   // the worker opens its WebRtcServer socket at start-up; raise it only until the server is ready.
   const rmemPath = '/proc/sys/net/core/rmem_default';
@@ -114,14 +136,20 @@ async function spawnServer({ root, profile, cores, ports, hlsDir, logFile, env, 
   const out = createWriteStream(logFile, { flags: 'a' });
   out.write(`\n===== ${new Date().toISOString()} HLS_PROFILE=${profile} taskset -c ${cores} node dist/main.js\n`);
   // taskset execs node in place: the pid is the Nest process's, and every child inherits the mask.
-  const child = spawn('taskset', ['-c', cores, process.execPath, join(root, 'dist', 'main.js')], { cwd: root, env: vars, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('taskset', ['-c', cores, process.execPath, join(root, 'dist', 'main.js')], {
+    cwd: root,
+    env: vars,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout.pipe(out, { end: false });
   child.stderr.pipe(out, { end: false });
   let exited = false;
-  const exit = new Promise((resolve) => child.once('exit', (code, signal) => {
-    exited = true;
-    resolve({ code, signal });
-  }));
+  const exit = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = true;
+      resolve({ code, signal });
+    }),
+  );
   const url = `http://127.0.0.1:${ports.http}`;
   const deadline = Date.now() + readyTimeoutMs;
   for (let i = 0; ; i++) {
@@ -129,7 +157,9 @@ async function spawnServer({ root, profile, cores, ports, hlsDir, logFile, env, 
     try {
       const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2000) });
       if (res.ok) break;
-    } catch {}
+    } catch {
+      // not listening yet
+    }
     if (Date.now() > deadline || i > 1000) {
       child.kill('SIGKILL');
       throw new Error(`server not ready within ${readyTimeoutMs} ms; see ${logFile}`);

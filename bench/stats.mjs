@@ -1,7 +1,12 @@
 // Small numeric helpers shared by the benchmark modules.
 
-/** Wall-clock milliseconds with sub-millisecond resolution; comparable across processes of this machine. */
-export const wallNow = () => performance.timeOrigin + performance.now();
+/**
+ * Wall-clock milliseconds, comparable across processes (the generator's, Chromium's pages) and with
+ * file mtimes: the realtime clock. Not performance.timeOrigin + performance.now(): that is monotonic
+ * time anchored once per process, and on these VMs the two clocks drift apart by ~0.5 % (25 ms in
+ * 5 s measured), so two processes started minutes apart disagree by seconds.
+ */
+export const wallNow = () => Date.now();
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

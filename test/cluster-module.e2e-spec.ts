@@ -8,11 +8,28 @@ import { ClusterRegistry } from '../src/cluster/cluster-registry';
 import { CLUSTER } from '../src/cluster/cluster.constants';
 import { ClusterHealthIndicator } from '../src/cluster/cluster.health';
 import { ClusterModule } from '../src/cluster/cluster.module';
-import type { Cluster, ClusterStatus } from '../src/cluster/cluster.types';
+import type { Cluster, ClusterEvents, ClusterSnapshot } from '../src/cluster/cluster.types';
 import { LocalCluster } from '../src/cluster/local-cluster';
 import { RedisServer } from './support/redis-server';
 
 Logger.overrideLogger(['error']);
+
+/** The first `name` event that satisfies `accept`, or a rejection naming what did not happen. */
+function waitFor<K extends keyof ClusterEvents>(node: Cluster, name: K, accept: (...args: ClusterEvents[K]) => boolean, what: string) {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${node.nodeId}: no ${what} within 20 s`)), 20_000);
+    const dispose = node.on(name, (...args: ClusterEvents[K]) => {
+      if (!accept(...args)) return;
+      clearTimeout(timer);
+      dispose();
+      resolve();
+    });
+  });
+}
+
+async function untilView(node: Cluster, accept: (view: ClusterSnapshot) => boolean, what: string): Promise<void> {
+  if (!accept(node.view())) await waitFor(node, 'view', () => accept(node.view()), what);
+}
 
 async function boot(options: ConstructorParameters<typeof ClusterRegistry>[0] | null) {
   const moduleRef = await Test.createTestingModule({ imports: [ClusterModule.forRootAsync({ useFactory: () => options })] }).compile();
@@ -65,7 +82,7 @@ describe('ClusterModule', () => {
       expect(await cluster.claim('s', { state: 'live' })).toEqual({ ok: true, mode: 'cluster' });
       expect(health.check()).toEqual({ redis: expect.objectContaining({ status: 'up', mode: 'cluster', node: 'app' }) });
 
-      const down = new Promise<ClusterStatus>((resolve) => cluster.on('status', (s) => s.state === 'down' && resolve(s)));
+      const down = waitFor(cluster, 'status', (s) => s.state === 'down', 'status down');
       await redis.kill();
       await down;
       expect(health.check()).toEqual({
@@ -73,19 +90,18 @@ describe('ClusterModule', () => {
       });
       expect(health.check('redis', { required: true })).toEqual({ redis: expect.objectContaining({ status: 'down', degraded: true }) });
 
-      const ups = [cluster, observer].map(
-        (node) => new Promise<void>((resolve) => node.on('status', (s) => s.state === 'up' && resolve())),
-      );
+      const ups = [cluster, observer].map((node) => waitFor(node, 'status', (s) => s.state === 'up', 'status up'));
       await redis.restart();
       await Promise.all(ups);
       expect((await observer.streams()).map((s) => `${s.name}@${s.node}`)).toEqual(['s@app']);
 
-      const left = new Promise<void>((resolve) =>
-        observer.on('view', (v) => v.nodesRemoved.some((n) => n.id === 'app') && v.streamsRemoved.some((s) => s.name === 's') && resolve()),
-      );
+      // The observer must have seen the app back before it can see it leave.
+      await untilView(observer, (v) => v.nodes.some((n) => n.id === 'app') && v.streams.some((s) => s.name === 's'), 'app back in view');
+      const nodeLeft = waitFor(observer, 'view', (v) => v.nodesRemoved.some((n) => n.id === 'app'), 'app removed');
+      const streamLeft = waitFor(observer, 'view', (v) => v.streamsRemoved.some((s) => s.name === 's'), 's removed');
       await app.close();
       closed = true;
-      await left;
+      await Promise.all([nodeLeft, streamLeft]);
       expect(await observer.streams()).toEqual([]);
     } finally {
       if (!closed) await app.close();

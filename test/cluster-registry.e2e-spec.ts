@@ -7,7 +7,7 @@ import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { ClusterRegistry } from '../src/cluster/cluster-registry';
 import { ClusterUnavailableError } from '../src/cluster/cluster.errors';
-import { ClusterEvents, ClusterRegistryOptions, ReceivedClusterEvent, StreamLost } from '../src/cluster/cluster.types';
+import { ClusterEvents, ClusterRegistryOptions, ClusterSnapshot, ReceivedClusterEvent, StreamLost } from '../src/cluster/cluster.types';
 import { RedisServer } from './support/redis-server';
 
 Logger.overrideLogger(['error', 'warn']);
@@ -34,6 +34,12 @@ function waitFor<K extends keyof ClusterEvents>(
       resolve(args);
     });
   });
+}
+
+/** Resolves once the node's heartbeat view satisfies `accept` (at once if it already does). */
+async function untilView(node: ClusterRegistry, accept: (view: ClusterSnapshot) => boolean, what: string): Promise<void> {
+  if (accept(node.view())) return;
+  await waitFor(node, 'view', () => accept(node.view()), what);
 }
 
 /** Calls that must not wait for an absent Redis: resolves with the result and how long it took. */
@@ -189,8 +195,7 @@ describe('ClusterRegistry on a running Redis', () => {
     const a = await nodes.start('a', p);
     const b = await nodes.start('b', p);
     await a.claim('s', { state: 'starting' });
-    const seen = waitFor(b, 'view', (v) => v.streamsAdded.some((s) => s.name === 's'), 'view with s added');
-    await seen;
+    await untilView(b, (v) => v.streams.some((s) => s.name === 's'), "s in b's view");
     const changed = waitFor(b, 'view', (v) => v.streamsChanged.some((s) => s.name === 's' && s.state === 'parked'), 'view with s parked');
     expect(await a.update('s', 'parked', { codecs: 'avc1.42e01f,mp4a.40.2' })).toBe(true);
     const [change] = await changed;
@@ -244,7 +249,7 @@ describe('ClusterRegistry on a running Redis', () => {
     const b = await nodes.start('b', p);
     await a.claim('dead-1', { state: 'live' });
     await a.claim('dead-2', { state: 'parked' });
-    await waitFor(b, 'view', (v) => v.streamsAdded.filter((s) => s.node === 'a').length === 2, "b's view of a's streams");
+    await untilView(b, (v) => v.streams.filter((s) => s.node === 'a').length === 2, "a's streams in b's view");
 
     const nodeGone = waitFor(b, 'view', (v) => v.nodesRemoved.some((n) => n.id === 'a'), 'a removed');
     const streamsGone = waitFor(b, 'view', (v) => v.streamsRemoved.filter((s) => s.node === 'a').length === 2, "a's streams removed");
@@ -267,17 +272,14 @@ describe('ClusterRegistry on a running Redis', () => {
     const a = await nodes.start('a', p);
     const b = await nodes.start('b', p);
     await a.claim('bye', { state: 'live' });
-    await waitFor(b, 'view', (v) => v.streamsAdded.some((s) => s.name === 'bye'), "b's view of bye");
-    const gone = waitFor(
-      b,
-      'view',
-      (v) => v.nodesRemoved.some((n) => n.id === 'a') && v.streamsRemoved.some((s) => s.name === 'bye'),
-      'a left',
-    );
+    await untilView(b, (v) => v.streams.some((s) => s.name === 'bye'), "bye in b's view");
+    // Deregistration is one script: the node and its streams leave the same view.
+    const gone = waitFor(b, 'view', (v) => v.nodesRemoved.some((n) => n.id === 'a'), 'a left');
     const left = performance.now();
     await a.close();
-    await gone;
+    const [change] = await gone;
     timings.cleanLeaveSeenMs = Math.round(performance.now() - left);
+    expect(change.streamsRemoved.map((s) => s.name)).toEqual(['bye']);
     expect(await b.streams()).toEqual([]);
   });
 });
@@ -291,6 +293,51 @@ describe('ClusterRegistry when Redis goes away and comes back', () => {
   });
   afterEach(() => nodes.closeAll());
   afterAll(() => redis?.stop());
+
+  it('re-subscribes by itself when only the event connection drops', async () => {
+    const a = await nodes.start('a', 'subscriber:');
+    const b = await nodes.start('b', 'subscriber:');
+    // Both nodes' subscribers are killed: each goes down and comes back by itself.
+    const downs = [a, b].map((node) => waitFor(node, 'status', (s) => s.state === 'down', 'status down'));
+    const ups = [a, b].map((node) => waitFor(node, 'status', (s) => s.state === 'up', 'status up again'));
+    const raw = new Redis(redis.url);
+    try {
+      await raw.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    } finally {
+      raw.disconnect();
+    }
+    for (const [status] of await Promise.all(downs)) expect(status.reason).toMatch(/^redis subscriber connection lost/);
+    await Promise.all(ups);
+    const heard = waitFor(a, 'event', (e) => e.stream === 'again', 'event after re-subscribing');
+    expect(await b.publish({ type: 'peerLive', stream: 'again' })).toBe(true);
+    await heard;
+  });
+
+  it('treats a Redis that stops answering as down after one command timeout, and recovers when it answers', async () => {
+    const a = await nodes.start('a', 'hang:');
+    const b = await nodes.start('b', 'hang:');
+    expect((await a.claim('s', { state: 'live' })).ok).toBe(true);
+    const downs = [a, b].map((node) => waitFor(node, 'status', (s) => s.state === 'down', 'status down'));
+    const ups = [a, b].map((node) => waitFor(node, 'status', (s) => s.state === 'up', 'status up'));
+    redis.pause();
+    const paused = performance.now();
+    try {
+      // Each finds out at its next heartbeat, one command timeout later.
+      const [[status]] = await Promise.all(downs);
+      timings.downAfterHangMs = Math.round(performance.now() - paused);
+      expect(status.reason).toMatch(/^redis \w+ failed: .*timed out/i);
+      const calls = await Promise.all([timed(() => a.claim('x', { state: 'live' })), timed(() => a.streams())]);
+      expect(calls[0].value).toEqual({ ok: true, mode: 'local' });
+      expect(calls[1].error).toBeInstanceOf(ClusterUnavailableError);
+      expect(Math.max(...calls.map((c) => c.ms))).toBeLessThan(1000);
+    } finally {
+      redis.resume();
+    }
+    const resumed = performance.now();
+    await Promise.all(ups);
+    timings.upAfterResumeMs = Math.round(performance.now() - resumed);
+    expect((await b.streams()).map((s) => `${s.name}@${s.node}`).sort()).toEqual(['s@a', 'x@a']);
+  });
 
   it('goes down at once, answers without waiting, and recovers registration and claims by itself', async () => {
     const p = 'outage:';

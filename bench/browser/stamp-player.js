@@ -1,4 +1,5 @@
-// hls.js player for the glass-to-glass measurement, with hls.js's DEFAULT settings (new Hls()).
+// hls.js player for the glass-to-glass measurement, with hls.js's DEFAULT settings (new Hls()), or
+// the given config (the Low-Latency player: { lowLatencyMode: true }).
 // Every presented frame (requestVideoFrameCallback) is drawn to a canvas and its stamp read:
 // latency = the frame's expected display time (wall clock) - the time drawn into it.
 import Hls from 'hls.js';
@@ -14,14 +15,14 @@ class StampPlayer {
   hlsLatency = [];
   collecting = false;
 
-  play(url) {
+  play(url, config) {
     const video = document.createElement('video');
     video.muted = true;
     video.autoplay = true;
     video.playsInline = true;
     document.body.appendChild(video);
     this.video = video;
-    const hls = new Hls(); // defaults on purpose: what a viewer gets without tuning
+    const hls = new Hls(config ?? {}); // defaults on purpose: what a viewer gets without tuning
     this.hls = hls;
     hls.on(Hls.Events.ERROR, (_e, data) => this.errors.push({ type: data.type, details: data.details, fatal: data.fatal }));
     hls.loadSource(url);
@@ -43,7 +44,8 @@ class StampPlayer {
         const sh = (height * video.videoHeight) / 480;
         ctx.drawImage(video, sx, sy, sw, sh, 0, 0, width, height);
         const bits = readStampBits(ctx.getImageData(0, 0, width, height).data, width);
-        const displayWall = performance.timeOrigin + meta.expectedDisplayTime;
+        // The realtime clock both pages share (each page's timeOrigin drifts from it; see bench/stats.mjs).
+        const displayWall = Date.now() - (performance.now() - meta.expectedDisplayTime);
         const stamp = decodeStamp(bits, displayWall);
         if (stamp === undefined) this.unreadable++;
         else this.samples.push({ at: displayWall, latencyMs: displayWall - stamp });

@@ -48,10 +48,12 @@ class StampPublisher {
     });
     const { video, audio } = this.sources();
     await transport.produce({ track: audio });
-    const codec = device.rtpCapabilities.codecs.find((c) => c.mimeType.toLowerCase() === 'video/h264' && c.parameters?.['profile-level-id'] === '42e01f');
+    const codec = device.rtpCapabilities.codecs.find(
+      (c) => c.mimeType.toLowerCase() === 'video/h264' && c.parameters?.['profile-level-id'] === '42e01f',
+    );
     this.videoProducer = await transport.produce({ track: video, codec });
     await connected;
-    return { peerId, connectedAt: performance.timeOrigin + performance.now() };
+    return { peerId, connectedAt: Date.now() };
   }
 
   sources() {
@@ -70,7 +72,7 @@ class StampPublisher {
       ctx.fillStyle = '#ccc';
       ctx.font = '28px sans-serif';
       ctx.fillText(new Date().toISOString(), 20, 40);
-      drawStamp(ctx, performance.timeOrigin + performance.now());
+      drawStamp(ctx, Date.now()); // the realtime clock the player page shares (bench/stats.mjs)
     };
     draw();
     this.timer = setInterval(draw, 1000 / 30);
@@ -90,7 +92,19 @@ class StampPublisher {
     const out = {};
     for (const s of (await this.videoProducer?.getStats())?.values() ?? []) {
       if (s.type === 'outbound-rtp') {
-        Object.assign(out, { frameWidth: s.frameWidth, frameHeight: s.frameHeight, framesPerSecond: s.framesPerSecond, qualityLimitationReason: s.qualityLimitationReason, encoder: s.encoderImplementation, bytesSent: s.bytesSent, keyFramesEncoded: s.keyFramesEncoded, pliCount: s.pliCount, firCount: s.firCount, totalEncodeTime: s.totalEncodeTime, framesEncoded: s.framesEncoded });
+        Object.assign(out, {
+          frameWidth: s.frameWidth,
+          frameHeight: s.frameHeight,
+          framesPerSecond: s.framesPerSecond,
+          qualityLimitationReason: s.qualityLimitationReason,
+          encoder: s.encoderImplementation,
+          bytesSent: s.bytesSent,
+          keyFramesEncoded: s.keyFramesEncoded,
+          pliCount: s.pliCount,
+          firCount: s.firCount,
+          totalEncodeTime: s.totalEncodeTime,
+          framesEncoded: s.framesEncoded,
+        });
       }
     }
     return out;

@@ -7,7 +7,7 @@ const MOD = 2 ** STAMP.bits;
 
 function checksum(value) {
   let sum = 0x5a;
-  for (let i = 0; i < STAMP.bits / 8; i++) sum = (sum * 31 + Math.floor(value / 2 ** (8 * i)) % 256) % 256;
+  for (let i = 0; i < STAMP.bits / 8; i++) sum = (sum * 31 + (Math.floor(value / 2 ** (8 * i)) % 256)) % 256;
   return sum;
 }
 
@@ -29,7 +29,7 @@ export function decodeStamp(bits, now) {
   let check = 0;
   for (let i = STAMP.bits; i < bits.length; i++) check = check * 2 + bits[i];
   if (check !== checksum(value)) return undefined;
-  const base = now - (((now - value) % MOD) + MOD) % MOD;
+  const base = now - ((((now - value) % MOD) + MOD) % MOD);
   return base;
 }
 

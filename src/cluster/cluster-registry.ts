@@ -25,6 +25,8 @@
  *   neither renew nor overwrite another's continuity. Each claim has a random `lease` id: a
  *   takeover can name the claim it replaces (compare-and-swap), and a restarted node with the same
  *   id never mistakes its previous life's claims for its own (they are free for it to claim).
+ * - A clean leave (`close()`) is one script too: the others see the node and its streams go in
+ *   the same look, at their next heartbeat.
  * - The indexes are sets rather than SCAN over key patterns: SCAN walks the whole keyspace of a
  *   shared Redis and may return a key twice.
  * - Continuity outlives the lease (120 s > the 30 s reconnect grace) so another node can continue
@@ -32,7 +34,8 @@
  * - Ages (`idleMs`, claimedAt) come from Redis's clock (TIME in the scripts): node clocks may differ.
  * - Events go over pub/sub on a second connection (a subscribed connection can do nothing else).
  *   Pub/sub is fire-and-forget: a node that was away misses events, which is why the cluster view
- *   is also diffed every heartbeat (`view`) and re-read after a reconnect.
+ *   is also diffed every heartbeat (`view` event; `view()` returns the last look without asking
+ *   Redis) and re-read after a reconnect.
  *
  * Degraded mode (Redis unreachable or not answering within commandTimeoutMs): `status()` is `down`
  * with the reason, and nothing waits for Redis (see redis-client.ts for the ioredis options):
@@ -75,7 +78,7 @@ import {
   TakeoverOptions,
 } from './cluster.types';
 import { createRedisClient } from './redis-client';
-import { CLAIM, HEARTBEAT, LOCATE, RELEASE, SAVE_CONTINUITY, SNAPSHOT } from './registry-scripts';
+import { CLAIM, DEREGISTER, HEARTBEAT, LOCATE, RELEASE, SAVE_CONTINUITY, SNAPSHOT } from './registry-scripts';
 
 export const CLUSTER_DEFAULTS = { heartbeatMs: 2000, ttlMs: 6000, continuityTtlMs: 120_000, commandTimeoutMs: 1000 } as const;
 
@@ -118,7 +121,7 @@ export class ClusterRegistry implements Cluster {
   /** Per-name queue: two calls for one name from this node never interleave. */
   private readonly nameLocks = new Map<string, Promise<unknown>>();
   private current: ClusterStatus;
-  private view: ClusterSnapshot = EMPTY_SNAPSHOT;
+  private lastView: ClusterSnapshot = EMPTY_SNAPSHOT;
   private lastError = '';
   private subscribed = false;
   private subscribing?: Promise<void>;
@@ -183,10 +186,12 @@ export class ClusterRegistry implements Cluster {
     await this.beating;
     if (deregister && this.current.state === 'up') {
       try {
-        for (const [name, held] of this.held)
-          await RELEASE.run(this.commands, [this.keys.stream(name), this.keys.streams], [name, held.lease]);
-        await this.commands.del(this.keys.node(this.nodeId));
-        await this.commands.srem(this.keys.nodes, this.nodeId);
+        const held = [...this.held];
+        await DEREGISTER.run(
+          this.commands,
+          [this.keys.node(this.nodeId), this.keys.nodes, this.keys.streams, ...held.map(([name]) => this.keys.stream(name))],
+          [this.nodeId, ...held.flatMap(([name, { lease }]) => [name, lease])],
+        );
       } catch (error) {
         this.logger.warn(`[node:${this.nodeId}] could not deregister (the records expire by themselves): ${errorMessage(error)}`);
       }
@@ -282,6 +287,10 @@ export class ClusterRegistry implements Cluster {
   }
 
   // ── reads ─────────────────────────────────────────────────────────────────────────────────────
+
+  view(): ClusterSnapshot {
+    return { nodes: [...this.lastView.nodes], streams: [...this.lastView.streams] };
+  }
 
   async nodes(): Promise<NodeRecord[]> {
     return (await this.snapshot('nodes')).nodes;
@@ -527,8 +536,8 @@ export class ClusterRegistry implements Cluster {
       if (this.closed) return;
       if (afterOutage) this.logger.log(`[node:${this.nodeId}] registered at ${this.address}; ${this.held.size} streams held`);
       this.setStatus({ state: 'up', mode: 'cluster', since: Date.now() });
-      const change = diffSnapshots(this.view, snapshot);
-      this.view = snapshot;
+      const change = diffSnapshots(this.lastView, snapshot);
+      this.lastView = snapshot;
       if (!isEmptyChange(change)) this.emitter.emit('view', change);
     } catch (error) {
       if (!isUnavailable(error)) this.logger.error(`[node:${this.nodeId}] heartbeat script failed: ${errorMessage(error)}`);

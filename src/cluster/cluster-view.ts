@@ -1,10 +1,6 @@
-import { ClusterViewChange, NodeRecord, StreamRecord } from './cluster.types';
+import { ClusterSnapshot, ClusterViewChange, StreamRecord } from './cluster.types';
 
-/** One look at the cluster: live nodes and the streams they hold. */
-export interface ClusterSnapshot {
-  nodes: NodeRecord[];
-  streams: StreamRecord[];
-}
+export type { ClusterSnapshot };
 
 export const EMPTY_SNAPSHOT: ClusterSnapshot = { nodes: [], streams: [] };
 

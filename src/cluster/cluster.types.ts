@@ -123,6 +123,12 @@ export interface StreamLost {
   reason: 'taken-over' | 'conflict';
 }
 
+/** One look at the cluster: live nodes and the streams they hold. */
+export interface ClusterSnapshot {
+  nodes: NodeRecord[];
+  streams: StreamRecord[];
+}
+
 /** What changed in the cluster since the previous heartbeat's look. */
 export interface ClusterViewChange {
   nodesAdded: NodeRecord[];
@@ -162,6 +168,11 @@ export interface Cluster {
   release(name: string): Promise<boolean>;
   holds(name: string): boolean;
 
+  /**
+   * The last heartbeat's look at the cluster (at most one heartbeat old; kept, not cleared, while
+   * Redis is down): for hot paths that must not wait on Redis. The `view` event reports its changes.
+   */
+  view(): ClusterSnapshot;
   nodes(): Promise<NodeRecord[]>;
   streams(): Promise<StreamRecord[]>;
   locate(name: string): Promise<StreamRecord | null>;

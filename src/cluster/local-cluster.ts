@@ -6,6 +6,7 @@ import {
   Cluster,
   ClusterEvents,
   ClusterListener,
+  ClusterSnapshot,
   ClusterStatus,
   ContinuityRecord,
   NodeRecord,
@@ -60,6 +61,10 @@ export class LocalCluster implements Cluster {
 
   holds(name: string): boolean {
     return this.held.has(name);
+  }
+
+  view(): ClusterSnapshot {
+    return { nodes: [], streams: [] };
   }
 
   async nodes(): Promise<NodeRecord[]> {

@@ -22,7 +22,8 @@ export const RECONNECT_CAP_MS = 1000;
  */
 export function createRedisClient(url: string, connectionName: string, commandTimeoutMs: number): Redis {
   return new Redis(url, {
-    connectionName,
+    // Shown by CLIENT LIST; Redis refuses names with spaces (and would refuse the connection with it).
+    connectionName: connectionName.replace(/[^\w.:-]/g, '_'),
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

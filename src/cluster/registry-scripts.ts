@@ -101,6 +101,27 @@ return 0
 );
 
 /**
+ * Leaving the cluster in one step, so no other node sees the node gone with its streams still
+ * there (or the reverse). KEYS: node, nodes index, streams index, then one stream key per held
+ * stream. ARGV: node id, then per stream: name, lease. Deletes only claims that are still this node's.
+ */
+export const DEREGISTER = new LuaScript(
+  'deregister',
+  `
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+for i = 4, #KEYS do
+  local a = 2 + (i - 4) * 2
+  if redis.call('HGET', KEYS[i], 'lease') == ARGV[a + 1] then
+    redis.call('DEL', KEYS[i])
+    redis.call('SREM', KEYS[3], ARGV[a])
+  end
+end
+return 1
+`,
+);
+
+/**
  * Every live node and every stream held by a live node, pruning index entries whose record expired.
  * KEYS: nodes index, streams index. ARGV: key prefix (node and stream keys are built from it, as in cluster-keys.ts).
  * Returns {node JSONs, stream records, now}.

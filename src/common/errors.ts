@@ -33,3 +33,13 @@ export const errorMessage = (error: unknown): string => (error instanceof Error 
 export class RateLimitedError extends ClientError {
   readonly code = 'RATE_LIMITED';
 }
+
+/** Publishing needs a valid token for the stream's name (PUBLISH_AUTH=token). */
+export class UnauthorizedError extends ClientError {
+  readonly code = 'UNAUTHORIZED';
+}
+
+/** Another publisher holds this stream name and may not be taken over. */
+export class StreamInUseError extends ClientError {
+  readonly code = 'STREAM_IN_USE';
+}

@@ -19,6 +19,13 @@ export const appConfig = registerAs('app', () => {
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    streams: {
+      publishAuth: env.PUBLISH_AUTH,
+      jwtSecret: env.PUBLISH_JWT_SECRET,
+      publisherTimeoutMs: env.PUBLISHER_TIMEOUT_SECONDS * 1000,
+      reconnectGraceMs: env.STREAM_RECONNECT_GRACE_SECONDS * 1000,
+      takeover: env.STREAM_TAKEOVER,
+    },
     /** Publishing peers at once (0 = no cap). */
     maxPeers: env.MAX_PEERS,
     mediasoup: {
@@ -42,6 +49,7 @@ export const appConfig = registerAs('app', () => {
       ports: { min: env.FFMPEG_MIN_PORT, max: env.FFMPEG_MAX_PORT } as PortRange,
       x264Preset: env.X264_PRESET,
       x264BitrateKbps: env.X264_BITRATE_KBPS,
+      transcodeLayers: env.HLS_TRANSCODE_LAYERS,
       aacBitrateKbps: env.AAC_BITRATE_KBPS,
     },
   };

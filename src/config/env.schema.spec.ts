@@ -42,6 +42,10 @@ describe('validateEnvironment', () => {
         LOG_LEVEL: 'log',
         SHUTDOWN_GRACE_MS: 1000,
         CORS_ORIGINS: '*',
+        PUBLISH_AUTH: 'off',
+        PUBLISHER_TIMEOUT_SECONDS: 10,
+        STREAM_RECONNECT_GRACE_SECONDS: 30,
+        STREAM_TAKEOVER: false,
         MAX_PEERS: 0,
       });
       expect(env.ANNOUNCED_IP).toBeUndefined();
@@ -95,8 +99,8 @@ describe('validateEnvironment', () => {
       expect(validateEnvironment({ PORT: '0' }).PORT).toBe(0);
       expect(validateEnvironment({ PORT: '65535' }).PORT).toBe(65535);
       expect(validateEnvironment({ HLS_SEGMENT_SECONDS: '0.5' }).HLS_SEGMENT_SECONDS).toBe(0.5);
-      expect(validateEnvironment({ FFMPEG_MIN_PORT: '61000', FFMPEG_MAX_PORT: '61003' }).FFMPEG_MIN_PORT).toBe(61000);
-      expect(validateEnvironment({ FFMPEG_MIN_PORT: '32764', FFMPEG_MAX_PORT: '32767' }).FFMPEG_MAX_PORT).toBe(32767);
+      expect(validateEnvironment({ FFMPEG_MIN_PORT: '61000', FFMPEG_MAX_PORT: '61007' }).FFMPEG_MIN_PORT).toBe(61000);
+      expect(validateEnvironment({ FFMPEG_MIN_PORT: '32760', FFMPEG_MAX_PORT: '32767' }).FFMPEG_MAX_PORT).toBe(32767);
     });
 
     it('WEBRTC_SERVER=false frees WEBRTC_SERVER_PORT from the overlap check', () => {
@@ -150,6 +154,17 @@ describe('validateEnvironment', () => {
   });
 
   describe('cross-field checks', () => {
+    it('PUBLISH_AUTH=token needs a secret of at least 32 bytes (RFC 7518 3.2), never printed', () => {
+      expect(linesOf(problemsOf({ PUBLISH_AUTH: 'token' }))).toEqual([
+        'PUBLISH_JWT_SECRET must hold at least 32 bytes with PUBLISH_AUTH=token (RFC 7518 3.2), got 0',
+      ]);
+      const message = problemsOf({ PUBLISH_AUTH: 'token', PUBLISH_JWT_SECRET: 'short-secret' });
+      expect(message).toContain('got 12');
+      expect(message).not.toContain('short-secret');
+      expect(validateEnvironment({ PUBLISH_AUTH: 'token', PUBLISH_JWT_SECRET: 'x'.repeat(32) }).PUBLISH_AUTH).toBe('token');
+      expect(linesOf(problemsOf({ PUBLISH_AUTH: 'jwt' }))[0]).toMatch(/^PUBLISH_AUTH="jwt": .*off, token/);
+    });
+
     it('a port range whose min is above its max', () => {
       expect(linesOf(problemsOf({ RTC_MIN_PORT: '21000', RTC_MAX_PORT: '20000', WEBRTC_SERVER_PORT: '19000' }))).toEqual([
         'RTC_MIN_PORT (21000) must not be above RTC_MAX_PORT (20000)',
@@ -176,9 +191,9 @@ describe('validateEnvironment', () => {
       ]);
     });
 
-    it('the FFmpeg range must hold one stream (4 ports)', () => {
-      expect(linesOf(problemsOf({ FFMPEG_MIN_PORT: '22000', FFMPEG_MAX_PORT: '22002' }))).toEqual([
-        'FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (22000-22002) must hold at least 4 ports (one stream)',
+    it('the FFmpeg range must hold one stream (8 ports: audio and three video layers)', () => {
+      expect(linesOf(problemsOf({ FFMPEG_MIN_PORT: '22000', FFMPEG_MAX_PORT: '22006' }))).toEqual([
+        'FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (22000-22006) must hold at least 8 ports (one stream)',
       ]);
     });
 

@@ -13,8 +13,11 @@ import {
 } from 'class-validator';
 import { availableParallelism } from 'node:os';
 
-/** FFmpeg receive ports per stream: video RTP/RTCP, audio RTP/RTCP. */
-export const PORTS_PER_LEASE = 4;
+/** An HS256 key must be at least as long as the hash output (RFC 7518 3.2). */
+const MIN_SECRET_BYTES = 32;
+
+/** FFmpeg receive ports per stream: RTP/RTCP for audio and for up to three video layers (simulcast). */
+export const PORTS_PER_LEASE = 8;
 
 /** Linux's default ephemeral port range: outgoing sockets get ports from here, so we listen elsewhere. */
 export const EPHEMERAL_PORTS = { min: 32768, max: 60999 } as const;
@@ -54,6 +57,8 @@ export class EnvironmentSchema {
   @IsIn(['copy', 'legacy']) HLS_PROFILE: 'copy' | 'legacy' = 'copy';
   @IsString() @MinLength(1) X264_PRESET: string = 'veryfast';
   @IsInt() @Min(100) @Max(50000) X264_BITRATE_KBPS: number = 2500;
+  /** VP8/VP9 simulcast: how many layers (the best flowing first) are transcoded, each its own rendition. */
+  @IsInt() @Min(1) @Max(3) HLS_TRANSCODE_LAYERS: number = 1;
   @IsInt() @Min(32) @Max(512) AAC_BITRATE_KBPS: number = 128;
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
   /** `pretty` (coloured lines, for people) or `json` (one object per line, for log pipelines). */
@@ -62,6 +67,16 @@ export class EnvironmentSchema {
   @IsInt() @Min(0) @Max(60000) SHUTDOWN_GRACE_MS: number = 1000;
   /** `*` or a comma-separated list of origins allowed to call the REST API and socket.io. */
   @IsString() @MinLength(1) CORS_ORIGINS: string = '*';
+  /** `off` (anyone may publish) or `token` (publishing needs a JWT whose `sub` is the stream name). */
+  @IsIn(['off', 'token']) PUBLISH_AUTH: 'off' | 'token' = 'off';
+  /** HS256 secret for publish tokens: at least 32 bytes (RFC 7518 3.2). Required with PUBLISH_AUTH=token. */
+  @IsString() PUBLISH_JWT_SECRET: string = '';
+  /** A publisher whose transport receives nothing (RTP, RTCP, STUN) for this long is gone. */
+  @IsInt() @Min(2) @Max(600) PUBLISHER_TIMEOUT_SECONDS: number = 10;
+  /** A named stream whose publisher is gone stays (filler, no ENDLIST) this long for it to come back. */
+  @IsInt() @Min(0) @Max(3600) STREAM_RECONNECT_GRACE_SECONDS: number = 30;
+  /** `true`: a second publisher with a valid claim on a live name takes it over; `false`: it gets STREAM_IN_USE. */
+  @IsBoolean() STREAM_TAKEOVER: boolean = false;
   /** Publishing peers (send transports) this server accepts at once; 0 = no cap. Viewers are not counted. */
   @IsInt() @Min(0) @Max(100000) MAX_PEERS: number = 0;
 }
@@ -135,6 +150,12 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
     problems.push(
       `FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must lie outside Linux's ephemeral range ${EPHEMERAL_PORTS.min}-${EPHEMERAL_PORTS.max}`,
     );
+  }
+  if (env.PUBLISH_AUTH === 'token' && valid('PUBLISH_AUTH', 'PUBLISH_JWT_SECRET')) {
+    const bytes = Buffer.byteLength(env.PUBLISH_JWT_SECRET, 'utf8');
+    if (bytes < MIN_SECRET_BYTES) {
+      problems.push(`PUBLISH_JWT_SECRET must hold at least ${MIN_SECRET_BYTES} bytes with PUBLISH_AUTH=token (RFC 7518 3.2), got ${bytes}`);
+    }
   }
   if (env.WEBRTC_SERVER && valid('WEBRTC_SERVER', 'WEBRTC_SERVER_PORT', 'MEDIASOUP_WORKERS')) {
     const server: [number, number] = [env.WEBRTC_SERVER_PORT, env.WEBRTC_SERVER_PORT + workers - 1];

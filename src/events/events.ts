@@ -15,9 +15,15 @@ export interface BusEvents {
   'worker.died': { workerId: number; pid: number; error: string };
 
   'peer.joined': { peerId: string; workerId: number };
-  /** Awaited (emitAndWait) before the peer's transports close, so FFmpeg can stop while packets still flow. */
-  'peer.leaving': { peerId: string; reason: string };
-  'peer.left': { peerId: string; reason: string };
+  /**
+   * Awaited (emitAndWait) before the peer's transports close, so FFmpeg can stop while packets still
+   * flow. `intentional`: the client ended on purpose (disconnect(), WHIP DELETE, shutdown); otherwise it
+   * is gone (its network, its process or its worker died) and may come back.
+   */
+  'peer.leaving': { peerId: string; reason: string; intentional: boolean };
+  'peer.left': { peerId: string; reason: string; intentional: boolean };
+  /** Its send transport received nothing (RTP, RTCP, STUN) for PUBLISHER_TIMEOUT_SECONDS: it is gone. */
+  'peer.timed-out': { peerId: string; silentMs: number };
   /** peer.leaving's listeners did not finish in time: the transports closed under them. */
   'peer.leaving-timed-out': { peerId: string; waitedMs: number };
   'producer.created': { peerId: string; producerId: string; kind: MediaKind; paused: boolean };
@@ -25,20 +31,27 @@ export interface BusEvents {
   'producer.resumed': { peerId: string; producerId: string; kind: MediaKind };
   'producer.closed': { peerId: string; producerId: string; kind: MediaKind };
 
-  /** A stream got its first track. `publisherId` is the peer publishing it now. */
-  'stream.started': { streamId: string; publisherId: string };
-  /** The producer feeding one kind of a stream: set, replaced, or `null` when it went away. */
-  'stream.track-set': { streamId: string; publisherId: string; kind: MediaKind; producerId: string | null };
+  /**
+   * A stream got its first track. `generation` tells apart streams that used the same name one after
+   * the other (a name may be reused while the previous stream's files are still kept).
+   */
+  'stream.started': { streamId: string; publisherId: string; generation: number };
+  /** The producer feeding one kind of a stream: set, replaced, or `null` (no producer now: filler plays). */
+  'stream.track-set': { streamId: string; publisherId: string | null; kind: MediaKind; producerId: string | null };
   'stream.track-paused': { streamId: string; kind: MediaKind; paused: boolean };
+  /** A named stream's publisher is gone: filler plays, no ENDLIST, while it may come back (grace period). */
+  'stream.parked': { streamId: string; publisherId: string; reason: string; graceMs: number };
+  /** Another publisher took the stream over (a reconnect, or a takeover): the stream goes on. */
+  'stream.publisher-changed': { streamId: string; publisherId: string; previousPublisherId: string | null };
   /** Awaited before the publisher's transports close: FFmpeg stops and its last segments come in. */
   'stream.ending': { streamId: string; reason: string };
-  'stream.ended': { streamId: string; reason: string };
+  'stream.ended': { streamId: string; reason: string; generation: number };
   /** Its master playlist became playable. */
   'stream.live': { streamId: string; masterUrl: string; elapsedMs: number };
   /** Transcoding could not start (e.g. FFmpeg's ports are exhausted); the publisher is told. */
   'stream.failed': { streamId: string; publisherId: string; error: string };
-  /** Retention is over: its files are gone. */
-  'stream.removed': { streamId: string };
+  /** Retention is over: that generation's files are gone. */
+  'stream.removed': { streamId: string; generation: number };
 
   /** An FFmpeg run began: what each rendition carries. Units of earlier runs are complete. */
   'transcode.run-started': { streamId: string; run: number; tracks: RunTrack[]; reason: string };

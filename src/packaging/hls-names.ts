@@ -13,6 +13,14 @@ export const mediaPlaylistName = (streamId: string, rendition: string) => `${str
 export const segmentName = (streamId: string, rendition: string, number: number) =>
   `${rendition}_${streamId}_${String(number).padStart(3, '0')}.ts`;
 
+/**
+ * A recording (HLS_RETENTION_SECONDS=-1): VOD playlists of a stream from its first segment, named by
+ * the stream's start so a later stream of the same name never overwrites them.
+ */
+export const recordingTag = (startedAt: Date) => `rec-${startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+export const recordingMasterName = (streamId: string, tag: string) => `${streamId}.${tag}.m3u8`;
+export const recordingPlaylistName = (streamId: string, rendition: string, tag: string) => `${streamId}-${rendition}.${tag}.m3u8`;
+
 export const liveUrl = (name: string) => `${LIVE_PREFIX}/${name}`;
 export const masterPlaylistUrl = (streamId: string) => liveUrl(masterPlaylistName(streamId));
 export const mediaPlaylistUrl = (streamId: string, rendition: string) => liveUrl(mediaPlaylistName(streamId, rendition));
@@ -39,6 +47,11 @@ export function segmentNumber(name: string): number | undefined {
 const RENDITION = '(?:video|audio)(?:\\.[a-z0-9]+)*';
 const PLAYLIST_SUFFIX = new RegExp(`^${RENDITION}\\.m3u8$`);
 const SEGMENT = new RegExp(`^${RENDITION}_(.+)_(\\d+)\\.ts$`);
+
+/** The stream a segment file belongs to, or undefined for other names. */
+export function segmentStream(name: string): string | undefined {
+  return SEGMENT.exec(name)?.[1];
+}
 
 /** Whether `name` is one of `streamId`'s files (any rendition, any number); used for clean-up. */
 export function belongsTo(streamId: string, name: string): boolean {

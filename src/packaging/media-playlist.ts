@@ -68,11 +68,13 @@ export class MediaPlaylist {
     this.ended = true;
   }
 
-  render(): string {
+  /** `vod`: the whole recording as video on demand (EXT-X-PLAYLIST-TYPE:VOD, ENDLIST). */
+  render(options: { vod?: boolean } = {}): string {
     const first = this.window[0];
     const lines = [
       '#EXTM3U',
       `#EXT-X-VERSION:${this.window.some((s) => s.gap) ? 8 : 6}`,
+      ...(options.vod ? ['#EXT-X-PLAYLIST-TYPE:VOD'] : []),
       `#EXT-X-TARGETDURATION:${this.targetDuration}`,
       `#EXT-X-MEDIA-SEQUENCE:${first?.number ?? 0}`,
       `#EXT-X-DISCONTINUITY-SEQUENCE:${first?.cc ?? 0}`,
@@ -84,7 +86,7 @@ export class MediaPlaylist {
       if (segment.gap) lines.push('#EXT-X-GAP');
       lines.push(`#EXTINF:${segment.duration.toFixed(3)},`, segment.uri);
     });
-    if (this.ended) lines.push('#EXT-X-ENDLIST');
+    if (this.ended || options.vod) lines.push('#EXT-X-ENDLIST');
     return lines.join('\n') + '\n';
   }
 

@@ -4,25 +4,34 @@ import { join } from 'node:path';
 import { appConfig, AppConfig } from '../config/app.config';
 import { errorMessage } from '../common/errors';
 import { BusEvents, EventBus, OnBusEvent } from '../events/events';
-import { isHlsFile, masterPlaylistUrl } from './hls-names';
+import { isHlsFile, masterPlaylistUrl, recordingTag, segmentNumber, segmentStream } from './hls-names';
 import { SegmentStore } from './segment-store';
-import { PackagingInfo, StreamPackager } from './stream-packager';
+import { Continuity, PackagingInfo, StreamPackager } from './stream-packager';
 
 interface Entry {
+  streamId: string;
+  generation: number;
   packager: StreamPackager;
-  startedAt: number;
+  startedAt: Date;
+  ended: boolean;
   retentionTimer?: NodeJS.Timeout;
 }
 
 /**
  * Turns the access units of every stream into HLS files. Learns of streams and units from the event
- * bus only; owns one StreamPackager per stream from its first run until its files are removed after
- * the retention time.
+ * bus only; owns one StreamPackager per stream from its start until its files are removed after the
+ * retention time. A stream name used again while an earlier stream's files are kept continues its
+ * numbering past them, and each stream's removal touches only its own files.
  */
 @Injectable()
 export class PackagingService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(PackagingService.name);
+  /** The current stream of each id. */
   private readonly entries = new Map<string, Entry>();
+  /** Earlier streams of an id whose files retention still keeps. */
+  private readonly retired = new Set<Entry>();
+  /** Where numbering goes on for ids whose files are on disk (kept recordings found at start-up). */
+  private readonly onDisk = new Map<string, Continuity>();
   private readonly store: SegmentStore;
 
   constructor(
@@ -32,39 +41,42 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     this.store = new SegmentStore(config.hls.dir);
   }
 
-  /** Nothing is live at start-up: what a previous run left (but recordings) is stale. */
+  /** Nothing is live at start-up: what a previous run left is stale, unless recordings are kept. */
   async onModuleInit(): Promise<void> {
     const dir = this.config.hls.dir;
     try {
       await mkdir(dir, { recursive: true });
       await rm(join(dir, '.work'), { recursive: true, force: true });
-      if (this.config.hls.retentionSeconds === -1) return;
-      const stale = (await this.store.list()).filter(isHlsFile);
+      const names = (await this.store.list()).filter(isHlsFile);
+      if (this.config.hls.retentionSeconds === -1) {
+        this.indexKeptSegments(names);
+        return;
+      }
       const failed: string[] = [];
-      await Promise.all(stale.map((name) => this.store.remove(name).catch((error) => failed.push(`${name}: ${errorMessage(error)}`))));
+      await Promise.all(names.map((name) => this.store.remove(name).catch((error) => failed.push(`${name}: ${errorMessage(error)}`))));
       if (failed.length > 0) this.logger.warn(`could not remove ${failed.length} stale HLS file(s) from ${dir}, e.g. ${failed[0]}`);
-      if (stale.length > 0) this.logger.log(`removed ${stale.length} stale HLS file(s) from ${dir}`);
+      if (names.length > 0) this.logger.log(`removed ${names.length - failed.length} stale HLS file(s) from ${dir}`);
     } catch (error) {
       // Not fatal: readiness reports the directory (disk check) until it is usable.
       this.logger.error(`HLS directory ${dir} is not usable: ${errorMessage(error)}`);
     }
   }
 
-  info(streamId: string): PackagingInfo | undefined {
-    return this.entries.get(streamId)?.packager.info();
+  info(streamId: string, generation?: number): PackagingInfo | undefined {
+    const current = this.entries.get(streamId);
+    if (generation === undefined || current?.generation === generation) return current?.packager.info();
+    return [...this.retired].find((e) => e.streamId === streamId && e.generation === generation)?.packager.info();
   }
 
   @OnBusEvent('stream.started')
-  onStreamStarted({ streamId }: BusEvents['stream.started']): void {
-    const existing = this.entries.get(streamId);
-    if (existing) {
-      // An id used again before the old stream's retention ended: its files go now.
-      clearTimeout(existing.retentionTimer);
-      void existing.packager.removeFiles();
-    }
+  onStreamStarted({ streamId, generation }: BusEvents['stream.started']): void {
+    const previous = this.entries.get(streamId);
+    if (previous) this.retired.add(previous);
+    const continueFrom = previous?.packager.continuity() ?? this.onDisk.get(streamId);
+    const keepAll = this.config.hls.retentionSeconds === -1;
     const packager = new StreamPackager(
       streamId,
-      { segmentSeconds: this.config.hls.segmentSeconds, listSize: this.config.hls.retentionSeconds === -1 ? 0 : this.config.hls.listSize },
+      { segmentSeconds: this.config.hls.segmentSeconds, listSize: keepAll ? 0 : this.config.hls.listSize, continueFrom },
       this.store,
       {
         live: () => this.wentLive(streamId),
@@ -75,7 +87,7 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
         },
       },
     );
-    this.entries.set(streamId, { packager, startedAt: Date.now() });
+    this.entries.set(streamId, { streamId, generation, packager, startedAt: new Date(), ended: false });
   }
 
   @OnBusEvent('transcode.run-started')
@@ -93,42 +105,59 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     this.entries.get(streamId)?.packager.onRunEnded(run);
   }
 
-  /** After transcoding has stopped: playlists end; files stay for the retention time. */
+  /** After transcoding has stopped: playlists end (a recording gets its VOD playlists); files stay for the retention time. */
   @OnBusEvent('stream.ended')
-  async onStreamEnded({ streamId }: BusEvents['stream.ended']): Promise<void> {
+  async onStreamEnded({ streamId, generation }: BusEvents['stream.ended']): Promise<void> {
     const entry = this.entries.get(streamId);
-    if (!entry) return;
+    if (!entry || entry.generation !== generation || entry.ended) return;
+    entry.ended = true;
     await entry.packager.end();
-    this.scheduleRemoval(streamId, entry);
+    if (this.config.hls.retentionSeconds === -1) {
+      await entry.packager.writeRecording(recordingTag(entry.startedAt)).catch((error) => this.logger.error(`[stream:${streamId}] recording: ${errorMessage(error)}`));
+    }
+    this.scheduleRemoval(entry);
   }
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([...this.entries.values()].map((entry) => entry.packager.end()));
-    for (const entry of this.entries.values()) clearTimeout(entry.retentionTimer);
+    for (const entry of [...this.entries.values(), ...this.retired]) clearTimeout(entry.retentionTimer);
   }
 
   private wentLive(streamId: string): void {
     const entry = this.entries.get(streamId);
     if (!entry) return;
-    const elapsedMs = Date.now() - entry.startedAt;
+    const elapsedMs = Date.now() - entry.startedAt.getTime();
     const masterUrl = masterPlaylistUrl(streamId);
     this.logger.log(`[stream:${streamId}] live after ${elapsedMs} ms: ${masterUrl}`);
     this.bus.emit('stream.live', { streamId, masterUrl, elapsedMs });
   }
 
-  private scheduleRemoval(streamId: string, entry: Entry): void {
+  private scheduleRemoval(entry: Entry): void {
     const retention = this.config.hls.retentionSeconds;
     if (retention === -1) return; // a recording: kept
     const remove = async () => {
-      if (this.entries.get(streamId) !== entry) return;
-      this.entries.delete(streamId);
-      await entry.packager.removeFiles();
-      this.bus.emit('stream.removed', { streamId });
+      const current = this.entries.get(entry.streamId) === entry;
+      if (current) this.entries.delete(entry.streamId);
+      this.retired.delete(entry);
+      // The playlists' names belong to a later stream of the same id if there is one.
+      await entry.packager.removeFiles({ playlists: current });
+      this.bus.emit('stream.removed', { streamId: entry.streamId, generation: entry.generation });
     };
     if (retention === 0) void remove();
     else {
       entry.retentionTimer = setTimeout(() => void remove(), retention * 1000);
       entry.retentionTimer.unref(); // a process shutting down does not wait for it
+    }
+  }
+
+  /** Recordings kept from earlier runs of the server: a stream of the same name numbers past them. */
+  private indexKeptSegments(names: string[]): void {
+    for (const name of names) {
+      const streamId = segmentStream(name);
+      const number = segmentNumber(name);
+      if (streamId === undefined || number === undefined) continue;
+      const known = this.onDisk.get(streamId);
+      if (!known || number >= known.nextNumber) this.onDisk.set(streamId, { nextNumber: number + 1, cc: 0 });
     }
   }
 }

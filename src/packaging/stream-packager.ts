@@ -3,8 +3,17 @@ import { errorMessage } from '../common/errors';
 import { extractParameterSets, parseSps } from '../media/h264';
 import type { MediaKind, MediaUnit, RunTrack } from '../transcode/media-unit';
 import { ClassicRendition, FinishedSegment } from './classic-rendition';
-import { belongsTo, masterPlaylistName, masterPlaylistUrl, mediaPlaylistName, mediaPlaylistUrl, segmentName } from './hls-names';
-import { renderMasterPlaylist } from './master-playlist';
+import {
+  liveUrl,
+  masterPlaylistName,
+  masterPlaylistUrl,
+  mediaPlaylistName,
+  mediaPlaylistUrl,
+  recordingMasterName,
+  recordingPlaylistName,
+  segmentName,
+} from './hls-names';
+import { MasterPlaylistInput, renderMasterPlaylist } from './master-playlist';
 import { MediaPlaylist, Segment } from './media-playlist';
 import type { SegmentStore } from './segment-store';
 
@@ -12,6 +21,19 @@ export interface PackagerOptions {
   segmentSeconds: number;
   /** Segments kept in a live playlist; 0 keeps them all (a recording). */
   listSize: number;
+  /** Where an earlier stream of the same name left off: numbering continues past its files. */
+  continueFrom?: Continuity;
+}
+
+/** Enough to continue a stream's numbering: the next segment number and discontinuity count. */
+export interface Continuity {
+  nextNumber: number;
+  cc: number;
+  /**
+   * The earlier stream's TARGETDURATION: a viewer that plays on through a republish reads the same
+   * playlist URL, whose target must not change (RFC 8216 6.2.1).
+   */
+  targetDuration?: number;
 }
 
 /** The kinds of disk work packaging does: a failed one is a gap, a stale playlist, or a file left behind. */
@@ -25,12 +47,6 @@ export interface PackagerEvents {
   writeFailed(what: string, error: string, op: WriteOp): void;
 }
 
-export interface VideoInfo {
-  codec: string;
-  width: number;
-  height: number;
-}
-
 export interface PackagingInfo {
   masterUrl: string;
   live: boolean;
@@ -39,12 +55,22 @@ export interface PackagingInfo {
   resolution?: string;
   bitrateKbps: Partial<Record<MediaKind, number>>;
   targetDuration?: number;
+  /** The VOD master of a recording, once the stream has ended with HLS_RETENTION_SECONDS=-1. */
+  recordingUrl?: string;
 }
 
 /** Segments that may wait for the stream's first video segment before the target is decided without it. */
 const MAX_UNLISTED = 8;
 /** Segments shorter than this say more about TS overhead than about the bitrate. */
 const MIN_SECONDS_FOR_PEAK = 0.5;
+/** Headroom over a bitrate for BANDWIDTH: TS overhead and the encoder's own peaks. */
+const BANDWIDTH_HEADROOM = 1.15;
+/**
+ * With several video renditions (simulcast layers) the master is written once, so it waits this
+ * long after the first video segment for the other layers (a browser starts its top layer only
+ * once its bandwidth estimate allows); a layer that has not flowed by then is not announced.
+ */
+const LAYERS_WAIT_MS = 4000;
 
 /**
  * One stream's HLS: the numbering of its segments (one media sequence for every rendition, continued
@@ -65,16 +91,19 @@ export class StreamPackager {
   /** The stream's discontinuity count: one more for each run after the first that wrote segments. */
   private cc = 0;
   private runWrote = false;
-  private anyWritten = false;
+  /** Segment files written and not yet deleted: exactly what removal deletes (a later stream of the same name has its own). */
+  private readonly files = new Set<string>();
+  private recordingUrl?: string;
   private targetDuration?: number;
   /** Segments completed before the target was known (see complete). */
   private readonly unlisted: Array<{ rendition: ClassicRendition; finished: FinishedSegment }> = [];
   /** Duration and discontinuity count of each recent segment number, from whichever rendition had it first. */
   private readonly numbered = new Map<number, { duration: number; cc: number }>();
-  private video?: VideoInfo;
   private declaredBandwidth = 0;
+  private firstVideoSegmentAt?: number;
   private masterKey = '';
   private isLive = false;
+  private masterInput?: MasterPlaylistInput;
   private ended = false;
   private writes: Promise<void> = Promise.resolve();
 
@@ -83,10 +112,22 @@ export class StreamPackager {
     private readonly options: PackagerOptions,
     private readonly store: SegmentStore,
     private readonly events: PackagerEvents,
-  ) {}
+  ) {
+    if (options.continueFrom) {
+      this.nextNumber = options.continueFrom.nextNumber;
+      // The first run after an earlier stream is a discontinuity from it.
+      this.cc = options.continueFrom.cc + 1;
+      this.targetDuration = options.continueFrom.targetDuration;
+    }
+  }
 
   private get prefix(): string {
     return `[stream:${this.streamId}]`;
+  }
+
+  /** Where a later stream of the same name should continue. */
+  continuity(): Continuity {
+    return { nextNumber: this.nextNumber, cc: this.cc, targetDuration: this.targetDuration };
   }
 
   onRunStarted(run: number, tracks: RunTrack[]): void {
@@ -106,7 +147,7 @@ export class StreamPackager {
       target = new ClassicRendition(rendition, kind);
       this.renditions.set(rendition, target);
     }
-    if (target.kind === 'video' && unit.keyframe) this.noteVideo(unit.data);
+    if (target.kind === 'video' && unit.keyframe) this.noteVideo(target, unit.data);
     const finished = target.push(unit, this.runBase + unit.segment, this.cc);
     if (finished) this.complete(target, finished);
   }
@@ -130,11 +171,39 @@ export class StreamPackager {
     await this.writes;
   }
 
-  /** Deletes every file of this stream (playlists and segments). */
-  async removeFiles(): Promise<void> {
+  /**
+   * A recording: VOD playlists of every rendition from the stream's first segment, and a master.
+   * Named by `tag`, so the live names (which a later stream of the same name reuses) stay free.
+   */
+  async writeRecording(tag: string): Promise<void> {
     await this.writes;
-    const names = (await this.store.list()).filter((name) => belongsTo(this.streamId, name));
+    const master = this.masterInput;
+    if (!master) return;
+    for (const rendition of this.renditions.values()) {
+      if (!rendition.playlist) continue;
+      const name = recordingPlaylistName(this.streamId, rendition.name, tag);
+      await this.store.writePlaylist(name, rendition.playlist.render({ vod: true }));
+      this.files.add(name);
+    }
+    const text = renderMasterPlaylist({ ...master, playlistName: (rendition) => recordingPlaylistName(this.streamId, rendition, tag) });
+    const name = recordingMasterName(this.streamId, tag);
+    await this.store.writePlaylist(name, text);
+    this.files.add(name);
+    this.recordingUrl = liveUrl(name);
+  }
+
+  /**
+   * Deletes this stream's files: its segments (exactly those it wrote) and, unless a later stream of
+   * the same name has taken them over, its playlists.
+   */
+  async removeFiles(options: { playlists: boolean } = { playlists: true }): Promise<void> {
+    await this.writes;
+    const names = [...this.files];
+    if (options.playlists) {
+      names.push(masterPlaylistName(this.streamId), ...[...this.renditions.keys()].map((r) => mediaPlaylistName(this.streamId, r)));
+    }
     await Promise.all(names.map((name) => this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error), 'remove'))));
+    this.files.clear();
   }
 
   info(): PackagingInfo {
@@ -152,9 +221,10 @@ export class StreamPackager {
       live: this.isLive,
       playlists,
       segments,
-      resolution: this.video ? `${this.video.width}x${this.video.height}` : undefined,
+      resolution: this.topVideo?.video ? `${this.topVideo.video.width}x${this.topVideo.video.height}` : undefined,
       bitrateKbps,
       targetDuration: this.targetDuration,
+      recordingUrl: this.recordingUrl,
     };
   }
 
@@ -170,12 +240,17 @@ export class StreamPackager {
     }
   }
 
-  private noteVideo(data: Buffer): void {
+  /** The first video rendition (the top layer), whose size /api/streams reports. */
+  private get topVideo(): ClassicRendition | undefined {
+    return [...this.renditions.values()].find((r) => r.kind === 'video');
+  }
+
+  private noteVideo(rendition: ClassicRendition, data: Buffer): void {
     const sps = extractParameterSets(data).sps[0];
     if (!sps) return;
     try {
       const info = parseSps(sps);
-      this.video = { codec: info.codec, width: info.width, height: info.height };
+      rendition.video = { codec: info.codec, width: info.width, height: info.height };
     } catch (error) {
       this.logger.warn(`${this.prefix} unreadable SPS: ${errorMessage(error)}`);
     }
@@ -183,7 +258,6 @@ export class StreamPackager {
 
   private complete(rendition: ClassicRendition, finished: FinishedSegment): void {
     this.runWrote = true;
-    this.anyWritten = true;
     this.nextNumber = Math.max(this.nextNumber, finished.number + 1);
     if (!this.numbered.has(finished.number)) this.numbered.set(finished.number, { duration: finished.duration, cc: finished.cc });
     for (const number of [...this.numbered.keys()]) if (number < finished.number - 4 * Math.max(this.options.listSize, 6)) this.numbered.delete(number);
@@ -222,6 +296,7 @@ export class StreamPackager {
     this.write(`segment ${uri}`, async () => {
       try {
         await this.store.writeSegment(uri, finished.data);
+        this.files.add(uri);
       } catch (error) {
         // Disk full or gone: the segment is listed as a gap, so numbering and timing hold for players.
         segment.gap = true;
@@ -263,31 +338,50 @@ export class StreamPackager {
     return gaps;
   }
 
-  /** Written when every rendition it names has a segment; rewritten when what it says changes. */
+  /**
+   * Written when every rendition it names has a segment: the moment the stream is live. With one video
+   * rendition it is rewritten when what it says changes (a browser ramps its resolution up); with
+   * several (simulcast layers) it is written once, so it never changes under a playing viewer.
+   */
   private async writeMasterIfDue(): Promise<void> {
-    const ready = (kind: MediaKind) => {
-      const track = this.wanted.find((t) => t.kind === kind);
-      return track ? this.renditions.get(track.rendition)?.playlist?.segmentCount : undefined;
-    };
-    if (this.wanted.some((t) => !this.renditions.get(t.rendition)?.playlist?.segmentCount)) return;
-    const hasVideo = !!ready('video');
-    if (hasVideo && !this.video) return; // the codec string comes from the SPS
-    const hasAudio = !!ready('audio');
-    const peak = [...this.renditions.values()].reduce((sum, r) => sum + r.peakBps, 0);
-    const key = `${hasVideo}+${hasAudio}|${this.video?.codec}|${this.video?.width}x${this.video?.height}`;
-    if (this.isLive && key === this.masterKey && peak <= this.declaredBandwidth) return;
-    // 10% above the measured peak, so small variations do not rewrite the master every segment.
-    this.declaredBandwidth = Math.max(this.declaredBandwidth, Math.ceil(peak * 1.1));
-    this.masterKey = key;
-    const average = [...this.renditions.values()].reduce((sum, r) => sum + r.averageBps, 0);
-    const text = renderMasterPlaylist({
+    const segments = (track: RunTrack) => this.renditions.get(track.rendition)?.playlist?.segmentCount ?? 0;
+    const videoTracks = this.wanted.filter((t) => t.kind === 'video');
+    const audioTrack = this.wanted.find((t) => t.kind === 'audio');
+    if (audioTrack && !segments(audioTrack)) return;
+    const flowing = videoTracks.filter((t) => segments(t) > 0);
+    if (videoTracks.length > 0 && flowing.length === 0) return;
+    this.firstVideoSegmentAt ??= flowing.length > 0 ? Date.now() : undefined;
+    const layered = videoTracks.length > 1;
+    if (layered && this.isLive) return;
+    if (layered && flowing.length < videoTracks.length && Date.now() - (this.firstVideoSegmentAt ?? 0) < LAYERS_WAIT_MS) return;
+    const variants = flowing.map((t) => ({ track: t, rendition: this.renditions.get(t.rendition)! }));
+    if (variants.some((v) => !v.rendition.video)) return; // the codec string comes from the SPS
+    const audio = audioTrack && this.renditions.get(audioTrack.rendition);
+    const audioPeak = audio ? audio.peakBps * BANDWIDTH_HEADROOM : 0;
+    const input: MasterPlaylistInput = {
       streamId: this.streamId,
-      video: hasVideo ? this.video : undefined,
-      audio: hasAudio ? { codec: 'mp4a.40.2', channels: 2 } : undefined,
-      bandwidth: this.declaredBandwidth,
-      averageBandwidth: Math.ceil(average),
-    });
-    await this.store.writePlaylist(masterPlaylistName(this.streamId), text);
+      video: variants.map(({ track, rendition }) => ({
+        rendition: rendition.name,
+        codec: rendition.video!.codec,
+        width: rendition.video!.width,
+        height: rendition.video!.height,
+        frameRate: layered ? rendition.frameRate : undefined,
+        // A layer's own ceiling when the publisher declared one: measured peaks of the first seconds
+        // undershoot what a browser sends once its bandwidth estimate has ramped up.
+        bandwidth: Math.max(rendition.peakBps, track.maxBitrate ?? 0) * BANDWIDTH_HEADROOM,
+        averageBandwidth: rendition.averageBps,
+      })),
+      audio: audio ? { codec: 'mp4a.40.2', channels: 2, bandwidth: audioPeak, averageBandwidth: audio.averageBps } : undefined,
+    };
+    const peak = input.video.reduce((max, v) => Math.max(max, v.bandwidth), 0) + audioPeak;
+    const key = JSON.stringify(input.video.map((v) => [v.rendition, v.codec, v.width, v.height])) + `|${!!audio}`;
+    if (this.isLive && key === this.masterKey && peak <= this.declaredBandwidth) return;
+    // Not rewritten for small variations: only when what it names changes or the peak grows past it.
+    this.declaredBandwidth = Math.max(this.declaredBandwidth, Math.ceil(peak));
+    if (!layered && input.video[0]) input.video[0].bandwidth = this.declaredBandwidth - audioPeak;
+    this.masterKey = key;
+    await this.store.writePlaylist(masterPlaylistName(this.streamId), renderMasterPlaylist(input));
+    this.masterInput = input;
     if (!this.isLive) {
       this.isLive = true;
       this.events.live();
@@ -299,7 +393,10 @@ export class StreamPackager {
     rendition.expired.push(...slid.filter((s) => !s.gap).map((s) => s.uri));
     while (rendition.expired.length > this.options.listSize) {
       const uri = rendition.expired.shift()!;
-      await this.store.remove(uri).catch((error) => this.events.writeFailed(`removing ${uri}`, errorMessage(error), 'remove'));
+      await this.store.remove(uri).then(
+        () => this.files.delete(uri),
+        (error) => this.events.writeFailed(`removing ${uri}`, errorMessage(error), 'remove'),
+      );
     }
   }
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { types as mediasoupTypes } from 'mediasoup';
 import type { Consumer } from 'mediasoup/node/lib/Consumer';
 import type { Producer } from 'mediasoup/node/lib/Producer';
@@ -19,6 +19,7 @@ import { EventBus, OnBusEvent, BusEvents } from '../events/events';
 import { WorkerPoolService } from '../mediasoup/worker-pool.service';
 import { PEER_LIMITS } from './limits';
 import { Peer, TransportDirection } from './peer';
+import { PublisherActivity } from './publisher-activity';
 import { RouterPipes } from './router-pipes';
 
 export interface TransportInfo {
@@ -37,23 +38,42 @@ export interface ConsumerInfo {
 
 /** Waits this long at most for listeners of peer.leaving / producer.closing (FFmpeg stops in ~30 ms). */
 const LEAVING_TIMEOUT_MS = 3000;
+/** How often publishers' transports are checked for received bytes. */
+const ACTIVITY_POLL_MS = 1000;
 
 /**
  * Registry of connected peers and sole owner of their transports, producers and consumers.
  * Life events go to the bus; nothing here knows about HLS or sockets.
  */
 @Injectable()
-export class PeersService implements OnApplicationShutdown {
+export class PeersService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(PeersService.name);
   private readonly peers = new Map<string, Peer>();
   /** Makes producers consumable by peers on other workers. */
   private readonly pipes = new RouterPipes();
+  private readonly activity: PublisherActivity;
+  private activityTimer?: NodeJS.Timeout;
 
   constructor(
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
     private readonly pool: WorkerPoolService,
     private readonly bus: EventBus,
-    @Inject(appConfig.KEY) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.activity = new PublisherActivity(config.streams.publisherTimeoutMs, (peerId, silentMs) => {
+      this.logger.warn(`[peer:${peerId}] its transport received nothing for ${silentMs} ms: gone`);
+      this.bus.emit('peer.timed-out', { peerId, silentMs });
+    });
+  }
+
+  onModuleInit(): void {
+    this.activityTimer = setInterval(() => void this.activity.poll(), ACTIVITY_POLL_MS);
+    this.activityTimer.unref();
+  }
+
+  /** How long the peer's send transport has received nothing: 0 while media flows, undefined without one. */
+  publisherSilentForMs(peerId: string): number | undefined {
+    return this.activity.silentForMs(peerId);
+  }
 
   join(peerId: string): Peer {
     const existing = this.peers.get(peerId);
@@ -127,6 +147,7 @@ export class PeersService implements OnApplicationShutdown {
       throw new InvalidStateError(`peer ${peerId} left`);
     }
     peer.transports.set(direction, transport);
+    if (direction === 'send') this.activity.watch(peerId, transport);
     transport.observer.once('close', () => {
       if (peer.transports.get(direction) === transport) peer.transports.delete(direction);
       peer.connected.delete(transport.id);
@@ -248,32 +269,38 @@ export class PeersService implements OnApplicationShutdown {
     await consumer.resume();
   }
 
-  /** Tells listeners first (awaited, bounded) so FFmpeg stops while packets still flow, then closes. */
-  async leave(peerId: string, reason: string): Promise<void> {
+  /**
+   * Tells listeners first (awaited, bounded) so FFmpeg stops while packets still flow, then closes.
+   * `intentional`: the client ended on purpose; otherwise it is gone and its stream may wait for it.
+   */
+  async leave(peerId: string, reason: string, intentional: boolean): Promise<void> {
     const peer = this.peers.get(peerId);
     if (!peer || peer.closed) return;
     const startedAt = Date.now();
-    if (!(await withTimeout(this.bus.emitAndWait('peer.leaving', { peerId, reason }), LEAVING_TIMEOUT_MS))) {
+    const listening = this.bus.emitAndWait('peer.leaving', { peerId, reason, intentional });
+    if (!(await withTimeout(listening, LEAVING_TIMEOUT_MS))) {
       // Its transports close now, under a listener still at work (FFmpeg then takes ~9 s to stop).
-      this.logger.warn(`[peer:${peerId}] peer.leaving listeners still busy after ${LEAVING_TIMEOUT_MS} ms: closing anyway`);
+      this.logger.warn(`[peer:${peerId}] listeners of its leaving took over ${LEAVING_TIMEOUT_MS} ms; closing its transports anyway`);
       this.bus.emit('peer.leaving-timed-out', { peerId, waitedMs: Date.now() - startedAt });
     }
     if (this.peers.get(peerId) !== peer) return;
     this.peers.delete(peerId);
     peer.close();
     this.logger.log(`[peer:${peerId}] left: ${reason}`);
-    this.bus.emit('peer.left', { peerId, reason });
+    this.bus.emit('peer.left', { peerId, reason, intentional });
   }
 
   @OnBusEvent('worker.died')
   async onWorkerDied({ workerId }: BusEvents['worker.died']): Promise<void> {
     // Pipes across the dead worker close with its transports (RouterPipes listens for that).
     const victims = this.all().filter((peer) => peer.slot.id === workerId);
-    await Promise.all(victims.map((peer) => this.leave(peer.id, 'worker-died')));
+    // Not their doing: their publishers may come back (on the replacement worker).
+    await Promise.all(victims.map((peer) => this.leave(peer.id, 'worker-died', false)));
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.all().map((peer) => this.leave(peer.id, 'shutdown')));
+    clearInterval(this.activityTimer);
+    await Promise.all(this.all().map((peer) => this.leave(peer.id, 'shutdown', true)));
   }
 
   private async applyPaused(peer: Peer, kind: MediaKind, paused: boolean): Promise<void> {
@@ -291,7 +318,7 @@ export class PeersService implements OnApplicationShutdown {
   }
 }
 
-/** True when `work` settled within `ms` (its failure counts as settled: listeners log their own errors). */
+/** Resolves true when `work` settled within `ms`, false when the time ran out first. */
 async function withTimeout(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([

@@ -7,8 +7,12 @@ import type { StreamRecord, StreamState } from './streams.service';
 /** What /api/streams says of a stream (the original shape: `peerId` is the stream's id). */
 export interface StreamInfo {
   peerId: string;
+  named: boolean;
+  publisherId?: string;
   startedAt: string;
   state: StreamState;
+  endedAt?: string;
+  recordingUrl?: string;
   masterUrl: string;
   playlists: Partial<Record<MediaKind, string>>;
   tracks: Partial<Record<MediaKind, TrackInfo & { resolution?: string; bitrateKbps?: number }>>;
@@ -28,8 +32,12 @@ export function streamInfo(stream: StreamRecord, transcode?: TranscodeInfo, pack
   }
   return {
     peerId: stream.id,
+    named: stream.named,
+    publisherId: stream.publisherId,
     startedAt: stream.startedAt.toISOString(),
     state: stream.state,
+    endedAt: stream.endedAt?.toISOString(),
+    recordingUrl: packaging?.recordingUrl,
     masterUrl: packaging?.masterUrl ?? masterPlaylistUrl(stream.id),
     playlists: packaging?.playlists ?? {},
     tracks,

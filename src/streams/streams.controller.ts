@@ -1,11 +1,13 @@
-import { Controller, Get, MessageEvent, NotFoundException, Param, Sse } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { BadRequestException, Controller, Get, MessageEvent, NotFoundException, Param, Query, Sse } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { concat, defer, map, Observable, of } from 'rxjs';
 import { PackagingService } from '../packaging/packaging.service';
 import { TranscoderService } from '../transcode/transcoder.service';
 import { StreamInfoDto } from './dto/stream-info.dto';
 import { StreamInfo, streamInfo } from './stream-info';
-import { StreamRecord, StreamsService } from './streams.service';
+import { StreamRecord, StreamState, StreamsService } from './streams.service';
+
+const STATES: StreamState[] = ['starting', 'live', 'parked', 'ended'];
 
 @ApiTags('streams')
 @Controller('api')
@@ -35,10 +37,18 @@ export class StreamsController {
   }
 
   @Get('streams')
-  @ApiOperation({ summary: 'Every stream: live, starting, or ended and kept for the retention time' })
+  @ApiOperation({ summary: 'Every stream: starting, live, parked, or ended and kept for the retention time (with its recording)' })
+  @ApiQuery({ name: 'state', required: false, enum: STATES })
   @ApiOkResponse({ type: StreamInfoDto, isArray: true })
-  list(): StreamInfo[] {
-    return this.streams.all().map((stream) => this.info(stream));
+  @ApiBadRequestResponse({ description: 'Unknown state' })
+  list(@Query('state') state?: unknown): StreamInfo[] {
+    if (state !== undefined && !STATES.includes(state as StreamState)) {
+      throw new BadRequestException(`state must be one of ${STATES.join(', ')}`);
+    }
+    return this.streams
+      .all()
+      .filter((stream) => state === undefined || stream.state === state)
+      .map((stream) => this.info(stream));
   }
 
   @Get('streams/:peerId')
@@ -52,6 +62,7 @@ export class StreamsController {
   }
 
   private info(stream: StreamRecord): StreamInfo {
-    return streamInfo(stream, this.transcoder.info(stream.id), this.packaging.info(stream.id));
+    const current = stream.state !== 'ended';
+    return streamInfo(stream, current ? this.transcoder.info(stream.id) : undefined, this.packaging.info(stream.id, stream.generation));
   }
 }

@@ -6,16 +6,23 @@ import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
 import type { Router } from 'mediasoup/node/lib/Router';
 import type { AppConfig } from '../config/app.config';
 import { errorMessage } from '../common/errors';
+import { extractParameterSets, parseSps } from '../media/h264';
 import { buildFfmpegCommands, FfmpegPlan } from './ffmpeg-args';
 import { FfmpegRun } from './ffmpeg-run';
 import { KeyframeRequester } from './keyframe-requester';
 import type { MediaUnit, RunTrack, VideoMode } from './media-unit';
 import type { PortLease } from './port-pool';
 import type { ProcessRunner } from './process-runner';
+import type { Feed } from './feed';
+import { Layer, LayeredRtpFeed } from './layered-rtp-feed';
+import { MAX_VIDEO_LAYERS } from './port-pool';
+import { ProducerActivity } from './producer-activity';
 import { RtpFeed } from './rtp-feed';
 import { buildSdp } from './sdp';
 
 export interface TrackInfo {
+  /** What FFmpeg gets for this kind now: the publisher's RTP, or filler (paused, silent, no publisher). */
+  source: 'rtp' | 'filler';
   codecIn: string;
   codecOut: 'H264' | 'AAC';
   mode: VideoMode;
@@ -23,6 +30,8 @@ export interface TrackInfo {
   /** No RTP has come for a while (the publisher stopped sending without pausing): filler plays. */
   silent: boolean;
   simulcastLayer?: number;
+  /** Simulcast copied: what each video rendition carries now (its encoding, and whether it flows). */
+  renditions?: Array<{ rendition: string; encoding: string; flowing: boolean }>;
 }
 
 /** What a session reports to its owner; the owner turns it into bus events. */
@@ -37,16 +46,6 @@ export interface SessionListener {
   onFfmpegLoss(missedPackets: number, droppedFrames: number): void;
   /** setPreferredLayers failed on a simulcast feed. */
   onLayerFailed(kind: MediaKind, layer: number, error: string): void;
-}
-
-/** What the activity check last saw of a producer (getStats, summed over its encodings). */
-interface Activity {
-  bytes: number;
-  /** When bytes last grew. */
-  at: number;
-  packets: number;
-  /** The highest cumulative loss seen: mediasoup's count can drop when late packets arrive. */
-  lost: number;
 }
 
 interface Wanted {
@@ -67,23 +66,45 @@ export const SILENCE_MS = 1_500;
  * requests sends one every GOP (OBS: 2 s by default); past this, audio starts alone.
  */
 const FIRST_KEYFRAME_WAIT_MS = 5_000;
+/** How often producer stats are read while a layered feed waits for its layers to start. */
+const ACTIVITY_POLL_MS = 100;
+/** How long a simulcast producer's layers may take to start sending after produce(). */
+const LAYER_START_WAIT_MS = 2_000;
+/** A new simulcast layer restarts FFmpeg at most this often (a flapping top layer must not). */
+const LAYER_RESTART_MIN_MS = 10_000;
 const CLOCK = 90_000;
 /** Consecutive units of a rendition further apart than this are a jump in FFmpeg's timing, worth a line. */
 const JUMP_TICKS = 0.5 * CLOCK;
 const DEFAULT_FILLER_SIZE = { width: 640, height: 360 };
 
 /**
- * One stream's transcoding: what feeds its FFmpeg (an RtpFeed per producer, keyframe requests) and
+ * One stream's transcoding: what feeds its FFmpeg (a Feed per producer, keyframe requests) and
  * the FFmpeg runs themselves. Every change (a producer set or removed, paused or resumed, gone silent
  * or back, a crash) goes through one queue, so runs never overlap; each run starts where the previous
  * one's timeline ended.
  */
 export class TranscodeSession {
   private readonly logger = new Logger('Transcoder');
-  private readonly feeds = new Map<MediaKind, RtpFeed>();
+  private readonly feeds = new Map<MediaKind, Feed>();
+  /**
+   * The video renditions the stream carries: one, or one per simulcast layer copied. They stay while
+   * filler plays, so every playlist players know goes on.
+   */
+  private videoRenditions = ['video'];
+  /** Kinds the stream carries: once it had one, it keeps it (as filler while no producer feeds it). */
+  private readonly kinds = new Set<MediaKind>();
   private readonly wanted = new Map<MediaKind, Wanted>();
+  /** The codec each kind last came in, for info() while it plays filler. */
+  private readonly lastCodec = new Map<MediaKind, string>();
   private readonly silent = new Set<MediaKind>();
-  private readonly activity = new Map<Producer, Activity>();
+  private readonly activity = new Map<Producer, ProducerActivity>();
+  /** Simulcast: the rendition each encoding feeds, fixed for the stream's life once given. */
+  private readonly layerNames = new Map<number, string>();
+  /** Simulcast: the encodings the current video feed carries, and when a restart last added one. */
+  private layersFed: number[] = [];
+  private layersChangedAt = 0;
+  /** The video feed is to be opened again (with other layers) at the next run. */
+  private refeedVideo = false;
   private instance?: FfmpegRun;
   private plan?: FfmpegPlan;
   private keyframes?: KeyframeRequester;
@@ -132,18 +153,18 @@ export class TranscodeSession {
     return this.instance?.droppedFrames ?? 0;
   }
 
-  /** Sets (or with `undefined`, removes) the producer of each kind given, all in one FFmpeg run. */
+  /**
+   * Sets the producer of each kind given, all in one FFmpeg run. `undefined` leaves the kind without a
+   * producer: it plays filler (the publisher is gone or being replaced), the timeline goes on.
+   */
   setTracks(changes: Partial<Record<MediaKind, Wanted | undefined>>, reason: string): Promise<void> {
     for (const [kind, wanted] of Object.entries(changes) as Array<[MediaKind, Wanted | undefined]>) {
+      this.kinds.add(kind);
       if (wanted) this.wanted.set(kind, wanted);
       else this.wanted.delete(kind);
       this.silent.delete(kind);
     }
     return this.enqueue(reason);
-  }
-
-  hasTrack(kind: MediaKind): boolean {
-    return this.wanted.has(kind);
   }
 
   /** A producer was paused or resumed: switch that kind between RTP and filler. */
@@ -162,16 +183,13 @@ export class TranscodeSession {
       if (producer.closed || producer.paused) continue;
       const stats = await producer.getStats().catch(() => undefined);
       if (!stats || this.closed || this.wanted.get(kind)?.producer !== producer) continue;
-      const bytes = stats.reduce((sum, s) => sum + (s.byteCount ?? 0), 0);
-      const packets = stats.reduce((sum, s) => sum + (s.packetCount ?? 0), 0);
-      const lost = stats.reduce((sum, s) => sum + Math.max(0, s.packetsLost ?? 0), 0);
-      const seen = this.activity.get(producer);
-      // Counted from the first look on (what came before belongs to no report); a count that went
-      // down (an encoding's stream replaced) starts a new baseline.
-      if (seen) this.listener.onIngestCounted(kind, Math.max(0, packets - seen.packets), Math.max(0, lost - seen.lost));
-      const at = !seen || bytes > seen.bytes ? now : seen.at;
-      this.activity.set(producer, { bytes, at, packets, lost: Math.max(lost, seen?.lost ?? 0) });
-      const quietFor = now - at;
+      const activity = this.activityOf(producer);
+      activity.update(stats, now);
+      // What mediasoup received since the last look, for the metrics.
+      const { packets, lost } = activity.countSinceLastLook(stats);
+      this.listener.onIngestCounted(kind, packets, lost);
+      const quietFor = activity.quietFor(now);
+      if (kind === 'video' && this.isLayered(producer) && this.isLive('video')) this.checkLayers(activity, now);
       if (!this.silent.has(kind) && quietFor >= SILENCE_MS) {
         this.silent.add(kind);
         this.logger.warn(`${this.prefix} no ${kind} RTP for ${quietFor} ms: filler until it comes back`);
@@ -197,22 +215,35 @@ export class TranscodeSession {
 
   info(): Partial<Record<MediaKind, TrackInfo>> {
     const result: Partial<Record<MediaKind, TrackInfo>> = {};
-    for (const [kind, { producer }] of this.wanted) {
+    for (const kind of this.kinds) {
+      const producer = this.wanted.get(kind)?.producer;
+      if (producer) this.lastCodec.set(kind, producer.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? 'unknown');
       result[kind] = {
-        codecIn: producer.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? 'unknown',
+        source: this.plan?.[kind]?.source ?? (this.isLive(kind) ? 'rtp' : 'filler'),
+        codecIn: this.lastCodec.get(kind) ?? 'unknown',
         codecOut: kind === 'video' ? 'H264' : 'AAC',
-        mode: kind === 'video' ? this.videoMode(producer) : 'transcode',
-        paused: producer.paused,
+        mode: kind === 'video' && producer ? this.videoMode(producer) : kind === 'video' ? 'copy' : 'transcode',
+        paused: producer?.paused ?? false,
         silent: this.silent.has(kind),
         simulcastLayer: this.feeds.get(kind)?.simulcastLayer,
+        renditions: kind === 'video' && producer && this.isLayered(producer) ? this.renditionInfo(producer) : undefined,
       };
     }
     return result;
   }
 
   /** A unit of the current run came out: its timeline end moves, and the video size is remembered. */
-  noteUnit(unit: MediaUnit): void {
+  private noteUnit(rendition: string, unit: MediaUnit): void {
     this.timelineEnd = Math.max(this.timelineEnd, unit.pts);
+    if (rendition !== 'video' || !unit.keyframe) return;
+    const sps = extractParameterSets(unit.data).sps[0];
+    if (!sps) return;
+    try {
+      const { width, height } = parseSps(sps);
+      this.videoSize = { width, height };
+    } catch {
+      // An unreadable SPS only means the filler keeps the size it had.
+    }
   }
 
   /** Stops FFmpeg first (while packets still flow, it exits in ~30 ms), then closes what fed it. */
@@ -255,15 +286,23 @@ export class TranscodeSession {
     const next = this.planFor();
     if (this.instance && this.instance.state !== 'exited' && next && samePlan(next, this.plan)) return;
     await this.stopInstance(reason);
-    // Every run gets new consumers: one that fed an earlier run keeps sending RTCP sender reports
-    // while paused, and FFmpeg would take a report that comes before the first packet as the start
-    // of the stream's clock (measured: audio 0.5 s off video until the next audio report).
-    for (const kind of [...this.feeds.keys()]) this.closeFeed(kind);
+    if (this.refeedVideo) {
+      this.refeedVideo = false;
+      this.closeFeed('video');
+    }
+    for (const [kind, feed] of this.feeds) {
+      // Every run gets new consumers (not the layered feed: its demuxer holds RTP until each layer's
+      // first sender report): one that fed an earlier run keeps sending sender reports while paused,
+      // and FFmpeg takes a report that comes before the first packet as the start of that stream's
+      // clock (measured: audio 0.5 s off video after a resume, until the next audio report).
+      if (this.wanted.get(kind)?.producer !== feed.producer || feed.isClosed || feed instanceof RtpFeed) this.closeFeed(kind);
+    }
     if (!next) return;
     for (const [kind, { producer, router }] of this.wanted) {
       if (!this.feeds.has(kind) && !producer.closed) {
-        const feed = await RtpFeed.open(router, producer, this.lease[kind], this.prefix, (layer, error) => this.listener.onLayerFailed(kind, layer, error));
+        const feed = await this.openFeed(kind, producer, router);
         this.feeds.set(kind, feed);
+        if (kind === 'video') this.videoRenditions = feed.outputs.map((o) => o.rendition);
       }
     }
     await this.startInstance(this.planFor()!, reason);
@@ -275,14 +314,17 @@ export class TranscodeSession {
   }
 
   private planFor(): FfmpegPlan | undefined {
-    if (this.wanted.size === 0) return undefined;
+    if (this.kinds.size === 0) return undefined;
     const video = this.wanted.get('video')?.producer;
-    const audio = this.wanted.get('audio');
     const { hls, ffmpeg } = this.config;
     return {
       sdpPath: this.isLive('video') || this.isLive('audio') ? join(this.workDir, 'input.sdp') : undefined,
-      video: video && (this.isLive('video') ? { source: 'rtp', mode: this.videoMode(video) } : { source: 'filler', ...this.videoSize }),
-      audio: audio && (this.isLive('audio') ? { source: 'rtp' } : { source: 'filler' }),
+      video: !this.kinds.has('video')
+        ? undefined
+        : video && this.isLive('video')
+          ? { source: 'rtp', mode: this.videoMode(video), renditions: this.videoRenditions, bitratesKbps: this.layerBitratesKbps(video) }
+          : { source: 'filler', ...this.videoSize, renditions: this.videoRenditions },
+      audio: !this.kinds.has('audio') ? undefined : this.isLive('audio') ? { source: 'rtp' } : { source: 'filler' },
       segmentSeconds: hls.segmentSeconds,
       timelineOffsetSeconds: 0,
       x264Preset: ffmpeg.x264Preset,
@@ -295,6 +337,116 @@ export class TranscodeSession {
   private videoMode(producer: Producer): VideoMode {
     const mime = producer.rtpParameters.codecs[0]?.mimeType.toLowerCase();
     return mime === 'video/h264' && this.config.hls.profile === 'copy' ? 'copy' : 'transcode';
+  }
+
+  /** Declared simulcast layers this run does not carry: packaging waits a moment for them before the master. */
+  private absentLayers(tracks: RunTrack[]): RunTrack[] {
+    const producer = this.wanted.get('video')?.producer;
+    if (!producer || !this.isLayered(producer) || !this.isLive('video')) return [];
+    const encodings = producer.rtpParameters.encodings ?? [];
+    const top = encodings.map((_, i) => i).slice(-this.maxLayers(producer));
+    return top
+      .map((i) => ({ rendition: this.layerName(i, producer), kind: 'video' as const, source: 'absent' as const, maxBitrate: encodings[i]?.maxBitrate }))
+      .filter((t) => !tracks.some((r) => r.rendition === t.rendition));
+  }
+
+  /** Transcoded layers: each at its declared ceiling (x264 needs a target; the sender's is the sensible one). */
+  private layerBitratesKbps(producer: Producer): number[] | undefined {
+    if (this.videoMode(producer) === 'copy' || !this.isLayered(producer)) return undefined;
+    const encodings = producer.rtpParameters.encodings ?? [];
+    return this.layersFed.map((i) => Math.max(100, Math.round((encodings[i]?.maxBitrate ?? this.config.ffmpeg.x264BitrateKbps * 1000) / 1000)));
+  }
+
+  private activityOf(producer: Producer): ProducerActivity {
+    let activity = this.activity.get(producer);
+    if (!activity) this.activity.set(producer, (activity = new ProducerActivity(producer.rtpParameters.encodings ?? [])));
+    return activity;
+  }
+
+  private renditionInfo(producer: Producer): NonNullable<TrackInfo['renditions']> {
+    const encodings = producer.rtpParameters.encodings ?? [];
+    const flowing = this.activityOf(producer).flowing(Date.now(), SILENCE_MS);
+    return [...this.layerNames.entries()]
+      .sort(([a], [b]) => b - a)
+      .map(([index, rendition]) => ({
+        rendition,
+        encoding: encodings[index]?.rid ?? `#${index}`,
+        flowing: flowing.includes(index) && this.layersFed.includes(index),
+      }));
+  }
+
+  /**
+   * Simulcast H264 that is copied: every layer its own rendition. VP8/VP9 simulcast is transcoded: one
+   * layer (the best flowing, chosen by a LayerSelector) unless HLS_TRANSCODE_LAYERS asks for more.
+   */
+  private isLayered(producer: Producer): boolean {
+    if ((producer.rtpParameters.encodings?.length ?? 1) <= 1) return false;
+    return this.videoMode(producer) === 'copy' || this.config.ffmpeg.transcodeLayers > 1;
+  }
+
+  /** How many layers a layered feed carries. */
+  private maxLayers(producer: Producer): number {
+    return this.videoMode(producer) === 'copy' ? MAX_VIDEO_LAYERS : Math.min(MAX_VIDEO_LAYERS, this.config.ffmpeg.transcodeLayers);
+  }
+
+  /** Simulcast H264 that is copied gets each flowing layer as its own rendition; anything else one stream. */
+  private async openFeed(kind: MediaKind, producer: Producer, router: Router): Promise<Feed> {
+    if (kind !== 'video' || !this.isLayered(producer)) return RtpFeed.open(router, producer, this.lease[kind], this.prefix);
+    const layers = await this.layersToFeed(producer);
+    this.layersFed = layers.map((l) => l.encodingIndex);
+    this.logger.log(`${this.prefix} simulcast: copying ${layers.map((l) => `encoding ${l.encodingIndex} as ${l.rendition}`).join(', ')}`);
+    return LayeredRtpFeed.open(router, producer, layers, (i) => this.lease.videoLayer(i));
+  }
+
+  /**
+   * The layers flowing now, top first (at most MAX_VIDEO_LAYERS). Only flowing ones: FFmpeg would
+   * wait for a stream that sends nothing to learn its format, and a browser leaves its top layer off
+   * at small capture sizes. A layer that starts later is added by a restart (checkLayers).
+   */
+  private async layersToFeed(producer: Producer): Promise<Layer[]> {
+    const activity = this.activityOf(producer);
+    const encodings = producer.rtpParameters.encodings ?? [];
+    let flowing: number[] = [];
+    // Just after produce() the layers may not have sent yet: give them a moment (bounded).
+    for (let waited = 0; waited <= LAYER_START_WAIT_MS; waited += ACTIVITY_POLL_MS) {
+      activity.update(await producer.getStats().catch(() => []), Date.now());
+      flowing = activity.flowing(Date.now(), SILENCE_MS);
+      if (flowing.length > 0 || producer.closed) break;
+      await new Promise((resolve) => setTimeout(resolve, ACTIVITY_POLL_MS));
+    }
+    if (flowing.length === 0) flowing = [encodings.length - 1];
+    const chosen = [...flowing].sort((a, b) => b - a).slice(0, this.maxLayers(producer));
+    return chosen.map((encodingIndex) => ({ encodingIndex, rendition: this.layerName(encodingIndex, producer) }));
+  }
+
+  /**
+   * The top encoding the publisher declares keeps the plain `video` (today's file names, existing
+   * links); the others are `video.<rid>` (a `.`, which stream names cannot contain). By declaration,
+   * not by what flows first: a browser starts its lower layers first while its bandwidth estimate
+   * ramps up, and a rendition's name must not depend on that race.
+   */
+  private layerName(encodingIndex: number, producer: Producer): string {
+    let name = this.layerNames.get(encodingIndex);
+    if (!name) {
+      const encodings = producer.rtpParameters.encodings ?? [];
+      const rid = encodings[encodingIndex]?.rid;
+      const suffix = rid && /^[A-Za-z0-9]{1,16}$/.test(rid) ? rid.toLowerCase() : `e${encodingIndex}`;
+      name = encodingIndex === encodings.length - 1 ? 'video' : `video.${suffix}`;
+      if ([...this.layerNames.values()].includes(name)) name = `video.e${encodingIndex}`;
+      this.layerNames.set(encodingIndex, name);
+    }
+    return name;
+  }
+
+  /** A layer that started flowing after the run began is added by a new run (not more than one per interval). */
+  private checkLayers(activity: ProducerActivity, now: number): void {
+    const added = activity.flowing(now, SILENCE_MS).filter((i) => !this.layersFed.includes(i));
+    const room = this.layersFed.length < this.maxLayers(this.wanted.get('video')!.producer);
+    if (added.length === 0 || !room || now - this.layersChangedAt < LAYER_RESTART_MIN_MS) return;
+    this.layersChangedAt = now;
+    this.plan = undefined; // the plan alone does not show which layers the feed carries
+    this.refeedVideo = true;
+    void this.enqueue(`simulcast encoding ${added.join(', ')} started`);
   }
 
   private closeFeed(kind: MediaKind): void {
@@ -316,15 +468,18 @@ export class TranscodeSession {
     for (const command of commands) {
       const feeds = live.filter((feed) => command.kinds.includes(feed.kind));
       if (command.sdpPath) {
-        await writeFile(command.sdpPath, buildSdp(feeds.map((f) => ({ kind: f.kind, rtpPort: f.ports.rtp, rtcpPort: f.ports.rtcp, codec: f.codec }))));
+        const streams = feeds.flatMap((f) => f.outputs.map((o) => ({ kind: f.kind, rtpPort: o.ports.rtp, rtcpPort: o.ports.rtcp, codec: o.codec })));
+        await writeFile(command.sdpPath, buildSdp(streams));
       }
-      members.push({ command, ports: feeds.flatMap((f) => [f.ports.rtp, f.ports.rtcp]) });
+      members.push({ command, ports: feeds.flatMap((f) => f.outputs.flatMap((o) => [o.ports.rtp, o.ports.rtcp])) });
       this.logger.debug(`${this.prefix} ffmpeg ${command.args.join(' ')}`);
     }
     const run = ++this.runs;
+    const declared = new Map(live.flatMap((feed) => feed.outputs.map((o) => [o.rendition, o.maxBitrate] as const)));
     const tracks: RunTrack[] = commands.flatMap((c) =>
-      c.outputs.map((o) => ({ rendition: o.rendition, kind: o.kind, source: plan[o.kind]!.source })),
+      c.outputs.map((o) => ({ rendition: o.rendition, kind: o.kind, source: plan[o.kind]!.source, maxBitrate: declared.get(o.rendition) })),
     );
+    tracks.push(...this.absentLayers(tracks));
     this.listener.onRunStarted(run, tracks, reason);
     const video = live.find((feed) => feed.kind === 'video');
     const keyframes = new KeyframeRequester(
@@ -341,7 +496,7 @@ export class TranscodeSession {
       this.config.hls.segmentSeconds,
       {
         onUnit: (rendition, unit) => {
-          this.noteUnit(unit);
+          this.noteUnit(rendition, unit);
           const last = lastPts.get(rendition);
           lastPts.set(rendition, unit.pts);
           if (last !== undefined && Math.abs(unit.pts - last) > JUMP_TICKS && jumps++ < 3) {
@@ -355,6 +510,7 @@ export class TranscodeSession {
           for (const feed of this.feeds.values()) feed.tick();
         },
         onLoss: (missed, dropped) => this.listener.onFfmpegLoss(missed, dropped),
+        onKeyframeNeeded: () => keyframes.askSoon(),
       },
       (line) => this.onFfmpegLine(line),
     );
@@ -370,11 +526,11 @@ export class TranscodeSession {
     if (video) {
       // Video first; the other kinds once its first keyframe has gone out, so every stream of the
       // run starts its clock together (see RtpFeed.waitForFirstKeyframe): A/V sync from the first frame.
-      const first = video.waitForFirstKeyframe(FIRST_KEYFRAME_WAIT_MS, this.closing.signal);
+      const first = video.waitForFirstKeyframe?.(FIRST_KEYFRAME_WAIT_MS, this.closing.signal);
       await video.resume();
       keyframes.start();
       const started = Date.now();
-      if (!(await first) && !this.closed) this.logger.warn(`${this.prefix} no video keyframe within ${Date.now() - started} ms: audio starts without it`);
+      if (first && !(await first) && !this.closed) this.logger.warn(`${this.prefix} no video keyframe within ${Date.now() - started} ms: audio starts without it`);
     }
     for (const feed of live) if (feed !== video) await feed.resume();
   }

@@ -71,7 +71,7 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
     }
     if (entry.closing) return;
     if (!entry.opened) {
-      if (producerId) entry.pending[kind] = { producerId, publisherId };
+      if (producerId && publisherId) entry.pending[kind] = { producerId, publisherId };
       else delete entry.pending[kind];
       if (entry.pending.video && entry.pending.audio) this.open(entry);
       else entry.joinTimer ??= setTimeout(() => this.open(entry!), JOIN_WINDOW_MS);
@@ -80,9 +80,10 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
     // A track that arrives later joins by restarting FFmpeg (a discontinuity in the playlists).
     const session = await entry.opened;
     if (!session) return;
-    const wanted = producerId ? this.resolve(publisherId, kind, producerId) : undefined;
+    // No producer (its publisher is gone or changing): the kind plays filler until one comes.
+    const wanted = producerId && publisherId ? this.resolve(publisherId, kind, producerId) : undefined;
     if (producerId && !wanted) return; // it closed meanwhile
-    await session.setTracks({ [kind]: wanted }, `${kind} ${producerId ? 'set' : 'removed'}`);
+    await session.setTracks({ [kind]: wanted }, `${kind} ${wanted ? 'from a producer' : 'without a producer'}`);
   }
 
   @OnBusEvent('stream.track-paused')
@@ -100,6 +101,15 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
   info(streamId: string): TranscodeInfo | undefined {
     const session = this.entries.get(streamId)?.session;
     return session && { tracks: session.info(), restarts: session.restarts };
+  }
+
+  /** Copied simulcast renditions of every stream: how many carry a flowing layer now, how many wait for theirs. */
+  videoRenditions(): { flowing: number; stopped: number } {
+    const counts = { flowing: 0, stopped: 0 };
+    for (const entry of this.entries.values()) {
+      for (const r of entry.session?.info().video?.renditions ?? []) counts[r.flowing ? 'flowing' : 'stopped']++;
+    }
+    return counts;
   }
 
   /** FFmpeg processes running now. */

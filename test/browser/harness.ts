@@ -30,8 +30,9 @@ class Harness {
   flashLog: number[] = [];
   private canvasTimer?: number;
 
-  async connect(url = location.origin): Promise<string> {
-    const socket = io(url, { transports: ['websocket'] });
+  /** `auth`: the handshake's `{ stream, token }` for a named stream; a refused handshake rejects with its message. */
+  async connect(url = location.origin, auth?: Record<string, unknown>): Promise<string> {
+    const socket = io(url, { transports: ['websocket'], auth });
     this.socket = socket;
     socket.onAny((name, data) => this.events.push({ name, data, at: Date.now() }));
     const id = await new Promise<string>((resolve, reject) => {
@@ -46,7 +47,9 @@ class Harness {
 
   request(event: string, payload: unknown): Promise<Ack> {
     return new Promise((resolve, reject) => {
-      this.socket!.emit(event, payload, (answer: Ack) => (answer?.error ? reject(new Error(answer.error)) : resolve(answer)));
+      this.socket!.emit(event, payload, (answer: Ack) =>
+        answer?.error ? reject(Object.assign(new Error(answer.error), { code: answer.code })) : resolve(answer),
+      );
     });
   }
 

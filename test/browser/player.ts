@@ -9,54 +9,88 @@ export interface Stall {
 
 /** Stalls shorter than this are sampling noise, not something a viewer notices. */
 const STALL_MIN_MS = 300;
-const SAMPLE_MS = 100;
 
 class Player {
   video = document.createElement('video');
   hls?: Hls;
   errors: Array<{ type: string; details: string; fatal: boolean }> = [];
-  /** Every stall since playback first started, sampled in the page (no round trip to the test). */
+  /** Times the player loaded the master: more than one means something reloaded it. */
+  manifestLoads = 0;
+  /** The longest time currentTime stood still once playing had begun (ms). */
+  longestStallMs = 0;
+  private lastTime = -1;
+  private lastAdvanceAt = 0;
+  /** Each time playback waited for data ('waiting' → 'playing'), in ms, with when it began. */
+  waits: Array<{ at: number; ms: number }> = [];
+  private waitingSince?: number;
+  /** Levels switched to (LEVEL_SWITCHED), with when. */
+  switches: Array<{ at: number; level: number }> = [];
+  /** Every stall since playback first started, on the wall clock (ms since the epoch) the test shares. */
   stallLog: Stall[] = [];
-  private lastTime = 0;
-  private lastAdvanceAt?: number;
+  private firstPlayAt?: number;
+  private lastAdvanceWall?: number;
   private sampler?: number;
 
   play(url: string): void {
-    this.sampler = window.setInterval(() => this.sample(), SAMPLE_MS);
     this.video.muted = true;
     this.video.autoplay = true;
     document.body.appendChild(this.video);
     const hls = new Hls({ lowLatencyMode: false });
     this.hls = hls;
     hls.on(Hls.Events.ERROR, (_event, data) => this.errors.push({ type: data.type, details: data.details, fatal: data.fatal }));
+    hls.on(Hls.Events.MANIFEST_LOADING, () => this.manifestLoads++);
     hls.loadSource(url);
     hls.attachMedia(this.video);
     hls.on(Hls.Events.MANIFEST_PARSED, () => void this.video.play().catch(() => undefined));
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => this.switches.push({ at: performance.now(), level: data.level }));
+    this.video.addEventListener('waiting', () => (this.waitingSince ??= performance.now()));
+    this.video.addEventListener('playing', () => {
+      if (this.waitingSince === undefined) return;
+      this.waits.push({ at: this.waitingSince, ms: performance.now() - this.waitingSince });
+      this.waitingSince = undefined;
+    });
+    // Sampled in the page, so a slow test process cannot hide (or invent) a stall.
+    this.sampler = window.setInterval(() => this.sample(), 100);
   }
 
   /** Stalls so far, the one in progress included (its `to` is now). */
   stalls(): { stalls: Stall[]; playingSince?: number } {
     const now = Date.now();
-    const open = this.lastAdvanceAt !== undefined && now - this.lastAdvanceAt >= STALL_MIN_MS ? [{ from: this.lastAdvanceAt, to: now }] : [];
+    const last = this.lastAdvanceWall;
+    const open = last !== undefined && now - last >= STALL_MIN_MS ? [{ from: last, to: now }] : [];
     return { stalls: [...this.stallLog, ...open], playingSince: this.firstPlayAt };
   }
 
+  /** Stops playing and sampling (a viewer that leaves). */
   stop(): void {
     clearInterval(this.sampler);
     this.hls?.destroy();
   }
 
-  private firstPlayAt?: number;
-
   private sample(): void {
-    const now = Date.now();
-    const t = this.video.currentTime;
-    if (t > this.lastTime) {
-      if (this.lastAdvanceAt === undefined) this.firstPlayAt = now;
-      else if (now - this.lastAdvanceAt >= STALL_MIN_MS) this.stallLog.push({ from: this.lastAdvanceAt, to: now });
+    const now = performance.now();
+    const wall = Date.now();
+    const time = this.video.currentTime;
+    if (time > this.lastTime) {
+      if (time > 0) {
+        if (this.lastAdvanceWall === undefined) this.firstPlayAt = wall;
+        else if (wall - this.lastAdvanceWall >= STALL_MIN_MS) this.stallLog.push({ from: this.lastAdvanceWall, to: wall });
+        this.lastAdvanceWall = wall;
+      }
+      this.lastTime = time;
       this.lastAdvanceAt = now;
-      this.lastTime = t;
+    } else if (this.lastTime > 0 && !this.video.paused && !this.video.ended) {
+      this.longestStallMs = Math.max(this.longestStallMs, now - this.lastAdvanceAt);
     }
+  }
+
+  /** Forces a level (hls.js `currentLevel`; -1 is automatic). */
+  setLevel(level: number): void {
+    this.hls!.currentLevel = level;
+  }
+
+  levels() {
+    return (this.hls?.levels ?? []).map((l) => ({ width: l.width, height: l.height, bitrate: l.bitrate, url: l.url[0] }));
   }
 
   state() {
@@ -69,6 +103,13 @@ class Player {
       readyState: this.video.readyState,
       latency: this.hls?.latency,
       fatalErrors: this.errors.filter((e) => e.fatal),
+      manifestLoads: this.manifestLoads,
+      longestStallMs: Math.round(this.longestStallMs),
+      duration: this.video.duration,
+      level: this.hls?.currentLevel,
+      waits: this.waits,
+      switches: this.switches,
+      now: performance.now(),
     };
   }
 }

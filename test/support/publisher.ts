@@ -8,10 +8,18 @@ import type { PublishOptions } from '../browser/harness';
 
 export type { PublishOptions };
 
-/** A Chromium page publishing through the harness; resolves once the producers exist. */
-export async function publishFromChromium(browser: Browser, appUrl: string, options: PublishOptions): Promise<{ page: Page; peerId: string; producedAt: number }> {
+/**
+ * A Chromium page publishing through the harness; resolves once the producers exist. `auth` is the
+ * socket.io handshake's `{ stream, token }` (a named stream).
+ */
+export async function publishFromChromium(
+  browser: Browser,
+  appUrl: string,
+  options: PublishOptions,
+  auth?: { stream?: string; token?: string },
+): Promise<{ page: Page; peerId: string; producedAt: number }> {
   const page = await openTestPage(browser, appUrl, 'harness');
-  const peerId: string = await page.evaluate(() => (window as any).harness.connect());
+  const peerId: string = await page.evaluate((a) => (window as any).harness.connect(location.origin, a), auth);
   await page.evaluate((o) => (window as any).harness.publish(o), options as Record<string, unknown>);
   // publish() resolves when transportProduce has been answered.
   return { page, peerId, producedAt: Date.now() };
@@ -24,7 +32,20 @@ export async function playWithHlsJs(browser: Browser, appUrl: string, url: strin
   return viewer;
 }
 
-export async function playerState(viewer: Page): Promise<{ currentTime: number; videoWidth: number; latency?: number; fatalErrors: unknown[] }> {
+export interface PlayerState {
+  currentTime: number;
+  videoWidth: number;
+  latency?: number;
+  fatalErrors: unknown[];
+  ended: boolean;
+  duration: number;
+  /** Master playlist loads (1 unless something reloaded the player). */
+  manifestLoads: number;
+  /** Longest time the picture stood still after playing began (ms), sampled in the page. */
+  longestStallMs: number;
+}
+
+export async function playerState(viewer: Page): Promise<PlayerState> {
   return viewer.evaluate(() => (window as any).player.state());
 }
 

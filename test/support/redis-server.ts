@@ -56,7 +56,17 @@ export class RedisServer {
     return this.signal('SIGKILL');
   }
 
+  /** SIGSTOP: the server keeps its connections open but answers nothing (a hung Redis). */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
+    this.resume();
     await this.signal('SIGTERM');
     rmSync(this.dir, { recursive: true, force: true });
   }

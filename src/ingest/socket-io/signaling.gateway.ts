@@ -1,10 +1,10 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Logger } from '@nestjs/common';
 import { MESSAGE_METADATA } from '@nestjs/websockets/constants';
 import {
   ConnectedSocket,
   MessageBody,
   OnGatewayConnection,
-  OnGatewayDisconnect,
+  OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
   WebSocketServer,
@@ -13,10 +13,13 @@ import type { Server, Socket } from 'socket.io';
 import { types as mediasoupTypes } from 'mediasoup';
 import type { DtlsParameters } from 'mediasoup/node/lib/WebRtcTransport';
 import type { RtpCapabilities, RtpParameters } from 'mediasoup/node/lib/RtpParameters';
+import { appConfig, AppConfig } from '../../config/app.config';
 import { ClientError, errorMessage, RateLimitedError } from '../../common/errors';
 import { BusEvents, EventBus, OnBusEvent } from '../../events/events';
 import { RateLimiter } from './rate-limiter';
 import { PeersService } from '../../peers/peers.service';
+import { StreamsService } from '../../streams/streams.service';
+import { publishIntent } from '../publish-intent';
 import {
   ConnectTransportDto,
   CreateWebRtcTransportDto,
@@ -37,16 +40,41 @@ export interface AckError {
  * its ack, errors included (`{ error, code }`), and an event sent without an ack still takes effect.
  */
 @WebSocketGateway()
-export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnect {
+export class SignalingGateway implements OnGatewayInit, OnGatewayConnection {
   private readonly logger = new Logger(SignalingGateway.name);
   @WebSocketServer() private readonly server: Server;
 
   private readonly limiters = new WeakMap<Socket, RateLimiter>();
 
   constructor(
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
     private readonly peers: PeersService,
+    private readonly streams: StreamsService,
     private readonly bus: EventBus,
   ) {}
+
+  /**
+   * The handshake may name a stream and carry a publish token (`io(url, { auth: { stream, token } })`).
+   * A bad name or a token that does not verify is refused here: the client gets `connect_error` with
+   * the reason as its message (and `data.code`). Without either, the connection is the original one.
+   */
+  afterInit(server: Server): void {
+    server.use((socket, next) => {
+      const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+      publishIntent(this.config, auth.stream, auth.token).then(
+        (intent) => {
+          socket.data.intent = intent;
+          next();
+        },
+        (error) => {
+          const refusal = new Error(errorMessage(error)) as Error & { data?: unknown };
+          refusal.data = { code: errorCode(error) };
+          this.logger.warn(`connection refused (${errorCode(error)}): ${errorMessage(error)}`);
+          next(refusal);
+        },
+      );
+    });
+  }
 
   handleConnection(socket: Socket): void {
     try {
@@ -56,12 +84,15 @@ export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnec
       socket.disconnect(true);
       return;
     }
+    if (socket.data.intent) this.streams.registerPublisher(socket.id, socket.data.intent);
+    // A client that calls disconnect() ended on purpose; a closed or timed-out connection is gone
+    // and its named stream waits for it (the reconnect grace period).
+    socket.on('disconnect', (reason) => {
+      const intentional = reason === 'client namespace disconnect' || (reason === 'server namespace disconnect' && socket.data.endedOnPurpose === true);
+      void this.peers.leave(socket.id, `disconnected (${reason})`, intentional);
+    });
     socket.onAny((event: string, ...args: unknown[]) => this.answerUnknown(socket, event, args));
     socket.emit('connectionSuccess', { socketId: socket.id });
-  }
-
-  async handleDisconnect(socket: Socket): Promise<void> {
-    await this.peers.leave(socket.id, 'disconnected');
   }
 
   @SubscribeMessage('getRouterRtpCapabilities')
@@ -93,6 +124,7 @@ export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnec
   transportProduce(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
     return this.answer(socket, 'transportProduce', body, async () => {
       const { kind, rtpParameters } = parsePayload(TransportProduceDto, body);
+      await this.streams.admitPublisher(socket.id);
       const id = await this.peers.produce(socket.id, kind, rtpParameters as unknown as RtpParameters);
       return { id };
     });
@@ -156,6 +188,25 @@ export class SignalingGateway implements OnGatewayConnection, OnGatewayDisconnec
       socket?.emit('error', { error: 'media worker failed; reconnect', code: 'WORKER_DIED' });
       socket?.disconnect(true);
     }
+  }
+
+  /** Its transport received nothing for the publisher timeout: the publisher is gone, and told so if it can hear. */
+  @OnBusEvent('peer.timed-out')
+  onPeerTimedOut({ peerId, silentMs }: BusEvents['peer.timed-out']): void {
+    const socket = this.server?.sockets.sockets.get(peerId);
+    if (!socket) return;
+    socket.emit('error', { error: `no media or connectivity checks received for ${silentMs} ms`, code: 'TRANSPORT_FAILED' });
+    socket.disconnect(true);
+  }
+
+  /** Another publisher took its stream over: it no longer publishes, and is told so. */
+  @OnBusEvent('stream.publisher-changed')
+  onPublisherChanged({ streamId, previousPublisherId }: BusEvents['stream.publisher-changed']): void {
+    const socket = previousPublisherId ? this.server?.sockets.sockets.get(previousPublisherId) : undefined;
+    if (!socket) return;
+    socket.emit('error', { error: `another publisher took stream "${streamId}" over`, code: 'STREAM_TAKEN_OVER' });
+    socket.data.endedOnPurpose = true;
+    socket.disconnect(true);
   }
 
   /** Its stream could not be transcoded (e.g. FFmpeg's port range is full): tell the publisher alone. */
