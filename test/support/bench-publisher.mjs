@@ -11,48 +11,51 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { publish, shutdown } from '../../bench/load-publisher.mjs';
 import { RECIPES } from '../../bench/prepare-media.mjs';
 
 const MEDIA_DIR = join(tmpdir(), 'webrtc-hls-test-media');
 const SECONDS = 20;
 
-/** Encodes a media file once per machine (cached by name in the temp directory). */
-function ensure(name, args) {
-  const path = join(MEDIA_DIR, name);
-  if (existsSync(path) && statSync(path).size > 0) return path;
-  mkdirSync(MEDIA_DIR, { recursive: true });
+/** Encodes a media file once per machine (cached by path in the temp directory). */
+function ensure(path, args) {
+  if (existsSync(path) && statSync(path).size > 0) return;
+  mkdirSync(dirname(path), { recursive: true });
   const partial = `${path}.${process.pid}.part`;
   const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args, partial], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`ffmpeg could not make ${name} (status ${r.status})`);
+  if (r.status !== 0) throw new Error(`ffmpeg could not make ${path} (status ${r.status})`);
   renameSync(partial, path); // atomic: concurrent publishers never read half a file
-  return path;
 }
 
 /**
- * H264 Constrained Baseline 640x360 30 fps, 1 Mbit/s, a keyframe every `gop` seconds exactly, AUD and
- * SPS/PPS before each (the bench's recipe at a smaller size and a chosen GOP).
+ * The media directory the generator reads (its file names: video.h264, video.ivf, audio.opus) for a
+ * keyframe interval of `gop` seconds: H264 Constrained Baseline or VP8, 640x360 30 fps, 1 Mbit/s, a
+ * keyframe every `gop` seconds exactly (AUD and SPS/PPS before each H264 one), and the bench's Opus.
  */
-function h264(gop) {
+function mediaDirFor(variant, gop) {
+  const dir = join(MEDIA_DIR, `gop${gop}`);
   const frames = String(Math.round(gop * 30));
-  return ensure(`video-gop${gop}.h264`, [
-    '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=30:duration=${SECONDS}`, '-vf', 'format=yuv420p',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level:v', '3.1',
-    '-g', frames, '-keyint_min', frames, '-sc_threshold', '0', '-bf', '0',
-    '-b:v', '1000k', '-maxrate', '1000k', '-bufsize', '1000k', '-x264-params', 'aud=1:repeat-headers=1',
-    '-an', '-f', 'h264',
-  ]);
-}
-
-function vp8(gop) {
-  const frames = String(Math.round(gop * 30));
-  return ensure(`video-gop${gop}.ivf`, [
-    '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=30:duration=${SECONDS}`, '-vf', 'format=yuv420p',
-    '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-g', frames, '-keyint_min', frames,
-    '-auto-alt-ref', '0', '-lag-in-frames', '0', '-error-resilient', '1', '-b:v', '1000k',
-    '-an', '-f', 'ivf',
-  ]);
+  const source = ['-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=30:duration=${SECONDS}`, '-vf', 'format=yuv420p'];
+  ensure(join(dir, 'audio.opus'), RECIPES['audio.opus'](SECONDS));
+  if (variant === 'h264') {
+    ensure(join(dir, 'video.h264'), [
+      ...source,
+      '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level:v', '3.1',
+      '-g', frames, '-keyint_min', frames, '-sc_threshold', '0', '-bf', '0',
+      '-b:v', '1000k', '-maxrate', '1000k', '-bufsize', '1000k', '-x264-params', 'aud=1:repeat-headers=1',
+      '-an', '-f', 'h264',
+    ]);
+  }
+  if (variant === 'vp8') {
+    ensure(join(dir, 'video.ivf'), [
+      ...source,
+      '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-g', frames, '-keyint_min', frames,
+      '-auto-alt-ref', '0', '-lag-in-frames', '0', '-error-resilient', '1', '-b:v', '1000k',
+      '-an', '-f', 'ivf',
+    ]);
+  }
+  return dir;
 }
 
 const emit = (object) => process.stdout.write(`${JSON.stringify(object)}\n`);
@@ -70,11 +73,8 @@ process.stdin.on('end', () => void close(0));
 process.stdin.resume();
 
 try {
-  const variant = rest.variant ?? 'h264';
-  const media = { opus: ensure('audio.opus', RECIPES['audio.opus'](SECONDS)) };
-  if (variant === 'h264') media.h264 = h264(gopSeconds);
-  if (variant === 'vp8') media.vp8 = vp8(gopSeconds);
-  publisher = await publish({ connectTimeoutMs: 30_000, ...rest, media, log: (line) => process.stderr.write(`${line}\n`) });
+  const mediaDir = mediaDirFor(rest.variant ?? 'h264', gopSeconds);
+  publisher = await publish({ connectTimeoutMs: 30_000, ...rest, mediaDir, log: (line) => process.stderr.write(`${line}\n`) });
   emit({ peerId: publisher.peerId });
   await publisher.connected;
   emit({ connected: true });
