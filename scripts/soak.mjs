@@ -282,10 +282,15 @@ async function startChromium(codec) {
   }
 }
 
-async function join() {
+let joining = 0;
+/** The first publishers are one of each: Chromium H264 (it pauses), bench VP8 and H264 (they drop). */
+const firstKinds = ['chromium H264', 'bench vp8', 'bench h264'];
+async function joinOne() {
   const kinds = ['bench h264', 'bench vp8', 'chromium H264', 'chromium VP8'];
   const chromiumLive = [...publishers.values()].filter((p) => p.kind.startsWith('chromium')).length;
-  const choice = chromiumLive >= 2 ? pick(kinds.slice(0, 2)) : pick(kinds);
+  const choice = firstKinds.shift() ?? (chromiumLive >= 2 ? pick(kinds.slice(0, 2)) : pick(kinds));
+  if (publishers.size + joining >= MAX_PUBLISHERS) return;
+  joining++;
   try {
     const publisher = choice.startsWith('bench') ? await startBench(choice.split(' ')[1]) : await startChromium(choice.split(' ')[1]);
     publisher.joinedAt = Date.now();
@@ -296,6 +301,8 @@ async function join() {
   } catch (error) {
     counts.joinFailed++;
     note(`join (${choice}) failed: ${error.message}`);
+  } finally {
+    joining--;
   }
 }
 
@@ -374,25 +381,28 @@ function sampleRss() {
 }
 
 const runMs = MINUTES * 60_000;
-const endAt = t0 + runMs;
-const workerKillAt = t0 + runMs * 0.5;
+/** The run's own clock starts now, after the build and the server's start. */
+const churnStart = Date.now();
+const endAt = churnStart + runMs;
+const workerKillAt = churnStart + runMs * 0.5;
 let workerKilled = false;
 const rssTimer = setInterval(sampleRss, 5000);
 sampleRss();
 
-async function killFfmpeg() {
+function killFfmpeg() {
   const candidates = ffmpegPidsOf()
     .map((pid) => ({ pid, stream: streamOfFfmpeg(pid) }))
     .filter((c) => c.stream && streams.get(c.stream)?.liveAt && !streams.get(c.stream)?.endedAt);
-  if (candidates.length === 0) return;
+  if (candidates.length === 0) return false;
   const { pid, stream } = pick(candidates);
   try {
     process.kill(pid, 'SIGKILL');
     counts.ffmpegKills++;
     streamRecord(stream).kills.push(Date.now());
     log(`x FFmpeg ${pid} of ${stream}`);
+    return true;
   } catch {
-    // it had just exited
+    return false; // it had just exited
   }
 }
 
@@ -432,62 +442,99 @@ const background = (promise) => {
   pending.add(promise);
   void promise.finally(() => pending.delete(promise));
 };
-while (Date.now() < endAt) {
-  if (!workerKilled && Date.now() >= workerKillAt) {
-    await killWorker().catch((error) => note(`worker kill: ${error.message}`));
-    continue;
-  }
-  const live = [...publishers.values()];
-  const old = live.filter((p) => Date.now() - p.joinedAt > 20_000 && !p.dropped && !p.toggling);
-  const roll = random();
-  if (live.length < MAX_PUBLISHERS && (live.length < 2 || roll < 0.3)) {
-    await join();
-  } else if (roll < 0.45 && old.length > 0) {
+
+/** Each action: whether it can run now, and what it does. Returns true when it did something. */
+const actions = {
+  join: () => publishers.size + joining < MAX_PUBLISHERS && (background(joinOne()), true),
+  leave: () => {
+    const old = settled().filter((p) => Date.now() - p.joinedAt > MIN_LIFE_MS);
+    if (old.length === 0) return false;
     const publisher = pick(old);
     counts.left++;
     log(`- ${publisher.kind} ${publisher.id} leaves`);
     background(leave(publisher, 'left'));
-  } else if (roll < 0.65) {
-    const togglable = old.filter((p) => p.canToggle);
-    if (togglable.length > 0) {
-      const publisher = pick(togglable);
-      const kinds = pick([['audio'], ['video'], ['audio', 'video']]);
-      const ms = 2000 + Math.floor(random() * 4000);
-      counts.toggles++;
-      publisher.toggling = true;
-      log(`~ ${publisher.id} pauses ${kinds.join('+')} for ${ms} ms`);
-      background(
-        publisher
-          .toggle(kinds, ms)
-          .catch((error) => note(`toggle ${publisher.id}: ${error.message}`))
-          .finally(() => (publisher.toggling = false)),
-      );
-    }
-  } else if (roll < 0.75) {
-    const droppable = old.filter((p) => p.canDrop);
-    if (droppable.length > 0) {
-      const publisher = pick(droppable);
-      publisher.dropped = true;
-      counts.dropped++;
-      const record = streamRecord(publisher.id);
-      record.cause = 'dropped';
-      record.causeAt = Date.now();
-      publisher.drop();
-      log(`. ${publisher.kind} ${publisher.id} drops without leaving`);
-      // The server ends it after PUBLISHER_TIMEOUT_SECONDS; its process is ended once that happened.
-      background(
-        waitFor(`${publisher.id} ended by the server`, async () => streams.get(publisher.id)?.endedAt, (PUBLISHER_TIMEOUT_SECONDS + 30) * 1000)
-          .catch((error) => note(error.message))
-          .finally(() => {
-            publishers.delete(publisher.id);
-            return publisher.kill();
-          }),
-      );
-    }
-  } else if (roll < 0.9) {
-    await killFfmpeg();
+    return true;
+  },
+  toggle: () => {
+    const togglable = settled().filter((p) => p.canToggle);
+    if (togglable.length === 0) return false;
+    const publisher = pick(togglable);
+    const kinds = pick([['audio'], ['video'], ['audio', 'video']]);
+    const ms = 2000 + Math.floor(random() * 4000);
+    counts.toggles++;
+    publisher.toggling = true;
+    log(`~ ${publisher.id} pauses ${kinds.join('+')} for ${ms} ms`);
+    background(
+      publisher
+        .toggle(kinds, ms)
+        .catch((error) => note(`toggle ${publisher.id}: ${error.message}`))
+        .finally(() => (publisher.toggling = false)),
+    );
+    return true;
+  },
+  drop: () => {
+    const droppable = settled().filter((p) => p.canDrop && streams.get(p.id)?.liveAt);
+    if (droppable.length === 0) return false;
+    const publisher = pick(droppable);
+    publisher.dropped = true;
+    counts.dropped++;
+    const record = streamRecord(publisher.id);
+    record.cause = 'dropped';
+    record.causeAt = Date.now();
+    publisher.drop();
+    log(`. ${publisher.kind} ${publisher.id} drops without leaving`);
+    // The server ends it after PUBLISHER_TIMEOUT_SECONDS; its process is ended once that happened.
+    background(
+      waitFor(`${publisher.id} ended by the server`, async () => streams.get(publisher.id)?.endedAt, (PUBLISHER_TIMEOUT_SECONDS + 60) * 1000)
+        .catch((error) => note(error.message))
+        .finally(() => {
+          publishers.delete(publisher.id);
+          return publisher.kill();
+        }),
+    );
+    return true;
+  },
+  ffmpegKill: () => killFfmpeg(),
+};
+/** Publishers that are not dropping, pausing or just starting. */
+const settled = () => [...publishers.values()].filter((p) => !p.dropped && !p.toggling && streams.get(p.id)?.liveAt);
+const MIN_LIFE_MS = Math.min(20_000, runMs / 8);
+// Every kind of event happens at least once, whatever the dice say: by these shares of the run.
+const due = [
+  { action: 'toggle', at: 0.2 },
+  { action: 'ffmpegKill', at: 0.3 },
+  { action: 'drop', at: 0.4 },
+  { action: 'leave', at: 0.6 },
+  { action: 'ffmpegKill', at: 0.7 },
+];
+const done = new Map();
+const didAction = (name) => done.set(name, (done.get(name) ?? 0) + 1);
+// Then the dice: weights of each event per turn.
+const weights = [
+  ['join', 0.3],
+  ['leave', 0.15],
+  ['toggle', 0.2],
+  ['drop', 0.08],
+  ['ffmpegKill', 0.12],
+];
+while (Date.now() < endAt) {
+  const share = (Date.now() - churnStart) / runMs;
+  if (!workerKilled && Date.now() >= workerKillAt) {
+    await killWorker().catch((error) => note(`worker kill: ${error.message}`));
+    continue;
   }
-  await sleep(2000 + Math.floor(random() * 3000));
+  if (publishers.size + joining < 2) {
+    if (actions.join()) didAction('join');
+  } else {
+    const forced = due.find((d) => share >= d.at && !d.done && (d.done = actions[d.action]()));
+    if (forced) didAction(forced.action);
+    else {
+      let roll = random() * weights.reduce((sum, [, w]) => sum + w, 0);
+      const [name] = weights.find(([, w]) => (roll -= w) < 0) ?? weights[0];
+      if (await actions[name]()) didAction(name);
+    }
+  }
+  await sleep(1500 + Math.floor(random() * 2500));
 }
 clearInterval(rssTimer);
 const churnEndedAt = Date.now();
@@ -551,7 +598,7 @@ for (const record of streams.values()) {
 const badViewers = judged.filter((v) => v.worstOver > 0 || v.fatal > 0);
 
 // RSS: median in the window after warm-up against the median in the last window before teardown.
-const warmupEnd = t0 + Math.min(runMs * 0.2, 10 * 60_000);
+const warmupEnd = churnStart + Math.min(runMs * 0.2, 10 * 60_000);
 const windowMs = Math.max(runMs * 0.1, 30_000);
 const inWindow = (from, to) => rssSamples.filter((s) => s.at >= from && s.at < to);
 const early = inWindow(warmupEnd, warmupEnd + windowMs);

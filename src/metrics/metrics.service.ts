@@ -61,7 +61,7 @@ export class MetricsService {
   });
   private readonly ffmpegMissed = new Counter({
     name: 'webrtc_hls_ffmpeg_rtp_missed_packets_total',
-    help: 'RTP packets FFmpeg reported missing ("RTP: missed N packets") between mediasoup and FFmpeg',
+    help: 'RTP packets FFmpeg reported missing ("RTP: missed N packets", lines of at most 1000) between mediasoup and FFmpeg',
     registers: [this.registry],
   });
   private readonly ffmpegDropped = new Counter({
