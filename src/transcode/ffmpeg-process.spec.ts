@@ -9,7 +9,7 @@ const standIn = (script: string): ProcessRunner => ({
 });
 
 describe('FfmpegProcess', () => {
-  it('counts "RTP: missed N packets" (not FFmpeg's bookkeeping: a wrapped late packet, a start-up gap of thousands) and drop_frames from -progress as increments, keeping them out of the stderr tail', async () => {
+  it('counts "RTP: missed N packets" (not FFmpeg bookkeeping: a wrapped late packet, a start-up gap of thousands) and drop_frames from -progress as increments, keeping them out of the stderr tail', async () => {
     const script = `
       process.stderr.write('[rtp @ 0x1] RTP: missed 12 packets\\n');
       process.stdout.write('frame=10\\ndrop_frames=0\\nprogress=continue\\n');
