@@ -45,6 +45,8 @@ const JSON_OUT = option('json');
 if (!(MINUTES > 0 && MINUTES <= 24 * 60)) throw new Error('--minutes must be between 0 and 1440');
 
 const RETENTION_SECONDS = 5;
+/** FFmpeg of one stream is killed at most this often (a healthy run of 30 s resets the restart backoff). */
+const KILL_SPACING_MS = 35_000;
 const PUBLISHER_TIMEOUT_SECONDS = 10;
 const MAX_STALL_MS = 2000;
 const MAX_STALL_NEAR_KILL_MS = 3000;
@@ -209,9 +211,11 @@ const note = (what) => {
 
 function streamRecord(id) {
   let record = streams.get(id);
-  if (!record) streams.set(id, (record = { id, liveAt: undefined, endedAt: undefined, cause: undefined, causeAt: undefined, kills: [], viewer: undefined }));
+  if (!record) streams.set(id, (record = { id, liveAt: undefined, endedAt: undefined, cause: undefined, causeAt: undefined, kills: [], viewer: undefined, events: [] }));
   return record;
 }
+/** Something that happened to a stream, for the report of a viewer that stalled. */
+const event = (id, what) => streamRecord(id).events.push({ at: Date.now(), what });
 
 /** A bench generator publisher in a process of its own (see test/support/bench-publisher.mjs). */
 async function startBench(variant) {
@@ -328,6 +332,7 @@ await sse.opened;
 async function startViewer(id) {
   const record = streamRecord(id);
   record.liveAt = Date.now();
+  event(id, 'live');
   if (record.viewer || record.endedAt) return;
   record.viewer = { page: undefined, stalls: [], playingSince: undefined, fatal: [] };
   try {
@@ -356,6 +361,7 @@ async function collectViewer(record) {
 async function endOfStream(id) {
   const record = streamRecord(id);
   record.endedAt = Date.now();
+  event(id, 'ended');
   if (!record.cause) {
     // Nobody here ended it: a publisher that went by itself (the harness after a worker kill) or a bug.
     const publisher = publishers.get(id);
@@ -370,6 +376,26 @@ async function endOfStream(id) {
   await sleep(3000);
   await collectViewer(record);
 }
+
+// Playlists, as the server writes them: a gap between new segments tells a stall of the server from
+// one of the player (a starved browser). One poll for every live stream.
+const PLAYLIST_POLL_MS = 500;
+const playlistTimer = setInterval(async () => {
+  for (const record of streams.values()) {
+    if (!record.liveAt || record.endedAt) continue;
+    const text = await fetch(`${url}/live/${record.id}-video.m3u8`).then((r) => (r.ok ? r.text() : undefined), () => undefined);
+    if (!text) continue;
+    const sequence = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0) + (text.match(/#EXTINF/g)?.length ?? 0);
+    const now = Date.now();
+    if (record.lastSequence === undefined || sequence > record.lastSequence) {
+      if (record.lastSegmentAt !== undefined && now - record.lastSegmentAt > 2000) {
+        record.playlistGaps = [...(record.playlistGaps ?? []), { from: record.lastSegmentAt, to: now }];
+      }
+      record.lastSequence = sequence;
+      record.lastSegmentAt = now;
+    }
+  }
+}, PLAYLIST_POLL_MS);
 
 // ------------------------------------------------------------------ churn
 
@@ -390,15 +416,21 @@ const rssTimer = setInterval(sampleRss, 5000);
 sampleRss();
 
 function killFfmpeg() {
+  // A stream's FFmpeg is killed at most every KILL_SPACING_MS, once it has been live a while: kills in
+  // a row are a crash loop, which has its own backoff and is another test.
   const candidates = ffmpegPidsOf()
     .map((pid) => ({ pid, stream: streamOfFfmpeg(pid) }))
-    .filter((c) => c.stream && streams.get(c.stream)?.liveAt && !streams.get(c.stream)?.endedAt);
+    .filter(({ stream }) => {
+      const record = stream && streams.get(stream);
+      return record && record.liveAt && Date.now() - record.liveAt > 10_000 && !record.endedAt && !record.cause && Date.now() - (record.kills.at(-1) ?? 0) > KILL_SPACING_MS;
+    });
   if (candidates.length === 0) return false;
   const { pid, stream } = pick(candidates);
   try {
     process.kill(pid, 'SIGKILL');
     counts.ffmpegKills++;
     streamRecord(stream).kills.push(Date.now());
+    event(stream, 'FFmpeg killed');
     log(`x FFmpeg ${pid} of ${stream}`);
     return true;
   } catch {
@@ -452,6 +484,7 @@ const actions = {
     const publisher = pick(old);
     counts.left++;
     log(`- ${publisher.kind} ${publisher.id} leaves`);
+    event(publisher.id, 'leaves');
     background(leave(publisher, 'left'));
     return true;
   },
@@ -464,6 +497,7 @@ const actions = {
     counts.toggles++;
     publisher.toggling = true;
     log(`~ ${publisher.id} pauses ${kinds.join('+')} for ${ms} ms`);
+    event(publisher.id, `pause ${kinds.join('+')} ${ms} ms`);
     background(
       publisher
         .toggle(kinds, ms)
@@ -483,6 +517,7 @@ const actions = {
     record.causeAt = Date.now();
     publisher.drop();
     log(`. ${publisher.kind} ${publisher.id} drops without leaving`);
+    event(publisher.id, 'dropped');
     // The server ends it after PUBLISHER_TIMEOUT_SECONDS; its process is ended once that happened.
     background(
       waitFor(`${publisher.id} ended by the server`, async () => streams.get(publisher.id)?.endedAt, (PUBLISHER_TIMEOUT_SECONDS + 60) * 1000)
@@ -537,6 +572,7 @@ while (Date.now() < endAt) {
   await sleep(1500 + Math.floor(random() * 2500));
 }
 clearInterval(rssTimer);
+clearInterval(playlistTimer);
 const churnEndedAt = Date.now();
 log('churn over: every publisher leaves');
 
@@ -593,7 +629,20 @@ for (const record of streams.values()) {
     worst = Math.max(worst, ms);
     if (ms > limit) worstOver = Math.max(worstOver, ms);
   }
-  judged.push({ id: record.id, publisher: record.publisher, cause: record.cause, watchedS: (judgedUntil - viewer.playingSince) / 1000, worst, worstOver, fatal: viewer.fatal.length });
+  judged.push({
+    id: record.id,
+    publisher: record.publisher,
+    cause: record.cause,
+    watchedS: (judgedUntil - viewer.playingSince) / 1000,
+    worst,
+    worstOver,
+    fatal: viewer.fatal.length,
+    fatalErrors: viewer.fatal,
+    stalls: stalls.map((st) => `${((st.from - churnStart) / 1000).toFixed(1)}+${((st.to - st.from) / 1000).toFixed(1)}`),
+    events: record.events.map((e) => `${((e.at - churnStart) / 1000).toFixed(1)} ${e.what}`),
+    playlistGaps: (record.playlistGaps ?? []).map((g) => `${((g.from - churnStart) / 1000).toFixed(1)}+${((g.to - g.from) / 1000).toFixed(1)}`),
+    playingSince: ((viewer.playingSince - churnStart) / 1000).toFixed(1),
+  });
 }
 const badViewers = judged.filter((v) => v.worstOver > 0 || v.fatal > 0);
 
@@ -663,6 +712,12 @@ const lines = [
   '',
 ];
 process.stdout.write(lines.join('\n'));
+for (const v of badViewers) {
+  process.stdout.write(
+    `\nviewer of ${v.id} (${v.publisher}, ${v.cause ?? 'live to the end'}): playing from ${v.playingSince} s; stalls (start+length, s) ${v.stalls.join(' ')}; ` +
+      `events ${v.events.join(', ')}; playlist gaps over 2 s ${v.playlistGaps.join(' ') || 'none'}${v.fatal ? `; fatal ${JSON.stringify(v.fatalErrors)}` : ''}\n`,
+  );
+}
 if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ minutes: MINUTES, seed: SEED, counts, checks, judged, rssSamples, baseline, leftover }, null, 2));
 
 // ------------------------------------------------------------------ stop everything
