@@ -3,7 +3,7 @@ import { streamInfo, waitFor } from './support/app';
 import { TranscoderService } from '../src/transcode/transcoder.service';
 import { beepTimes, flashTimes, median, pairOffsets, SegmentCollector, startTime, theilSen } from './support/av-offset';
 import { readPlaylist } from './support/hls';
-import { playerState, playWithHlsJs, waitForNewSegments, waitUntilPlaying } from './support/publisher';
+import { longestStall, playerStalls, playerState, playWithHlsJs, waitForNewSegments, waitUntilPlaying } from './support/publisher';
 
 jest.setTimeout(150_000);
 
@@ -105,44 +105,33 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     const { page, peerId } = await fx.goLive({ video: 'camera', audio: 'mic' });
     const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
     await waitUntilPlaying(viewer, 2);
+    const video = `${peerId}-video.m3u8`;
 
-    const samples: Array<{ at: number; t: number }> = [];
-    // The scenario's own clock: sample the player every 250 ms for `ms` (a pause lasts 5 s).
-    const sampleFor = async (ms: number) => {
-      const until = Date.now() + ms;
-      while (Date.now() < until) {
-        samples.push({ at: Date.now(), t: (await playerState(viewer)).currentTime });
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    };
     await page.evaluate(() => {
       (window as any).harness.pause('audio');
       (window as any).harness.pause('video');
     });
-    await sampleFor(5000);
+    // The scenario itself: a pause of 5 s (filler plays meanwhile).
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const atResume = await playerState(viewer);
     await page.evaluate(() => {
       (window as any).harness.resume('audio');
       (window as any).harness.resume('video');
     });
-    const resumedAt = Date.now();
-    await sampleFor(8000);
-    // Playing again within 2 s of the resume: currentTime advances between samples in that window...
-    const early = samples.filter((s) => s.at >= resumedAt && s.at <= resumedAt + 2000);
-    expect(early.at(-1)!.t).toBeGreaterThan(early[0].t);
-    // ...and keeps advancing at about real time to the end.
-    const late = samples.filter((s) => s.at >= resumedAt + 3000);
-    const rate = (late.at(-1)!.t - late[0].t) / ((late.at(-1)!.at - late[0].at) / 1000);
-    const during = samples.filter((s) => s.at < resumedAt);
-    console.log(
-      `(g) currentTime during pause ${during[0].t.toFixed(2)} → ${during.at(-1)!.t.toFixed(2)}, ` +
-        `after resume ${early[0].t.toFixed(2)} → ${samples.at(-1)!.t.toFixed(2)}, rate ${rate.toFixed(2)}`,
-    );
-    expect(rate).toBeGreaterThan(0.7);
-    expect((await playerState(viewer)).fatalErrors).toEqual([]);
+    // Back to the publisher's media: the stream has moved on by several segments, and so has the viewer.
+    await waitForNewSegments(fx.app.hlsDir, video, 6, 60_000);
+    await waitFor('the viewer 5 s further', async () => (await playerState(viewer)).currentTime > atResume.currentTime + 5, 60_000, 200);
+    // What the viewer saw, sampled in its page: it never stood still for long, and it never reloaded.
+    const state = await playerState(viewer);
+    const { stalls } = await playerStalls(viewer);
+    console.log(`(g) currentTime at resume ${atResume.currentTime.toFixed(2)} → ${state.currentTime.toFixed(2)}; longest stall ${longestStall(stalls)} ms`);
+    expect(longestStall(stalls)).toBeLessThanOrEqual(2000);
+    expect(state.fatalErrors).toEqual([]);
+    expect(state.manifestLoads).toBe(1);
     // No restart loop while paused: one restart to pause, one to resume (two each at most).
     expect((await streamInfo(fx.app, peerId)).restarts).toBeLessThanOrEqual(4);
     // A viewer who joins after the pause plays too.
-    const late2 = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
-    await waitUntilPlaying(late2, 1);
+    const late = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
+    await waitUntilPlaying(late, 1);
   });
 });
