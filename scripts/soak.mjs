@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // npm run soak -- [--minutes 10] [--seed 1] [--port-base 17000] [--publishers 4] [--json FILE]
+//   --port-base: 800 ports from there (17000, 17800 and 18600 stay clear of the service's defaults).
 //
 // An hour (or --minutes) of churn against the real server (dist/, through scripts/soak-server.mjs):
 // publishers join and leave, toggle mic and camera, drop without leaving (a process frozen: no RTP, no
@@ -89,12 +90,44 @@ const median = (values) => {
   return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)];
 };
 
+// ------------------------------------------------------------------ stopping on a signal or a bug
+
+/** Processes this run started besides the server (bench publishers), for an abort. */
+const children = new Set();
+let browser;
+let server;
+let hlsDir;
+let aborting = false;
+async function abort(why) {
+  if (aborting) return;
+  aborting = true;
+  process.stdout.write(`\n[soak] aborted: ${why?.stack ?? why}\n`);
+  for (const child of children) child.kill('SIGKILL');
+  await Promise.race([browser?.close().catch(() => undefined), sleep(10_000)]);
+  if (server?.pid) {
+    for (const p of proc.processTree(server.pid).reverse()) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  if (hlsDir) rmSync(hlsDir, { recursive: true, force: true });
+  process.exit(2);
+}
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => void abort(signal));
+process.on('unhandledRejection', (error) => void abort(error));
+process.on('uncaughtException', (error) => void abort(error));
+
 // ------------------------------------------------------------------ the server
 
 ensureBuilt(root, log);
-const hlsDir = mkdtempSync(join(tmpdir(), 'webrtc-hls-soak-'));
-const port = PORT_BASE + 400;
-const server = fork(join(root, 'scripts', 'soak-server.mjs'), [], {
+hlsDir = mkdtempSync(join(tmpdir(), 'webrtc-hls-soak-'));
+// The port block (800 ports from --port-base): WebRTC servers at +0/+1, RTC +10…+209, HTTP +300,
+// FFmpeg +400…+799 (50 streams of 8 ports). Below the service's defaults (20000…) and the tests' blocks.
+const port = PORT_BASE + 300;
+server = fork(join(root, 'scripts', 'soak-server.mjs'), [], {
   cwd: root,
   env: {
     ...process.env,
@@ -107,9 +140,9 @@ const server = fork(join(root, 'scripts', 'soak-server.mjs'), [], {
     MEDIASOUP_WORKERS: '2',
     WEBRTC_SERVER_PORT: String(PORT_BASE),
     RTC_MIN_PORT: String(PORT_BASE + 10),
-    RTC_MAX_PORT: String(PORT_BASE + 399),
-    FFMPEG_MIN_PORT: String(PORT_BASE + 1000),
-    FFMPEG_MAX_PORT: String(PORT_BASE + 1999),
+    RTC_MAX_PORT: String(PORT_BASE + 209),
+    FFMPEG_MIN_PORT: String(PORT_BASE + 400),
+    FFMPEG_MAX_PORT: String(PORT_BASE + 799),
     PUBLISHER_TIMEOUT_SECONDS: String(PUBLISHER_TIMEOUT_SECONDS),
     STREAM_RECONNECT_GRACE_SECONDS: '0',
     LOG_LEVEL: process.env.SOAK_LOG_LEVEL ?? 'warn',
@@ -176,7 +209,7 @@ log(`baseline: ${baseline.workers} workers, ${baseline.udp} UDP sockets, fds nod
 // ------------------------------------------------------------------ browsers and pages
 
 const flags = JSON.parse(readFileSync(join(root, 'test', 'support', 'chromium-flags.json'), 'utf8'));
-const browser = await chromium.launch({
+browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   headless: true,
   args: [...flags, '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'],
@@ -222,7 +255,9 @@ async function startBench(variant) {
   const child = spawn(process.execPath, [join(root, 'test', 'support', 'bench-publisher.mjs'), JSON.stringify({ serverUrl: url, variant })], {
     stdio: ['pipe', 'pipe', 'ignore'],
   });
+  children.add(child);
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  void exited.then(() => children.delete(child));
   const id = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('bench publisher not connected in 60 s')), 60_000);
     let peerId;
