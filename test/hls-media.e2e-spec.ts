@@ -5,7 +5,7 @@ import { beepTimes, flashTimes, median, pairOffsets, SegmentCollector, startTime
 import { readPlaylist } from './support/hls';
 import { longestStall, playerStalls, playerState, playWithHlsJs, waitForNewSegments, waitUntilPlaying } from './support/publisher';
 
-jest.setTimeout(150_000);
+jest.setTimeout(240_000);
 
 describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
   const fx = useHlsFixture({ HLS_RETENTION_SECONDS: '1', HLS_LIST_SIZE: '10' });
@@ -18,8 +18,9 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
       collector.seconds('video', cc) >= seconds && collector.seconds('audio', cc) >= seconds;
     let afterKill = 0;
     try {
-      // The first run: 22 s (the steady-state check wants 16 s after the first 6).
-      await waitFor('22 s of the first run', both(22, (cc) => cc === 0), 90_000, 200);
+      // The first run: 46 s. The drift check wants 40 s after the first 6: the publisher's own flash/beep
+      // jitter reaches ±30 ms on a busy host, and over 16 s that alone swings the slope past 60 ms/min.
+      await waitFor('46 s of the first run', both(46, (cc) => cc === 0), 150_000, 200);
       // A crash: FFmpeg killed under the stream.
       const [pid] = transcoder.pids();
       process.kill(pid, 'SIGKILL');
@@ -66,7 +67,7 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
 
     // Steady state of the first run: the median offset and no drift.
     const settled = first.pairs.filter((p) => p.at - first.start >= 6);
-    expect(settled.length).toBeGreaterThanOrEqual(6);
+    expect(settled.length).toBeGreaterThanOrEqual(30);
     const offsets = settled.map((p) => p.offsetMs);
     const med = median(offsets);
     // Theil–Sen slope (median of pairwise slopes): frame quantisation (±33 ms) and one late flash
@@ -74,7 +75,7 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     const slopeMsPerMin = theilSen(settled.map((p) => [p.at, p.offsetMs])) * 60;
     console.log(`(d) after 6 s: ${offsets.join(', ')}; median ${med} ms, slope ${slopeMsPerMin.toFixed(1)} ms/min`);
     expect(Math.abs(med)).toBeLessThan(100);
-    // 16 s of settled media cannot resolve 20 ms/min against that noise; three times it still catches real drift.
+    // 40 s of settled media resolve about 20 ms/min against that noise; three times it catches real drift.
     expect(Math.abs(slopeMsPerMin)).toBeLessThan(60);
   });
 
