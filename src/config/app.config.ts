@@ -33,6 +33,7 @@ export const appConfig = registerAs('app', () => {
       workers: env.MEDIASOUP_WORKERS || availableParallelism(),
       webRtcServer: env.WEBRTC_SERVER,
       webRtcServerPort: env.WEBRTC_SERVER_PORT,
+      webRtcServersPerWorker: env.WEBRTC_SERVERS_PER_WORKER,
       rtcPorts: { min: env.RTC_MIN_PORT, max: env.RTC_MAX_PORT } as PortRange,
     },
     hls: {

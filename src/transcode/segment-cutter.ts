@@ -62,6 +62,8 @@ export class SegmentCutter<U extends TimedUnit> {
   private readonly minShare: number;
   private readonly maxHoldMs: number;
   private readonly now: () => number;
+  /** When the run's first unit came: video gets the hold time from then to start. */
+  private startedAt?: number;
   private ended = false;
 
   constructor(
@@ -96,6 +98,7 @@ export class SegmentCutter<U extends TimedUnit> {
 
   push(rendition: string, unit: U): void {
     if (this.ended) return;
+    this.startedAt ??= this.now();
     const video = this.videos.get(rendition);
     if (video) this.pushVideo(rendition, video, unit);
     else this.pushOther(rendition, unit);
@@ -160,14 +163,8 @@ export class SegmentCutter<U extends TimedUnit> {
   private anyVideoFlowing(): boolean {
     if (this.videos.size === 0) return false;
     // Before any video has come, give it the hold time to start (FFmpeg starts every output at once).
-    if (![...this.videos.values()].some((v) => v.seen)) return this.now() - this.startedAt() < this.maxHoldMs;
+    if (![...this.videos.values()].some((v) => v.seen)) return this.now() - (this.startedAt ?? this.now()) < this.maxHoldMs;
     return this.flowingVideos().length > 0;
-  }
-
-  private firstPushAt?: number;
-  private startedAt(): number {
-    this.firstPushAt ??= this.now();
-    return this.firstPushAt;
   }
 
   private releaseOthers(): void {

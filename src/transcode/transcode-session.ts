@@ -297,7 +297,8 @@ export class TranscodeSession {
       // clock (measured: audio 0.5 s off video after a resume, until the next audio report).
       if (this.wanted.get(kind)?.producer !== feed.producer || feed.isClosed || feed instanceof RtpFeed) this.closeFeed(kind);
     }
-    if (!next) return;
+    // Going down (a signal to the whole group takes the workers, so producers close): no new run.
+    if (!next || this.shuttingDown()) return;
     for (const [kind, { producer, router }] of this.wanted) {
       if (!this.feeds.has(kind) && !producer.closed) {
         const feed = await this.openFeed(kind, producer, router);

@@ -65,12 +65,17 @@ export function longestStall(stalls: Stall[], from = -Infinity, to = Infinity): 
   return Math.max(0, ...stalls.filter((s) => s.to >= from && s.from <= to).map((s) => s.to - s.from));
 }
 
-/** Waits until the player has played `seconds` of real picture (videoWidth > 0). */
+/** Waits until the player has played `seconds` of real picture (videoWidth > 0); a timeout says what the player saw. */
 export async function waitUntilPlaying(viewer: Page, seconds = 1, timeoutMs = 30_000): Promise<Awaited<ReturnType<typeof playerState>>> {
-  return waitFor(`hls.js playing past ${seconds} s`, async () => {
-    const state = await playerState(viewer);
-    return state.currentTime > seconds && state.videoWidth > 0 ? state : undefined;
-  }, timeoutMs);
+  try {
+    return await waitFor(`hls.js playing past ${seconds} s`, async () => {
+      const state = await playerState(viewer);
+      return state.currentTime > seconds && state.videoWidth > 0 ? state : undefined;
+    }, timeoutMs);
+  } catch (error) {
+    const state = await playerState(viewer).catch(() => undefined);
+    throw new Error(`${(error as Error).message}; player: ${JSON.stringify(state)}`, { cause: error });
+  }
 }
 
 /** Waits until the media playlist has `count` more segments than it has now. */
