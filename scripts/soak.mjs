@@ -98,6 +98,8 @@ let browser;
 let server;
 let hlsDir;
 let aborting = false;
+/** When the mediasoup worker was killed (streams ending right after it ended with it). */
+let workerKilledAt;
 async function abort(why) {
   if (aborting) return;
   aborting = true;
@@ -386,7 +388,8 @@ async function collectViewer(record) {
   try {
     const { stalls, playingSince } = await page.evaluate(() => window.player.stalls());
     const state = await page.evaluate(() => window.player.state());
-    Object.assign(record.viewer, { stalls, playingSince, fatal: state.fatalErrors });
+    const errors = await page.evaluate(() => window.player.errors);
+    Object.assign(record.viewer, { stalls, playingSince, fatal: state.fatalErrors, errors, waits: state.waits });
   } catch (error) {
     note(`reading the viewer of ${record.id}: ${error.message}`);
   }
@@ -397,8 +400,16 @@ async function endOfStream(id) {
   const record = streamRecord(id);
   record.endedAt = Date.now();
   event(id, 'ended');
+  if (!record.cause && workerKilledAt && record.endedAt - workerKilledAt < 15_000) {
+    // Its publisher was on the killed worker (the server ends those streams at once).
+    record.cause = 'worker killed';
+    record.causeAt = workerKilledAt;
+    const publisher = publishers.get(id);
+    publishers.delete(id);
+    await publisher?.kill();
+  }
   if (!record.cause) {
-    // Nobody here ended it: a publisher that went by itself (the harness after a worker kill) or a bug.
+    // Nobody here ended it: a publisher that went by itself, or a bug.
     const publisher = publishers.get(id);
     if (publisher) publishers.delete(id);
     record.cause = 'unexpected';
@@ -418,8 +429,11 @@ const PLAYLIST_POLL_MS = 500;
 const playlistTimer = setInterval(async () => {
   for (const record of streams.values()) {
     if (!record.liveAt || record.endedAt) continue;
-    const text = await fetch(`${url}/live/${record.id}-video.m3u8`).then((r) => (r.ok ? r.text() : undefined), () => undefined);
+    const fetchText = (name) => fetch(`${url}/live/${name}`).then((r) => (r.ok ? r.text() : undefined), () => undefined);
+    const [text, audio] = await Promise.all([fetchText(`${record.id}-video.m3u8`), fetchText(`${record.id}-audio.m3u8`)]);
     if (!text) continue;
+    // The last 15 s of both playlists, for the report of a viewer that stalled.
+    record.playlists = [...(record.playlists ?? []).slice(-29), { at: Date.now(), video: text, audio }];
     const sequence = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0) + (text.match(/#EXTINF/g)?.length ?? 0);
     const now = Date.now();
     if (record.lastSequence === undefined || sequence > record.lastSequence) {
@@ -478,6 +492,7 @@ async function killWorker() {
   const victim = pick(workers);
   // Streams whose publisher is on that worker end with it: their peers leave (worker-died).
   const before = new Set([...publishers.keys()]);
+  workerKilledAt = Date.now();
   process.kill(victim.pid, 'SIGKILL');
   workerKilled = true;
   counts.workerKills++;
@@ -676,6 +691,14 @@ for (const record of streams.values()) {
     stalls: stalls.map((st) => `${((st.from - churnStart) / 1000).toFixed(1)}+${((st.to - st.from) / 1000).toFixed(1)}`),
     events: record.events.map((e) => `${((e.at - churnStart) / 1000).toFixed(1)} ${e.what}`),
     playlistGaps: (record.playlistGaps ?? []).map((g) => `${((g.from - churnStart) / 1000).toFixed(1)}+${((g.to - g.from) / 1000).toFixed(1)}`),
+    errors: (viewer.errors ?? []).map((e) => e.details),
+    // Both playlists as they were when its worst stall began.
+    playlistsAtStall: (() => {
+      const worstStall = stalls.reduce((a, b) => (b.to - b.from > (a ? a.to - a.from : 0) ? b : a), undefined);
+      if (!worstStall || !record.playlists) return undefined;
+      const at = record.playlists.filter((p) => p.at <= worstStall.from + 1000).at(-1) ?? record.playlists[0];
+      return at && { at: ((at.at - churnStart) / 1000).toFixed(1), video: at.video, audio: at.audio };
+    })(),
     playingSince: ((viewer.playingSince - churnStart) / 1000).toFixed(1),
   });
 }
@@ -750,8 +773,10 @@ process.stdout.write(lines.join('\n'));
 for (const v of badViewers) {
   process.stdout.write(
     `\nviewer of ${v.id} (${v.publisher}, ${v.cause ?? 'live to the end'}): playing from ${v.playingSince} s; stalls (start+length, s) ${v.stalls.join(' ')}; ` +
-      `events ${v.events.join(', ')}; playlist gaps over 2 s ${v.playlistGaps.join(' ') || 'none'}${v.fatal ? `; fatal ${JSON.stringify(v.fatalErrors)}` : ''}\n`,
+      `events ${v.events.join(', ')}; playlist gaps over 2 s ${v.playlistGaps.join(' ') || 'none'}; hls.js errors ${v.errors.join(', ') || 'none'}` +
+        `${v.fatal ? `; fatal ${JSON.stringify(v.fatalErrors)}` : ''}\n`,
   );
+  if (v.playlistsAtStall) process.stdout.write(`playlists at ${v.playlistsAtStall.at} s:\n${v.playlistsAtStall.video}\n${v.playlistsAtStall.audio}\n`);
 }
 if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ minutes: MINUTES, seed: SEED, counts, checks, judged, rssSamples, baseline, leftover }, null, 2));
 

@@ -86,8 +86,11 @@ export class FfmpegProcess {
     return this.stderrTail.join('\n');
   }
 
-  /** Resolves once every port is bound by some socket (ours are reserved, so it is FFmpeg's). */
-  async waitUntilListening(ports: number[], timeoutMs = 5000): Promise<void> {
+  /**
+   * Resolves once every port is bound by some socket (ours are reserved, so it is FFmpeg's). The
+   * deadline is generous: on a busy host FFmpeg has been measured taking over 5 s to get there.
+   */
+  async waitUntilListening(ports: number[], timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.state === 'starting') {
       const bound = await boundUdpPorts();
