@@ -329,7 +329,9 @@ const firstKinds = ['chromium H264', 'bench vp8', 'bench h264'];
 async function joinOne() {
   const kinds = ['bench h264', 'bench vp8', 'chromium H264', 'chromium VP8'];
   const chromiumLive = [...publishers.values()].filter((p) => p.kind.startsWith('chromium')).length;
-  const choice = firstKinds.shift() ?? (chromiumLive >= 2 ? pick(kinds.slice(0, 2)) : pick(kinds));
+  // One Chromium publisher at a time: each costs about half a core, and the soak must leave the host
+  // room for the server it measures (VP8 comes from the generator too).
+  const choice = firstKinds.shift() ?? (chromiumLive >= 1 ? pick(kinds.slice(0, 2)) : pick(kinds));
   if (publishers.size + joining >= MAX_PUBLISHERS) return;
   joining++;
   try {
@@ -467,8 +469,11 @@ sampleRss();
 function killFfmpeg() {
   // A stream's FFmpeg is killed at most every KILL_SPACING_MS, once it has been live a while: kills in
   // a row are a crash loop, which has its own backoff and is another test.
+  const ageOf = (pid) => proc.uptimeSeconds() - (proc.readStat(pid)?.startTicks ?? Infinity) / proc.CLK_TCK;
   const candidates = ffmpegPidsOf()
     .map((pid) => ({ pid, stream: streamOfFfmpeg(pid) }))
+    // A running FFmpeg (not one still starting: killing that is a failed start, another test).
+    .filter(({ pid }) => ageOf(pid) > 5)
     .filter(({ stream }) => {
       const record = stream && streams.get(stream);
       return record && record.liveAt && Date.now() - record.liveAt > 10_000 && !record.endedAt && !record.cause && Date.now() - (record.kills.at(-1) ?? 0) > KILL_SPACING_MS;
