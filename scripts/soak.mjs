@@ -177,8 +177,14 @@ await new Promise((resolve, reject) => {
 log(`server ${server.pid} on ${url}, HLS in ${hlsDir}, seed ${SEED}, ${MINUTES} min`);
 
 const serverTree = () => proc.processTree(server.pid);
-const workerPids = () => serverTree().filter((p) => p.comm.startsWith('mediasoup-work')).map((p) => p.pid);
-const ffmpegPidsOf = () => serverTree().filter((p) => p.comm === 'ffmpeg').map((p) => p.pid);
+const workerPids = () =>
+  serverTree()
+    .filter((p) => p.comm.startsWith('mediasoup-work'))
+    .map((p) => p.pid);
+const ffmpegPidsOf = () =>
+  serverTree()
+    .filter((p) => p.comm === 'ffmpeg')
+    .map((p) => p.pid);
 const fdCount = (pid) => {
   try {
     return readdirSync(`/proc/${pid}/fd`).length;
@@ -219,13 +225,23 @@ browser = await chromium.launch({
 const bundles = Object.fromEntries(
   ['harness', 'player'].map((name) => [
     name,
-    buildSync({ entryPoints: [join(root, 'test', 'browser', `${name}.ts`)], bundle: true, write: false, format: 'iife', target: 'es2020', logLevel: 'silent' }).outputFiles[0].text,
+    buildSync({
+      entryPoints: [join(root, 'test', 'browser', `${name}.ts`)],
+      bundle: true,
+      write: false,
+      format: 'iife',
+      target: 'es2020',
+      logLevel: 'silent',
+    }).outputFiles[0].text,
   ]),
 );
 async function openPage(which) {
   const page = await browser.newPage();
   await page.route(`${url}/__soak/${which}.html`, (route) =>
-    route.fulfill({ contentType: 'text/html', body: `<!doctype html><html><body><script>${bundles[which].replace(/<\/script>/g, '<\\/script>')}</script></body></html>` }),
+    route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><html><body><script>${bundles[which].replace(/<\/script>/g, '<\\/script>')}</script></body></html>`,
+    }),
   );
   await page.goto(`${url}/__soak/${which}.html`);
   return page;
@@ -233,12 +249,22 @@ async function openPage(which) {
 
 // ------------------------------------------------------------------ what happens, and what is counted
 
-const counts = { joined: 0, joinFailed: 0, left: 0, dropped: 0, toggles: 0, ffmpegKills: 0, workerKills: 0, viewers: 0, unexpectedEnds: 0, errors: 0 };
+const counts = {
+  joined: 0,
+  joinFailed: 0,
+  left: 0,
+  dropped: 0,
+  toggles: 0,
+  ffmpegKills: 0,
+  workerKills: 0,
+  viewers: 0,
+  unexpectedEnds: 0,
+  errors: 0,
+};
 /** streamId → what we know of it. */
 const streams = new Map();
 /** Publishers by id (= their stream's id). */
 const publishers = new Map();
-const problems = [];
 const note = (what) => {
   counts.errors++;
   log(`! ${what}`);
@@ -246,7 +272,20 @@ const note = (what) => {
 
 function streamRecord(id) {
   let record = streams.get(id);
-  if (!record) streams.set(id, (record = { id, liveAt: undefined, endedAt: undefined, cause: undefined, causeAt: undefined, kills: [], viewer: undefined, events: [] }));
+  if (!record)
+    streams.set(
+      id,
+      (record = {
+        id,
+        liveAt: undefined,
+        endedAt: undefined,
+        cause: undefined,
+        causeAt: undefined,
+        kills: [],
+        viewer: undefined,
+        events: [],
+      }),
+    );
   return record;
 }
 /** Something that happened to a stream, for the report of a viewer that stalled. */
@@ -254,9 +293,13 @@ const event = (id, what) => streamRecord(id).events.push({ at: Date.now(), what 
 
 /** A bench generator publisher in a process of its own (see test/support/bench-publisher.mjs). */
 async function startBench(variant) {
-  const child = spawn(process.execPath, [join(root, 'test', 'support', 'bench-publisher.mjs'), JSON.stringify({ serverUrl: url, variant })], {
-    stdio: ['pipe', 'pipe', 'ignore'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(root, 'test', 'support', 'bench-publisher.mjs'), JSON.stringify({ serverUrl: url, variant })],
+    {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    },
+  );
   children.add(child);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   void exited.then(() => children.delete(child));
@@ -266,8 +309,14 @@ async function startBench(variant) {
     createInterface({ input: child.stdout }).on('line', (line) => {
       const message = JSON.parse(line);
       if (message.peerId) peerId = message.peerId;
-      if (message.connected) (clearTimeout(timer), resolve(peerId));
-      if (message.error) (clearTimeout(timer), reject(new Error(message.error)));
+      if (message.connected) {
+        clearTimeout(timer);
+        resolve(peerId);
+      }
+      if (message.error) {
+        clearTimeout(timer);
+        reject(new Error(message.error));
+      }
     });
     void exited.then(() => (clearTimeout(timer), reject(new Error('bench publisher exited'))));
   }).catch((error) => {
@@ -431,7 +480,11 @@ const PLAYLIST_POLL_MS = 500;
 const playlistTimer = setInterval(async () => {
   for (const record of streams.values()) {
     if (!record.liveAt || record.endedAt) continue;
-    const fetchText = (name) => fetch(`${url}/live/${name}`).then((r) => (r.ok ? r.text() : undefined), () => undefined);
+    const fetchText = (name) =>
+      fetch(`${url}/live/${name}`).then(
+        (r) => (r.ok ? r.text() : undefined),
+        () => undefined,
+      );
     const [text, audio] = await Promise.all([fetchText(`${record.id}-video.m3u8`), fetchText(`${record.id}-audio.m3u8`)]);
     if (!text) continue;
     // The last 15 s of both playlists, for the report of a viewer that stalled.
@@ -476,7 +529,14 @@ function killFfmpeg() {
     .filter(({ pid }) => ageOf(pid) > 5)
     .filter(({ stream }) => {
       const record = stream && streams.get(stream);
-      return record && record.liveAt && Date.now() - record.liveAt > 10_000 && !record.endedAt && !record.cause && Date.now() - (record.kills.at(-1) ?? 0) > KILL_SPACING_MS;
+      return (
+        record &&
+        record.liveAt &&
+        Date.now() - record.liveAt > 10_000 &&
+        !record.endedAt &&
+        !record.cause &&
+        Date.now() - (record.kills.at(-1) ?? 0) > KILL_SPACING_MS
+      );
     });
   if (candidates.length === 0) return false;
   const { pid, stream } = pick(candidates);
@@ -503,7 +563,9 @@ async function killWorker() {
   counts.workerKills++;
   const killedAt = Date.now();
   log(`x mediasoup worker ${victim.id} (pid ${victim.pid})`);
-  await waitFor('the worker replaced', async () => (await inspect()).workers.length === baseline.workers, 30_000).catch((error) => note(error.message));
+  await waitFor('the worker replaced', async () => (await inspect()).workers.length === baseline.workers, 30_000).catch((error) =>
+    note(error.message),
+  );
   // The ones that left because of it: mark them, and let their publishers go.
   for (const id of before) {
     const record = streams.get(id);
@@ -575,7 +637,11 @@ const actions = {
     event(publisher.id, 'dropped');
     // The server ends it after PUBLISHER_TIMEOUT_SECONDS; its process is ended once that happened.
     background(
-      waitFor(`${publisher.id} ended by the server`, async () => streams.get(publisher.id)?.endedAt, (PUBLISHER_TIMEOUT_SECONDS + 60) * 1000)
+      waitFor(
+        `${publisher.id} ended by the server`,
+        async () => streams.get(publisher.id)?.endedAt,
+        (PUBLISHER_TIMEOUT_SECONDS + 60) * 1000,
+      )
         .catch((error) => note(error.message))
         .finally(() => {
           publishers.delete(publisher.id);
@@ -637,14 +703,16 @@ const teardownDeadline = Date.now() + TEARDOWN_MS;
 const remaining = (ms) => Math.max(1000, Math.min(ms, teardownDeadline - Date.now()));
 for (const publisher of [...publishers.values()]) background(leave(publisher, 'left (end of run)'));
 await Promise.allSettled([...pending]);
-await waitFor('every stream ended', async () => [...streams.values()].every((s) => !s.liveAt || s.endedAt), remaining(60_000)).catch((error) =>
-  note(error.message),
+await waitFor('every stream ended', async () => [...streams.values()].every((s) => !s.liveAt || s.endedAt), remaining(60_000)).catch(
+  (error) => note(error.message),
 );
 await sleep(3500); // the last viewers are read 3 s after their stream's end
 for (const record of streams.values()) if (record.viewer?.page && !record.viewer.page.isClosed()) await collectViewer(record);
-await waitFor('every stream removed after retention', async () => (await (await fetch(`${url}/api/streams`)).json()).length === 0, remaining((RETENTION_SECONDS + 30) * 1000)).catch(
-  (error) => note(error.message),
-);
+await waitFor(
+  'every stream removed after retention',
+  async () => (await (await fetch(`${url}/api/streams`)).json()).length === 0,
+  remaining((RETENTION_SECONDS + 30) * 1000),
+).catch((error) => note(error.message));
 const metrics = parsePrometheus(await (await fetch(`${url}/metrics`)).text());
 const final = await inspect();
 const tree = serverTree();
@@ -695,7 +763,9 @@ for (const record of streams.values()) {
     fatalErrors: viewer.fatal,
     stalls: stalls.map((st) => `${((st.from - churnStart) / 1000).toFixed(1)}+${((st.to - st.from) / 1000).toFixed(1)}`),
     events: record.events.map((e) => `${((e.at - churnStart) / 1000).toFixed(1)} ${e.what}`),
-    playlistGaps: (record.playlistGaps ?? []).map((g) => `${((g.from - churnStart) / 1000).toFixed(1)}+${((g.to - g.from) / 1000).toFixed(1)}`),
+    playlistGaps: (record.playlistGaps ?? []).map(
+      (g) => `${((g.from - churnStart) / 1000).toFixed(1)}+${((g.to - g.from) / 1000).toFixed(1)}`,
+    ),
     errors: (viewer.errors ?? []).map((e) => e.details),
     // Both playlists as they were when its worst stall began.
     playlistsAtStall: (() => {
@@ -719,7 +789,10 @@ const growth = (a, b) => (a > 0 ? (b - a) / a : NaN);
 const nodeGrowth = growth(median(early.map((s) => s.node)), median(late.map((s) => s.node)));
 const workerGrowth = [...new Set(early.flatMap((s) => Object.keys(s.workers)))]
   .filter((pid) => late.some((s) => s.workers[pid] !== undefined))
-  .map((pid) => ({ pid, growth: growth(median(early.map((s) => s.workers[pid]).filter(Boolean)), median(late.map((s) => s.workers[pid]).filter(Boolean))) }));
+  .map((pid) => ({
+    pid,
+    growth: growth(median(early.map((s) => s.workers[pid]).filter(Boolean)), median(late.map((s) => s.workers[pid]).filter(Boolean))),
+  }));
 const rssJudged = MINUTES >= RSS_MIN_MINUTES;
 const pct = (x) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %` : 'n/a');
 
@@ -729,10 +802,22 @@ check('server process alive', server.exitCode === null, `pid ${server.pid}`);
 check('streams that ended with nobody ending them', counts.unexpectedEnds === 0, String(counts.unexpectedEnds));
 check('FFmpeg processes left', leftover.ffmpeg === 0, String(leftover.ffmpeg));
 check('UDP sockets of the server and workers', leftover.udp <= baseline.udp, `${baseline.udp} at start, ${leftover.udp} at the end`);
-check('file descriptors', leftover.nodeFds <= baseline.nodeFds + 5 && leftover.workerFds <= baseline.workerFds + 5, `node ${baseline.nodeFds} → ${leftover.nodeFds}, workers ${baseline.workerFds} → ${leftover.workerFds}`);
-check('transports left (router.dump())', leftover.transports === 0, `${leftover.transports} (consumers ${final.consumers}, producers ${final.producers})`);
+check(
+  'file descriptors',
+  leftover.nodeFds <= baseline.nodeFds + 5 && leftover.workerFds <= baseline.workerFds + 5,
+  `node ${baseline.nodeFds} → ${leftover.nodeFds}, workers ${baseline.workerFds} → ${leftover.workerFds}`,
+);
+check(
+  'transports left (router.dump())',
+  leftover.transports === 0,
+  `${leftover.transports} (consumers ${final.consumers}, producers ${final.producers})`,
+);
 check('FFmpeg port leases left', leftover.ports === 0, String(leftover.ports));
-check('HLS files left after retention', leftover.files.length === 0 && leftover.work.length === 0, `${leftover.files.length} files, ${leftover.work.length} work dirs${leftover.files.length ? `: ${leftover.files.slice(0, 3).join(', ')}` : ''}`);
+check(
+  'HLS files left after retention',
+  leftover.files.length === 0 && leftover.work.length === 0,
+  `${leftover.files.length} files, ${leftover.work.length} work dirs${leftover.files.length ? `: ${leftover.files.slice(0, 3).join(', ')}` : ''}`,
+);
 check(
   `Nest RSS growth after warm-up (< ${RSS_MAX_GROWTH * 100} %)`,
   !rssJudged || nodeGrowth < RSS_MAX_GROWTH,
@@ -747,7 +832,9 @@ check(
   `viewers: no stall over ${MAX_STALL_MS / 1000} s (${MAX_STALL_NEAR_KILL_MS / 1000} s near an FFmpeg kill)`,
   badViewers.length === 0 && judged.length > 0,
   `${judged.length} viewers judged, longest stall ${(Math.max(0, ...judged.map((v) => v.worst)) / 1000).toFixed(2)} s` +
-    (badViewers.length ? `; over the limit: ${badViewers.map((v) => `${v.id} (${v.publisher}) ${(v.worstOver / 1000).toFixed(2)} s${v.fatal ? ', fatal error' : ''}`).join('; ')}` : ''),
+    (badViewers.length
+      ? `; over the limit: ${badViewers.map((v) => `${v.id} (${v.publisher}) ${(v.worstOver / 1000).toFixed(2)} s${v.fatal ? ', fatal error' : ''}`).join('; ')}`
+      : ''),
 );
 
 const restarts = metricSum(metrics, 'webrtc_hls_ffmpeg_restarts_total') ?? 0;
@@ -779,11 +866,16 @@ for (const v of badViewers) {
   process.stdout.write(
     `\nviewer of ${v.id} (${v.publisher}, ${v.cause ?? 'live to the end'}): playing from ${v.playingSince} s; stalls (start+length, s) ${v.stalls.join(' ')}; ` +
       `events ${v.events.join(', ')}; playlist gaps over 2 s ${v.playlistGaps.join(' ') || 'none'}; hls.js errors ${v.errors.join(', ') || 'none'}` +
-        `${v.fatal ? `; fatal ${JSON.stringify(v.fatalErrors)}` : ''}\n`,
+      `${v.fatal ? `; fatal ${JSON.stringify(v.fatalErrors)}` : ''}\n`,
   );
-  if (v.playlistsAtStall) process.stdout.write(`playlists at ${v.playlistsAtStall.at} s:\n${v.playlistsAtStall.video}\n${v.playlistsAtStall.audio}\n`);
+  if (v.playlistsAtStall)
+    process.stdout.write(`playlists at ${v.playlistsAtStall.at} s:\n${v.playlistsAtStall.video}\n${v.playlistsAtStall.audio}\n`);
 }
-if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ minutes: MINUTES, seed: SEED, counts, checks, judged, rssSamples, baseline, leftover }, null, 2));
+if (JSON_OUT)
+  writeFileSync(
+    JSON_OUT,
+    JSON.stringify({ minutes: MINUTES, seed: SEED, counts, checks, judged, rssSamples, baseline, leftover }, null, 2),
+  );
 
 // ------------------------------------------------------------------ stop everything
 

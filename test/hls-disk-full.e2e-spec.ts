@@ -94,7 +94,10 @@ if (skip) console.warn(`hls-disk-full: skipped, no tmpfs could be mounted over H
     const response = await fetch(`${app.url}/health/ready`);
     return { status: response.status, body: await response.json() };
   };
-  const writeFailures = async () => metricSum(parsePrometheus(await (await fetch(`${app.url}/metrics`)).text()), 'webrtc_hls_packaging_write_failures_total', { op: 'segment' }) ?? 0;
+  const writeFailures = async () =>
+    metricSum(parsePrometheus(await (await fetch(`${app.url}/metrics`)).text()), 'webrtc_hls_packaging_write_failures_total', {
+      op: 'segment',
+    }) ?? 0;
 
   it('the process lives, readiness names the disk, lost segments become gaps, writing resumes when space returns, no stream ends', async () => {
     const sse = new SseClient(`${app.url}/api/live-streams`);
@@ -117,10 +120,15 @@ if (skip) console.warn(`hls-disk-full: skipped, no tmpfs could be mounted over H
       const filler = fillDisk(dir);
       let outage: { status: number; body: any };
       try {
-        outage = await waitFor('readiness 503', async () => {
-          const r = await readiness();
-          return r.status === 503 ? r : undefined;
-        }, 30_000, 200);
+        outage = await waitFor(
+          'readiness 503',
+          async () => {
+            const r = await readiness();
+            return r.status === 503 ? r : undefined;
+          },
+          30_000,
+          200,
+        );
         // Every stream goes on trying: segments fail (counted) while the disk stays full.
         await waitFor('segments failing on the full disk', async () => (await writeFailures()) >= failuresBefore + 8, 30_000, 200);
         // The process serves on (it is this one: had it crashed, so would the test).
@@ -136,11 +144,15 @@ if (skip) console.warn(`hls-disk-full: skipped, no tmpfs could be mounted over H
       // Space is back: readiness recovers and every playlist goes on with real segments after its gaps.
       await waitFor('readiness 200 again', async () => (await readiness()).status === 200, 30_000, 200);
       for (const name of names) {
-        await waitFor(`${name}: gaps, then new segments`, () => {
-          const segments = watched.segments(name);
-          const lastGap = segments.map((s) => s.gap).lastIndexOf(true);
-          return lastGap >= 0 && segments.slice(lastGap + 1).filter((s) => s.firstSeenAt >= freedAt).length >= 2;
-        }, 30_000);
+        await waitFor(
+          `${name}: gaps, then new segments`,
+          () => {
+            const segments = watched.segments(name);
+            const lastGap = segments.map((s) => s.gap).lastIndexOf(true);
+            return lastGap >= 0 && segments.slice(lastGap + 1).filter((s) => s.firstSeenAt >= freedAt).length >= 2;
+          },
+          30_000,
+        );
       }
       await watched.stop();
       for (const name of names) {

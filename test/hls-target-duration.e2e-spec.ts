@@ -36,7 +36,12 @@ describe('TARGETDURATION under a publisher whose keyframes come late (2 s GOP, r
   it('every playlist ever fetched has the same TARGETDURATION, every EXTINF rounds to at most it, the window spans 3 targets, and hls.js plays', async () => {
     const sse = new SseClient(`${app.url}/api/live-streams`);
     try {
-      publisher = await startBenchPublisher({ serverUrl: app.url, variant: 'h264', gopSeconds: GOP_SECONDS, answerKeyframeRequests: false });
+      publisher = await startBenchPublisher({
+        serverUrl: app.url,
+        variant: 'h264',
+        gopSeconds: GOP_SECONDS,
+        answerKeyframeRequests: false,
+      });
       const { peerId } = publisher;
       const names = [`${peerId}-video.m3u8`, `${peerId}-audio.m3u8`];
       // Watching from before the first playlist exists: the first one written is checked too.
@@ -49,13 +54,21 @@ describe('TARGETDURATION under a publisher whose keyframes come late (2 s GOP, r
       player.on('response', (response: Response) => {
         const name = new URL(response.url()).pathname.split('/').pop()!;
         if (!names.includes(name) || response.status() !== 200) return;
-        void response.text().then((text) => playerFetched.push({ name, at: Date.now(), text, ...parsePlaylistSegments(text) }), () => undefined);
+        void response.text().then(
+          (text) => playerFetched.push({ name, at: Date.now(), text, ...parsePlaylistSegments(text) }),
+          () => undefined,
+        );
       });
       await player.evaluate((url) => (window as any).player.play(url), `${app.url}/live/${peerId}.m3u8`);
       await waitUntilPlaying(player, 2, 30_000);
       const from = Date.now();
       // Long enough for the window to slide: more segments than the list holds.
-      await waitFor(`${LIST_SIZE + 3} more video segments`, () => watch.segments(names[0]).filter((s) => s.firstSeenAt >= from).length >= LIST_SIZE + 3, 90_000, 200);
+      await waitFor(
+        `${LIST_SIZE + 3} more video segments`,
+        () => watch.segments(names[0]).filter((s) => s.firstSeenAt >= from).length >= LIST_SIZE + 3,
+        90_000,
+        200,
+      );
       await watch.stop();
 
       const fetched = [...watch.fetched, ...playerFetched];

@@ -50,7 +50,8 @@ describe('MAX_PEERS: a cap on publishing peers', () => {
     const refused = await ask(c, 'createWebRtcTransport', { isConsumer: false });
     expect(refused).toMatchObject({ code: 'LIMIT_EXCEEDED', error: expect.stringMatching(/MAX_PEERS=2/) });
     // Watching is not publishing: receive transports are not capped.
-    for (const socket of [a, b, c, await client()]) expect(await ask(socket, 'createWebRtcTransport', { isConsumer: true })).toHaveProperty('id');
+    for (const socket of [a, b, c, await client()])
+      expect(await ask(socket, 'createWebRtcTransport', { isConsumer: true })).toHaveProperty('id');
     // A publisher leaves: its place is free.
     a.disconnect();
     await waitFor('the place freed', async () => (await ask(c, 'createWebRtcTransport', { isConsumer: false })).id, 15_000, 200);

@@ -35,7 +35,10 @@ describe('soak: 2 minutes of churn (npm run soak -- --minutes 2)', () => {
   it('leaves nothing behind, and every viewer of a live stream kept advancing', async () => {
     // Port blocks of 800 from 17000: one of three, so two runs at once on one machine do not collide.
     const portBase = 17000 + 800 * Math.floor(Math.random() * 3);
-    const { code, output } = await run(['--minutes', '2', '--seed', '11', '--publishers', '3', '--port-base', String(portBase)], 5 * 60_000);
+    const { code, output } = await run(
+      ['--minutes', '2', '--seed', '11', '--publishers', '3', '--port-base', String(portBase)],
+      5 * 60_000,
+    );
     const table = output.indexOf('## Soak');
     console.log(table >= 0 ? output.slice(table) : output.slice(-5000));
     expect(output).toMatch(/## Soak: 2 min, seed 11 — PASS/);

@@ -26,7 +26,9 @@ export class LiveFilesController {
   ) {}
 
   @Get(':file')
-  @ApiOperation({ summary: 'HLS playlists and segments: <peerId>.m3u8 (master), <peerId>-video.m3u8, <peerId>-audio.m3u8, video_<peerId>_NNN.ts' })
+  @ApiOperation({
+    summary: 'HLS playlists and segments: <peerId>.m3u8 (master), <peerId>-video.m3u8, <peerId>-audio.m3u8, video_<peerId>_NNN.ts',
+  })
   @ApiParam({ name: 'file', example: 'Nbm4Zqc4p_B15RMwAAAA.m3u8' })
   @ApiProduces('application/vnd.apple.mpegurl', 'video/mp2t')
   @ApiOkResponse({ description: 'The file; playlists are Cache-Control: no-cache, segments cacheable' })

@@ -98,12 +98,7 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(
-    peers: PeersService,
-    streams: StreamsService,
-    transcoder: TranscoderService,
-    pool: WorkerPoolService,
-  ) {
+  constructor(peers: PeersService, streams: StreamsService, transcoder: TranscoderService, pool: WorkerPoolService) {
     collectDefaultMetrics({ register: this.registry });
     // Every known label set from the start (at 0), so a rate() or a sum finds them before the first event.
     for (const kind of ['video', 'audio']) {

@@ -5,7 +5,9 @@ import type { ProcessRunner } from './process-runner';
 /** Runs a Node script in FFmpeg's place, with FFmpeg's pipes (stdout = -progress, stderr = log). */
 const standIn = (script: string): ProcessRunner => ({
   spawn: (_binary, _args, options) =>
-    spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe', ...Array.from({ length: options.outputPipes }, () => 'pipe' as const)] }),
+    spawn(process.execPath, ['-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe', ...Array.from({ length: options.outputPipes }, () => 'pipe' as const)],
+    }),
 });
 
 describe('FfmpegProcess', () => {

@@ -23,7 +23,10 @@ function ensure(path, args) {
   if (existsSync(path) && statSync(path).size > 0) return;
   mkdirSync(dirname(path), { recursive: true });
   const partial = `${path}.${process.pid}.part`;
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args, partial], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 });
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args, partial], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: 300_000,
+  });
   if (r.status !== 0) throw new Error(`ffmpeg could not make ${path} (status ${r.status})`);
   renameSync(partial, path); // atomic: concurrent publishers never read half a file
 }
@@ -41,18 +44,61 @@ function mediaDirFor(variant, gop) {
   if (variant === 'h264') {
     ensure(join(dir, 'video.h264'), [
       ...source,
-      '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level:v', '3.1',
-      '-g', frames, '-keyint_min', frames, '-sc_threshold', '0', '-bf', '0',
-      '-b:v', '1000k', '-maxrate', '1000k', '-bufsize', '1000k', '-x264-params', 'aud=1:repeat-headers=1',
-      '-an', '-f', 'h264',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-tune',
+      'zerolatency',
+      '-profile:v',
+      'baseline',
+      '-level:v',
+      '3.1',
+      '-g',
+      frames,
+      '-keyint_min',
+      frames,
+      '-sc_threshold',
+      '0',
+      '-bf',
+      '0',
+      '-b:v',
+      '1000k',
+      '-maxrate',
+      '1000k',
+      '-bufsize',
+      '1000k',
+      '-x264-params',
+      'aud=1:repeat-headers=1',
+      '-an',
+      '-f',
+      'h264',
     ]);
   }
   if (variant === 'vp8') {
     ensure(join(dir, 'video.ivf'), [
       ...source,
-      '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-g', frames, '-keyint_min', frames,
-      '-auto-alt-ref', '0', '-lag-in-frames', '0', '-error-resilient', '1', '-b:v', '1000k',
-      '-an', '-f', 'ivf',
+      '-c:v',
+      'libvpx',
+      '-deadline',
+      'realtime',
+      '-cpu-used',
+      '8',
+      '-g',
+      frames,
+      '-keyint_min',
+      frames,
+      '-auto-alt-ref',
+      '0',
+      '-lag-in-frames',
+      '0',
+      '-error-resilient',
+      '1',
+      '-b:v',
+      '1000k',
+      '-an',
+      '-f',
+      'ivf',
     ]);
   }
   return dir;
