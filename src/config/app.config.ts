@@ -26,6 +26,8 @@ export const appConfig = registerAs('app', () => {
       reconnectGraceMs: env.STREAM_RECONNECT_GRACE_SECONDS * 1000,
       takeover: env.STREAM_TAKEOVER,
     },
+    /** Publishing peers at once (0 = no cap). */
+    maxPeers: env.MAX_PEERS,
     mediasoup: {
       // availableParallelism, unlike cpus().length, is never 0 (cpus() can be empty in containers).
       workers: env.MEDIASOUP_WORKERS || availableParallelism(),

@@ -47,6 +47,7 @@ describe('validateEnvironment', () => {
         PUBLISHER_TIMEOUT_SECONDS: 10,
         STREAM_RECONNECT_GRACE_SECONDS: 30,
         STREAM_TAKEOVER: false,
+        MAX_PEERS: 0,
       });
       expect(env.ANNOUNCED_IP).toBeUndefined();
     });
@@ -141,6 +142,8 @@ describe('validateEnvironment', () => {
       ['SHUTDOWN_GRACE_MS', '60001', /SHUTDOWN_GRACE_MS="60001": .*must not be greater than 60000/],
       ['X264_BITRATE_KBPS', '50', /X264_BITRATE_KBPS="50": .*must not be less than 100/],
       ['RTC_MIN_PORT', '80', /RTC_MIN_PORT="80": .*must not be less than 1024/],
+      ['MAX_PEERS', '-1', /MAX_PEERS="-1": .*must not be less than 0/],
+      ['MAX_PEERS', 'many', /MAX_PEERS="many": MAX_PEERS must be an integer number/],
     ])('%s=%s', (name, value, expected) => {
       const lines = linesOf(problemsOf({ [name]: value }));
       expect(lines).toHaveLength(1);

@@ -81,6 +81,8 @@ export class EnvironmentSchema {
   @IsInt() @Min(0) @Max(3600) STREAM_RECONNECT_GRACE_SECONDS: number = 30;
   /** `true`: a second publisher with a valid claim on a live name takes it over; `false`: it gets STREAM_IN_USE. */
   @IsBoolean() STREAM_TAKEOVER: boolean = false;
+  /** Publishing peers (send transports) this server accepts at once; 0 = no cap. Viewers are not counted. */
+  @IsInt() @Min(0) @Max(100000) MAX_PEERS: number = 0;
 }
 
 export class ConfigValidationError extends Error {}

@@ -24,6 +24,8 @@ export interface BusEvents {
   'peer.left': { peerId: string; reason: string; intentional: boolean };
   /** Its send transport received nothing (RTP, RTCP, STUN) for PUBLISHER_TIMEOUT_SECONDS: it is gone. */
   'peer.timed-out': { peerId: string; silentMs: number };
+  /** peer.leaving's listeners did not finish in time: the transports closed under them. */
+  'peer.leaving-timed-out': { peerId: string; waitedMs: number };
   'producer.created': { peerId: string; producerId: string; kind: MediaKind; paused: boolean };
   'producer.paused': { peerId: string; producerId: string; kind: MediaKind };
   'producer.resumed': { peerId: string; producerId: string; kind: MediaKind };
@@ -58,9 +60,19 @@ export interface BusEvents {
   /** Every unit of the run has been emitted (FFmpeg exited and its pipes are drained). */
   'transcode.run-ended': { streamId: string; run: number; reason: string };
   'transcode.restarted': { streamId: string; reason: string };
+  /** RTP received by a stream's producer since the last count (mediasoup's getStats deltas). */
+  'transcode.ingest-counted': { streamId: string; kind: MediaKind; packets: number; lost: number };
+  /** FFmpeg reported missed RTP packets ("RTP: missed N packets") or dropped frames (-progress), as increments. */
+  'transcode.ffmpeg-loss': { streamId: string; missedPackets: number; droppedFrames: number };
+  /** A simulcast feed could not switch layers (setPreferredLayers failed). */
+  'transcode.layer-failed': { streamId: string; kind: MediaKind; layer: number; error: string };
 
   'packaging.segment-written': { streamId: string; rendition: string; kind: MediaKind; seconds: number; bytes: number };
-  'packaging.write-failed': { streamId: string; what: string; error: string };
+  /** A segment (listed as a gap), a playlist or a removal failed on disk. */
+  'packaging.write-failed': { streamId: string; what: string; error: string; op: 'segment' | 'playlist' | 'remove' };
+
+  /** A playlist or segment could not be read for a viewer (not a vanished file: an I/O error). */
+  'delivery.read-failed': { type: 'playlist' | 'segment'; error: string };
 
   /** A blocked Low-Latency playlist request was answered, this long after its playlist's last update. */
   'delivery.ll-blocked-answered': { afterUpdateMs: number };

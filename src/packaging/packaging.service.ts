@@ -69,8 +69,10 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
         this.indexKeptSegments(names);
         return;
       }
-      await Promise.all(names.map((name) => this.store.remove(name).catch(() => undefined)));
-      if (names.length > 0) this.logger.log(`removed ${names.length} stale HLS file(s) from ${dir}`);
+      const failed: string[] = [];
+      await Promise.all(names.map((name) => this.store.remove(name).catch((error) => failed.push(`${name}: ${errorMessage(error)}`))));
+      if (failed.length > 0) this.logger.warn(`could not remove ${failed.length} stale HLS file(s) from ${dir}, e.g. ${failed[0]}`);
+      if (names.length > 0) this.logger.log(`removed ${names.length - failed.length} stale HLS file(s) from ${dir}`);
     } catch (error) {
       // Not fatal: readiness reports the directory (disk check) until it is usable.
       this.logger.error(`HLS directory ${dir} is not usable: ${errorMessage(error)}`);
@@ -119,9 +121,9 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
       {
         live: () => this.wentLive(streamId),
         segmentWritten: (rendition, kind, seconds, bytes) => this.bus.emit('packaging.segment-written', { streamId, rendition, kind, seconds, bytes }),
-        writeFailed: (what, error) => {
+        writeFailed: (what, error, op) => {
           this.logger.error(`[stream:${streamId}] ${what}: ${error}`);
-          this.bus.emit('packaging.write-failed', { streamId, what, error });
+          this.bus.emit('packaging.write-failed', { streamId, what, error, op });
         },
       },
       ll,

@@ -55,7 +55,7 @@ export class PeersService implements OnModuleInit, OnApplicationShutdown {
   private activityTimer?: NodeJS.Timeout;
 
   constructor(
-    @Inject(appConfig.KEY) config: AppConfig,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
     private readonly pool: WorkerPoolService,
     private readonly bus: EventBus,
   ) {
@@ -127,6 +127,12 @@ export class PeersService implements OnModuleInit, OnApplicationShutdown {
     }
     if (peer.transports.size + peer.pending.transports.size >= PEER_LIMITS.transports) {
       throw new LimitExceededError(`transport limit reached (${PEER_LIMITS.transports} per peer)`);
+    }
+    // MAX_PEERS caps publishers (a send transport each, pending ones included); viewers are not counted.
+    const maxPeers = this.config.maxPeers;
+    if (direction === 'send' && maxPeers > 0) {
+      const publishing = this.all().filter((p) => !p.closed && (p.transports.has('send') || p.pending.transports.has('send'))).length;
+      if (publishing >= maxPeers) throw new LimitExceededError(`server full: ${publishing} publishing peers (MAX_PEERS=${maxPeers})`);
     }
     peer.pending.transports.add(direction);
     let transport;
@@ -270,9 +276,12 @@ export class PeersService implements OnModuleInit, OnApplicationShutdown {
   async leave(peerId: string, reason: string, intentional: boolean): Promise<void> {
     const peer = this.peers.get(peerId);
     if (!peer || peer.closed) return;
+    const startedAt = Date.now();
     const listening = this.bus.emitAndWait('peer.leaving', { peerId, reason, intentional });
     if (!(await withTimeout(listening, LEAVING_TIMEOUT_MS))) {
+      // Its transports close now, under a listener still at work (FFmpeg then takes ~9 s to stop).
       this.logger.warn(`[peer:${peerId}] listeners of its leaving took over ${LEAVING_TIMEOUT_MS} ms; closing its transports anyway`);
+      this.bus.emit('peer.leaving-timed-out', { peerId, waitedMs: Date.now() - startedAt });
     }
     if (this.peers.get(peerId) !== peer) return;
     this.peers.delete(peerId);
