@@ -24,6 +24,12 @@ export interface BusEvents {
   'peer.left': { peerId: string; reason: string; intentional: boolean };
   /** Its send transport received nothing (RTP, RTCP, STUN) for PUBLISHER_TIMEOUT_SECONDS: it is gone. */
   'peer.timed-out': { peerId: string; silentMs: number };
+  /**
+   * One of its transports can carry nothing more: DTLS failed, or the client closed it (a DTLS
+   * close_notify, sent when a client closes its peer connection). The socket.io path keeps its own
+   * definition of gone (the socket); a WHIP publisher, which has no socket, is gone when this comes.
+   */
+  'peer.transport-failed': { peerId: string; direction: 'send' | 'recv'; reason: string };
   'producer.created': { peerId: string; producerId: string; kind: MediaKind; paused: boolean };
   'producer.paused': { peerId: string; producerId: string; kind: MediaKind };
   'producer.resumed': { peerId: string; producerId: string; kind: MediaKind };

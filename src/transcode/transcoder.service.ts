@@ -116,6 +116,11 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
     return this.ports.inUse;
   }
 
+  /** Whether one more stream could get its FFmpeg ports now (ingest refuses a new stream early when not). */
+  hasRoomForStream(): boolean {
+    return this.ports.available > 0;
+  }
+
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.activityTimer);
     if (this.entries.size > 0) this.logger.log(`stopping ${this.entries.size} FFmpeg session(s)`);
