@@ -8,6 +8,7 @@ import { setupOpenApi } from './common/openapi';
 import { accessLog } from './logging/access-log.middleware';
 import { JsonLogger } from './logging/json-logger';
 import { SignalingIoAdapter } from './ingest/socket-io/signaling-io.adapter';
+import { WHIP_EXPOSED_HEADERS, whipOptions } from './ingest/whip/whip-options.middleware';
 
 const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -33,7 +34,9 @@ export async function createApp(options: CreateAppOptions = {}): Promise<{ app: 
     forceCloseConnections: true,
   });
   app.enableShutdownHooks([], { useProcessExit: options.exitAfterShutdown ?? false });
-  app.enableCors({ origin: config.corsOrigins === '*' ? true : config.corsOrigins });
+  // Before CORS, which answers every OPTIONS itself: WHIP's OPTIONS also says what the URL accepts.
+  app.use(whipOptions);
+  app.enableCors({ origin: config.corsOrigins === '*' ? true : config.corsOrigins, exposedHeaders: WHIP_EXPOSED_HEADERS });
   app.useWebSocketAdapter(new SignalingIoAdapter(app, config.corsOrigins));
   app.disable('x-powered-by');
   applyHttpSecurity(app);

@@ -10,8 +10,6 @@ const PORT = String.raw`(:\d{1,5})?`;
 const STUN_URI = new RegExp(`^stuns?:${HOST}${PORT}$`);
 const TURN_URI = new RegExp(`^turns?:${HOST}${PORT}(\\?transport=(udp|tcp))?$`);
 
-/** A Link header parameter is a quoted-string: no quote, backslash or control character. */
-const QUOTABLE = /^[^"\\\x00-\x1f\x7f]*$/;
 
 export type IceScheme = 'stun' | 'turn';
 
@@ -31,7 +29,8 @@ export function parseIceUrls(value: string, scheme: IceScheme): { urls: string[]
 
 /** Whether a credential can be sent as a Link header parameter. */
 export function isQuotable(value: string): boolean {
-  return QUOTABLE.test(value);
+  // A Link header parameter is a quoted-string: no quote, backslash or control character.
+  return ![...value].some((c) => c === '"' || c === '\\' || c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
 }
 
 function validPort(url: string): boolean {

@@ -59,6 +59,12 @@ export interface BusEvents {
 
   /** An FFmpeg run began: what each rendition carries. Units of earlier runs are complete. */
   'transcode.run-started': { streamId: string; run: number; tracks: RunTrack[]; reason: string };
+  /**
+   * FFmpeg of this run listens and its feeds are resumed: from now on, media of these producers
+   * reaches it. (What arrives before is dropped: a publisher that never answers keyframe requests,
+   * like OBS, would lose its first keyframe interval.)
+   */
+  'transcode.receiving': { streamId: string; run: number; producerIds: string[] };
   /** One access unit of a rendition, assigned to a segment of its run (see MediaUnit). */
   'transcode.unit': { streamId: string; run: number; rendition: string; unit: MediaUnit };
   /** Every unit of the run has been emitted (FFmpeg exited and its pipes are drained). */
@@ -80,6 +86,26 @@ export class EventBus {
 
   emit<K extends BusEventName>(name: K, payload: BusEvents[K]): void {
     this.emitter.emit(name, payload);
+  }
+
+  /**
+   * The next `name` event whose payload satisfies `accept`, or undefined after `timeoutMs`. Subscribe
+   * before causing the event: one emitted earlier is not seen.
+   */
+  waitFor<K extends BusEventName>(name: K, accept: (payload: BusEvents[K]) => boolean, timeoutMs: number): Promise<BusEvents[K] | undefined> {
+    return new Promise((resolve) => {
+      const listener = (payload: BusEvents[K]) => {
+        if (!accept(payload)) return;
+        finish(payload);
+      };
+      const timer = setTimeout(() => finish(undefined), timeoutMs);
+      const finish = (payload: BusEvents[K] | undefined) => {
+        clearTimeout(timer);
+        this.emitter.off(name, listener);
+        resolve(payload);
+      };
+      this.emitter.on(name, listener);
+    });
   }
 
   /** Waits for every listener (each bounded by its own timeout) before returning. */

@@ -14,6 +14,7 @@ import {
   segmentName,
 } from './hls-names';
 import { MasterPlaylistInput, renderMasterPlaylist } from './master-playlist';
+import { KeyframeCadence } from './keyframe-cadence';
 import { MediaPlaylist, Segment } from './media-playlist';
 import type { SegmentStore } from './segment-store';
 
@@ -54,6 +55,12 @@ export interface PackagingInfo {
   targetDuration?: number;
   /** The VOD master of a recording, once the stream has ended with HLS_RETENTION_SECONDS=-1. */
   recordingUrl?: string;
+  /** Median time between the video's keyframes (seconds), once measured. */
+  keyframeIntervalSeconds?: number;
+  /** Keyframes come further apart than the segment target: segments last a keyframe interval. */
+  keyframesSlowerThanTarget: boolean;
+  /** HLS_SEGMENT_SECONDS. */
+  segmentTargetSeconds: number;
 }
 
 /** Segments shorter than this say more about TS overhead than about the bitrate. */
@@ -89,6 +96,7 @@ export class StreamPackager {
   private masterInput?: MasterPlaylistInput;
   private ended = false;
   private writes: Promise<void> = Promise.resolve();
+  private readonly keyframes = new KeyframeCadence();
 
   constructor(
     readonly streamId: string,
@@ -119,6 +127,7 @@ export class StreamPackager {
     this.runBase = this.nextNumber;
     this.runWrote = false;
     this.wanted = tracks;
+    this.keyframes.reset();
   }
 
   onUnit(run: number, rendition: string, unit: MediaUnit): void {
@@ -129,7 +138,10 @@ export class StreamPackager {
       target = new ClassicRendition(rendition, kind);
       this.renditions.set(rendition, target);
     }
-    if (target.kind === 'video' && unit.keyframe) this.noteVideo(unit.data);
+    if (target.kind === 'video' && unit.keyframe) {
+      this.noteVideo(unit.data);
+      if (rendition === this.wanted.find((t) => t.kind === 'video')?.rendition) this.keyframes.keyframe(unit.pts);
+    }
     const finished = target.push(unit, this.runBase + unit.segment, this.cc);
     if (finished) this.complete(target, finished);
   }
@@ -206,6 +218,9 @@ export class StreamPackager {
       bitrateKbps,
       targetDuration: this.targetDuration,
       recordingUrl: this.recordingUrl,
+      keyframeIntervalSeconds: this.keyframes.intervalSeconds,
+      keyframesSlowerThanTarget: this.keyframes.slowerThan(this.options.segmentSeconds),
+      segmentTargetSeconds: this.options.segmentSeconds,
     };
   }
 

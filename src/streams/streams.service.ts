@@ -137,10 +137,15 @@ export class StreamsService implements OnApplicationShutdown {
    * the grace period. False when no stream waits for that publisher (another took it over, or it ended).
    */
   async endParked(peerId: string, reason: string): Promise<boolean> {
-    const stream = [...this.streams.values()].find((s) => s.parkedBy === peerId && s.publisherId === undefined && s.state !== 'ended');
+    const stream = this.parkedStream(peerId);
     if (!stream) return false;
     await this.end(stream, reason);
     return true;
+  }
+
+  /** The id of the stream that waits (parked) for `peerId` to come back, if any. */
+  parkedStreamOf(peerId: string): string | undefined {
+    return this.parkedStream(peerId)?.id;
   }
 
   @OnBusEvent('producer.created')
@@ -277,6 +282,10 @@ export class StreamsService implements OnApplicationShutdown {
       if (started) this.notices.next({ type: 'peerLeft', peerId: stream.id });
     })();
     return stream.ending;
+  }
+
+  private parkedStream(peerId: string): StreamRecord | undefined {
+    return [...this.streams.values()].find((s) => s.parkedBy === peerId && s.publisherId === undefined && s.state !== 'ended' && !s.ending);
   }
 
   private retire(stream: StreamRecord): void {

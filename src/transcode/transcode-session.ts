@@ -34,6 +34,8 @@ export interface SessionListener {
   onUnit(run: number, rendition: string, unit: MediaUnit): void;
   onRunEnded(run: number, reason: string): void;
   onRestart(reason: string): void;
+  /** FFmpeg listens and these producers' feeds are resumed. */
+  onReceiving(run: number, producerIds: string[]): void;
 }
 
 interface Wanted {
@@ -341,6 +343,7 @@ export class TranscodeSession {
     await instance.waitUntilListening();
     for (const feed of live) await feed.resume();
     if (video) keyframes.start();
+    this.listener.onReceiving(run, live.map((feed) => feed.producer.id));
   }
 
   private async stopInstance(reason: string): Promise<void> {

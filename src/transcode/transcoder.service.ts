@@ -167,6 +167,7 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
         this.bus.emit('transcode.unit', { streamId, run, rendition, unit }),
       onRunEnded: (run: number, reason: string) => this.bus.emit('transcode.run-ended', { streamId, run, reason }),
       onRestart: (reason: string) => this.bus.emit('transcode.restarted', { streamId, reason }),
+      onReceiving: (run: number, producerIds: string[]) => this.bus.emit('transcode.receiving', { streamId, run, producerIds }),
     };
   }
 
