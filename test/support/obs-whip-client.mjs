@@ -111,6 +111,7 @@ async function main() {
 
   const headers = { 'Content-Type': 'application/sdp' };
   if (args.token) headers.Authorization = `Bearer ${args.token}`;
+  const postStartedAt = Date.now();
   const response = await fetch(args.url, { method: 'POST', headers, body: peer.offer });
   const body = await response.text();
   if (response.status !== 201) {
@@ -126,6 +127,7 @@ async function main() {
     etag: response.headers.get('etag'),
     links: response.headers.get('link'),
     postMs: Math.round(performance.now() - started),
+    postStartedAt,
   });
   peer.pc.setRemoteDescription(body, 'answer');
 

@@ -50,6 +50,8 @@ export interface ObsPosted {
   etag: string;
   links: string | null;
   postMs: number;
+  /** Date.now() when the POST left. */
+  postStartedAt: number;
 }
 
 export interface ObsStandIn {

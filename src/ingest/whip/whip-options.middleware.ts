@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
-import { SDP_TYPE, SDPFRAG_TYPE } from './whip-http';
+import type { IncomingMessage } from 'node:http';
+import { mediaTypeOf, SDP_TYPE, SDPFRAG_TYPE } from './whip-http';
 import { WHIP_PATH } from './whip-resource';
 
 /** The response headers a browser-based WHIP client needs to read (Location, ETag, Link…) across origins. */
@@ -22,6 +23,20 @@ export function whipOptions(req: Request, res: Response, next: NextFunction): vo
     }
   }
   next();
+}
+
+/**
+ * The `type` test of the JSON and form body parsers: their media type, on every route but WHIP's.
+ * WHIP bodies (SDP offers, fragments) are read raw by its controller, with its own size limit and a
+ * 415 for a wrong Content-Type; the JSON parser would answer an offer sent as application/json with
+ * its own 400 first.
+ */
+export function parsedUnlessWhip(mediaType: string): (req: IncomingMessage) => boolean {
+  return (req) => {
+    const path = (req.url ?? '').split('?', 1)[0];
+    if (path === WHIP_PATH || path.startsWith(`${WHIP_PATH}/`)) return false;
+    return mediaTypeOf(req.headers['content-type']) === mediaType;
+  };
 }
 
 /** A WHIP session URL names its unguessable id: logs keep only its start. */
