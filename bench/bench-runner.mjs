@@ -365,6 +365,7 @@ function generatorDelta(a, b, peerIds) {
     retransmitted: 0,
     keyframeRequests: 0,
     keyframesOnRequest: 0,
+    keyframes: 0,
   };
   const videoFramesByPeer = new Map();
   for (const [key, t1] of after) {
@@ -377,6 +378,7 @@ function generatorDelta(a, b, peerIds) {
     d.retransmitted += diff('retransmitted');
     d.keyframeRequests += diff('keyframeRequests');
     d.keyframesOnRequest += diff('keyframesOnRequest');
+    if (t1.video) d.keyframes += diff('keyframes');
     // Cumulative loss in mediasoup's latest receiver report about this stream (never negative here).
     d.rtcpLost += Math.max(0, (t1.lastReport?.packetsLost ?? 0) - (t0.lastReport?.packetsLost ?? 0));
     // The server forwards one simulcast layer to FFmpeg: a publisher's video frames are its layers' max.
@@ -574,6 +576,8 @@ async function runRamp(ctx, { variant, ramp, timing, variantResult }) {
           retransmitted: whole.extra.g.retransmitted,
           keyframeRequests: whole.extra.g.keyframeRequests,
           keyframesOnRequest: whole.extra.g.keyframesOnRequest,
+          // Video keyframes sent in all (the browser variant's are nearly all asked for).
+          keyframes: whole.extra.g.keyframes,
           errors: state.generatorErrors.filter((e) => e.at > stepStart).map((e) => e.error.slice(0, 300)),
           eventLoopP99Ms: round(last.gen.eventLoop.p99Ms, 1),
           rssMiB: round(last.gen.rssMiB, 0),

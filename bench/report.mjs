@@ -185,8 +185,8 @@ export function capacityTable(result) {
 
 export function stepTable(result) {
   const rows = [
-    '| profile | variant | N | verdict | windows failing | server cores | core / stream | Nest · worker · FFmpeg (cores) | peak RSS MiB Nest · worker · FFmpeg max (Σ RSS, Σ PSS) | generator cores | produce→playable median / p95 ms | EXTINF max s | advance interval p95 / max s | media lag growth max s | UDP drops WebRtcServer · worker · FFmpeg · other | RTCP lost | FFmpeg RTP missed | FFmpeg dropped frames | loss | why |',
-    '| --- | --- | ---: | --- | --- | ---: | ---: | --- | --- | ---: | --- | ---: | --- | ---: | --- | ---: | --- | --- | --- | --- |',
+    '| profile | variant | N | verdict | windows failing | server cores | core / stream | Nest · worker · FFmpeg (cores) | peak RSS MiB Nest · worker · FFmpeg max (Σ RSS, Σ PSS) | generator cores | produce→playable median / p95 ms | EXTINF max s | advance interval p95 / max s | media lag growth max s | UDP drops WebRtcServer · worker · FFmpeg · other | RTCP lost | FFmpeg RTP missed | FFmpeg dropped frames | loss | video keyframes sent (on request) | why |',
+    '| --- | --- | ---: | --- | --- | ---: | ---: | --- | --- | ---: | --- | ---: | --- | ---: | --- | ---: | --- | --- | --- | --- | --- |',
   ];
   for (const [profile, p] of Object.entries(result.profiles)) {
     for (const [variant, v] of Object.entries(p.variants ?? {})) {
@@ -197,7 +197,7 @@ export function stepTable(result) {
           `| ${profile} | ${variant} | ${s.n} | ${s.verdict} | ${s.windowsFailing}/${s.windows.length}${s.confirmation ? `; confirmation ${s.confirmation.windowsFailing}/${s.confirmation.windows.length}` : ''} | ${fmt(s.serverCores, 2)} | ${fmt(s.perStreamCores, 3)} | ${fmt(s.split.node, 2)} · ${fmt(s.split.mediasoup, 2)} · ${fmt(s.split.ffmpeg, 2)} | ` +
             `${rss(s, 'node')} · ${rss(s, 'mediasoup')} · ${rss(s, 'ffmpeg')} | ${fmt(s.generatorCores, 2)} | ${cell(s.produceToPlayable.medianMs)} / ${cell(s.produceToPlayable.p95Ms)} | ` +
             `${cell(t.extinfMax)} | ${cell(t.intervalP95)} / ${cell(t.intervalMax)} | ${fmt(t.lagGrowthMax, 2)} | ${drops(s)} | ${cell(s.rtcpReportedLost)} | ${known(s.serverCounters?.ffmpegRtpMissed)} | ` +
-            `${known(s.serverCounters?.ffmpegDroppedFrames)} | ${l.total.toLocaleString('en-US')} of ${l.packets.toLocaleString('en-US')} (${fmt(l.ratio * 100, 4)} %) | ${s.reasons.join('; ') || '–'} |`,
+            `${known(s.serverCounters?.ffmpegDroppedFrames)} | ${l.total.toLocaleString('en-US')} of ${l.packets.toLocaleString('en-US')} (${fmt(l.ratio * 100, 4)} %) | ${cell(s.generator.keyframes)} (${cell(s.generator.keyframesOnRequest)}) | ${s.reasons.join('; ') || '–'} |`,
         );
       }
     }
