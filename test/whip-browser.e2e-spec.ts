@@ -49,7 +49,10 @@ describe('WHIP from Chromium with whip-whep', () => {
 
   async function publish(name: string, codec: 'H264' | 'VP8'): Promise<{ page: Page; published: Published }> {
     const page = await openTestPage(browser, app.url, 'whip');
-    const published: Published = await page.evaluate(([url, c]) => (window as any).whip.publish(url, { codec: c }), [`${app.url}/whip/${name}`, codec] as const);
+    const published: Published = await page.evaluate(([url, c]) => (window as any).whip.publish(url, { codec: c }), [
+      `${app.url}/whip/${name}`,
+      codec,
+    ] as const);
     return { page, published };
   }
 
@@ -60,12 +63,20 @@ describe('WHIP from Chromium with whip-whep', () => {
     const name = `cam-${codec.toLowerCase()}`;
     const { page, published } = await publish(name, codec);
     expect(published.location).toMatch(new RegExp(`^${app.url}/whip/${name}/[A-Za-z0-9_-]{32}$`));
-    await waitFor('ICE and DTLS connected', async () => (await page.evaluate(() => (window as any).whip.state())).connection === 'connected', 20_000);
+    await waitFor(
+      'ICE and DTLS connected',
+      async () => (await page.evaluate(() => (window as any).whip.state())).connection === 'connected',
+      20_000,
+    );
     expect((await page.evaluate(() => (window as any).whip.state())).codec).toBe(`video/${codec}`);
 
     await waitFor(`SSE peerLive for ${name}`, () => sse.find('peerLive', name), 30_000);
     const info = await streamInfo(app, name);
-    expect(info).toMatchObject({ state: 'live', named: true, tracks: { video: { codecIn: codec, codecOut: 'H264', mode, source: 'rtp' }, audio: { codecIn: 'opus' } } });
+    expect(info).toMatchObject({
+      state: 'live',
+      named: true,
+      tracks: { video: { codecIn: codec, codecOut: 'H264', mode, source: 'rtp' }, audio: { codecIn: 'opus' } },
+    });
     // It answers keyframe requests: segments keep to the 1 s target, no notice.
     expect(info.notices).toEqual([]);
     const listed = (await (await fetch(`${app.url}/api/streams?state=live`)).json()) as Array<{ peerId: string }>;
@@ -116,13 +127,21 @@ describe('WHIP from Chromium with whip-whep', () => {
 
     const second = await publish(name, 'H264');
     await waitFor(`SSE publisherChanged for ${name}`, () => sse.find('publisherChanged', name), 30_000);
-    const info = await waitFor('the second browser feeds the stream', async () => {
-      const i = await streamInfo(app, name);
-      return i.publisherId !== firstPublisher && i.tracks.video?.source === 'rtp' ? i : undefined;
-    }, 30_000);
+    const info = await waitFor(
+      'the second browser feeds the stream',
+      async () => {
+        const i = await streamInfo(app, name);
+        return i.publisherId !== firstPublisher && i.tracks.video?.source === 'rtp' ? i : undefined;
+      },
+      30_000,
+    );
     expect(info.state).toBe('live');
     // The first session ended with the takeover: its URL leads nowhere.
-    const patched = await whipRequest(first.published.location, { method: 'PATCH', contentType: 'application/trickle-ice-sdpfrag', body: 'a=end-of-candidates\r\n' });
+    const patched = await whipRequest(first.published.location, {
+      method: 'PATCH',
+      contentType: 'application/trickle-ice-sdpfrag',
+      body: 'a=end-of-candidates\r\n',
+    });
     expect(patched.status).toBe(404);
     const before = await playerState(viewer);
     await waitFor('viewer keeps playing', async () => (await playerState(viewer)).currentTime > before.currentTime + 3, 30_000);

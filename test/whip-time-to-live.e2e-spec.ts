@@ -40,7 +40,9 @@ measure('WHIP: POST → playable master', () => {
     sse?.close();
     await browser?.close();
     await app?.close();
-    const summary = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { runs: v, median: median(v), min: Math.min(...v), max: Math.max(...v) }]));
+    const summary = Object.fromEntries(
+      Object.entries(results).map(([k, v]) => [k, { runs: v, median: median(v), min: Math.min(...v), max: Math.max(...v) }]),
+    );
     console.log(JSON.stringify(summary, null, 2));
     mkdirSync('test-artifacts', { recursive: true });
     writeFileSync(join('test-artifacts', 'whip-time-to-live.json'), JSON.stringify({ at: new Date().toISOString(), summary }, null, 2));
@@ -61,7 +63,10 @@ measure('WHIP: POST → playable master', () => {
     for (let i = 0; i < RUNS; i++) {
       const name = `ttl-chromium-${i}`;
       const page = await openTestPage(browser, app.url, 'whip');
-      const { postStartedAt } = await page.evaluate((url) => (window as any).whip.publish(url, { codec: 'H264' }), `${app.url}/whip/${name}`);
+      const { postStartedAt } = await page.evaluate(
+        (url) => (window as any).whip.publish(url, { codec: 'H264' }),
+        `${app.url}/whip/${name}`,
+      );
       results.chromiumH264.push(await liveAfter(name, postStartedAt));
       await page.evaluate(() => (window as any).whip.stop());
       await page.close();

@@ -10,6 +10,7 @@ import { launchChromium } from './support/browser';
 import { ffprobe, readPlaylist, SseClient } from './support/hls';
 import { ObsMedia, prepareObsMedia, startObsStandIn } from './support/obs-whip';
 import { playerState, playWithHlsJs, waitForNewSegments, waitUntilPlaying } from './support/publisher';
+import { PORTS_PER_LEASE } from '../src/config/env.schema';
 import { randomPortEnv } from './support/ports';
 import { sign } from './support/tokens';
 import { fixtureOffer, postOffer, serverCounts, whipRequest } from './support/whip';
@@ -56,7 +57,9 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
       expect(posted.status).toBe(201);
       expect(posted.location).toMatch(new RegExp(`^${app.url}/whip/studio/[A-Za-z0-9_-]{32}$`));
       expect(posted.etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
-      expect(posted.links).toMatch(/^<stun:stun\.example\.net:3478>; rel="ice-server", <turn:turn\.example\.net:3478\?transport=udp>; rel="ice-server"; username="\d+:studio"; credential="[A-Za-z0-9+/=]+"; credential-type="password"$/);
+      expect(posted.links).toMatch(
+        /^<stun:stun\.example\.net:3478>; rel="ice-server", <turn:turn\.example\.net:3478\?transport=udp>; rel="ice-server"; username="\d+:studio"; credential="[A-Za-z0-9+/=]+"; credential-type="password"$/,
+      );
       await obs.connected;
 
       await waitFor('SSE peerLive for studio', () => sse.find('peerLive', 'studio'), 30_000);
@@ -76,10 +79,18 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
         const i = await streamInfo(app, 'studio');
         return i.keyframeIntervalSeconds !== undefined ? i : undefined;
       });
-      expect(info).toMatchObject({ state: 'live', named: true, tracks: { video: { codecIn: 'H264', mode: 'copy' }, audio: { codecIn: 'opus', codecOut: 'AAC' } } });
+      expect(info).toMatchObject({
+        state: 'live',
+        named: true,
+        tracks: { video: { codecIn: 'H264', mode: 'copy' }, audio: { codecIn: 'opus', codecOut: 'AAC' } },
+      });
       expect(info.publisherId).toMatch(/^whip-/);
       expect(info.keyframeIntervalSeconds).toBeCloseTo(2, 1);
-      expect(info.notices).toEqual([expect.stringMatching(/^keyframes arrive every 2 s, slower than the 1 s segment target: .* set its keyframe interval to 1 s \(OBS: Settings → Output → Keyframe Interval\)$/)]);
+      expect(info.notices).toEqual([
+        expect.stringMatching(
+          /^keyframes arrive every 2 s, slower than the 1 s segment target: .* set its keyframe interval to 1 s \(OBS: Settings → Output → Keyframe Interval\)$/,
+        ),
+      ]);
       const probed = await ffprobe(join(app.hlsDir, playlist.segments[1].uri));
       expect(probed.streams[0]).toMatchObject({ codec_name: 'h264', profile: 'High', width: 640, height: 360 });
 
@@ -113,10 +124,14 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
     const second = startObsStandIn(`${app.url}/whip/comeback`, media, await token('comeback'));
     expect((await second.posted).status).toBe(201);
     await waitFor('SSE publisherChanged for comeback', () => sse.find('publisherChanged', 'comeback'), 30_000);
-    const resumed = await waitFor('comeback live again', async () => {
-      const info = await streamInfo(app, 'comeback');
-      return info.state === 'live' && info.tracks.video?.source === 'rtp' ? info : undefined;
-    }, 30_000);
+    const resumed = await waitFor(
+      'comeback live again',
+      async () => {
+        const info = await streamInfo(app, 'comeback');
+        return info.state === 'live' && info.tracks.video?.source === 'rtp' ? info : undefined;
+      },
+      30_000,
+    );
     expect(resumed.publisherId).toMatch(/^whip-/);
     // The killed session was taken over: its URL leads nowhere now.
     expect((await whipRequest(firstSession.location, { method: 'DELETE', token: await token('comeback') })).status).toBe(404);
@@ -128,7 +143,11 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
     const left = await waitFor('SSE peerLeft for comeback', () => sse.find('peerLeft', 'comeback'), (TIMEOUT_S + GRACE_S + 20) * 1000, 200);
     expect(left.receivedAt - killedAt).toBeGreaterThanOrEqual((TIMEOUT_S + GRACE_S) * 1000 - 200);
     expect((await readPlaylist(app.hlsDir, 'comeback-video.m3u8'))!.ended).toBe(true);
-    expect(sse.events.filter((e) => e.data?.peerId === 'comeback').map((e) => e.type)).toEqual(['peerLive', 'publisherChanged', 'peerLeft']);
+    expect(sse.events.filter((e) => e.data?.peerId === 'comeback').map((e) => e.type)).toEqual([
+      'peerLive',
+      'publisherChanged',
+      'peerLeft',
+    ]);
   });
 
   describe('with a live stream "main" that no refusal may touch', () => {
@@ -151,7 +170,9 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
       expect(info).toMatchObject({ state: 'live', tracks: { video: { source: 'rtp' } } });
       await waitForNewSegments(app.hlsDir, 'main-video.m3u8', 2, 30_000);
       expect(await serverCounts(app.url)).toEqual(before);
-      const current = ((await (await fetch(`${app.url}/api/streams`)).json()) as Array<{ peerId: string; state: string }>).filter((s) => s.state !== 'ended');
+      const current = ((await (await fetch(`${app.url}/api/streams`)).json()) as Array<{ peerId: string; state: string }>).filter(
+        (s) => s.state !== 'ended',
+      );
       expect(current.map((s) => s.peerId)).toEqual(['main']);
       expect(sse.events.filter((e) => e.data?.peerId === 'main').map((e) => e.type)).toEqual(['peerLive']);
       expect((await obs.stop()).status).toBe(200);
@@ -166,12 +187,22 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
       const wrong = await postOffer(app.url, 'other', offer, { token: await token('other'), contentType: 'text/plain' });
       refused(wrong, 415, 'UNSUPPORTED_MEDIA_TYPE', /^a WHIP offer must be sent with Content-Type: application\/sdp, got "text\/plain"$/);
       expect(wrong.headers.get('accept-post')).toBe('application/sdp');
-      refused(await postOffer(app.url, 'other', offer, { contentType: 'application/json' }), 415, 'UNSUPPORTED_MEDIA_TYPE', /got "application\/json"/);
+      refused(
+        await postOffer(app.url, 'other', offer, { contentType: 'application/json' }),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        /got "application\/json"/,
+      );
     });
 
     it('413: a body over 64 KiB, declared or streamed', async () => {
       const big = offer + `a=x-padding:${'x'.repeat(70_000)}\r\n`;
-      refused(await postOffer(app.url, 'other', big, { token: await token('other') }), 413, 'PAYLOAD_TOO_LARGE', /^the body is \d+ bytes; at most 65536 bytes are accepted$/);
+      refused(
+        await postOffer(app.url, 'other', big, { token: await token('other') }),
+        413,
+        'PAYLOAD_TOO_LARGE',
+        /^the body is \d+ bytes; at most 65536 bytes are accepted$/,
+      );
       const chunks = [Buffer.from(offer), Buffer.alloc(70_000, 0x61)];
       const streamed = await fetch(`${app.url}/whip/other`, {
         method: 'POST',
@@ -186,7 +217,10 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
         duplex: 'half',
       } as RequestInit);
       expect(streamed.status).toBe(413);
-      expect(await streamed.json()).toEqual({ code: 'PAYLOAD_TOO_LARGE', error: 'the body is over 65536 bytes; at most 65536 bytes are accepted' });
+      expect(await streamed.json()).toEqual({
+        code: 'PAYLOAD_TOO_LARGE',
+        error: 'the body is over 65536 bytes; at most 65536 bytes are accepted',
+      });
     });
 
     it.each([
@@ -199,19 +233,39 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
 
     it.each([
       ['not SDP', () => 'hello', /^the body is not an SDP offer \(it must start with "v=0"\)$/],
-      ['no ICE credentials', () => offer.replace(/a=ice-(ufrag|pwd):.*\r\n/g, ''), /^the offer has no ICE credentials \(a=ice-ufrag and a=ice-pwd\)$/],
+      [
+        'no ICE credentials',
+        () => offer.replace(/a=ice-(ufrag|pwd):.*\r\n/g, ''),
+        /^the offer has no ICE credentials \(a=ice-ufrag and a=ice-pwd\)$/,
+      ],
       ['no DTLS fingerprint', () => offer.replace(/a=fingerprint:.*\r\n/g, ''), /^the offer has no DTLS fingerprint \(a=fingerprint\)$/],
       ['no media', () => offer.slice(0, offer.indexOf('m=audio')), /^the offer has no media \(m= line\)/],
-      ['only a data channel', () => offer.slice(0, offer.indexOf('m=audio')) + 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n', /^the offer has no audio or video we can receive: m=application/],
+      [
+        'only a data channel',
+        () =>
+          offer.slice(0, offer.indexOf('m=audio')) +
+          'm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n',
+        /^the offer has no audio or video we can receive: m=application/,
+      ],
     ])('400: %s', async (_what, body, message) => {
       refused(await postOffer(app.url, 'other', body(), { token: await token('other') }), 400, 'BAD_OFFER', message);
     });
 
     it('422: no codec we can take', async () => {
       const g722 = offer.replace('opus/48000/2', 'G722/8000').replace(/a=fmtp:111 .*\r\n/, '');
-      refused(await postOffer(app.url, 'other', g722, { token: await token('other') }), 422, 'UNSUPPORTED_CODEC', /^no codec we can take in the audio m-section \(mid 0\): it offers G722; we take opus$/);
+      refused(
+        await postOffer(app.url, 'other', g722, { token: await token('other') }),
+        422,
+        'UNSUPPORTED_CODEC',
+        /^no codec we can take in the audio m-section \(mid 0\): it offers G722; we take opus$/,
+      );
       const h265 = offer.replace('H264/90000', 'H265/90000').replace(/a=fmtp:96 .*\r\n/, '');
-      refused(await postOffer(app.url, 'other', h265, { token: await token('other') }), 422, 'UNSUPPORTED_CODEC', /^no codec we can take in the video m-section \(mid 1\): it offers H265; we take .*H264/);
+      refused(
+        await postOffer(app.url, 'other', h265, { token: await token('other') }),
+        422,
+        'UNSUPPORTED_CODEC',
+        /^no codec we can take in the video m-section \(mid 1\): it offers H265; we take .*H264/,
+      );
     });
 
     it('401 and 403: the publish tokens of the socket.io path, as a Bearer header', async () => {
@@ -239,18 +293,47 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
     });
 
     it('409: the name is live (takeover is off)', async () => {
-      refused(await postOffer(app.url, 'main', offer, { token: await token('main') }), 409, 'STREAM_IN_USE', /^stream "main" is being published by another connection \(takeover is off\)$/);
+      refused(
+        await postOffer(app.url, 'main', offer, { token: await token('main') }),
+        409,
+        'STREAM_IN_USE',
+        /^stream "main" is being published by another connection \(takeover is off\)$/,
+      );
     });
 
     it('404, 401, 403 on the session URL: unknown, another stream’s path, no token, a token for another stream', async () => {
       const mainId = mainLocation.split('/').pop()!;
       const unknown = await whipRequest(`${app.url}/whip/main/${'A'.repeat(32)}`, { method: 'DELETE', token: await token('main') });
       refused(unknown, 404, 'NOT_FOUND', /^no WHIP session at this URL: it ended, or never existed$/);
-      refused(await whipRequest(`${app.url}/whip/other/${mainId}`, { method: 'DELETE', token: await token('other') }), 404, 'NOT_FOUND', /no WHIP session/);
+      refused(
+        await whipRequest(`${app.url}/whip/other/${mainId}`, { method: 'DELETE', token: await token('other') }),
+        404,
+        'NOT_FOUND',
+        /no WHIP session/,
+      );
       refused(await whipRequest(mainLocation, { method: 'DELETE' }), 401, 'UNAUTHORIZED', /^this WHIP session needs its publish token/);
       refused(await whipRequest(mainLocation, { method: 'DELETE', token: await token('other') }), 403, 'FORBIDDEN', /not "main"$/);
-      refused(await whipRequest(mainLocation, { method: 'PATCH', token: await token('other'), contentType: 'application/trickle-ice-sdpfrag', body: 'a=end-of-candidates\r\n' }), 403, 'FORBIDDEN', /not "main"$/);
-      refused(await whipRequest(`${app.url}/whip/main/${'B'.repeat(32)}`, { method: 'PATCH', contentType: 'application/trickle-ice-sdpfrag', body: 'a=end-of-candidates\r\n' }), 404, 'NOT_FOUND', /no WHIP session/);
+      refused(
+        await whipRequest(mainLocation, {
+          method: 'PATCH',
+          token: await token('other'),
+          contentType: 'application/trickle-ice-sdpfrag',
+          body: 'a=end-of-candidates\r\n',
+        }),
+        403,
+        'FORBIDDEN',
+        /not "main"$/,
+      );
+      refused(
+        await whipRequest(`${app.url}/whip/main/${'B'.repeat(32)}`, {
+          method: 'PATCH',
+          contentType: 'application/trickle-ice-sdpfrag',
+          body: 'a=end-of-candidates\r\n',
+        }),
+        404,
+        'NOT_FOUND',
+        /no WHIP session/,
+      );
     });
 
     it('405: other methods, with Allow', async () => {
@@ -265,7 +348,11 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
     it('OPTIONS: 204 with CORS and Accept-Post / Accept-Patch', async () => {
       const preflight = await fetch(`${app.url}/whip/main`, {
         method: 'OPTIONS',
-        headers: { Origin: 'https://studio.example.net', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type' },
+        headers: {
+          Origin: 'https://studio.example.net',
+          'Access-Control-Request-Method': 'POST',
+          'Access-Control-Request-Headers': 'authorization, content-type',
+        },
       });
       expect(preflight.status).toBe(204);
       expect(preflight.headers.get('accept-post')).toBe('application/sdp');
@@ -292,7 +379,13 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
       const ufrag = /a=ice-ufrag:(\S+)/.exec(offer)![1];
       const pwd = /a=ice-pwd:(\S+)/.exec(offer)![1];
       const patch = async (body: string, ifMatch?: string, contentType = 'application/trickle-ice-sdpfrag') =>
-        whipRequest(location, { method: 'PATCH', contentType, body, token: await token('patched'), headers: ifMatch ? { 'If-Match': ifMatch } : {} });
+        whipRequest(location, {
+          method: 'PATCH',
+          contentType,
+          body,
+          token: await token('patched'),
+          headers: ifMatch ? { 'If-Match': ifMatch } : {},
+        });
 
       const trickle = `a=ice-ufrag:${ufrag}\r\na=ice-pwd:${pwd}\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1387637174 1 udp 2122260223 192.0.2.1 61764 typ host generation 0\r\na=end-of-candidates\r\n`;
       expect((await patch(trickle, etag)).status).toBe(204);
@@ -300,7 +393,10 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
       const stale = await patch(trickle, '"stale"');
       expect([stale.status, stale.json?.code, stale.headers.get('etag')]).toEqual([412, 'PRECONDITION_FAILED', etag]);
       expect((await patch(trickle, etag, 'application/sdp')).status).toBe(415);
-      expect((await patch('{"audio":true}', etag)).json).toEqual({ code: 'BAD_REQUEST', error: 'the trickle-ice-sdpfrag has a line that is not SDP (line 1: "{\\"audio\\":true}")' });
+      expect((await patch('{"audio":true}', etag)).json).toEqual({
+        code: 'BAD_REQUEST',
+        error: 'the trickle-ice-sdpfrag has a line that is not SDP (line 1: "{\\"audio\\":true}")',
+      });
 
       // An ICE restart must say If-Match: *; it gets our new credentials and a new ETag.
       const restart = `a=ice-ufrag:newU\r\na=ice-pwd:newpasswordnewpassword12\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n`;
@@ -313,7 +409,9 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
       const oldUfrag = String(answered.media[0].iceUfrag);
       const newUfrag = /a=ice-ufrag:(.*)\r\n/.exec(restarted.text)![1];
       expect(newUfrag).not.toBe(oldUfrag);
-      expect(restarted.text).toMatch(/^a=ice-lite\r\na=ice-ufrag:\S+\r\na=ice-pwd:\S+\r\nm=audio 9 UDP\/TLS\/RTP\/SAVPF 0\r\na=mid:0\r\na=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host\r\n/);
+      expect(restarted.text).toMatch(
+        /^a=ice-lite\r\na=ice-ufrag:\S+\r\na=ice-pwd:\S+\r\nm=audio 9 UDP\/TLS\/RTP\/SAVPF 0\r\na=mid:0\r\na=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host\r\n/,
+      );
       expect((await patch(trickle, etag)).status).toBe(412);
       expect((await patch('a=end-of-candidates\r\n', newEtag)).status).toBe(204);
 
@@ -332,7 +430,11 @@ describe('WHIP ingest: 503 when the server has no room', () => {
     media = prepareObsMedia(2);
     // Room for one stream's FFmpeg ports only.
     const ports = randomPortEnv();
-    app = await startApp({ ...ports, MEDIASOUP_WORKERS: '1', FFMPEG_MAX_PORT: String(Number(ports.FFMPEG_MIN_PORT) + 3) });
+    app = await startApp({
+      ...ports,
+      MEDIASOUP_WORKERS: '1',
+      FFMPEG_MAX_PORT: String(Number(ports.FFMPEG_MIN_PORT) + PORTS_PER_LEASE - 1),
+    });
   });
   afterAll(async () => {
     await app?.close();

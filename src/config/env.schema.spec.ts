@@ -238,17 +238,27 @@ describe('validateEnvironment', () => {
         'WHIP_STUN_URLS: "http://x.example.net" is not a stun:/stuns: URI (e.g. stun:stun.example.net:3478)',
         'WHIP_STUN_URLS: "stun:a b" is not a stun:/stuns: URI (e.g. stun:stun.example.net:3478)',
       ]);
-      expect(linesOf(problemsOf({ WHIP_STUN_URLS: 'turn:t.example.net', WHIP_TURN_URLS: 'stun:s.example.net:70000', WHIP_TURN_SECRET: 'x' }))).toEqual([
+      expect(
+        linesOf(problemsOf({ WHIP_STUN_URLS: 'turn:t.example.net', WHIP_TURN_URLS: 'stun:s.example.net:70000', WHIP_TURN_SECRET: 'x' })),
+      ).toEqual([
         'WHIP_STUN_URLS: "turn:t.example.net" is not a stun:/stuns: URI (e.g. stun:stun.example.net:3478)',
         'WHIP_TURN_URLS: "stun:s.example.net:70000" is not a turn:/turns: URI (e.g. turn:turn.example.net:3478?transport=udp)',
       ]);
-      expect(linesOf(problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net:3478?transport=sctp', WHIP_TURN_USERNAME: 'u', WHIP_TURN_CREDENTIAL: 'c' }))).toEqual([
+      expect(
+        linesOf(
+          problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net:3478?transport=sctp', WHIP_TURN_USERNAME: 'u', WHIP_TURN_CREDENTIAL: 'c' }),
+        ),
+      ).toEqual([
         'WHIP_TURN_URLS: "turn:t.example.net:3478?transport=sctp" is not a turn:/turns: URI (e.g. turn:turn.example.net:3478?transport=udp)',
       ]);
       expect(linesOf(problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net', WHIP_TURN_USERNAME: 'u' }))).toEqual([
         'WHIP_TURN_URLS needs WHIP_TURN_USERNAME and WHIP_TURN_CREDENTIAL, or WHIP_TURN_SECRET (TURN servers refuse clients without credentials)',
       ]);
-      expect(linesOf(problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net', WHIP_TURN_USERNAME: 'u', WHIP_TURN_CREDENTIAL: 'c', WHIP_TURN_SECRET: 's' }))).toEqual([
+      expect(
+        linesOf(
+          problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net', WHIP_TURN_USERNAME: 'u', WHIP_TURN_CREDENTIAL: 'c', WHIP_TURN_SECRET: 's' }),
+        ),
+      ).toEqual([
         'WHIP_TURN_SECRET and WHIP_TURN_USERNAME/WHIP_TURN_CREDENTIAL exclude each other: credentials come from the secret, or are given',
       ]);
       expect(linesOf(problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net', WHIP_TURN_USERNAME: 'u', WHIP_TURN_CREDENTIAL: 'a"b' }))).toEqual([

@@ -10,7 +10,6 @@ const PORT = String.raw`(:\d{1,5})?`;
 const STUN_URI = new RegExp(`^stuns?:${HOST}${PORT}$`);
 const TURN_URI = new RegExp(`^turns?:${HOST}${PORT}(\\?transport=(udp|tcp))?$`);
 
-
 export type IceScheme = 'stun' | 'turn';
 
 /** The URIs of a comma-separated list, and what is wrong with each bad one. */

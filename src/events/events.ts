@@ -92,7 +92,11 @@ export class EventBus {
    * The next `name` event whose payload satisfies `accept`, or undefined after `timeoutMs`. Subscribe
    * before causing the event: one emitted earlier is not seen.
    */
-  waitFor<K extends BusEventName>(name: K, accept: (payload: BusEvents[K]) => boolean, timeoutMs: number): Promise<BusEvents[K] | undefined> {
+  waitFor<K extends BusEventName>(
+    name: K,
+    accept: (payload: BusEvents[K]) => boolean,
+    timeoutMs: number,
+  ): Promise<BusEvents[K] | undefined> {
     return new Promise((resolve) => {
       const listener = (payload: BusEvents[K]) => {
         if (!accept(payload)) return;

@@ -71,7 +71,11 @@ function annexBFrames(data) {
   const frames = [];
   let current = [];
   const flush = () => {
-    if (current.length) frames.push({ data: Buffer.concat(current.flatMap((nal) => [Buffer.from([0, 0, 0, 1]), nal])), key: current.some((n) => (n[0] & 0x1f) === 5) });
+    if (current.length)
+      frames.push({
+        data: Buffer.concat(current.flatMap((nal) => [Buffer.from([0, 0, 0, 1]), nal])),
+        key: current.some((n) => (n[0] & 0x1f) === 5),
+      });
     current = [];
   };
   starts.forEach((start, k) => {
@@ -89,7 +93,7 @@ function annexBFrames(data) {
 /** Whether an incoming RTCP (compound) packet asks for a keyframe: PLI (PSFB FMT 1) or FIR (FMT 4). */
 function keyframeRequests(buffer) {
   let count = 0;
-  for (let off = 0; off + 4 <= buffer.length; ) {
+  for (let off = 0; off + 4 <= buffer.length;) {
     const length = (buffer.readUInt16BE(off + 2) + 1) * 4;
     if ((buffer[off] & 0xc0) !== 0x80) break;
     if (buffer[off + 1] === 206 && [1, 4].includes(buffer[off] & 0x1f)) count++;

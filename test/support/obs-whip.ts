@@ -36,7 +36,10 @@ export function prepareObsMedia(keyframeSeconds = 2, seconds = 12): ObsMedia {
     const path = join(dir, `${createHash('sha256').update(args.join(' ')).digest('hex').slice(0, 16)}.${extension}`);
     if (existsSync(path)) return path;
     const partial = `${path}.${process.pid}.part`;
-    const result = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args, partial], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+    const result = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args, partial], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 120_000,
+    });
     if (result.status !== 0) throw new Error(`ffmpeg failed making ${path}: ${result.stderr}`);
     renameSync(partial, path);
     return path;
@@ -60,7 +63,10 @@ export interface ObsStandIn {
   /** ICE and DTLS up, tracks open: media flows from now on. */
   connected: Promise<{ connectedMs: number }>;
   /** Like OBS's Stop Streaming: closes the peer connection, then DELETE; resolves with the DELETE's status. */
-  stop(): Promise<{ status: number; stats: { videoFrames: number; keyframes: number; audioPackets: number; keyframeRequestsIgnored: number } }>;
+  stop(): Promise<{
+    status: number;
+    stats: { videoFrames: number; keyframes: number; audioPackets: number; keyframeRequestsIgnored: number };
+  }>;
   /** Like a crashed OBS: SIGKILL, nothing more is sent. */
   kill(): void;
   exited: Promise<number | null>;

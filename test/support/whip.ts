@@ -31,8 +31,18 @@ export async function whipRequest(
 }
 
 /** POST an offer to /whip/<name>. */
-export function postOffer(appUrl: string, name: string, sdp: string, options: { token?: string; contentType?: string; headers?: Record<string, string> } = {}): Promise<WhipAnswer> {
-  return whipRequest(`${appUrl}/whip/${name}`, { body: sdp, contentType: options.contentType ?? 'application/sdp', token: options.token, headers: options.headers });
+export function postOffer(
+  appUrl: string,
+  name: string,
+  sdp: string,
+  options: { token?: string; contentType?: string; headers?: Record<string, string> } = {},
+): Promise<WhipAnswer> {
+  return whipRequest(`${appUrl}/whip/${name}`, {
+    body: sdp,
+    contentType: options.contentType ?? 'application/sdp',
+    token: options.token,
+    headers: options.headers,
+  });
 }
 
 /** A few gauges of /metrics: what a refused request must leave as it was. */

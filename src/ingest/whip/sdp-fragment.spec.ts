@@ -7,7 +7,8 @@ const WHIP_WHEP_TRICKLE =
   'a=candidate:1387637174 1 udp 2122260223 192.0.2.1 61764 typ host generation 0 ufrag EsAw network-id 1\r\n' +
   'a=candidate:3471623853 1 udp 2122194687 198.51.100.2 61765 typ host generation 0 ufrag EsAw network-id 2\r\n' +
   'a=candidate:473322822 1 tcp 1518280447 192.0.2.1 9 typ host tcptype active generation 0 ufrag EsAw network-id 1\r\n';
-const END_OF_CANDIDATES = 'a=ice-ufrag:EsAw\r\na=ice-pwd:P2uYro0UCOQ4zxjKXaWCBui1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=end-of-candidates\r\n';
+const END_OF_CANDIDATES =
+  'a=ice-ufrag:EsAw\r\na=ice-pwd:P2uYro0UCOQ4zxjKXaWCBui1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=end-of-candidates\r\n';
 const GSTREAMER = 'm=audio 9 UDP/TLS/RTP/SAVPF 0\na=mid:audio0\na=candidate:1 1 UDP 2015363327 10.0.0.5 45923 typ host\n';
 
 describe('trickle-ice-sdpfrag', () => {
@@ -34,15 +35,33 @@ describe('trickle-ice-sdpfrag', () => {
     ['ufrag without pwd', 'a=ice-ufrag:abcd\r\n', /only one of a=ice-ufrag and a=ice-pwd/],
     ['an empty pwd', 'a=ice-ufrag:abcd\r\na=ice-pwd:\r\n', /only one of/],
   ])('refuses %s with 400', (_what, body, message) => {
-    expect(() => parseSdpFragment(body)).toThrow(expect.objectContaining({ status: 400, code: 'BAD_REQUEST', message: expect.stringMatching(message) }));
+    expect(() => parseSdpFragment(body)).toThrow(
+      expect.objectContaining({ status: 400, code: 'BAD_REQUEST', message: expect.stringMatching(message) }),
+    );
   });
 
   it('answers an ICE restart with our new credentials and candidates on the first m-section', () => {
     const text = restartAnswerFragment(
       { usernameFragment: 'newufrag', password: 'newpassword', iceLite: true },
       [
-        { foundation: 'udpcandidate', priority: 1076302079, ip: '127.0.0.1', protocol: 'udp', port: 24000, type: 'host', tcpType: undefined },
-        { foundation: 'tcpcandidate', priority: 1076276479, ip: '127.0.0.1', protocol: 'tcp', port: 24000, type: 'host', tcpType: 'passive' },
+        {
+          foundation: 'udpcandidate',
+          priority: 1076302079,
+          ip: '127.0.0.1',
+          protocol: 'udp',
+          port: 24000,
+          type: 'host',
+          tcpType: undefined,
+        },
+        {
+          foundation: 'tcpcandidate',
+          priority: 1076276479,
+          ip: '127.0.0.1',
+          protocol: 'tcp',
+          port: 24000,
+          type: 'host',
+          tcpType: 'passive',
+        },
       ],
       { kind: 'audio', mid: '0' },
     );

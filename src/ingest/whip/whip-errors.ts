@@ -26,7 +26,8 @@ export function noCapacity(message: string): WhipHttpError {
  */
 export function toWhipHttpError(error: unknown): WhipHttpError | undefined {
   if (error instanceof WhipHttpError) return error;
-  if (error instanceof WhipOfferError) return new WhipHttpError(error.status, error.status === 422 ? 'UNSUPPORTED_CODEC' : 'BAD_OFFER', error.message);
+  if (error instanceof WhipOfferError)
+    return new WhipHttpError(error.status, error.status === 422 ? 'UNSUPPORTED_CODEC' : 'BAD_OFFER', error.message);
   if (error instanceof PublishTokenError) return error.problem === 'WRONG_STREAM' ? forbidden(error.message) : unauthorized(error.message);
   if (error instanceof UnauthorizedError) return unauthorized(error.message);
   if (error instanceof StreamInUseError) return new WhipHttpError(409, error.code, error.message);

@@ -1,7 +1,18 @@
 import { createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
-import { assertContentType, bearerToken, iceServerLinks, ifMatch, MAX_BODY_BYTES, mediaTypeOf, newEtag, newResourceId, readBody, WhipHttpError } from './whip-http';
+import {
+  assertContentType,
+  bearerToken,
+  iceServerLinks,
+  ifMatch,
+  MAX_BODY_BYTES,
+  mediaTypeOf,
+  newEtag,
+  newResourceId,
+  readBody,
+  WhipHttpError,
+} from './whip-http';
 
 const refusal = (fn: () => unknown): WhipHttpError => {
   try {
@@ -64,29 +75,44 @@ describe('WHIP HTTP helpers', () => {
     expect(iceServerLinks(withTurn, 'studio')[1]).toBe(
       '<turn:turn.example.net?transport=udp>; rel="ice-server"; username="u"; credential="p"; credential-type="password"',
     );
-    const withSecret = { ...whip, stunUrls: [], turn: { ...whip.turn, urls: ['turns:turn.example.net:443?transport=tcp'], secret: 's3cret' } };
+    const withSecret = {
+      ...whip,
+      stunUrls: [],
+      turn: { ...whip.turn, urls: ['turns:turn.example.net:443?transport=tcp'], secret: 's3cret' },
+    };
     const [link] = iceServerLinks(withSecret, 'studio', Date.UTC(2030, 0, 1));
     const username = `${Date.UTC(2030, 0, 1) / 1000 + 3600}:studio`;
     const credential = createHmac('sha1', 's3cret').update(username).digest('base64');
-    expect(link).toBe(`<turns:turn.example.net:443?transport=tcp>; rel="ice-server"; username="${username}"; credential="${credential}"; credential-type="password"`);
+    expect(link).toBe(
+      `<turns:turn.example.net:443?transport=tcp>; rel="ice-server"; username="${username}"; credential="${credential}"; credential-type="password"`,
+    );
     expect(iceServerLinks({ ...whip, stunUrls: [] }, 'x')).toEqual([]);
   });
 
   describe('readBody', () => {
     it('reads UTF-8 text in chunks', async () => {
-      await expect(readBody(request(['v=0\r\n', 'o=- 1 1 IN IP4 0.0.0.0\r\n', Buffer.from('s=é\r\n')]))).resolves.toBe('v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=é\r\n');
+      await expect(readBody(request(['v=0\r\n', 'o=- 1 1 IN IP4 0.0.0.0\r\n', Buffer.from('s=é\r\n')]))).resolves.toBe(
+        'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=é\r\n',
+      );
     });
 
     it('refuses more than the limit: at once when Content-Length says so, else when it is passed', async () => {
       const declared = request(['x'], { 'content-length': String(MAX_BODY_BYTES + 1) });
-      await expect(readBody(declared)).rejects.toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: `the body is ${MAX_BODY_BYTES + 1} bytes; at most ${MAX_BODY_BYTES} bytes are accepted` });
+      await expect(readBody(declared)).rejects.toMatchObject({
+        status: 413,
+        code: 'PAYLOAD_TOO_LARGE',
+        message: `the body is ${MAX_BODY_BYTES + 1} bytes; at most ${MAX_BODY_BYTES} bytes are accepted`,
+      });
       const chunked = request([Buffer.alloc(40_000, 0x61), Buffer.alloc(40_000, 0x61)]);
       await expect(readBody(chunked)).rejects.toMatchObject({ status: 413, headers: { Connection: 'close' } });
       await expect(readBody(request([Buffer.alloc(MAX_BODY_BYTES, 0x61)]))).resolves.toHaveLength(MAX_BODY_BYTES);
     });
 
     it('refuses bytes that are not UTF-8', async () => {
-      await expect(readBody(request([Buffer.from([0x76, 0x3d, 0x30, 0xff, 0xfe])]))).rejects.toMatchObject({ status: 400, message: 'the body is not valid UTF-8' });
+      await expect(readBody(request([Buffer.from([0x76, 0x3d, 0x30, 0xff, 0xfe])]))).rejects.toMatchObject({
+        status: 400,
+        message: 'the body is not valid UTF-8',
+      });
     });
   });
 });

@@ -13,7 +13,10 @@ export const WHIP_EXPOSED_HEADERS = ['Location', 'ETag', 'Link', 'Accept-Patch',
  */
 export function whipOptions(req: Request, res: Response, next: NextFunction): void {
   if (req.method === 'OPTIONS' && req.path.startsWith(`${WHIP_PATH}/`)) {
-    const segments = req.path.slice(WHIP_PATH.length + 1).split('/').filter(Boolean);
+    const segments = req.path
+      .slice(WHIP_PATH.length + 1)
+      .split('/')
+      .filter(Boolean);
     if (segments.length === 1) {
       res.setHeader('Accept-Post', SDP_TYPE);
       res.setHeader('Allow', 'POST, OPTIONS');

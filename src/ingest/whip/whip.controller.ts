@@ -29,7 +29,10 @@ export class WhipController {
   @ApiBody({ schema: { type: 'string', example: 'v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\n…' } })
   @ApiHeader({ name: 'Authorization', required: false, description: 'Bearer <publish token for the stream>' })
   @ApiResponse({ status: 201, description: 'The SDP answer; Location, ETag, Link headers' })
-  @ApiResponse({ status: 400, description: 'Bad stream name, unparsable or incomplete offer (no ICE credentials, no fingerprint, no media)' })
+  @ApiResponse({
+    status: 400,
+    description: 'Bad stream name, unparsable or incomplete offer (no ICE credentials, no fingerprint, no media)',
+  })
   @ApiResponse({ status: 401, description: 'No token, or one that does not verify' })
   @ApiResponse({ status: 403, description: 'A token for another stream' })
   @ApiResponse({ status: 409, description: 'STREAM_IN_USE: another publisher holds the name (unless STREAM_TAKEOVER=true)' })
@@ -74,7 +77,9 @@ export class WhipController {
   @Patch(':stream/:resource')
   @ApiOperation({ summary: 'Trickle ICE candidates (204) or restart ICE (200 with new credentials), RFC 9725 §4.3' })
   @ApiConsumes(SDPFRAG_TYPE)
-  @ApiBody({ schema: { type: 'string', example: 'a=ice-ufrag:EsAw\r\na=ice-pwd:…\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:…' } })
+  @ApiBody({
+    schema: { type: 'string', example: 'a=ice-ufrag:EsAw\r\na=ice-pwd:…\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:…' },
+  })
   @ApiHeader({ name: 'If-Match', required: false, description: 'The ETag of the session; "*" for an ICE restart' })
   @ApiResponse({ status: 204, description: 'Candidates taken (the server is ICE-lite: it learns addresses from the checks)' })
   @ApiResponse({ status: 200, description: 'ICE restarted: the server’s new credentials and candidates, new ETag' })
@@ -103,12 +108,22 @@ export class WhipController {
   /** Other methods on an endpoint or a session URL (a WHIP client's GET, whip-whep's mute() POST…). */
   @All(':stream')
   endpointMethods(@Req() req: Request, @Res() res: Response): void {
-    this.refuse(res, new WhipHttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on a WHIP endpoint: POST an SDP offer`, { Allow: 'POST, OPTIONS' }));
+    this.refuse(
+      res,
+      new WhipHttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on a WHIP endpoint: POST an SDP offer`, {
+        Allow: 'POST, OPTIONS',
+      }),
+    );
   }
 
   @All(':stream/:resource')
   sessionMethods(@Req() req: Request, @Res() res: Response): void {
-    this.refuse(res, new WhipHttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on a WHIP session: PATCH (trickle ICE) or DELETE`, { Allow: 'PATCH, DELETE, OPTIONS' }));
+    this.refuse(
+      res,
+      new WhipHttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on a WHIP session: PATCH (trickle ICE) or DELETE`, {
+        Allow: 'PATCH, DELETE, OPTIONS',
+      }),
+    );
   }
 
   private async answer(res: Response, what: string, work: () => Promise<void>): Promise<void> {

@@ -171,7 +171,13 @@ export class WhipService implements OnApplicationShutdown {
    * PATCH with a trickle-ice-sdpfrag (RFC 9725 §4.3): candidates are taken and ignored (ICE-lite: the
    * client's checks tell us its addresses); new ICE credentials restart ICE with a new entity-tag.
    */
-  async patch(name: string, id: string, authorization: string | undefined, ifMatchHeader: string | undefined, body: string): Promise<WhipPatched> {
+  async patch(
+    name: string,
+    id: string,
+    authorization: string | undefined,
+    ifMatchHeader: string | undefined,
+    body: string,
+  ): Promise<WhipPatched> {
     const resource = this.find(name, id);
     await this.checkAccess(resource, authorization);
     if (resource.state !== 'active' || resource.leaving) {
@@ -179,9 +185,14 @@ export class WhipService implements OnApplicationShutdown {
     }
     const condition = ifMatch(ifMatchHeader, resource.etag);
     if (condition === 'mismatch') {
-      throw new WhipHttpError(412, 'PRECONDITION_FAILED', `If-Match ${ifMatchHeader} does not match the session's entity-tag ${resource.etag} (an ICE restart changed it)`, {
-        ETag: resource.etag,
-      });
+      throw new WhipHttpError(
+        412,
+        'PRECONDITION_FAILED',
+        `If-Match ${ifMatchHeader} does not match the session's entity-tag ${resource.etag} (an ICE restart changed it)`,
+        {
+          ETag: resource.etag,
+        },
+      );
     }
     const fragment = parseSdpFragment(body);
     const restart =
@@ -189,9 +200,14 @@ export class WhipService implements OnApplicationShutdown {
       (fragment.ice.usernameFragment !== resource.remoteIce.usernameFragment || fragment.ice.password !== resource.remoteIce.password);
     if (!restart) return { status: 204 };
     if (condition !== 'any') {
-      throw new WhipHttpError(412, 'PRECONDITION_FAILED', 'an ICE restart (new a=ice-ufrag/a=ice-pwd) must be sent with "If-Match: *" (RFC 9725 §4.3.2)', {
-        ETag: resource.etag,
-      });
+      throw new WhipHttpError(
+        412,
+        'PRECONDITION_FAILED',
+        'an ICE restart (new a=ice-ufrag/a=ice-pwd) must be sent with "If-Match: *" (RFC 9725 §4.3.2)',
+        {
+          ETag: resource.etag,
+        },
+      );
     }
     let ice: { iceParameters: IceParameters; iceCandidates: IceCandidate[] };
     try {
@@ -309,7 +325,8 @@ export class WhipService implements OnApplicationShutdown {
   private async checkAccess(resource: WhipResource, authorization: string | undefined): Promise<void> {
     if (this.config.streams.publishAuth !== 'token') return;
     const token = bearerToken(authorization);
-    if (token === undefined) throw unauthorized(`this WHIP session needs its publish token: send "Authorization: Bearer <token for ${resource.streamName}>"`);
+    if (token === undefined)
+      throw unauthorized(`this WHIP session needs its publish token: send "Authorization: Bearer <token for ${resource.streamName}>"`);
     if (resource.token !== undefined && sameToken(token, resource.token)) return;
     await verifyPublishToken(token, this.config.streams.jwtSecret, resource.streamName);
   }
