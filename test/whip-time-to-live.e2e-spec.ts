@@ -8,6 +8,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startApp, TestApp, waitFor } from './support/app';
 import { launchChromium } from './support/browser';
@@ -30,6 +31,8 @@ measure('WHIP: POST → playable master', () => {
   let sse: SseClient;
   let browser: Browser;
   const results: Record<string, number[]> = {};
+  /** The machine's 1-minute load average at each run: these numbers mean little on a busy host. */
+  const loads: number[] = [];
 
   beforeAll(async () => {
     app = await startApp({ HLS_RETENTION_SECONDS: '0' });
@@ -50,6 +53,7 @@ measure('WHIP: POST → playable master', () => {
 
   /** peerLive goes out when the master is written; the master is then fetched, as a player would. */
   async function liveAfter(name: string, postStartedAt: number): Promise<number> {
+    loads.push(Math.round(loadavg()[0] * 10) / 10);
     const event = await waitFor(`peerLive for ${name}`, () => sse.find('peerLive', name), 30_000, 5);
     const at = (event as { receivedAt?: number }).receivedAt ?? Date.now();
     const master = await fetch(`${app.url}/live/${name}.m3u8`);
