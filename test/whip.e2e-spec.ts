@@ -368,6 +368,24 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
     });
   });
 
+  describe('GStreamer-shaped offers', () => {
+    it('audio on port 0 with a=bundle-only (as whipsink sends it) is taken, not rejected', async () => {
+      const offer = fixtureOffer('gstreamer-whipsink');
+      expect(offer).toMatch(/m=audio 0 .*\r\n(.*\r\n)*a=bundle-only/);
+      const created = await postOffer(app.url, 'gst', offer, { token: await token('gst') });
+      expect(created.status).toBe(201);
+      const answer = parse(created.text);
+      expect(answer.media.map((m) => [m.type, m.port > 0, m.direction])).toEqual([
+        ['video', true, 'recvonly'],
+        ['audio', true, 'recvonly'],
+      ]);
+      const info = await streamInfo(app, 'gst');
+      expect(Object.keys(info.tracks).sort()).toEqual(['audio', 'video']);
+      const location = new URL(created.headers.get('location')!, app.url).toString();
+      expect((await whipRequest(location, { method: 'DELETE', token: await token('gst') })).status).toBe(200);
+    });
+  });
+
   describe('PATCH (RFC 9725 §4.3) on a session of its own', () => {
     it('trickle: 204 with the ETag, 412 with a stale one, 415, 400; ICE restart: 200 with new credentials and a new ETag', async () => {
       const offer = fixtureOffer('chromium-h264-opus');

@@ -63,11 +63,6 @@ export class WhipService implements OnApplicationShutdown {
     private readonly bus: EventBus,
   ) {}
 
-  /** Sessions alive now (active or gone and still ending-able), for tests and metrics. */
-  get size(): number {
-    return this.resources.size;
-  }
-
   /**
    * POST /whip/<name>. Everything the request can get wrong is checked before anything is created:
    * the name (400), the token (401/403), the offer (400/422); then room for it (503), the name's
