@@ -85,6 +85,7 @@ export class WhipService implements OnApplicationShutdown {
     this.peers.join(peerId);
     this.streams.registerPublisher(peerId, intent);
     let admitted = false;
+    let resource: WhipResource | undefined;
     try {
       const transport = (await this.peers.createTransport(peerId, false)) as WhipTransportParameters & { id: string };
       await this.streams.admitPublisher(peerId);
@@ -104,7 +105,7 @@ export class WhipService implements OnApplicationShutdown {
       const { offer } = negotiation;
       const tagMid = offer.bundle?.[0] ?? offer.media[0].mid;
       const tag = offer.media.find((m) => m.mid === tagMid) ?? offer.media[0];
-      const resource = new WhipResource(
+      resource = new WhipResource(
         newResourceId(),
         peerId,
         name,
@@ -133,6 +134,8 @@ export class WhipService implements OnApplicationShutdown {
       // A stream this request took over waits for a publisher again (not ended by our failure);
       // one it started ends with it.
       const why = toWhipHttpError(error)?.message ?? errorMessage(error);
+      // Its client never got a 201: the session is nobody's.
+      if (resource) this.forget(resource);
       await this.peers.leave(peerId, `WHIP POST failed: ${why}`, !(admitted && taking));
       throw error;
     }
