@@ -8,7 +8,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startApp, TestApp, waitFor } from './support/app';
 import { launchChromium } from './support/browser';
@@ -43,9 +43,14 @@ measure('WHIP: POST → playable master', () => {
     sse?.close();
     await browser?.close();
     await app?.close();
-    const summary = Object.fromEntries(
-      Object.entries(results).map(([k, v]) => [k, { runs: v, median: median(v), min: Math.min(...v), max: Math.max(...v) }]),
-    );
+    const summary = {
+      ...Object.fromEntries(
+        Object.entries(results).map(([k, v]) => [k, { runs: v, median: median(v), min: Math.min(...v), max: Math.max(...v) }]),
+      ),
+      loadAverage1m: loads.length
+        ? { min: Math.min(...loads), median: median(loads), max: Math.max(...loads), cores: availableParallelism() }
+        : undefined,
+    };
     console.log(JSON.stringify(summary, null, 2));
     mkdirSync('test-artifacts', { recursive: true });
     writeFileSync(join('test-artifacts', 'whip-time-to-live.json'), JSON.stringify({ at: new Date().toISOString(), summary }, null, 2));
