@@ -49,6 +49,7 @@ export const appConfig = registerAs('app', () => {
       dir: resolve(env.HLS_DIR),
       segmentSeconds: env.HLS_SEGMENT_SECONDS,
       listSize: env.HLS_LIST_SIZE,
+      partSeconds: env.HLS_PART_SECONDS,
       retentionSeconds: env.HLS_RETENTION_SECONDS,
       minFreeBytes: env.HLS_MIN_FREE_MB * 1024 * 1024,
       corsOrigin: env.HLS_CORS_ORIGIN,

@@ -37,6 +37,7 @@ describe('validateEnvironment', () => {
         FFMPEG_PATH: 'ffmpeg',
         HLS_DIR: 'public/live',
         HLS_SEGMENT_SECONDS: 1,
+        HLS_PART_SECONDS: 0.2,
         HLS_MIN_FREE_MB: 256,
         HLS_PROFILE: 'copy',
         LOG_LEVEL: 'log',
@@ -131,6 +132,8 @@ describe('validateEnvironment', () => {
       ['HLS_SEGMENT_SECONDS', 'x', /HLS_SEGMENT_SECONDS="x": HLS_SEGMENT_SECONDS must be a number/],
       ['HLS_SEGMENT_SECONDS', '0.2', /HLS_SEGMENT_SECONDS="0.2": .*must not be less than 0.5/],
       ['HLS_LIST_SIZE', '1', /HLS_LIST_SIZE="1": .*must not be less than 2/],
+      ['HLS_PART_SECONDS', '0.05', /HLS_PART_SECONDS="0.05": .*must not be less than 0.1/],
+      ['HLS_PART_SECONDS', 'fast', /HLS_PART_SECONDS="fast": HLS_PART_SECONDS must be a number/],
       ['HLS_RETENTION_SECONDS', '-2', /HLS_RETENTION_SECONDS="-2": .*must not be less than -1/],
       ['HLS_MIN_FREE_MB', '-5', /HLS_MIN_FREE_MB="-5": .*must not be less than 0/],
       ['HLS_PROFILE', 'fast', /HLS_PROFILE="fast": HLS_PROFILE must be one of the following values: copy, legacy/],
@@ -217,6 +220,13 @@ describe('validateEnvironment', () => {
       expect(() => validateEnvironment(env)).not.toThrow();
       const clash = { MEDIASOUP_WORKERS: '0', WEBRTC_SERVER_PORT: String(20100 - cores + 1) };
       expect(linesOf(problemsOf(clash))).toEqual([expect.stringContaining('must not overlap the RTC port range')]);
+    });
+
+    it('a part lasts at most half a segment', () => {
+      expect(linesOf(problemsOf({ HLS_SEGMENT_SECONDS: '0.5', HLS_PART_SECONDS: '0.3' }))).toEqual([
+        'HLS_PART_SECONDS (0.3) must be at most half of HLS_SEGMENT_SECONDS (0.5): a segment holds several parts',
+      ]);
+      expect(validateEnvironment({ HLS_SEGMENT_SECONDS: '2', HLS_PART_SECONDS: '1' }).HLS_PART_SECONDS).toBe(1);
     });
 
     it('WebRtcServer ports must not run past 65535', () => {

@@ -50,6 +50,8 @@ export class EnvironmentSchema {
   @IsString() @MinLength(1) HLS_DIR: string = 'public/live';
   @IsNumber() @Min(0.5) @Max(10) HLS_SEGMENT_SECONDS: number = 1;
   @IsInt() @Min(2) @Max(100) HLS_LIST_SIZE: number = 6;
+  /** Nominal duration of a Low-Latency part; PART-TARGET is derived from it (see README). */
+  @IsNumber() @Min(0.1) @Max(2) HLS_PART_SECONDS: number = 0.2;
   /** Seconds the files stay after a publisher leaves; 0 deletes at once, -1 keeps every segment. */
   @IsInt() @Min(-1) @Max(86400) HLS_RETENTION_SECONDS: number = 15;
   /** Readiness fails when the HLS directory's disk has less free space than this. */
@@ -160,6 +162,11 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
   if (ffmpegOk && overlaps(ffmpeg, [EPHEMERAL_PORTS.min, EPHEMERAL_PORTS.max])) {
     problems.push(
       `FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must lie outside Linux's ephemeral range ${EPHEMERAL_PORTS.min}-${EPHEMERAL_PORTS.max}`,
+    );
+  }
+  if (valid('HLS_PART_SECONDS', 'HLS_SEGMENT_SECONDS') && env.HLS_PART_SECONDS > env.HLS_SEGMENT_SECONDS / 2) {
+    problems.push(
+      `HLS_PART_SECONDS (${env.HLS_PART_SECONDS}) must be at most half of HLS_SEGMENT_SECONDS (${env.HLS_SEGMENT_SECONDS}): a segment holds several parts`,
     );
   }
   if (env.PUBLISH_AUTH === 'token' && valid('PUBLISH_AUTH', 'PUBLISH_JWT_SECRET')) {

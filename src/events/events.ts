@@ -74,6 +74,9 @@ export interface BusEvents {
   'packaging.segment-written': { streamId: string; rendition: string; kind: MediaKind; seconds: number; bytes: number };
   'packaging.write-failed': { streamId: string; what: string; error: string };
 
+  /** A blocked Low-Latency playlist request was answered, this long after its playlist's last update. */
+  'delivery.ll-blocked-answered': { afterUpdateMs: number };
+
   'signaling.handled': { event: string; ok: boolean };
 }
 

@@ -5,6 +5,7 @@ import { StreamsService } from '../streams/streams.service';
 import { TranscoderService } from '../transcode/transcoder.service';
 import { WorkerPoolService } from '../mediasoup/worker-pool.service';
 import { PeersService } from '../peers/peers.service';
+import { LlDeliveryService } from '../delivery/ll-delivery.service';
 
 /**
  * Prometheus metrics. Counters and the histogram follow the event bus; gauges ask the owner of each
@@ -54,11 +55,19 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly llBlockedAnswered = new Histogram({
+    name: 'webrtc_hls_ll_blocked_answer_seconds',
+    help: 'Low-Latency HLS: from a playlist update (its new part) to the answer of a request blocked for it',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.1, 0.25],
+    registers: [this.registry],
+  });
+
   constructor(
     peers: PeersService,
     streams: StreamsService,
     transcoder: TranscoderService,
     pool: WorkerPoolService,
+    llDelivery: LlDeliveryService,
   ) {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
@@ -120,6 +129,14 @@ export class MetricsService {
       },
     });
     new Gauge({
+      name: 'webrtc_hls_ll_blocked_requests',
+      help: 'Low-Latency HLS playlist and part requests blocked now, waiting for their part',
+      registers: [this.registry],
+      collect() {
+        this.set(llDelivery.blocked);
+      },
+    });
+    new Gauge({
       name: 'webrtc_hls_mediasoup_workers_alive',
       help: 'mediasoup workers running',
       registers: [this.registry],
@@ -158,6 +175,11 @@ export class MetricsService {
   onSegment({ kind, bytes }: BusEvents['packaging.segment-written']): void {
     this.segments.inc({ kind });
     this.segmentBytes.inc({ kind }, bytes);
+  }
+
+  @OnBusEvent('delivery.ll-blocked-answered')
+  onLlBlockedAnswered({ afterUpdateMs }: BusEvents['delivery.ll-blocked-answered']): void {
+    this.llBlockedAnswered.observe(afterUpdateMs / 1000);
   }
 
   @OnBusEvent('worker.died')

@@ -5,16 +5,24 @@ import { appConfig, AppConfig } from '../config/app.config';
 import { errorMessage } from '../common/errors';
 import { BusEvents, EventBus, OnBusEvent } from '../events/events';
 import { isHlsFile, masterPlaylistUrl, recordingTag, segmentNumber, segmentStream } from './hls-names';
+import { llPartTiming, LlPartTiming, SKIP_BOUNDARY_TARGETS } from './ll';
+import { LlStreamPackager } from './ll-stream';
 import { SegmentStore } from './segment-store';
 import { Continuity, PackagingInfo, StreamPackager } from './stream-packager';
 
 /** Stream ids whose numbering is remembered after their files went (about 200 bytes each). */
 const REMEMBERED_IDS = 10_000;
+/** LL segments kept in memory after leaving the playlist, for players holding an older playlist. */
+const LL_GRACE_SEGMENTS = 4;
+/** With HLS_RETENTION_SECONDS=-1, how long an ended stream's LL layout stays in memory. */
+const LL_KEPT_AFTER_END_MS = 60_000;
 
 interface Entry {
   streamId: string;
   generation: number;
   packager: StreamPackager;
+  /** Its Low-Latency layout, in memory (closed when the stream's files go, or a later stream of the id starts). */
+  ll: LlStreamPackager;
   startedAt: Date;
   ended: boolean;
   retentionTimer?: NodeJS.Timeout;
@@ -40,12 +48,14 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
    */
   private readonly continuities = new Map<string, Continuity>();
   private readonly store: SegmentStore;
+  private readonly llTiming: LlPartTiming;
 
   constructor(
     @Inject(appConfig.KEY) private readonly config: AppConfig,
     private readonly bus: EventBus,
   ) {
     this.store = new SegmentStore(config.hls.dir);
+    this.llTiming = llPartTiming(config.hls.partSeconds);
   }
 
   /** Nothing is live at start-up: what a previous run left is stale, unless recordings are kept. */
@@ -73,14 +83,36 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     return [...this.retired].find((e) => e.streamId === streamId && e.generation === generation)?.packager.info();
   }
 
+  /** A stream's Low-Latency layout (served from memory by delivery), while it is kept. */
+  llStream(streamId: string): LlStreamPackager | undefined {
+    const ll = this.entries.get(streamId)?.ll;
+    return ll && !ll.closed ? ll : undefined;
+  }
+
   @OnBusEvent('stream.started')
   onStreamStarted({ streamId, generation }: BusEvents['stream.started']): void {
     const previous = this.entries.get(streamId);
-    if (previous) this.retired.add(previous);
+    if (previous) {
+      this.retired.add(previous);
+      // LL URLs name the id, not the generation: the new stream serves them from now on.
+      previous.ll.close('a later stream of the same name started');
+    }
     const continueFrom = previous?.packager.continuity() ?? this.continuities.get(streamId);
     this.continuities.delete(streamId);
     const keepAll = this.config.hls.retentionSeconds === -1;
-    const packager = new StreamPackager(
+    const ll = new LlStreamPackager(
+      streamId,
+      {
+        timing: this.llTiming,
+        // Enough for a delta update to skip segments: CAN-SKIP-UNTIL is six target durations.
+        windowSegments: this.config.hls.listSize + SKIP_BOUNDARY_TARGETS,
+        graceSegments: LL_GRACE_SEGMENTS,
+      },
+      () => packager.fixedTargetDuration,
+      { warn: (message) => this.logger.warn(`[stream:${streamId}] LL ${message}`) },
+      () => packager.master,
+    );
+    const packager: StreamPackager = new StreamPackager(
       streamId,
       { segmentSeconds: this.config.hls.segmentSeconds, listSize: keepAll ? 0 : this.config.hls.listSize, continueFrom },
       this.store,
@@ -92,8 +124,9 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
           this.bus.emit('packaging.write-failed', { streamId, what, error });
         },
       },
+      ll,
     );
-    this.entries.set(streamId, { streamId, generation, packager, startedAt: new Date(), ended: false });
+    this.entries.set(streamId, { streamId, generation, packager, ll, startedAt: new Date(), ended: false });
   }
 
   @OnBusEvent('transcode.run-started')
@@ -126,7 +159,10 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([...this.entries.values()].map((entry) => entry.packager.end()));
-    for (const entry of [...this.entries.values(), ...this.retired]) clearTimeout(entry.retentionTimer);
+    for (const entry of [...this.entries.values(), ...this.retired]) {
+      clearTimeout(entry.retentionTimer);
+      entry.ll.close('the server is shutting down');
+    }
   }
 
   private wentLive(streamId: string): void {
@@ -140,7 +176,12 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
 
   private scheduleRemoval(entry: Entry): void {
     const retention = this.config.hls.retentionSeconds;
-    if (retention === -1) return; // a recording: kept
+    if (retention === -1) {
+      // A recording: the files stay; the Low-Latency layout (memory, not a recording) goes after a while.
+      entry.retentionTimer = setTimeout(() => entry.ll.close('the stream ended'), LL_KEPT_AFTER_END_MS);
+      entry.retentionTimer.unref();
+      return;
+    }
     const remove = async () => {
       const current = this.entries.get(entry.streamId) === entry;
       if (current) {
@@ -148,6 +189,7 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
         this.remember(entry.streamId, entry.packager.continuity());
       }
       this.retired.delete(entry);
+      entry.ll.close('the stream ended and its retention time is over');
       // The playlists' names belong to a later stream of the same id if there is one.
       await entry.packager.removeFiles({ playlists: current });
       this.bus.emit('stream.removed', { streamId: entry.streamId, generation: entry.generation });

@@ -5,6 +5,7 @@ import type { MediaKind, MediaUnit, RunTrack } from '../transcode/media-unit';
 import { ClassicRendition, FinishedSegment } from './classic-rendition';
 import {
   liveUrl,
+  llMasterPlaylistUrl,
   masterPlaylistName,
   masterPlaylistUrl,
   mediaPlaylistName,
@@ -13,6 +14,7 @@ import {
   recordingPlaylistName,
   segmentName,
 } from './hls-names';
+import type { LlStreamPackager } from './ll-stream';
 import { MasterPlaylistInput, renderMasterPlaylist } from './master-playlist';
 import { KeyframeCadence } from './keyframe-cadence';
 import { MediaPlaylist, Segment } from './media-playlist';
@@ -41,6 +43,8 @@ export interface PackagerEvents {
 
 export interface PackagingInfo {
   masterUrl: string;
+  /** The Low-Latency master (served from memory once the classic master is written). */
+  llMasterUrl: string;
   live: boolean;
   playlists: Partial<Record<MediaKind, string>>;
   segments: Partial<Record<MediaKind, number>>;
@@ -105,12 +109,24 @@ export class StreamPackager {
     private readonly options: PackagerOptions,
     private readonly store: SegmentStore,
     private readonly events: PackagerEvents,
+    /** The Low-Latency layout, fed the same units with the same numbers (none: classic only). */
+    private readonly ll?: LlStreamPackager,
   ) {
     if (options.continueFrom) {
       this.nextNumber = options.continueFrom.nextNumber;
       // The first run after an earlier stream is a discontinuity from it.
       this.cc = options.continueFrom.cc + 1;
     }
+  }
+
+  /** TARGETDURATION, fixed by the stream's first segment; undefined before. */
+  get fixedTargetDuration(): number | undefined {
+    return this.targetDuration;
+  }
+
+  /** What the master written last says (renditions, codecs, sizes, bandwidth); undefined before it is written. */
+  get master(): MasterPlaylistInput | undefined {
+    return this.masterInput;
   }
 
   private get prefix(): string {
@@ -130,6 +146,7 @@ export class StreamPackager {
     this.runWrote = false;
     this.wanted = tracks;
     this.keyframes.reset();
+    this.ll?.onRunStarted(run, tracks);
   }
 
   onUnit(run: number, rendition: string, unit: MediaUnit): void {
@@ -146,10 +163,14 @@ export class StreamPackager {
     }
     const finished = target.push(unit, this.runBase + unit.segment, this.cc);
     if (finished) this.complete(target, finished);
+    // After the classic rendition, so a first segment completed by this unit has fixed TARGETDURATION.
+    this.ll?.onUnit(rendition, target.kind, unit, this.runBase + unit.segment);
   }
 
   onRunEnded(run: number): void {
-    if (run === this.currentRun) this.flushAll();
+    if (run !== this.currentRun) return;
+    this.flushAll();
+    this.ll?.onRunEnded(run);
   }
 
   /** Every playlist gets EXT-X-ENDLIST; resolves once written. */
@@ -157,6 +178,7 @@ export class StreamPackager {
     if (this.ended) return this.writes;
     this.flushAll();
     this.ended = true;
+    this.ll?.end();
     for (const rendition of this.renditions.values()) {
       const playlist = rendition.playlist;
       if (!playlist) continue;
@@ -213,6 +235,7 @@ export class StreamPackager {
     }
     return {
       masterUrl: masterPlaylistUrl(this.streamId),
+      llMasterUrl: llMasterPlaylistUrl(this.streamId),
       live: this.isLive,
       playlists,
       segments,

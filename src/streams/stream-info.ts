@@ -1,6 +1,6 @@
 import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
 import type { PackagingInfo } from '../packaging/stream-packager';
-import { masterPlaylistUrl } from '../packaging/hls-names';
+import { llMasterPlaylistUrl, masterPlaylistUrl } from '../packaging/hls-names';
 import type { TrackInfo, TranscodeInfo } from '../transcode/transcoder.service';
 import type { StreamRecord, StreamState } from './streams.service';
 
@@ -14,6 +14,8 @@ export interface StreamInfo {
   endedAt?: string;
   recordingUrl?: string;
   masterUrl: string;
+  /** The Low-Latency master (fMP4 parts, blocking reload), served from memory while the stream is live. */
+  llMasterUrl: string;
   playlists: Partial<Record<MediaKind, string>>;
   tracks: Partial<Record<MediaKind, TrackInfo & { resolution?: string; bitrateKbps?: number }>>;
   segments: Partial<Record<MediaKind, number>>;
@@ -43,6 +45,7 @@ export function streamInfo(stream: StreamRecord, transcode?: TranscodeInfo, pack
     endedAt: stream.endedAt?.toISOString(),
     recordingUrl: packaging?.recordingUrl,
     masterUrl: packaging?.masterUrl ?? masterPlaylistUrl(stream.id),
+    llMasterUrl: packaging?.llMasterUrl ?? llMasterPlaylistUrl(stream.id),
     playlists: packaging?.playlists ?? {},
     tracks,
     segments: packaging?.segments ?? {},

@@ -1,6 +1,7 @@
 import { BadRequestException, Controller, Get, MessageEvent, NotFoundException, Param, Query, Sse } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { concat, defer, map, Observable, of } from 'rxjs';
+import { llMasterPlaylistUrl } from '../packaging/hls-names';
 import { PackagingService } from '../packaging/packaging.service';
 import { TranscoderService } from '../transcode/transcoder.service';
 import { StreamInfoDto } from './dto/stream-info.dto';
@@ -31,7 +32,13 @@ export class StreamsController {
     return defer(() =>
       concat(
         of<MessageEvent>({ type: 'init', data: { livePeers: this.streams.liveIds().map((peerId) => ({ peerId })) } }),
-        this.streams.liveNotices.pipe(map(({ type, peerId }): MessageEvent => ({ type, data: { peerId } }))),
+        this.streams.liveNotices.pipe(
+          map(({ type, peerId }): MessageEvent => ({
+            type,
+            // peerLive also names the Low-Latency master (an extra field: clients of the original event ignore it).
+            data: type === 'peerLive' ? { peerId, llMasterUrl: llMasterPlaylistUrl(peerId) } : { peerId },
+          })),
+        ),
       ),
     );
   }

@@ -48,6 +48,11 @@ export class StreamInfoDto implements StreamInfo {
   @ApiPropertyOptional({ example: '/live/studio-1.rec-20261203T161530Z.m3u8', description: 'VOD master of the recording (HLS_RETENTION_SECONDS=-1), once ended' })
   recordingUrl?: string;
   @ApiProperty({ example: '/live/Nbm4Zqc4p_B15RMwAAAA.m3u8' }) masterUrl: string;
+  @ApiProperty({
+    example: '/live/Nbm4Zqc4p_B15RMwAAAA.ll.m3u8',
+    description: 'Low-Latency HLS master (fMP4 parts, blocking reload); play with an LL-HLS player (hls.js lowLatencyMode)',
+  })
+  llMasterUrl: string;
   @ApiProperty({ type: PlaylistsDto }) playlists: PlaylistsDto;
   @ApiProperty({ type: TracksDto }) tracks: TracksDto;
   @ApiProperty({ type: SegmentCountsDto, description: 'Segments written per rendition' }) segments: SegmentCountsDto;
