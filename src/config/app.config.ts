@@ -2,6 +2,7 @@ import { ConfigType, registerAs } from '@nestjs/config';
 import { availableParallelism, networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
 import { validateEnvironment } from './env.schema';
+import { parseIceUrls } from './ice-servers';
 
 export interface PortRange {
   min: number;
@@ -28,6 +29,16 @@ export const appConfig = registerAs('app', () => {
     },
     /** Publishing peers at once (0 = no cap). */
     maxPeers: env.MAX_PEERS,
+    whip: {
+      stunUrls: parseIceUrls(env.WHIP_STUN_URLS, 'stun').urls,
+      turn: {
+        urls: parseIceUrls(env.WHIP_TURN_URLS, 'turn').urls,
+        username: env.WHIP_TURN_USERNAME,
+        credential: env.WHIP_TURN_CREDENTIAL,
+        secret: env.WHIP_TURN_SECRET,
+        ttlSeconds: env.WHIP_TURN_TTL_SECONDS,
+      },
+    },
     mediasoup: {
       // availableParallelism, unlike cpus().length, is never 0 (cpus() can be empty in containers).
       workers: env.MEDIASOUP_WORKERS || availableParallelism(),

@@ -12,6 +12,7 @@ import {
   validateSync,
 } from 'class-validator';
 import { availableParallelism } from 'node:os';
+import { isQuotable, parseIceUrls } from './ice-servers';
 
 /** An HS256 key must be at least as long as the hash output (RFC 7518 3.2). */
 const MIN_SECRET_BYTES = 32;
@@ -83,6 +84,16 @@ export class EnvironmentSchema {
   @IsBoolean() STREAM_TAKEOVER: boolean = false;
   /** Publishing peers (send transports) this server accepts at once; 0 = no cap. Viewers are not counted. */
   @IsInt() @Min(0) @Max(100000) MAX_PEERS: number = 0;
+  /** STUN servers WHIP clients are told about (Link headers of the 201): comma-separated stun:/stuns: URIs. */
+  @IsString() WHIP_STUN_URLS: string = '';
+  /** TURN servers for WHIP clients: comma-separated turn:/turns: URIs; need a username and credential, or a secret. */
+  @IsString() WHIP_TURN_URLS: string = '';
+  @IsString() WHIP_TURN_USERNAME: string = '';
+  @IsString() WHIP_TURN_CREDENTIAL: string = '';
+  /** The TURN server's shared secret (coturn use-auth-secret): each WHIP session gets its own time-limited credentials. */
+  @IsString() WHIP_TURN_SECRET: string = '';
+  /** How long such generated TURN credentials stay valid. */
+  @IsInt() @Min(60) @Max(604800) WHIP_TURN_TTL_SECONDS: number = 86400;
 }
 
 export class ConfigValidationError extends Error {}
@@ -179,6 +190,27 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
         `WEBRTC_SERVER_PORT..+${servers - 1} (${server[0]}-${server[1]}, ${env.WEBRTC_SERVERS_PER_WORKER === 1 ? 'one per worker' : `${env.WEBRTC_SERVERS_PER_WORKER} per worker`}) must not overlap the ${clashes.join(' or ')} port range`,
       );
     }
+  }
+  problems.push(...whipIceProblems(env, valid));
+  return problems;
+}
+
+/** The WHIP ICE servers: URIs that fit a Link header, and TURN with credentials (static, or a shared secret). */
+function whipIceProblems(env: EnvironmentSchema, valid: (...names: (keyof EnvironmentSchema)[]) => boolean): string[] {
+  const problems: string[] = [];
+  if (valid('WHIP_STUN_URLS')) problems.push(...parseIceUrls(env.WHIP_STUN_URLS, 'stun').problems.map((p) => `WHIP_STUN_URLS: ${p}`));
+  if (!valid('WHIP_TURN_URLS', 'WHIP_TURN_USERNAME', 'WHIP_TURN_CREDENTIAL', 'WHIP_TURN_SECRET')) return problems;
+  const turn = parseIceUrls(env.WHIP_TURN_URLS, 'turn');
+  problems.push(...turn.problems.map((p) => `WHIP_TURN_URLS: ${p}`));
+  const staticCredentials = env.WHIP_TURN_USERNAME !== '' || env.WHIP_TURN_CREDENTIAL !== '';
+  if (turn.urls.length > 0 && env.WHIP_TURN_SECRET === '' && (env.WHIP_TURN_USERNAME === '' || env.WHIP_TURN_CREDENTIAL === '')) {
+    problems.push('WHIP_TURN_URLS needs WHIP_TURN_USERNAME and WHIP_TURN_CREDENTIAL, or WHIP_TURN_SECRET (TURN servers refuse clients without credentials)');
+  }
+  if (env.WHIP_TURN_SECRET !== '' && staticCredentials) {
+    problems.push('WHIP_TURN_SECRET and WHIP_TURN_USERNAME/WHIP_TURN_CREDENTIAL exclude each other: credentials come from the secret, or are given');
+  }
+  for (const name of ['WHIP_TURN_USERNAME', 'WHIP_TURN_CREDENTIAL'] as const) {
+    if (!isQuotable(env[name])) problems.push(`${name} must not contain a double quote, a backslash or a control character (it is sent in a Link header)`);
   }
   return problems;
 }

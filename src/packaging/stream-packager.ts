@@ -16,6 +16,7 @@ import {
 } from './hls-names';
 import type { LlStreamPackager } from './ll-stream';
 import { MasterPlaylistInput, renderMasterPlaylist } from './master-playlist';
+import { KeyframeCadence } from './keyframe-cadence';
 import { MediaPlaylist, Segment } from './media-playlist';
 import type { SegmentStore } from './segment-store';
 
@@ -61,6 +62,12 @@ export interface PackagingInfo {
   targetDuration?: number;
   /** The VOD master of a recording, once the stream has ended with HLS_RETENTION_SECONDS=-1. */
   recordingUrl?: string;
+  /** Median time between the video's keyframes (seconds), once measured. */
+  keyframeIntervalSeconds?: number;
+  /** Keyframes come further apart than the segment target: segments last a keyframe interval. */
+  keyframesSlowerThanTarget: boolean;
+  /** HLS_SEGMENT_SECONDS. */
+  segmentTargetSeconds: number;
 }
 
 /** Segments that may wait for the stream's first video segment before the target is decided without it. */
@@ -110,6 +117,7 @@ export class StreamPackager {
   private masterInput?: MasterPlaylistInput;
   private ended = false;
   private writes: Promise<void> = Promise.resolve();
+  private readonly keyframes = new KeyframeCadence();
 
   constructor(
     readonly streamId: string,
@@ -153,6 +161,7 @@ export class StreamPackager {
     this.runBase = this.nextNumber;
     this.runWrote = false;
     this.wanted = tracks;
+    this.keyframes.reset();
     this.ll?.onRunStarted(run, tracks);
   }
 
@@ -164,7 +173,10 @@ export class StreamPackager {
       target = new ClassicRendition(rendition, kind);
       this.renditions.set(rendition, target);
     }
-    if (target.kind === 'video' && unit.keyframe) this.noteVideo(target, unit.data);
+    if (target.kind === 'video' && unit.keyframe) {
+      this.noteVideo(target, unit.data);
+      if (rendition === this.wanted.find((t) => t.kind === 'video')?.rendition) this.keyframes.keyframe(unit.pts);
+    }
     const finished = target.push(unit, this.runBase + unit.segment, this.cc);
     if (finished) this.complete(target, finished);
     // After the classic rendition, so a first segment completed by this unit has fixed TARGETDURATION.
@@ -248,6 +260,9 @@ export class StreamPackager {
       bitrateKbps,
       targetDuration: this.targetDuration,
       recordingUrl: this.recordingUrl,
+      keyframeIntervalSeconds: this.keyframes.intervalSeconds,
+      keyframesSlowerThanTarget: this.keyframes.slowerThan(this.options.segmentSeconds),
+      segmentTargetSeconds: this.options.segmentSeconds,
     };
   }
 

@@ -3,7 +3,7 @@ import { types as mediasoupTypes } from 'mediasoup';
 import type { Consumer } from 'mediasoup/node/lib/Consumer';
 import type { Producer } from 'mediasoup/node/lib/Producer';
 import type { Router } from 'mediasoup/node/lib/Router';
-import type { DtlsParameters } from 'mediasoup/node/lib/WebRtcTransport';
+import type { DtlsParameters, IceCandidate, IceParameters } from 'mediasoup/node/lib/WebRtcTransport';
 import type { MediaKind, RtpCapabilities, RtpParameters } from 'mediasoup/node/lib/RtpParameters';
 import {
   BadRequestError,
@@ -148,6 +148,13 @@ export class PeersService implements OnModuleInit, OnApplicationShutdown {
     }
     peer.transports.set(direction, transport);
     if (direction === 'send') this.activity.watch(peerId, transport);
+    transport.on('dtlsstatechange', (state) => {
+      // Only the client's doing: a transport we close emits nothing more.
+      if (transport.closed || (state !== 'failed' && state !== 'closed')) return;
+      const reason = state === 'failed' ? 'DTLS failed' : 'DTLS closed by the client';
+      this.logger.log(`[peer:${peerId}] ${direction} transport: ${reason}`);
+      this.bus.emit('peer.transport-failed', { peerId, direction, reason });
+    });
     transport.observer.once('close', () => {
       if (peer.transports.get(direction) === transport) peer.transports.delete(direction);
       peer.connected.delete(transport.id);
@@ -173,6 +180,17 @@ export class PeersService implements OnModuleInit, OnApplicationShutdown {
       peer.connected.delete(transportId);
       throw refusedByWorker(`cannot connect transport ${transportId}`, error);
     }
+  }
+
+  /**
+   * New local ICE credentials for a transport (an ICE restart asked for by the client); its candidates
+   * stay. The client's checks with the new credentials then select a new path.
+   */
+  async restartIce(peerId: string, transportId: string): Promise<{ iceParameters: IceParameters; iceCandidates: IceCandidate[] }> {
+    const transport = this.get(peerId).transportById(transportId);
+    if (!transport) throw new NotFoundError(`transport ${transportId} not found`);
+    const iceParameters = await transport.restartIce();
+    return { iceParameters, iceCandidates: transport.iceCandidates };
   }
 
   async produce(peerId: string, kind: MediaKind, rtpParameters: RtpParameters): Promise<string> {

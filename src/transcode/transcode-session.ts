@@ -46,6 +46,8 @@ export interface SessionListener {
   onFfmpegLoss(missedPackets: number, droppedFrames: number): void;
   /** setPreferredLayers failed on a simulcast feed. */
   onLayerFailed(kind: MediaKind, layer: number, error: string): void;
+  /** FFmpeg listens and these producers' feeds are resumed. */
+  onReceiving(run: number, producerIds: string[]): void;
 }
 
 interface Wanted {
@@ -530,10 +532,13 @@ export class TranscodeSession {
       const first = video.waitForFirstKeyframe?.(FIRST_KEYFRAME_WAIT_MS, this.closing.signal);
       await video.resume();
       keyframes.start();
+      // FFmpeg takes the media now: a WHIP answer may go out, so the publisher's first keyframe is not lost.
+      this.listener.onReceiving(run, live.map((feed) => feed.producer.id));
       const started = Date.now();
       if (first && !(await first) && !this.closed) this.logger.warn(`${this.prefix} no video keyframe within ${Date.now() - started} ms: audio starts without it`);
     }
     for (const feed of live) if (feed !== video) await feed.resume();
+    if (!video) this.listener.onReceiving(run, live.map((feed) => feed.producer.id));
   }
 
   private async stopInstance(reason: string): Promise<void> {

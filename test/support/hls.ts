@@ -58,7 +58,8 @@ export async function ffprobe(path: string): Promise<{ streams: ProbedStream[]; 
 
 /** A Server-Sent Events client that records every named event. */
 export class SseClient {
-  readonly events: Array<{ type: string; data: any }> = [];
+  /** `receivedAt`: Date.now() when the event was read. */
+  readonly events: Array<{ type: string; data: any; receivedAt: number }> = [];
   private req?: ReturnType<typeof request>;
 
   constructor(url: string) {
@@ -73,7 +74,7 @@ export class SseClient {
           buffer = buffer.slice(end + 2);
           const type = /^event: ?(.*)$/m.exec(block)?.[1] ?? 'message';
           const data = /^data: ?(.*)$/m.exec(block)?.[1];
-          if (data !== undefined) this.events.push({ type, data: JSON.parse(data) });
+          if (data !== undefined) this.events.push({ type, data: JSON.parse(data), receivedAt: Date.now() });
         }
       });
     });

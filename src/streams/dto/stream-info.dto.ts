@@ -57,4 +57,11 @@ export class StreamInfoDto implements StreamInfo {
   @ApiProperty({ type: TracksDto }) tracks: TracksDto;
   @ApiProperty({ type: SegmentCountsDto, description: 'Segments written per rendition' }) segments: SegmentCountsDto;
   @ApiProperty({ description: 'FFmpeg runs after the first (pause/resume, late producer, crash)' }) restarts: number;
+  @ApiPropertyOptional({ example: 2, description: 'Median time between video keyframes (s), once measured' })
+  keyframeIntervalSeconds?: number;
+  @ApiProperty({
+    type: [String],
+    description: 'Things to know, in words: e.g. keyframes come slower than the segment target (a publisher such as OBS that ignores keyframe requests), so segments last that long',
+  })
+  notices: string[];
 }
