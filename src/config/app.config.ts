@@ -2,6 +2,7 @@ import { ConfigType, registerAs } from '@nestjs/config';
 import { availableParallelism, networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
 import { validateEnvironment } from './env.schema';
+import { parseIceUrls } from './ice-servers';
 
 export interface PortRange {
   min: number;
@@ -26,11 +27,24 @@ export const appConfig = registerAs('app', () => {
       reconnectGraceMs: env.STREAM_RECONNECT_GRACE_SECONDS * 1000,
       takeover: env.STREAM_TAKEOVER,
     },
+    /** Publishing peers at once (0 = no cap). */
+    maxPeers: env.MAX_PEERS,
+    whip: {
+      stunUrls: parseIceUrls(env.WHIP_STUN_URLS, 'stun').urls,
+      turn: {
+        urls: parseIceUrls(env.WHIP_TURN_URLS, 'turn').urls,
+        username: env.WHIP_TURN_USERNAME,
+        credential: env.WHIP_TURN_CREDENTIAL,
+        secret: env.WHIP_TURN_SECRET,
+        ttlSeconds: env.WHIP_TURN_TTL_SECONDS,
+      },
+    },
     mediasoup: {
       // availableParallelism, unlike cpus().length, is never 0 (cpus() can be empty in containers).
       workers: env.MEDIASOUP_WORKERS || availableParallelism(),
       webRtcServer: env.WEBRTC_SERVER,
       webRtcServerPort: env.WEBRTC_SERVER_PORT,
+      webRtcServersPerWorker: env.WEBRTC_SERVERS_PER_WORKER,
       rtcPorts: { min: env.RTC_MIN_PORT, max: env.RTC_MAX_PORT } as PortRange,
     },
     hls: {
@@ -48,6 +62,7 @@ export const appConfig = registerAs('app', () => {
       ports: { min: env.FFMPEG_MIN_PORT, max: env.FFMPEG_MAX_PORT } as PortRange,
       x264Preset: env.X264_PRESET,
       x264BitrateKbps: env.X264_BITRATE_KBPS,
+      transcodeLayers: env.HLS_TRANSCODE_LAYERS,
       aacBitrateKbps: env.AAC_BITRATE_KBPS,
     },
   };

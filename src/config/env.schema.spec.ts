@@ -47,6 +47,7 @@ describe('validateEnvironment', () => {
         PUBLISHER_TIMEOUT_SECONDS: 10,
         STREAM_RECONNECT_GRACE_SECONDS: 30,
         STREAM_TAKEOVER: false,
+        MAX_PEERS: 0,
       });
       expect(env.ANNOUNCED_IP).toBeUndefined();
     });
@@ -141,6 +142,8 @@ describe('validateEnvironment', () => {
       ['SHUTDOWN_GRACE_MS', '60001', /SHUTDOWN_GRACE_MS="60001": .*must not be greater than 60000/],
       ['X264_BITRATE_KBPS', '50', /X264_BITRATE_KBPS="50": .*must not be less than 100/],
       ['RTC_MIN_PORT', '80', /RTC_MIN_PORT="80": .*must not be less than 1024/],
+      ['MAX_PEERS', '-1', /MAX_PEERS="-1": .*must not be less than 0/],
+      ['MAX_PEERS', 'many', /MAX_PEERS="many": MAX_PEERS must be an integer number/],
     ])('%s=%s', (name, value, expected) => {
       const lines = linesOf(problemsOf({ [name]: value }));
       expect(lines).toHaveLength(1);
@@ -232,6 +235,47 @@ describe('validateEnvironment', () => {
     it('WebRtcServer ports must not run past 65535', () => {
       expect(linesOf(problemsOf({ MEDIASOUP_WORKERS: '4', WEBRTC_SERVER_PORT: '65534' }))).toEqual([
         'WEBRTC_SERVER_PORT (65534) + 4 workers - 1 must not exceed 65535',
+      ]);
+    });
+
+    it('WHIP ICE servers: stun:/turn: URIs that fit a Link header, TURN with static credentials or a secret', () => {
+      const good = validateEnvironment({
+        WHIP_STUN_URLS: 'stun:stun.example.net, stuns:[2001:db8::1]:5349',
+        WHIP_TURN_URLS: 'turn:turn.example.net:3478?transport=udp,turns:198.51.100.7:443?transport=tcp',
+        WHIP_TURN_USERNAME: 'user',
+        WHIP_TURN_CREDENTIAL: 'p4ss',
+      });
+      expect(good.WHIP_TURN_USERNAME).toBe('user');
+      expect(() => validateEnvironment({ WHIP_TURN_URLS: 'turn:turn.example.net', WHIP_TURN_SECRET: 's3cret' })).not.toThrow();
+      expect(linesOf(problemsOf({ WHIP_STUN_URLS: 'stun:ok.example.net,http://x.example.net,stun:a b' }))).toEqual([
+        'WHIP_STUN_URLS: "http://x.example.net" is not a stun:/stuns: URI (e.g. stun:stun.example.net:3478)',
+        'WHIP_STUN_URLS: "stun:a b" is not a stun:/stuns: URI (e.g. stun:stun.example.net:3478)',
+      ]);
+      expect(
+        linesOf(problemsOf({ WHIP_STUN_URLS: 'turn:t.example.net', WHIP_TURN_URLS: 'stun:s.example.net:70000', WHIP_TURN_SECRET: 'x' })),
+      ).toEqual([
+        'WHIP_STUN_URLS: "turn:t.example.net" is not a stun:/stuns: URI (e.g. stun:stun.example.net:3478)',
+        'WHIP_TURN_URLS: "stun:s.example.net:70000" is not a turn:/turns: URI (e.g. turn:turn.example.net:3478?transport=udp)',
+      ]);
+      expect(
+        linesOf(
+          problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net:3478?transport=sctp', WHIP_TURN_USERNAME: 'u', WHIP_TURN_CREDENTIAL: 'c' }),
+        ),
+      ).toEqual([
+        'WHIP_TURN_URLS: "turn:t.example.net:3478?transport=sctp" is not a turn:/turns: URI (e.g. turn:turn.example.net:3478?transport=udp)',
+      ]);
+      expect(linesOf(problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net', WHIP_TURN_USERNAME: 'u' }))).toEqual([
+        'WHIP_TURN_URLS needs WHIP_TURN_USERNAME and WHIP_TURN_CREDENTIAL, or WHIP_TURN_SECRET (TURN servers refuse clients without credentials)',
+      ]);
+      expect(
+        linesOf(
+          problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net', WHIP_TURN_USERNAME: 'u', WHIP_TURN_CREDENTIAL: 'c', WHIP_TURN_SECRET: 's' }),
+        ),
+      ).toEqual([
+        'WHIP_TURN_SECRET and WHIP_TURN_USERNAME/WHIP_TURN_CREDENTIAL exclude each other: credentials come from the secret, or are given',
+      ]);
+      expect(linesOf(problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net', WHIP_TURN_USERNAME: 'u', WHIP_TURN_CREDENTIAL: 'a"b' }))).toEqual([
+        'WHIP_TURN_CREDENTIAL must not contain a double quote, a backslash or a control character (it is sent in a Link header)',
       ]);
     });
 

@@ -12,6 +12,7 @@ import {
   validateSync,
 } from 'class-validator';
 import { availableParallelism } from 'node:os';
+import { isQuotable, parseIceUrls } from './ice-servers';
 
 /** An HS256 key must be at least as long as the hash output (RFC 7518 3.2). */
 const MIN_SECRET_BYTES = 32;
@@ -35,8 +36,10 @@ export class EnvironmentSchema {
   @IsInt() @Min(0) @Max(64) MEDIASOUP_WORKERS: number = 0;
   /** `true`/`1` or `false`/`0`. */
   @IsBoolean() WEBRTC_SERVER: boolean = true;
-  /** Worker i listens for WebRTC on UDP and TCP port WEBRTC_SERVER_PORT + i. */
+  /** Worker i listens for WebRTC on UDP and TCP port WEBRTC_SERVER_PORT + i (and further servers after all workers' first). */
   @IsInt() @Min(1) @Max(65535) WEBRTC_SERVER_PORT: number = 20000;
+  /** WebRtcServers (UDP + TCP ports) per worker: each socket has its own kernel receive buffer. */
+  @IsInt() @Min(1) @Max(16) WEBRTC_SERVERS_PER_WORKER: number = 1;
   /** Split evenly between workers: plain transports to FFmpeg, and WebRTC when WEBRTC_SERVER=false. */
   @IsInt() @Min(1024) @Max(65535) RTC_MIN_PORT: number = 20100;
   @IsInt() @Min(1024) @Max(65535) RTC_MAX_PORT: number = 21099;
@@ -59,6 +62,8 @@ export class EnvironmentSchema {
   @IsIn(['copy', 'legacy']) HLS_PROFILE: 'copy' | 'legacy' = 'copy';
   @IsString() @MinLength(1) X264_PRESET: string = 'veryfast';
   @IsInt() @Min(100) @Max(50000) X264_BITRATE_KBPS: number = 2500;
+  /** VP8/VP9 simulcast: how many layers (the best flowing first) are transcoded, each its own rendition. */
+  @IsInt() @Min(1) @Max(3) HLS_TRANSCODE_LAYERS: number = 1;
   @IsInt() @Min(32) @Max(512) AAC_BITRATE_KBPS: number = 128;
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
   /** `pretty` (coloured lines, for people) or `json` (one object per line, for log pipelines). */
@@ -77,6 +82,18 @@ export class EnvironmentSchema {
   @IsInt() @Min(0) @Max(3600) STREAM_RECONNECT_GRACE_SECONDS: number = 30;
   /** `true`: a second publisher with a valid claim on a live name takes it over; `false`: it gets STREAM_IN_USE. */
   @IsBoolean() STREAM_TAKEOVER: boolean = false;
+  /** Publishing peers (send transports) this server accepts at once; 0 = no cap. Viewers are not counted. */
+  @IsInt() @Min(0) @Max(100000) MAX_PEERS: number = 0;
+  /** STUN servers WHIP clients are told about (Link headers of the 201): comma-separated stun:/stuns: URIs. */
+  @IsString() WHIP_STUN_URLS: string = '';
+  /** TURN servers for WHIP clients: comma-separated turn:/turns: URIs; need a username and credential, or a secret. */
+  @IsString() WHIP_TURN_URLS: string = '';
+  @IsString() WHIP_TURN_USERNAME: string = '';
+  @IsString() WHIP_TURN_CREDENTIAL: string = '';
+  /** The TURN server's shared secret (coturn use-auth-secret): each WHIP session gets its own time-limited credentials. */
+  @IsString() WHIP_TURN_SECRET: string = '';
+  /** How long such generated TURN credentials stay valid. */
+  @IsInt() @Min(60) @Max(604800) WHIP_TURN_TTL_SECONDS: number = 86400;
 }
 
 export class ConfigValidationError extends Error {}
@@ -160,17 +177,40 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
       problems.push(`PUBLISH_JWT_SECRET must hold at least ${MIN_SECRET_BYTES} bytes with PUBLISH_AUTH=token (RFC 7518 3.2), got ${bytes}`);
     }
   }
-  if (env.WEBRTC_SERVER && valid('WEBRTC_SERVER', 'WEBRTC_SERVER_PORT', 'MEDIASOUP_WORKERS')) {
-    const server: [number, number] = [env.WEBRTC_SERVER_PORT, env.WEBRTC_SERVER_PORT + workers - 1];
+  if (env.WEBRTC_SERVER && valid('WEBRTC_SERVER', 'WEBRTC_SERVER_PORT', 'MEDIASOUP_WORKERS', 'WEBRTC_SERVERS_PER_WORKER')) {
+    const servers = workers * env.WEBRTC_SERVERS_PER_WORKER;
+    const server: [number, number] = [env.WEBRTC_SERVER_PORT, env.WEBRTC_SERVER_PORT + servers - 1];
+    const what = env.WEBRTC_SERVERS_PER_WORKER === 1 ? `${workers} workers` : `${workers} workers × ${env.WEBRTC_SERVERS_PER_WORKER} servers`;
     if (server[1] > 65535) {
-      problems.push(`WEBRTC_SERVER_PORT (${server[0]}) + ${workers} workers - 1 must not exceed 65535`);
+      problems.push(`WEBRTC_SERVER_PORT (${server[0]}) + ${what} - 1 must not exceed 65535`);
     }
     const clashes = [rtcOk && overlaps(server, rtc) && 'RTC', ffmpegOk && overlaps(server, ffmpeg) && 'FFMPEG'].filter(Boolean);
     if (clashes.length > 0) {
       problems.push(
-        `WEBRTC_SERVER_PORT..+${workers - 1} (${server[0]}-${server[1]}, one per worker) must not overlap the ${clashes.join(' or ')} port range`,
+        `WEBRTC_SERVER_PORT..+${servers - 1} (${server[0]}-${server[1]}, ${env.WEBRTC_SERVERS_PER_WORKER === 1 ? 'one per worker' : `${env.WEBRTC_SERVERS_PER_WORKER} per worker`}) must not overlap the ${clashes.join(' or ')} port range`,
       );
     }
+  }
+  problems.push(...whipIceProblems(env, valid));
+  return problems;
+}
+
+/** The WHIP ICE servers: URIs that fit a Link header, and TURN with credentials (static, or a shared secret). */
+function whipIceProblems(env: EnvironmentSchema, valid: (...names: (keyof EnvironmentSchema)[]) => boolean): string[] {
+  const problems: string[] = [];
+  if (valid('WHIP_STUN_URLS')) problems.push(...parseIceUrls(env.WHIP_STUN_URLS, 'stun').problems.map((p) => `WHIP_STUN_URLS: ${p}`));
+  if (!valid('WHIP_TURN_URLS', 'WHIP_TURN_USERNAME', 'WHIP_TURN_CREDENTIAL', 'WHIP_TURN_SECRET')) return problems;
+  const turn = parseIceUrls(env.WHIP_TURN_URLS, 'turn');
+  problems.push(...turn.problems.map((p) => `WHIP_TURN_URLS: ${p}`));
+  const staticCredentials = env.WHIP_TURN_USERNAME !== '' || env.WHIP_TURN_CREDENTIAL !== '';
+  if (turn.urls.length > 0 && env.WHIP_TURN_SECRET === '' && (env.WHIP_TURN_USERNAME === '' || env.WHIP_TURN_CREDENTIAL === '')) {
+    problems.push('WHIP_TURN_URLS needs WHIP_TURN_USERNAME and WHIP_TURN_CREDENTIAL, or WHIP_TURN_SECRET (TURN servers refuse clients without credentials)');
+  }
+  if (env.WHIP_TURN_SECRET !== '' && staticCredentials) {
+    problems.push('WHIP_TURN_SECRET and WHIP_TURN_USERNAME/WHIP_TURN_CREDENTIAL exclude each other: credentials come from the secret, or are given');
+  }
+  for (const name of ['WHIP_TURN_USERNAME', 'WHIP_TURN_CREDENTIAL'] as const) {
+    if (!isQuotable(env[name])) problems.push(`${name} must not contain a double quote, a backslash or a control character (it is sent in a Link header)`);
   }
   return problems;
 }

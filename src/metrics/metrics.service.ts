@@ -48,6 +48,50 @@ export class MetricsService {
     help: 'Publishers whose HLS could not start (e.g. FFmpeg ports exhausted)',
     registers: [this.registry],
   });
+  private readonly ingestPackets = new Counter({
+    name: 'webrtc_hls_ingest_rtp_packets_total',
+    help: "RTP packets received from publishers by the streams' producers (mediasoup producer stats)",
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  private readonly ingestLost = new Counter({
+    name: 'webrtc_hls_ingest_rtp_packets_lost_total',
+    help: "RTP packets lost between publishers and mediasoup (producer stats' packetsLost)",
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  private readonly ffmpegMissed = new Counter({
+    name: 'webrtc_hls_ffmpeg_rtp_missed_packets_total',
+    help: 'RTP packets FFmpeg reported missing ("RTP: missed N packets", lines of at most 1000) between mediasoup and FFmpeg',
+    registers: [this.registry],
+  });
+  private readonly ffmpegDropped = new Counter({
+    name: 'webrtc_hls_ffmpeg_dropped_frames_total',
+    help: 'Frames FFmpeg dropped (drop_frames of -progress)',
+    registers: [this.registry],
+  });
+  private readonly writeFailures = new Counter({
+    name: 'webrtc_hls_packaging_write_failures_total',
+    help: 'HLS disk work that failed: segments (listed as EXT-X-GAP), playlists, removals of old segments',
+    labelNames: ['op'] as const,
+    registers: [this.registry],
+  });
+  private readonly readFailures = new Counter({
+    name: 'webrtc_hls_delivery_read_failures_total',
+    help: 'Playlists or segments that could not be read for a viewer (I/O errors, not missing files)',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  private readonly leavingTimeouts = new Counter({
+    name: 'webrtc_hls_peer_leaving_timeouts_total',
+    help: 'Peers whose transports closed before every peer.leaving listener had finished (FFmpeg may then stop slowly)',
+    registers: [this.registry],
+  });
+  private readonly layerFailures = new Counter({
+    name: 'webrtc_hls_simulcast_layer_failures_total',
+    help: 'setPreferredLayers calls that failed on a simulcast feed',
+    registers: [this.registry],
+  });
   private readonly timeToLive = new Histogram({
     name: 'webrtc_hls_produce_to_live_seconds',
     help: 'From the first producer of a publisher to its playable master playlist (peerLive)',
@@ -70,6 +114,13 @@ export class MetricsService {
     llDelivery: LlDeliveryService,
   ) {
     collectDefaultMetrics({ register: this.registry });
+    // Every known label set from the start (at 0), so a rate() or a sum finds them before the first event.
+    for (const kind of ['video', 'audio']) {
+      this.ingestPackets.inc({ kind }, 0);
+      this.ingestLost.inc({ kind }, 0);
+    }
+    for (const op of ['segment', 'playlist', 'remove']) this.writeFailures.inc({ op }, 0);
+    for (const type of ['playlist', 'segment']) this.readFailures.inc({ type }, 0);
     new Gauge({
       name: 'webrtc_hls_peers',
       help: 'Connected signaling peers',
@@ -107,6 +158,17 @@ export class MetricsService {
       registers: [this.registry],
       collect() {
         this.set(transcoder.processCount);
+      },
+    });
+    new Gauge({
+      name: 'webrtc_hls_simulcast_renditions',
+      help: 'Copied simulcast renditions by whether the layer they carry flows now',
+      labelNames: ['flowing'] as const,
+      registers: [this.registry],
+      collect() {
+        const { flowing, stopped } = transcoder.videoRenditions();
+        this.set({ flowing: 'true' }, flowing);
+        this.set({ flowing: 'false' }, stopped);
       },
     });
     new Gauge({
@@ -169,6 +231,38 @@ export class MetricsService {
   @OnBusEvent('delivery.ll-blocked-answered')
   onLlBlockedAnswered({ afterUpdateMs }: BusEvents['delivery.ll-blocked-answered']): void {
     this.llBlockedAnswered.observe(afterUpdateMs / 1000);
+  }
+
+  @OnBusEvent('transcode.ingest-counted')
+  onIngestCounted({ kind, packets, lost }: BusEvents['transcode.ingest-counted']): void {
+    this.ingestPackets.inc({ kind }, packets);
+    this.ingestLost.inc({ kind }, lost);
+  }
+
+  @OnBusEvent('transcode.ffmpeg-loss')
+  onFfmpegLoss({ missedPackets, droppedFrames }: BusEvents['transcode.ffmpeg-loss']): void {
+    this.ffmpegMissed.inc(missedPackets);
+    this.ffmpegDropped.inc(droppedFrames);
+  }
+
+  @OnBusEvent('transcode.layer-failed')
+  onLayerFailed(): void {
+    this.layerFailures.inc();
+  }
+
+  @OnBusEvent('packaging.write-failed')
+  onWriteFailed({ op }: BusEvents['packaging.write-failed']): void {
+    this.writeFailures.inc({ op });
+  }
+
+  @OnBusEvent('delivery.read-failed')
+  onReadFailed({ type }: BusEvents['delivery.read-failed']): void {
+    this.readFailures.inc({ type });
+  }
+
+  @OnBusEvent('peer.leaving-timed-out')
+  onLeavingTimedOut(): void {
+    this.leavingTimeouts.inc();
   }
 
   @OnBusEvent('worker.died')

@@ -10,6 +10,8 @@ import { LlStreamPackager } from './ll-stream';
 import { SegmentStore } from './segment-store';
 import { Continuity, PackagingInfo, StreamPackager } from './stream-packager';
 
+/** Stream ids whose numbering is remembered after their files went (about 200 bytes each). */
+const REMEMBERED_IDS = 10_000;
 /** LL segments kept in memory after leaving the playlist, for players holding an older playlist. */
 const LL_GRACE_SEGMENTS = 4;
 /** With HLS_RETENTION_SECONDS=-1, how long an ended stream's LL layout stays in memory. */
@@ -39,8 +41,12 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
   private readonly entries = new Map<string, Entry>();
   /** Earlier streams of an id whose files retention still keeps. */
   private readonly retired = new Set<Entry>();
-  /** Where numbering goes on for ids whose files are on disk (kept recordings found at start-up). */
-  private readonly onDisk = new Map<string, Continuity>();
+  /**
+   * Where numbering goes on for ids no packager holds now: kept recordings found at start-up, and
+   * streams whose files are gone (a name's numbers only ever grow, so a player or cache that saw the
+   * old stream never meets a reused number). Bounded: the oldest ids are forgotten first.
+   */
+  private readonly continuities = new Map<string, Continuity>();
   private readonly store: SegmentStore;
   private readonly llTiming: LlPartTiming;
 
@@ -63,8 +69,10 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
         this.indexKeptSegments(names);
         return;
       }
-      await Promise.all(names.map((name) => this.store.remove(name).catch(() => undefined)));
-      if (names.length > 0) this.logger.log(`removed ${names.length} stale HLS file(s) from ${dir}`);
+      const failed: string[] = [];
+      await Promise.all(names.map((name) => this.store.remove(name).catch((error) => failed.push(`${name}: ${errorMessage(error)}`))));
+      if (failed.length > 0) this.logger.warn(`could not remove ${failed.length} stale HLS file(s) from ${dir}, e.g. ${failed[0]}`);
+      if (names.length > 0) this.logger.log(`removed ${names.length - failed.length} stale HLS file(s) from ${dir}`);
     } catch (error) {
       // Not fatal: readiness reports the directory (disk check) until it is usable.
       this.logger.error(`HLS directory ${dir} is not usable: ${errorMessage(error)}`);
@@ -91,7 +99,8 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
       // LL URLs name the id, not the generation: the new stream serves them from now on.
       previous.ll.close('a later stream of the same name started');
     }
-    const continueFrom = previous?.packager.continuity() ?? this.onDisk.get(streamId);
+    const continueFrom = previous?.packager.continuity() ?? this.continuities.get(streamId);
+    this.continuities.delete(streamId);
     const keepAll = this.config.hls.retentionSeconds === -1;
     const ll = new LlStreamPackager(
       streamId,
@@ -112,9 +121,9 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
       {
         live: () => this.wentLive(streamId),
         segmentWritten: (rendition, kind, seconds, bytes) => this.bus.emit('packaging.segment-written', { streamId, rendition, kind, seconds, bytes }),
-        writeFailed: (what, error) => {
+        writeFailed: (what, error, op) => {
           this.logger.error(`[stream:${streamId}] ${what}: ${error}`);
-          this.bus.emit('packaging.write-failed', { streamId, what, error });
+          this.bus.emit('packaging.write-failed', { streamId, what, error, op });
         },
       },
       ll,
@@ -177,7 +186,10 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     }
     const remove = async () => {
       const current = this.entries.get(entry.streamId) === entry;
-      if (current) this.entries.delete(entry.streamId);
+      if (current) {
+        this.entries.delete(entry.streamId);
+        this.remember(entry.streamId, entry.packager.continuity());
+      }
       this.retired.delete(entry);
       entry.ll.close('the stream ended and its retention time is over');
       // The playlists' names belong to a later stream of the same id if there is one.
@@ -197,8 +209,14 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
       const streamId = segmentStream(name);
       const number = segmentNumber(name);
       if (streamId === undefined || number === undefined) continue;
-      const known = this.onDisk.get(streamId);
-      if (!known || number >= known.nextNumber) this.onDisk.set(streamId, { nextNumber: number + 1, cc: 0 });
+      const known = this.continuities.get(streamId);
+      if (!known || number >= known.nextNumber) this.remember(streamId, { nextNumber: number + 1, cc: 0 });
     }
+  }
+
+  private remember(streamId: string, continuity: Continuity): void {
+    this.continuities.delete(streamId);
+    this.continuities.set(streamId, continuity);
+    while (this.continuities.size > REMEMBERED_IDS) this.continuities.delete(this.continuities.keys().next().value!);
   }
 }

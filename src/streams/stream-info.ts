@@ -20,6 +20,10 @@ export interface StreamInfo {
   tracks: Partial<Record<MediaKind, TrackInfo & { resolution?: string; bitrateKbps?: number }>>;
   segments: Partial<Record<MediaKind, number>>;
   restarts: number;
+  /** Median time between video keyframes, once measured. */
+  keyframeIntervalSeconds?: number;
+  /** What an operator or publisher should know about the stream, in words (e.g. keyframes too far apart). */
+  notices: string[];
 }
 
 /** Joins what each module knows of one stream: identity (streams), tracks (transcode), files (packaging). */
@@ -46,5 +50,21 @@ export function streamInfo(stream: StreamRecord, transcode?: TranscodeInfo, pack
     tracks,
     segments: packaging?.segments ?? {},
     restarts: transcode?.restarts ?? 0,
+    keyframeIntervalSeconds: packaging?.keyframeIntervalSeconds,
+    notices: packaging ? notices(packaging) : [],
   };
+}
+
+function notices(packaging: PackagingInfo): string[] {
+  const found: string[] = [];
+  if (packaging.keyframesSlowerThanTarget && packaging.keyframeIntervalSeconds !== undefined) {
+    const interval = packaging.keyframeIntervalSeconds;
+    const target = packaging.segmentTargetSeconds;
+    found.push(
+      `keyframes arrive every ${interval} s, slower than the ${target} s segment target: the publisher does not send keyframes ` +
+        `when asked (OBS, many hardware encoders), so segments last ${interval} s and viewers are that much further behind; ` +
+        `set its keyframe interval to ${target} s (OBS: Settings → Output → Keyframe Interval)`,
+    );
+  }
+  return found;
 }

@@ -24,6 +24,8 @@ export interface StreamRecord {
   generation: number;
   /** The peer publishing it now; undefined while parked or ended. */
   publisherId?: string;
+  /** While parked: the publisher that is gone (it may still end the stream on purpose, e.g. a late WHIP DELETE). */
+  parkedBy?: string;
   startedAt: Date;
   state: StreamState;
   /** Kinds it has carried: they stay (as filler) while no publisher feeds them. */
@@ -129,6 +131,23 @@ export class StreamsService implements OnApplicationShutdown {
     return id;
   }
 
+  /**
+   * A publisher that is already gone says it ended on purpose (a WHIP client whose peer connection
+   * closed, then sends DELETE): its stream, if still parked waiting for it, ends now instead of after
+   * the grace period. False when no stream waits for that publisher (another took it over, or it ended).
+   */
+  async endParked(peerId: string, reason: string): Promise<boolean> {
+    const stream = this.parkedStream(peerId);
+    if (!stream) return false;
+    await this.end(stream, reason);
+    return true;
+  }
+
+  /** The id of the stream that waits (parked) for `peerId` to come back, if any. */
+  parkedStreamOf(peerId: string): string | undefined {
+    return this.parkedStream(peerId)?.id;
+  }
+
   @OnBusEvent('producer.created')
   onProducerCreated({ peerId, producerId, kind }: BusEvents['producer.created']): void {
     const stream = this.streamOf(peerId);
@@ -197,6 +216,7 @@ export class StreamsService implements OnApplicationShutdown {
   private async handOver(stream: StreamRecord, publisherId: string, why: string): Promise<void> {
     clearTimeout(stream.graceTimer);
     stream.graceTimer = undefined;
+    stream.parkedBy = undefined;
     const previous = stream.publisherId ?? null;
     if (previous !== null) {
       this.publishers.delete(previous);
@@ -235,6 +255,7 @@ export class StreamsService implements OnApplicationShutdown {
   private async park(stream: StreamRecord, peerId: string, reason: string): Promise<void> {
     this.publishers.delete(peerId);
     stream.publisherId = undefined;
+    stream.parkedBy = peerId;
     if (stream.state === 'live') stream.state = 'parked';
     const graceMs = this.config.streams.reconnectGraceMs;
     this.logger.log(`[stream:${stream.id}] publisher ${peerId} is gone (${reason}); waiting ${graceMs} ms for it to come back`);
@@ -261,6 +282,10 @@ export class StreamsService implements OnApplicationShutdown {
       if (started) this.notices.next({ type: 'peerLeft', peerId: stream.id });
     })();
     return stream.ending;
+  }
+
+  private parkedStream(peerId: string): StreamRecord | undefined {
+    return [...this.streams.values()].find((s) => s.parkedBy === peerId && s.publisherId === undefined && s.state !== 'ended' && !s.ending);
   }
 
   private retire(stream: StreamRecord): void {

@@ -11,7 +11,11 @@ export interface FfmpegPlan {
    * `renditions`: the video outputs, in the order of the SDP's video m-lines (one per copied simulcast
    * layer, the top one first; one otherwise). Filler makes each of them.
    */
-  video?: ({ source: 'rtp'; mode: VideoMode } | { source: 'filler'; width: number; height: number }) & { renditions?: string[] };
+  video?: ({ source: 'rtp'; mode: VideoMode } | { source: 'filler'; width: number; height: number }) & {
+    renditions?: string[];
+    /** Transcoded layers: each rendition's bitrate (its layer's declared ceiling); x264BitrateKbps otherwise. */
+    bitratesKbps?: number[];
+  };
   audio?: { source: 'rtp' } | { source: 'filler' };
   /** Keyframe cadence where FFmpeg encodes video itself (transcode, filler). */
   segmentSeconds: number;
@@ -101,7 +105,7 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
     } else if (video.source === 'rtp' && video.mode === 'copy') {
       args.push('-c:v', 'copy');
     } else if (video.source === 'rtp') {
-      const kbps = plan.x264BitrateKbps;
+      const kbps = video.bitratesKbps?.[index] ?? plan.x264BitrateKbps;
       args.push(
         '-c:v', 'libx264', '-preset', plan.x264Preset, '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
         '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * 2}k`,

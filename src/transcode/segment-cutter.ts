@@ -62,6 +62,8 @@ export class SegmentCutter<U extends TimedUnit> {
   private readonly minShare: number;
   private readonly maxHoldMs: number;
   private readonly now: () => number;
+  /** When the run's first unit came: video gets the hold time from then to start. */
+  private startedAt?: number;
   private ended = false;
 
   constructor(
@@ -96,6 +98,7 @@ export class SegmentCutter<U extends TimedUnit> {
 
   push(rendition: string, unit: U): void {
     if (this.ended) return;
+    this.startedAt ??= this.now();
     const video = this.videos.get(rendition);
     if (video) this.pushVideo(rendition, video, unit);
     else this.pushOther(rendition, unit);
@@ -109,6 +112,9 @@ export class SegmentCutter<U extends TimedUnit> {
   }
 
   private pushVideo(name: string, video: VideoState, unit: U): void {
+    // Audio has been cut alone (no video flowing): the first video back cuts at its own keyframe,
+    // even soon after audio's last cut, or that segment would stretch over a keyframe interval more.
+    const cutAlone = unit.keyframe && this.cuts.length > 0 && !this.anyVideoFlowing();
     video.lastAt = this.now();
     video.seen = true;
     video.progress = Math.max(video.progress, unit.dts);
@@ -117,7 +123,7 @@ export class SegmentCutter<U extends TimedUnit> {
       // A keyframe of the same instant as the last cut (another layer's) joins it; a later one far
       // enough on starts the next segment.
       const aligned = start !== undefined && Math.abs(unit.pts - start) <= ALIGN_TICKS;
-      if (!aligned && (start === undefined || unit.pts - start >= this.target * this.minShare)) this.cut(unit.pts);
+      if (!aligned && (start === undefined || unit.pts - start >= this.target * this.minShare || (cutAlone && unit.pts > start))) this.cut(unit.pts);
       // Each rendition starts a segment only at its own keyframe: at the cut its time falls in.
       video.index = Math.max(video.index, this.segmentAt(unit.pts + ALIGN_TICKS));
     }
@@ -157,14 +163,8 @@ export class SegmentCutter<U extends TimedUnit> {
   private anyVideoFlowing(): boolean {
     if (this.videos.size === 0) return false;
     // Before any video has come, give it the hold time to start (FFmpeg starts every output at once).
-    if (![...this.videos.values()].some((v) => v.seen)) return this.now() - this.startedAt() < this.maxHoldMs;
+    if (![...this.videos.values()].some((v) => v.seen)) return this.now() - (this.startedAt ?? this.now()) < this.maxHoldMs;
     return this.flowingVideos().length > 0;
-  }
-
-  private firstPushAt?: number;
-  private startedAt(): number {
-    this.firstPushAt ??= this.now();
-    return this.firstPushAt;
   }
 
   private releaseOthers(): void {

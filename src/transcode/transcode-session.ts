@@ -30,6 +30,8 @@ export interface TrackInfo {
   /** No RTP has come for a while (the publisher stopped sending without pausing): filler plays. */
   silent: boolean;
   simulcastLayer?: number;
+  /** Simulcast copied: what each video rendition carries now (its encoding, and whether it flows). */
+  renditions?: Array<{ rendition: string; encoding: string; flowing: boolean }>;
 }
 
 /** What a session reports to its owner; the owner turns it into bus events. */
@@ -38,6 +40,14 @@ export interface SessionListener {
   onUnit(run: number, rendition: string, unit: MediaUnit): void;
   onRunEnded(run: number, reason: string): void;
   onRestart(reason: string): void;
+  /** RTP the producer of `kind` received since the last report (mediasoup's counts: packets, lost). */
+  onIngestCounted(kind: MediaKind, packets: number, lost: number): void;
+  /** FFmpeg reported missed RTP packets or dropped frames (increments). */
+  onFfmpegLoss(missedPackets: number, droppedFrames: number): void;
+  /** setPreferredLayers failed on a simulcast feed. */
+  onLayerFailed(kind: MediaKind, layer: number, error: string): void;
+  /** FFmpeg listens and these producers' feeds are resumed. */
+  onReceiving(run: number, producerIds: string[]): void;
 }
 
 interface Wanted {
@@ -53,6 +63,11 @@ const HEALTHY_RUN_MS = 30_000;
 const STALL_MS = 6_000;
 /** A producer that received no RTP for this long is silent: its kind switches to filler. */
 export const SILENCE_MS = 1_500;
+/**
+ * How long a run's other kinds wait for video's first keyframe. A publisher that ignores keyframe
+ * requests sends one every GOP (OBS: 2 s by default); past this, audio starts alone.
+ */
+const FIRST_KEYFRAME_WAIT_MS = 5_000;
 /** How often producer stats are read while a layered feed waits for its layers to start. */
 const ACTIVITY_POLL_MS = 100;
 /** How long a simulcast producer's layers may take to start sending after produce(). */
@@ -60,6 +75,8 @@ const LAYER_START_WAIT_MS = 2_000;
 /** A new simulcast layer restarts FFmpeg at most this often (a flapping top layer must not). */
 const LAYER_RESTART_MIN_MS = 10_000;
 const CLOCK = 90_000;
+/** Consecutive units of a rendition further apart than this are a jump in FFmpeg's timing, worth a line. */
+const JUMP_TICKS = 0.5 * CLOCK;
 const DEFAULT_FILLER_SIZE = { width: 640, height: 360 };
 
 /**
@@ -98,6 +115,8 @@ export class TranscodeSession {
   private runs = 0;
   private crashes = 0;
   private closed = false;
+  /** Aborted by close(): waits inside a run's start give up at once. */
+  private readonly closing = new AbortController();
   private restartTimer?: NodeJS.Timeout;
   /** The highest timestamp any run has produced (90 kHz): the next run starts after it. */
   private timelineEnd = 0;
@@ -168,6 +187,9 @@ export class TranscodeSession {
       if (!stats || this.closed || this.wanted.get(kind)?.producer !== producer) continue;
       const activity = this.activityOf(producer);
       activity.update(stats, now);
+      // What mediasoup received since the last look, for the metrics.
+      const { packets, lost } = activity.countSinceLastLook(stats);
+      this.listener.onIngestCounted(kind, packets, lost);
       const quietFor = activity.quietFor(now);
       if (kind === 'video' && this.isLayered(producer) && this.isLive('video')) this.checkLayers(activity, now);
       if (!this.silent.has(kind) && quietFor >= SILENCE_MS) {
@@ -180,6 +202,10 @@ export class TranscodeSession {
         void this.enqueue(`${kind} back`);
       }
     }
+    // What the check knows of a producer lives as long as the producer is wanted (not per feed: every
+    // run has new feeds, and a silent producer must stay silent across them).
+    const wantedProducers = new Set([...this.wanted.values()].map((w) => w.producer));
+    for (const producer of this.activity.keys()) if (!wantedProducers.has(producer)) this.activity.delete(producer);
     const instance = this.instance;
     if (instance && instance.state === 'listening' && now - instance.lastUnitAt > STALL_MS) {
       this.logger.warn(`${this.prefix} FFmpeg produced nothing for ${now - instance.lastUnitAt} ms; restarting`);
@@ -202,6 +228,7 @@ export class TranscodeSession {
         paused: producer?.paused ?? false,
         silent: this.silent.has(kind),
         simulcastLayer: this.feeds.get(kind)?.simulcastLayer,
+        renditions: kind === 'video' && producer && this.isLayered(producer) ? this.renditionInfo(producer) : undefined,
       };
     }
     return result;
@@ -225,6 +252,7 @@ export class TranscodeSession {
   async close(): Promise<void> {
     if (this.closed) return this.queue;
     this.closed = true;
+    this.closing.abort();
     clearTimeout(this.restartTimer);
     this.queue = this.queue.then(async () => {
       await this.stopInstance('stream ended');
@@ -265,9 +293,14 @@ export class TranscodeSession {
       this.closeFeed('video');
     }
     for (const [kind, feed] of this.feeds) {
-      if (this.wanted.get(kind)?.producer !== feed.producer || feed.isClosed) this.closeFeed(kind);
+      // Every run gets new consumers (not the layered feed: its demuxer holds RTP until each layer's
+      // first sender report): one that fed an earlier run keeps sending sender reports while paused,
+      // and FFmpeg takes a report that comes before the first packet as the start of that stream's
+      // clock (measured: audio 0.5 s off video after a resume, until the next audio report).
+      if (this.wanted.get(kind)?.producer !== feed.producer || feed.isClosed || feed instanceof RtpFeed) this.closeFeed(kind);
     }
-    if (!next) return;
+    // Going down (a signal to the whole group takes the workers, so producers close): no new run.
+    if (!next || this.shuttingDown()) return;
     for (const [kind, { producer, router }] of this.wanted) {
       if (!this.feeds.has(kind) && !producer.closed) {
         const feed = await this.openFeed(kind, producer, router);
@@ -292,7 +325,7 @@ export class TranscodeSession {
       video: !this.kinds.has('video')
         ? undefined
         : video && this.isLive('video')
-          ? { source: 'rtp', mode: this.videoMode(video), renditions: this.videoRenditions }
+          ? { source: 'rtp', mode: this.videoMode(video), renditions: this.videoRenditions, bitratesKbps: this.layerBitratesKbps(video) }
           : { source: 'filler', ...this.videoSize, renditions: this.videoRenditions },
       audio: !this.kinds.has('audio') ? undefined : this.isLive('audio') ? { source: 'rtp' } : { source: 'filler' },
       segmentSeconds: hls.segmentSeconds,
@@ -309,15 +342,54 @@ export class TranscodeSession {
     return mime === 'video/h264' && this.config.hls.profile === 'copy' ? 'copy' : 'transcode';
   }
 
+  /** Declared simulcast layers this run does not carry: packaging waits a moment for them before the master. */
+  private absentLayers(tracks: RunTrack[]): RunTrack[] {
+    const producer = this.wanted.get('video')?.producer;
+    if (!producer || !this.isLayered(producer) || !this.isLive('video')) return [];
+    const encodings = producer.rtpParameters.encodings ?? [];
+    const top = encodings.map((_, i) => i).slice(-this.maxLayers(producer));
+    return top
+      .map((i) => ({ rendition: this.layerName(i, producer), kind: 'video' as const, source: 'absent' as const, maxBitrate: encodings[i]?.maxBitrate }))
+      .filter((t) => !tracks.some((r) => r.rendition === t.rendition));
+  }
+
+  /** Transcoded layers: each at its declared ceiling (x264 needs a target; the sender's is the sensible one). */
+  private layerBitratesKbps(producer: Producer): number[] | undefined {
+    if (this.videoMode(producer) === 'copy' || !this.isLayered(producer)) return undefined;
+    const encodings = producer.rtpParameters.encodings ?? [];
+    return this.layersFed.map((i) => Math.max(100, Math.round((encodings[i]?.maxBitrate ?? this.config.ffmpeg.x264BitrateKbps * 1000) / 1000)));
+  }
+
   private activityOf(producer: Producer): ProducerActivity {
     let activity = this.activity.get(producer);
     if (!activity) this.activity.set(producer, (activity = new ProducerActivity(producer.rtpParameters.encodings ?? [])));
     return activity;
   }
 
-  /** Simulcast H264 that is copied: every layer its own rendition. */
+  private renditionInfo(producer: Producer): NonNullable<TrackInfo['renditions']> {
+    const encodings = producer.rtpParameters.encodings ?? [];
+    const flowing = this.activityOf(producer).flowing(Date.now(), SILENCE_MS);
+    return [...this.layerNames.entries()]
+      .sort(([a], [b]) => b - a)
+      .map(([index, rendition]) => ({
+        rendition,
+        encoding: encodings[index]?.rid ?? `#${index}`,
+        flowing: flowing.includes(index) && this.layersFed.includes(index),
+      }));
+  }
+
+  /**
+   * Simulcast H264 that is copied: every layer its own rendition. VP8/VP9 simulcast is transcoded: one
+   * layer (the best flowing, chosen by a LayerSelector) unless HLS_TRANSCODE_LAYERS asks for more.
+   */
   private isLayered(producer: Producer): boolean {
-    return this.videoMode(producer) === 'copy' && (producer.rtpParameters.encodings?.length ?? 1) > 1;
+    if ((producer.rtpParameters.encodings?.length ?? 1) <= 1) return false;
+    return this.videoMode(producer) === 'copy' || this.config.ffmpeg.transcodeLayers > 1;
+  }
+
+  /** How many layers a layered feed carries. */
+  private maxLayers(producer: Producer): number {
+    return this.videoMode(producer) === 'copy' ? MAX_VIDEO_LAYERS : Math.min(MAX_VIDEO_LAYERS, this.config.ffmpeg.transcodeLayers);
   }
 
   /** Simulcast H264 that is copied gets each flowing layer as its own rendition; anything else one stream. */
@@ -346,7 +418,7 @@ export class TranscodeSession {
       await new Promise((resolve) => setTimeout(resolve, ACTIVITY_POLL_MS));
     }
     if (flowing.length === 0) flowing = [encodings.length - 1];
-    const chosen = [...flowing].sort((a, b) => b - a).slice(0, MAX_VIDEO_LAYERS);
+    const chosen = [...flowing].sort((a, b) => b - a).slice(0, this.maxLayers(producer));
     return chosen.map((encodingIndex) => ({ encodingIndex, rendition: this.layerName(encodingIndex, producer) }));
   }
 
@@ -372,7 +444,8 @@ export class TranscodeSession {
   /** A layer that started flowing after the run began is added by a new run (not more than one per interval). */
   private checkLayers(activity: ProducerActivity, now: number): void {
     const added = activity.flowing(now, SILENCE_MS).filter((i) => !this.layersFed.includes(i));
-    if (added.length === 0 || this.layersFed.length >= MAX_VIDEO_LAYERS || now - this.layersChangedAt < LAYER_RESTART_MIN_MS) return;
+    const room = this.layersFed.length < this.maxLayers(this.wanted.get('video')!.producer);
+    if (added.length === 0 || !room || now - this.layersChangedAt < LAYER_RESTART_MIN_MS) return;
     this.layersChangedAt = now;
     this.plan = undefined; // the plan alone does not show which layers the feed carries
     this.refeedVideo = true;
@@ -409,6 +482,7 @@ export class TranscodeSession {
     const tracks: RunTrack[] = commands.flatMap((c) =>
       c.outputs.map((o) => ({ rendition: o.rendition, kind: o.kind, source: plan[o.kind]!.source, maxBitrate: declared.get(o.rendition) })),
     );
+    tracks.push(...this.absentLayers(tracks));
     this.listener.onRunStarted(run, tracks, reason);
     const video = live.find((feed) => feed.kind === 'video');
     const keyframes = new KeyframeRequester(
@@ -416,6 +490,8 @@ export class TranscodeSession {
       this.config.hls.segmentSeconds * 1000,
       plan.video?.source === 'rtp' && plan.video.mode === 'copy',
     );
+    const lastPts = new Map<string, number>();
+    let jumps = 0;
     const instance = new FfmpegRun(
       this.runner,
       this.config.ffmpeg.path,
@@ -424,12 +500,19 @@ export class TranscodeSession {
       {
         onUnit: (rendition, unit) => {
           this.noteUnit(rendition, unit);
+          const last = lastPts.get(rendition);
+          lastPts.set(rendition, unit.pts);
+          if (last !== undefined && Math.abs(unit.pts - last) > JUMP_TICKS && jumps++ < 3) {
+            // FFmpeg re-timed the stream (an RTCP sender report moved it): a hole or an overlap.
+            this.logger.warn(`${this.prefix} run ${run}: ${rendition} timestamps jumped ${((unit.pts - last) / CLOCK).toFixed(3)} s`);
+          }
           this.listener.onUnit(run, rendition, unit);
         },
         onCut: () => {
           keyframes.onCut();
           for (const feed of this.feeds.values()) feed.tick();
         },
+        onLoss: (missed, dropped) => this.listener.onFfmpegLoss(missed, dropped),
         onKeyframeNeeded: () => keyframes.askSoon(),
       },
       (line) => this.onFfmpegLine(line),
@@ -443,8 +526,19 @@ export class TranscodeSession {
     if (run > 1) this.listener.onRestart(reason);
 
     await instance.waitUntilListening();
-    for (const feed of live) await feed.resume();
-    if (video) keyframes.start();
+    if (video) {
+      // Video first; the other kinds once its first keyframe has gone out, so every stream of the
+      // run starts its clock together (see RtpFeed.waitForFirstKeyframe): A/V sync from the first frame.
+      const first = video.waitForFirstKeyframe?.(FIRST_KEYFRAME_WAIT_MS, this.closing.signal);
+      await video.resume();
+      keyframes.start();
+      // FFmpeg takes the media now: a WHIP answer may go out, so the publisher's first keyframe is not lost.
+      this.listener.onReceiving(run, live.map((feed) => feed.producer.id));
+      const started = Date.now();
+      if (first && !(await first) && !this.closed) this.logger.warn(`${this.prefix} no video keyframe within ${Date.now() - started} ms: audio starts without it`);
+    }
+    for (const feed of live) if (feed !== video) await feed.resume();
+    if (!video) this.listener.onReceiving(run, live.map((feed) => feed.producer.id));
   }
 
   private async stopInstance(reason: string): Promise<void> {

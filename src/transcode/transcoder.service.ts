@@ -103,6 +103,15 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
     return session && { tracks: session.info(), restarts: session.restarts };
   }
 
+  /** Copied simulcast renditions of every stream: how many carry a flowing layer now, how many wait for theirs. */
+  videoRenditions(): { flowing: number; stopped: number } {
+    const counts = { flowing: 0, stopped: 0 };
+    for (const entry of this.entries.values()) {
+      for (const r of entry.session?.info().video?.renditions ?? []) counts[r.flowing ? 'flowing' : 'stopped']++;
+    }
+    return counts;
+  }
+
   /** FFmpeg processes running now. */
   get processCount(): number {
     return this.pids().length;
@@ -114,6 +123,11 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
 
   get portsInUse(): number {
     return this.ports.inUse;
+  }
+
+  /** Whether one more stream could get its FFmpeg ports now (ingest refuses a new stream early when not). */
+  hasRoomForStream(): boolean {
+    return this.ports.available > 0;
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -162,6 +176,12 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
         this.bus.emit('transcode.unit', { streamId, run, rendition, unit }),
       onRunEnded: (run: number, reason: string) => this.bus.emit('transcode.run-ended', { streamId, run, reason }),
       onRestart: (reason: string) => this.bus.emit('transcode.restarted', { streamId, reason }),
+      onIngestCounted: (kind: MediaKind, packets: number, lost: number) => {
+        if (packets > 0 || lost > 0) this.bus.emit('transcode.ingest-counted', { streamId, kind, packets, lost });
+      },
+      onFfmpegLoss: (missedPackets: number, droppedFrames: number) => this.bus.emit('transcode.ffmpeg-loss', { streamId, missedPackets, droppedFrames }),
+      onLayerFailed: (kind: MediaKind, layer: number, error: string) => this.bus.emit('transcode.layer-failed', { streamId, kind, layer, error }),
+      onReceiving: (run: number, producerIds: string[]) => this.bus.emit('transcode.receiving', { streamId, run, producerIds }),
     };
   }
 
