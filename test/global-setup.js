@@ -1,11 +1,12 @@
 /**
- * Jest globalSetup: compiles src/ into dist/ once per run, for the tests that start the real
- * `node dist/main.js` (CI starts from a clean checkout, where dist/ does not exist).
+ * Jest globalSetup: builds what the e2e specs serve or run, once per run (CI starts from a clean
+ * checkout, where neither exists): the web pages (public/app/) for any e2e spec, and src/ compiled
+ * into dist/ for the specs that start the real `node dist/main.js`.
  *
- * - Only when the run includes such a test: `npx jest src/hls` does not pay for a build.
+ * - Only when the run includes such a test: `npx jest src` does not pay for a build.
  * - `tsc -p tsconfig.json`, not `nest build`: nest-cli.json's deleteOutDir would pull dist/ from
  *   under a `node dist/main.js` that another run has started; tsc only overwrites.
- * - Skipped when dist/main.js is newer than every file it is built from.
+ * - Each skipped when its output is newer than every file it is built from.
  */
 const { execFileSync } = require('node:child_process');
 const { existsSync, readdirSync, readFileSync, statSync } = require('node:fs');
@@ -13,34 +14,47 @@ const { join } = require('node:path');
 
 const ROOT = join(__dirname, '..');
 
-/** The e2e specs that run the built server: those that mention `main.js` (e.g. `dist/main.js`). */
-function specsNeedingDist() {
-  return readdirSync(__dirname)
-    .filter((name) => name.endsWith('.e2e-spec.ts'))
-    .map((name) => join(__dirname, name))
-    .filter((path) => /\bmain\.js\b/.test(readFileSync(path, 'utf8')));
-}
-
 module.exports = async function globalSetup(globalConfig) {
   // Jest selects test files by matching this pattern (the CLI's paths) against absolute paths.
   const pattern = globalConfig.testPathPattern;
-  const selected = specsNeedingDist().some((path) => !pattern || new RegExp(pattern, 'i').test(path));
-  if (!selected) return;
+  const selects = (path) => !pattern || new RegExp(pattern, 'i').test(path);
+  // Every e2e spec may open the bundled pages (/watch, /publish), which only the web build writes.
+  if (e2eSpecs().some(selects) && newest(join(ROOT, 'public', 'app'), /\.js$/) < newest(join(ROOT, 'web'), /\.(ts|html|css)$/)) {
+    run('the web pages (public/app/)', [join(ROOT, 'scripts', 'build-web.mjs')]);
+  }
+  if (!e2eSpecs().filter((path) => /\bmain\.js\b/.test(readFileSync(path, 'utf8'))).some(selects)) return;
   const built = join(ROOT, 'dist', 'main.js');
   if (existsSync(built) && statSync(built).mtimeMs > newestSource()) return;
+  run('src/ into dist/', [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+};
 
+function e2eSpecs() {
+  return readdirSync(__dirname)
+    .filter((name) => name.endsWith('.e2e-spec.ts'))
+    .map((name) => join(__dirname, name));
+}
+
+function run(what, args) {
   const started = Date.now();
   try {
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], {
-      cwd: ROOT,
-      stdio: 'pipe',
-      encoding: 'utf8',
-    });
+    execFileSync(process.execPath, args, { cwd: ROOT, stdio: 'pipe', encoding: 'utf8' });
   } catch (error) {
-    throw new Error(`globalSetup: tsc -p tsconfig.json failed:\n${error.stdout ?? ''}${error.stderr ?? ''}`, { cause: error });
+    throw new Error(`globalSetup: building ${what} failed:\n${error.stdout ?? ''}${error.stderr ?? ''}`, { cause: error });
   }
-  process.stderr.write(`\nglobalSetup: compiled src/ into dist/ in ${Date.now() - started} ms\n`);
-};
+  process.stderr.write(`\nglobalSetup: built ${what} in ${Date.now() - started} ms\n`);
+}
+
+/** The newest mtime of the files under `dir` whose names match (0 when there are none). */
+function newest(dir, names) {
+  let latest = 0;
+  if (!existsSync(dir)) return latest;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) latest = Math.max(latest, newest(path, names));
+    else if (names.test(entry.name)) latest = Math.max(latest, statSync(path).mtimeMs);
+  }
+  return latest;
+}
 
 function newestSource() {
   let newest = Math.max(...['tsconfig.json', 'package-lock.json'].map((file) => statSync(join(ROOT, file)).mtimeMs));

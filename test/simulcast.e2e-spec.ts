@@ -89,6 +89,32 @@ describe("simulcast: every layer the original front end sends is its own copied 
     expect(after.fatalErrors).toEqual([]);
     expect(after.currentTime).toBeGreaterThan(before.currentTime + 3);
 
+    // The watch page's quality picker: Auto plus one option per rendition, best first; picking the
+    // smallest plays it (the picture's size says so), and Auto hands the choice back to hls.js.
+    const watcher = await fx.browser.newPage();
+    try {
+      await watcher.goto(`${fx.app.url}/watch/${peerId}`);
+      await waitFor('the quality picker listing the renditions', async () => (await watcher.locator('#rendition option').count()) === 4, 30_000, 200);
+      const options = await watcher.locator('#rendition option').allTextContents();
+      expect(options[0]).toBe('Auto');
+      const optionHeights = options.slice(1).map((o) => Number(/×(\d+)/.exec(o)![1]));
+      expect(optionHeights).toEqual([...heights]);
+      expect(await watcher.locator('#rendition').isDisabled()).toBe(false);
+      const smallest = levels.reduce((best: number, l: { height: number }, i: number) => (l.height < levels[best].height ? i : best), 0);
+      await watcher.selectOption('#rendition', String(smallest));
+      await waitFor('the picked rendition playing on the watch page', async () => {
+        const shown = await watcher.evaluate(() => {
+          const v = document.querySelector('video')!;
+          return { h: v.videoHeight, level: document.getElementById('rendition-playing')!.dataset.level, text: document.getElementById('rendition-playing')!.textContent };
+        });
+        return shown.h === levels[smallest].height && shown.level === String(smallest) && !shown.text!.includes('(auto)');
+      }, 30_000, 200);
+      await watcher.selectOption('#rendition', '-1');
+      await waitFor('Auto on the watch page', async () => ((await watcher.textContent('#rendition-playing')) ?? '').includes('(auto)'), 30_000, 200);
+    } finally {
+      await watcher.close();
+    }
+
     // Aligned: segment n starts on the same captured frame in every rendition.
     await waitForNewSegments(fx.app.hlsDir, `${peerId}-video.m3u8`, WINDOW_SECONDS, WINDOW_SECONDS * 3000);
     const lists = await Promise.all(['video', 'video.r1', 'video.r0'].map((r) => readPlaylist(fx.app.hlsDir, `${peerId}-${r}.m3u8`)));

@@ -1,6 +1,6 @@
 import Hls, { ErrorTypes, Events, type ErrorData } from 'hls.js';
 import { describeTracks, fetchStream, fetchStreams, LiveFeed, llMasterUrl, masterUrl, StreamInfo, watchUrl } from './live-api';
-import { byId, formatClock, formatElapsed, PEER_ID_PATTERN, show } from './ui';
+import { byId, formatClock, formatElapsed, formatKbps, PEER_ID_PATTERN, show } from './ui';
 
 /** `#player-status[data-state]`: idle, waiting, loading, playing, buffering, paused, ended, error. */
 type PlayerState = 'idle' | 'waiting' | 'loading' | 'playing' | 'buffering' | 'paused' | 'ended' | 'error';
@@ -11,6 +11,8 @@ const el = {
   status: byId('player-status'),
   latency: byId('latency'),
   info: byId('player-info'),
+  rendition: byId<HTMLSelectElement>('rendition'),
+  renditionPlaying: byId('rendition-playing'),
   playlistUrl: byId<HTMLAnchorElement>('playlist-url'),
   playlistNone: byId('playlist-none'),
   feedStatus: byId('feed-status'),
@@ -58,6 +60,7 @@ class Player {
     });
     video.addEventListener('ended', () => this.markEnded('The stream has ended.'));
     el.liveEdge.addEventListener('click', () => this.jumpToLive());
+    el.rendition.addEventListener('change', () => this.pickRendition(Number(el.rendition.value)));
   }
 
   get state(): PlayerState {
@@ -92,7 +95,11 @@ class Player {
         ...(layout === 'low-latency' ? { lowLatencyMode: true, liveSyncOnStallIncrease: 0.25 } : { lowLatencyMode: false }),
       });
       this.hls = hls;
-      hls.on(Events.MANIFEST_PARSED, () => void this.start());
+      hls.on(Events.MANIFEST_PARSED, () => {
+        this.listRenditions(hls);
+        void this.start();
+      });
+      hls.on(Events.LEVEL_SWITCHED, () => this.showRendition(hls));
       hls.on(Events.LEVEL_UPDATED, (_event, { details }) => {
         // EXT-X-ENDLIST: the publisher stopped; what is buffered still plays out.
         if (!details.live) this.markEnded('The stream has ended.');
@@ -133,6 +140,7 @@ class Player {
     el.info.textContent = '—';
     el.playlistUrl.hidden = true;
     el.playlistNone.hidden = false;
+    this.listRenditions(undefined);
   }
 
   /** Shown instead of a player while `/watch/<id>` waits for its stream, or after it ended. */
@@ -193,6 +201,39 @@ class Player {
       return;
     }
     show(el.status, 'error', `Playback failed: ${data.details}${status}. Pick the stream again to retry.`);
+  }
+
+  /**
+   * The quality picker: one option per rendition of the master (a simulcast publisher's layers), best
+   * first, and "Auto" (hls.js picks by bandwidth). Disabled with one rendition or without hls.js.
+   */
+  private listRenditions(hls: Hls | undefined): void {
+    const levels = hls?.levels ?? [];
+    const options = levels
+      .map((level, index) => ({ index, height: level.height, text: renditionName(level) }))
+      .sort((a, b) => b.height - a.height)
+      .map(({ index, text }) => new Option(text, String(index)));
+    el.rendition.replaceChildren(new Option('Auto', '-1'), ...options);
+    el.rendition.value = '-1';
+    el.rendition.disabled = levels.length < 2;
+    if (hls) this.showRendition(hls);
+    else el.renditionPlaying.textContent = '';
+  }
+
+  /** -1: automatic; otherwise that rendition now (hls.js flushes and loads it from the playhead). */
+  private pickRendition(index: number): void {
+    const hls = this.hls;
+    if (!hls || !Number.isInteger(index) || index < -1 || index >= hls.levels.length) return;
+    hls.currentLevel = index;
+    this.showRendition(hls);
+  }
+
+  /** Which rendition plays, and whether the viewer or hls.js chose it. */
+  private showRendition(hls: Hls): void {
+    const level = hls.levels[hls.currentLevel];
+    el.rendition.value = hls.autoLevelEnabled ? '-1' : String(hls.currentLevel);
+    el.renditionPlaying.dataset.level = level ? String(hls.currentLevel) : '';
+    el.renditionPlaying.textContent = level ? `playing ${renditionName(level)}${hls.autoLevelEnabled ? ' (auto)' : ''}` : '';
   }
 
   private jumpToLive(): void {
@@ -258,6 +299,12 @@ class Player {
     parts.push(this.layout === 'low-latency' ? 'Low-Latency HLS' : 'HLS');
     el.info.textContent = parts.filter(Boolean).join(' · ') || shortId(this.peerId);
   }
+}
+
+/** "1280×720 · 0.9 Mbit/s": what a viewer needs to tell renditions apart. */
+function renditionName(level: { width: number; height: number; bitrate: number }): string {
+  const size = level.width && level.height ? `${level.width}×${level.height}` : 'audio only';
+  return level.bitrate ? `${size} · ${formatKbps(level.bitrate / 1000)}` : size;
 }
 
 function seekableEnd(video: HTMLVideoElement): number | null {
