@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { appConfig } from './config/app.config';
+import { appConfig, AppConfig } from './config/app.config';
+import { ClusterModule } from './cluster/cluster.module';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { MediasoupModule } from './mediasoup/mediasoup.module';
@@ -9,6 +10,7 @@ import { PeersModule } from './peers/peers.module';
 import { SignalingModule } from './ingest/socket-io/signaling.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { StreamsModule } from './streams/streams.module';
+import { ContinuityModule } from './streams/continuity.module';
 import { TranscodeModule } from './transcode/transcode.module';
 import { PackagingModule } from './packaging/packaging.module';
 import { DeliveryModule } from './delivery/delivery.module';
@@ -20,6 +22,15 @@ import { WebModule } from './web/web.module';
     ConfigModule.forRoot({ isGlobal: true, load: [appConfig], ignoreEnvFile: true }),
     EventsModule,
     LifecycleModule,
+    // REDIS_URL unset: LocalCluster, a cluster of this node alone (nothing to connect to).
+    ClusterModule.forRootAsync({
+      inject: [appConfig.KEY],
+      useFactory: (config: AppConfig) => {
+        const { redisUrl, nodeId, address, capacity, keyPrefix } = config.cluster;
+        return redisUrl ? { redisUrl, nodeId, address, capacity, keyPrefix } : null;
+      },
+    }),
+    ContinuityModule,
     MediasoupModule,
     PeersModule,
     SignalingModule,

@@ -1,10 +1,11 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appConfig, AppConfig } from '../config/app.config';
 import { errorMessage } from '../common/errors';
 import { BusEvents, EventBus, OnBusEvent } from '../events/events';
 import { isHlsFile, masterPlaylistUrl, recordingTag, segmentNumber, segmentStream } from './hls-names';
+import { CONTINUITY_STORE, ContinuityStore, laterContinuity } from './continuity';
 import { SegmentStore } from './segment-store';
 import { Continuity, PackagingInfo, StreamPackager } from './stream-packager';
 
@@ -37,6 +38,8 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(appConfig.KEY) private readonly config: AppConfig,
     private readonly bus: EventBus,
+    /** Where named streams' numbering is saved for another node to continue (the cluster); absent: nowhere. */
+    @Optional() @Inject(CONTINUITY_STORE) private readonly continuityStore?: ContinuityStore,
   ) {
     this.store = new SegmentStore(config.hls.dir);
   }
@@ -67,14 +70,18 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
   }
 
   @OnBusEvent('stream.started')
-  onStreamStarted({ streamId, generation }: BusEvents['stream.started']): void {
+  onStreamStarted({ streamId, generation, named, continueFrom: fromCluster }: BusEvents['stream.started']): void {
     const previous = this.entries.get(streamId);
     if (previous) this.retired.add(previous);
-    const continueFrom = previous?.packager.continuity() ?? this.onDisk.get(streamId);
+    // Past whichever is further on: the files kept here, or where the cluster says the name stands.
+    const continueFrom = laterContinuity(previous?.packager.continuity() ?? this.onDisk.get(streamId), fromCluster);
     const keepAll = this.config.hls.retentionSeconds === -1;
+    const store = this.continuityStore;
+    // Only a named stream can go on elsewhere; a connection's id never comes back.
+    const saveContinuity = named && store ? (continuity: Continuity) => store.save(streamId, continuity) : undefined;
     const packager = new StreamPackager(
       streamId,
-      { segmentSeconds: this.config.hls.segmentSeconds, listSize: keepAll ? 0 : this.config.hls.listSize, continueFrom },
+      { segmentSeconds: this.config.hls.segmentSeconds, listSize: keepAll ? 0 : this.config.hls.listSize, continueFrom, saveContinuity },
       this.store,
       {
         live: () => this.wentLive(streamId),
@@ -103,12 +110,22 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     this.entries.get(streamId)?.packager.onRunEnded(run);
   }
 
-  /** After transcoding has stopped: playlists end (a recording gets its VOD playlists); files stay for the retention time. */
+  /**
+   * After transcoding has stopped: playlists end (a recording gets its VOD playlists); files stay for
+   * the retention time. A stream that moved to another node ends here without EXT-X-ENDLIST: its
+   * playlists stay as they were (players are sent to the other node), its files for the retention time.
+   */
   @OnBusEvent('stream.ended')
-  async onStreamEnded({ streamId, generation }: BusEvents['stream.ended']): Promise<void> {
+  async onStreamEnded({ streamId, generation, movedTo }: BusEvents['stream.ended']): Promise<void> {
     const entry = this.entries.get(streamId);
     if (!entry || entry.generation !== generation || entry.ended) return;
     entry.ended = true;
+    if (movedTo !== undefined) {
+      await entry.packager.abandon();
+      this.logger.log(`[stream:${streamId}] continues on node ${movedTo}; files here kept for the retention time`);
+      this.scheduleRemoval(entry);
+      return;
+    }
     await entry.packager.end();
     if (this.config.hls.retentionSeconds === -1) {
       await entry.packager.writeRecording(recordingTag(entry.startedAt)).catch((error) => this.logger.error(`[stream:${streamId}] recording: ${errorMessage(error)}`));

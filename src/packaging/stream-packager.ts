@@ -16,19 +16,24 @@ import {
 import { MasterPlaylistInput, renderMasterPlaylist } from './master-playlist';
 import { MediaPlaylist, Segment } from './media-playlist';
 import type { SegmentStore } from './segment-store';
+import type { Continuity } from './continuity';
+
+export type { Continuity };
 
 export interface PackagerOptions {
   segmentSeconds: number;
   /** Segments kept in a live playlist; 0 keeps them all (a recording). */
   listSize: number;
-  /** Where an earlier stream of the same name left off: numbering continues past its files. */
+  /**
+   * Where an earlier stream of the same name left off (numbering continues past its files), or where
+   * this stream stood on the node it comes from (its target duration is kept too).
+   */
   continueFrom?: Continuity;
-}
-
-/** Enough to continue a stream's numbering: the next segment number and discontinuity count. */
-export interface Continuity {
-  nextNumber: number;
-  cc: number;
+  /**
+   * Called with where the stream stands once a segment is written, before it is listed; `false`
+   * means the stream is no longer this node's: nothing more is listed (see ContinuityStore).
+   */
+  saveContinuity?: (continuity: Continuity) => Promise<boolean>;
 }
 
 /** What packaging reports to its owner. */
@@ -56,6 +61,7 @@ export interface PackagingInfo {
   recordingUrl?: string;
 }
 
+const CLOCK = 90_000;
 /** Segments shorter than this say more about TS overhead than about the bitrate. */
 const MIN_SECONDS_FOR_PEAK = 0.5;
 
@@ -88,6 +94,10 @@ export class StreamPackager {
   private isLive = false;
   private masterInput?: MasterPlaylistInput;
   private ended = false;
+  /** The stream went on elsewhere: nothing more is listed here. */
+  private fenced = false;
+  /** End of the latest segment on the stream's timeline (90 kHz). */
+  private timelineEnd = 0;
   private writes: Promise<void> = Promise.resolve();
 
   constructor(
@@ -100,6 +110,8 @@ export class StreamPackager {
       this.nextNumber = options.continueFrom.nextNumber;
       // The first run after an earlier stream is a discontinuity from it.
       this.cc = options.continueFrom.cc + 1;
+      this.timelineEnd = options.continueFrom.nextPts ?? 0;
+      this.targetDuration = options.continueFrom.targetDuration;
     }
   }
 
@@ -109,7 +121,7 @@ export class StreamPackager {
 
   /** Where a later stream of the same name should continue. */
   continuity(): Continuity {
-    return { nextNumber: this.nextNumber, cc: this.cc };
+    return { nextNumber: this.nextNumber, cc: this.cc, nextPts: this.timelineEnd, targetDuration: this.targetDuration };
   }
 
   onRunStarted(run: number, tracks: RunTrack[]): void {
@@ -136,6 +148,16 @@ export class StreamPackager {
 
   onRunEnded(run: number): void {
     if (run === this.currentRun) this.flushAll();
+  }
+
+  /**
+   * The stream goes on on another node: stop here without EXT-X-ENDLIST (players follow it there),
+   * and without flushing, so no segment under a number the other node now gives is listed here.
+   */
+  async abandon(): Promise<void> {
+    this.ended = true;
+    this.fenced = true;
+    await this.writes;
   }
 
   /** Every playlist gets EXT-X-ENDLIST; resolves once written. */
@@ -245,7 +267,10 @@ export class StreamPackager {
     const playlist = rendition.playlist;
     const uri = segmentName(this.streamId, rendition.name, finished.number);
     const segment: Segment = { uri, number: finished.number, duration: finished.duration, bytes: finished.data.length, cc: finished.cc };
+    this.timelineEnd = Math.max(this.timelineEnd, finished.firstPts + Math.round(finished.duration * CLOCK));
+    const continuity = this.continuity();
     this.write(`segment ${uri}`, async () => {
+      if (this.fenced) return;
       try {
         await this.store.writeSegment(uri, finished.data);
         this.files.add(uri);
@@ -254,6 +279,7 @@ export class StreamPackager {
         segment.gap = true;
         this.events.writeFailed(`segment ${uri}`, errorMessage(error));
       }
+      if (!(await this.mayList(continuity))) return;
       const slid = playlist.append(segment);
       if (!segment.gap) {
         rendition.measure(segment, MIN_SECONDS_FOR_PEAK);
@@ -263,6 +289,25 @@ export class StreamPackager {
       await this.writeMasterIfDue();
       await this.expire(rendition, slid);
     });
+  }
+
+  /** Saves where the stream stands (when asked to); false once the stream is no longer this node's. */
+  private async mayList(continuity: Continuity): Promise<boolean> {
+    if (this.fenced) return false;
+    if (!this.options.saveContinuity) return true;
+    let allowed: boolean;
+    try {
+      allowed = await this.options.saveContinuity(continuity);
+    } catch (error) {
+      // A failing store must not stop a node from serving its own stream.
+      this.logger.warn(`${this.prefix} saving continuity: ${errorMessage(error)}`);
+      allowed = true;
+    }
+    if (!allowed && !this.fenced) {
+      this.fenced = true;
+      this.logger.log(`${this.prefix} another node continues the stream: segment ${continuity.nextNumber - 1} and later are not listed here`);
+    }
+    return allowed;
   }
 
   /** Written when every rendition it names has a segment; rewritten when what it says changes. */

@@ -18,10 +18,12 @@ export interface StreamInfo {
   tracks: Partial<Record<MediaKind, TrackInfo & { resolution?: string; bitrateKbps?: number }>>;
   segments: Partial<Record<MediaKind, number>>;
   restarts: number;
+  /** Cluster mode only: the node that has the stream (serves its files; a viewer may use any node). */
+  node?: string;
 }
 
 /** Joins what each module knows of one stream: identity (streams), tracks (transcode), files (packaging). */
-export function streamInfo(stream: StreamRecord, transcode?: TranscodeInfo, packaging?: PackagingInfo): StreamInfo {
+export function streamInfo(stream: StreamRecord, transcode?: TranscodeInfo, packaging?: PackagingInfo, node?: string): StreamInfo {
   const tracks: StreamInfo['tracks'] = {};
   for (const [kind, track] of Object.entries(transcode?.tracks ?? {}) as Array<[MediaKind, TrackInfo]>) {
     tracks[kind] = {
@@ -43,5 +45,25 @@ export function streamInfo(stream: StreamRecord, transcode?: TranscodeInfo, pack
     tracks,
     segments: packaging?.segments ?? {},
     restarts: transcode?.restarts ?? 0,
+    ...(node !== undefined ? { node } : {}),
+  };
+}
+
+/**
+ * What the registry alone says of a stream of another node, when that node did not answer for its
+ * list: its id, state and node, and where to play it (any node serves it).
+ */
+export function registryStreamInfo(record: { name: string; node: string; state: StreamState; claimedAt: number; meta: Record<string, unknown> }): StreamInfo {
+  return {
+    peerId: record.name,
+    named: record.meta.named !== false,
+    startedAt: new Date(record.claimedAt).toISOString(),
+    state: record.state,
+    masterUrl: masterPlaylistUrl(record.name),
+    playlists: {},
+    tracks: {},
+    segments: {},
+    restarts: 0,
+    node: record.node,
   };
 }

@@ -47,4 +47,6 @@ export class StreamInfoDto implements StreamInfo {
   @ApiProperty({ type: TracksDto }) tracks: TracksDto;
   @ApiProperty({ type: SegmentCountsDto, description: 'Segments written per rendition' }) segments: SegmentCountsDto;
   @ApiProperty({ description: 'FFmpeg runs after the first (pause/resume, late producer, crash)' }) restarts: number;
+  @ApiPropertyOptional({ example: 'webrtc-hls-0', description: 'Cluster mode (REDIS_URL): the node that has the stream; its files play through any node' })
+  node?: string;
 }
