@@ -12,6 +12,21 @@ export interface Continuity {
   nextPts?: number;
   /** TARGETDURATION of the playlists so far (a playlist's must never change). */
   targetDuration?: number;
+  /**
+   * Each rendition's live window as listed (the stream's last segments): the node continuing the
+   * stream lists them first, so its playlists overlap the ones players already have (their files
+   * stay on the node that wrote them).
+   */
+  renditions?: Record<string, ListedSegment[]>;
+}
+
+/** A segment as a playlist lists it. */
+export interface ListedSegment {
+  uri: string;
+  number: number;
+  duration: number;
+  cc: number;
+  gap?: boolean;
 }
 
 /**
@@ -44,10 +59,20 @@ export function isContinuity(value: unknown): value is Continuity {
   if (typeof value !== 'object' || value === null) return false;
   const c = value as Record<string, unknown>;
   const whole = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0;
+  const listed = (segment: unknown) => {
+    const l = segment as Record<string, unknown>;
+    return (
+      typeof l === 'object' && l !== null && typeof l.uri === 'string' && whole(l.number) && whole(l.cc) &&
+      typeof l.duration === 'number' && l.duration >= 0 && (l.gap === undefined || typeof l.gap === 'boolean')
+    );
+  };
+  const renditions = c.renditions as Record<string, unknown> | undefined;
   return (
     whole(c.nextNumber) &&
     whole(c.cc) &&
     (c.nextPts === undefined || whole(c.nextPts)) &&
-    (c.targetDuration === undefined || (whole(c.targetDuration) && (c.targetDuration as number) >= 1))
+    (c.targetDuration === undefined || (whole(c.targetDuration) && (c.targetDuration as number) >= 1)) &&
+    (renditions === undefined ||
+      (typeof renditions === 'object' && renditions !== null && Object.values(renditions).every((list) => Array.isArray(list) && list.every(listed))))
   );
 }

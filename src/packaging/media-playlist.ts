@@ -13,6 +13,8 @@ export interface Segment {
   cc: number;
   /** The file could not be written (disk full): listed as EXT-X-GAP so numbering and timing hold. */
   gap?: boolean;
+  /** Listed by the node the stream came from, whose file it is (never written nor deleted here). */
+  elsewhere?: boolean;
 }
 
 /**
@@ -48,6 +50,15 @@ export class MediaPlaylist {
 
   get lastNumber(): number | undefined {
     return this.window.at(-1)?.number;
+  }
+
+  /**
+   * Starts the window with segments another node listed (the same stream, continued here), so the
+   * playlist players reload overlaps the one they have. Not counted as written here.
+   */
+  seed(segments: readonly Segment[]): void {
+    if (this.window.length > 0) throw new RangeError('a playlist is seeded before its first segment');
+    this.window.push(...segments.map((segment) => ({ ...segment, elsewhere: true })));
   }
 
   /** Appends a segment; returns the segments that slid out of the window. */

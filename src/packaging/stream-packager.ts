@@ -16,7 +16,7 @@ import {
 import { MasterPlaylistInput, renderMasterPlaylist } from './master-playlist';
 import { MediaPlaylist, Segment } from './media-playlist';
 import type { SegmentStore } from './segment-store';
-import type { Continuity } from './continuity';
+import type { Continuity, ListedSegment } from './continuity';
 
 export type { Continuity };
 
@@ -62,6 +62,8 @@ export interface PackagingInfo {
 }
 
 const CLOCK = 90_000;
+/** Segments per rendition saved for another node to list first, when playlists keep them all (a recording). */
+const KEPT_FOR_CONTINUITY = 10;
 /** Segments shorter than this say more about TS overhead than about the bitrate. */
 const MIN_SECONDS_FOR_PEAK = 0.5;
 
@@ -98,6 +100,8 @@ export class StreamPackager {
   private fenced = false;
   /** End of the latest segment on the stream's timeline (90 kHz). */
   private timelineEnd = 0;
+  /** Where the segments listed so far leave the stream (what another node would continue from). */
+  private listed: Continuity = { nextNumber: 1, cc: 0 };
   private writes: Promise<void> = Promise.resolve();
 
   constructor(
@@ -112,6 +116,8 @@ export class StreamPackager {
       this.cc = options.continueFrom.cc + 1;
       this.timelineEnd = options.continueFrom.nextPts ?? 0;
       this.targetDuration = options.continueFrom.targetDuration;
+      const { nextNumber, cc, nextPts, targetDuration } = options.continueFrom;
+      this.listed = { nextNumber, cc, nextPts, targetDuration };
     }
   }
 
@@ -263,12 +269,15 @@ export class StreamPackager {
     if (Math.round(finished.duration) > this.targetDuration) {
       this.logger.warn(`${this.prefix} ${rendition.name} segment ${finished.number} lasts ${finished.duration.toFixed(3)} s, over the ${this.targetDuration} s target`);
     }
-    rendition.playlist ??= new MediaPlaylist(this.targetDuration, this.options.listSize);
+    if (!rendition.playlist) {
+      rendition.playlist = new MediaPlaylist(this.targetDuration, this.options.listSize);
+      this.seed(rendition.name, rendition.playlist, finished.number);
+    }
     const playlist = rendition.playlist;
     const uri = segmentName(this.streamId, rendition.name, finished.number);
     const segment: Segment = { uri, number: finished.number, duration: finished.duration, bytes: finished.data.length, cc: finished.cc };
-    this.timelineEnd = Math.max(this.timelineEnd, finished.firstPts + Math.round(finished.duration * CLOCK));
-    const continuity = this.continuity();
+    const segmentEnd = finished.firstPts + Math.round(finished.duration * CLOCK);
+    this.timelineEnd = Math.max(this.timelineEnd, segmentEnd);
     this.write(`segment ${uri}`, async () => {
       if (this.fenced) return;
       try {
@@ -279,7 +288,7 @@ export class StreamPackager {
         segment.gap = true;
         this.events.writeFailed(`segment ${uri}`, errorMessage(error));
       }
-      if (!(await this.mayList(continuity))) return;
+      if (!(await this.mayList(this.listingContinuity(rendition.name, segment, segmentEnd)))) return;
       const slid = playlist.append(segment);
       if (!segment.gap) {
         rendition.measure(segment, MIN_SECONDS_FOR_PEAK);
@@ -289,6 +298,34 @@ export class StreamPackager {
       await this.writeMasterIfDue();
       await this.expire(rendition, slid);
     });
+  }
+
+  /** Where the stream stands once `segment` of `rendition` is listed (the other renditions as they are). */
+  private listingContinuity(renditionName: string, segment: Segment, segmentEnd: number): Continuity {
+    const keep = this.options.listSize || KEPT_FOR_CONTINUITY;
+    const window = (list: readonly Segment[]): ListedSegment[] =>
+      list.slice(-keep).map(({ uri, number, duration, cc, gap }) => (gap ? { uri, number, duration, cc, gap } : { uri, number, duration, cc }));
+    const renditions: Record<string, ListedSegment[]> = {};
+    for (const rendition of this.renditions.values()) {
+      const listed = rendition.playlist?.segments ?? [];
+      renditions[rendition.name] = window(rendition.name === renditionName ? [...listed, segment] : listed);
+    }
+    this.listed = {
+      nextNumber: Math.max(this.listed.nextNumber, segment.number + 1),
+      cc: Math.max(this.listed.cc, segment.cc),
+      nextPts: Math.max(this.listed.nextPts ?? 0, segmentEnd),
+      targetDuration: this.targetDuration,
+    };
+    return { ...this.listed, renditions };
+  }
+
+  /** A rendition's first playlist starts with what the node the stream came from listed last. */
+  private seed(renditionName: string, playlist: MediaPlaylist, firstNumber: number): void {
+    const listed = this.options.continueFrom?.renditions?.[renditionName];
+    if (!listed?.length) return;
+    const earlier = listed.filter((s) => s.number < firstNumber).sort((a, b) => a.number - b.number);
+    const increasing = earlier.filter((s, i) => i === 0 || s.number > earlier[i - 1].number);
+    playlist.seed(increasing.map((s) => ({ ...s, bytes: 0 })));
   }
 
   /** Saves where the stream stands (when asked to); false once the stream is no longer this node's. */
@@ -344,7 +381,8 @@ export class StreamPackager {
 
   /** Segments that slid out of the window stay one more window (players may still fetch them). */
   private async expire(rendition: ClassicRendition, slid: Segment[]): Promise<void> {
-    rendition.expired.push(...slid.filter((s) => !s.gap).map((s) => s.uri));
+    // Segments listed from another node are that node's files.
+    rendition.expired.push(...slid.filter((s) => !s.gap && !s.elsewhere).map((s) => s.uri));
     while (rendition.expired.length > this.options.listSize) {
       const uri = rendition.expired.shift()!;
       await this.store.remove(uri).then(

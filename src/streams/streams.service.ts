@@ -391,7 +391,10 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
       if (!result.ok) throw new StreamInUseError(`stream "${id}" was just claimed on node ${result.holder.node}`);
       this.logger.log(`[stream:${id}] taken over from node ${holder.node} (${why})`);
     }
-    return { continueFrom: named ? await this.loadContinuity(id) : undefined, previousHolder };
+    const continueFrom = named ? await this.loadContinuity(id) : undefined;
+    // Only the same stream lists the last segments again; a new stream of the name only numbers past them.
+    if (continueFrom && !previousHolder) delete continueFrom.renditions;
+    return { continueFrom, previousHolder };
   }
 
   /** Why a holder on another node may be taken over, or undefined if it may not. */
