@@ -25,7 +25,7 @@ export class ClusterController {
 
   @Get('streams/:id/publisher')
   @ApiOperation({
-    summary: "Who publishes a stream held on this node and for how long it has sent nothing (null: parked, no publisher)",
+    summary: "Who publishes a stream held on this node and for how long it has sent nothing (silentMs null: parked, no publisher; publisherId null and silentMs 0: one is being admitted)",
     description: 'Asked by another node whose publisher wants the name: a holder silent for 2 s may be taken over.',
   })
   @ApiOkResponse({ schema: { example: { streamId: 'studio-1', publisherId: 'Nbm4Zqc4p_B15RMwAAAA', silentMs: 0 } } })

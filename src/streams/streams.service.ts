@@ -138,7 +138,10 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
   /** Who publishes a stream held here and how long it has sent nothing, for another node deciding on a takeover. */
   holderActivity(streamId: string): { publisherId: string | null; silentMs: number | null } | undefined {
     const stream = this.get(streamId);
-    if (!stream || stream.state === 'ended' || stream.ending) return undefined;
+    if (!stream || stream.state === 'ended' || stream.ending) {
+      // Claimed in the cluster, its publisher being admitted here: in use, not silent.
+      return this.cluster.holds(streamId) && this.admissions.has(streamId) ? { publisherId: null, silentMs: 0 } : undefined;
+    }
     if (stream.publisherId === undefined) return { publisherId: null, silentMs: null };
     return { publisherId: stream.publisherId, silentMs: this.peers.publisherSilentForMs(stream.publisherId) ?? 0 };
   }

@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './app';
@@ -15,6 +15,8 @@ const ROOT = join(__dirname, '..', '..');
  */
 export class NodeProcess {
   private output = '';
+  /** Everything it printed, kept in a file (its path is in `logFile`) for looking into a run afterwards. */
+  private readonly file: WriteStream;
   private readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   private constructor(
@@ -22,11 +24,21 @@ export class NodeProcess {
     readonly port: number,
     readonly hlsDir: string,
     private readonly child: ChildProcess,
+    readonly logFile: string,
   ) {
-    const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-20_000));
+    this.file = createWriteStream(logFile);
+    const keep = (chunk: Buffer) => {
+      this.file.write(chunk);
+      this.output = (this.output + chunk.toString()).slice(-20_000);
+    };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    this.exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exit = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.file.end();
+        resolve({ code, signal });
+      }),
+    );
   }
 
   get url(): string {
@@ -65,7 +77,7 @@ export class NodeProcess {
         ...env,
       },
     });
-    const node = new NodeProcess(id, port, hlsDir, child);
+    const node = new NodeProcess(id, port, hlsDir, child, `${hlsDir}.log`);
     try {
       await waitFor(
         `node ${id} ready`,
@@ -78,7 +90,7 @@ export class NodeProcess {
       );
     } catch (error) {
       await node.kill();
-      throw new Error(`${(error as Error).message}\n--- node ${id} output ---\n${node.output.slice(-4000)}`);
+      throw new Error(`${(error as Error).message}\n--- node ${id} output ---\n${node.output.slice(-4000)}`, { cause: error });
     }
     return node;
   }
