@@ -232,7 +232,9 @@ export async function waitForPlayableMaster(serverUrl, peerId, deadline, { hlsDi
         const media = await Promise.all(uris.map((u) => getText(new URL(u, masterUrl), 2000).catch(() => undefined)));
         if (uris.length > 0 && media.every((m) => m && /#EXTINF:/.test(m))) return wallNow();
       }
-    } catch {}
+    } catch {
+      // not answering yet: poll again
+    }
     await sleep(everyMs);
   }
   return undefined;

@@ -95,7 +95,7 @@ export function prepareMedia({ outDir = DEFAULT_MEDIA_DIR, seconds = 20, force =
     });
     if (r.status !== 0) throw new Error(`ffmpeg failed for ${file} (status ${r.status}${r.error ? `, ${r.error.message}` : ''})`);
     manifest[file] = key;
-    writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+    writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
     const kbps = ((statSync(path).size * 8) / seconds / 1000).toFixed(0);
     log(`[prepare-media] ${file}: ${seconds} s, ${kbps} kbit/s, encoded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }

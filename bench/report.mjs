@@ -90,9 +90,11 @@ export function evaluateTargets(result) {
       value: perStream,
       met: perStream !== undefined && perStream <= TARGETS.cpuPerStream,
       shortfall:
-        perStream !== undefined && perStream > TARGETS.cpuPerStream
-          ? `${pct(perStream, TARGETS.cpuPerStream)} over; ${splitText(c.lossFreeStep)}`
-          : undefined,
+        perStream === undefined
+          ? 'no loss-free step to measure it at'
+          : perStream > TARGETS.cpuPerStream
+            ? `${pct(perStream, TARGETS.cpuPerStream)} over; ${splitText(c.lossFreeStep)}`
+            : undefined,
     });
     const passed = (result.profiles.copy.variants.h264.steps ?? []).filter((s) => s.verdict === 'pass' && s.produceToPlayable.count > 0);
     const worst = passed.reduce((w, s) => (!w || s.produceToPlayable.p95Ms > w.produceToPlayable.p95Ms ? s : w), undefined);
@@ -107,8 +109,9 @@ export function evaluateTargets(result) {
         `${burst ? `; ${burst.count} joining within ${burst.joinSpanMs} ms: median ${burst.produceToPlayable.medianMs} ms, p95 ${burst.produceToPlayable.p95Ms} ms, max ${burst.produceToPlayable.maxMs} ms` : ''}`,
       value: worstMs || undefined,
       met: !!worst && worstMs <= limit && !(burst?.notPlayable > 0),
-      shortfall:
-        worstMs > limit
+      shortfall: !worst
+        ? 'no passing step'
+        : worstMs > limit
           ? `p95 ${pct(worstMs, limit)} over`
           : burst?.notPlayable > 0
             ? `${burst.notPlayable} of the burst never playable`
@@ -126,7 +129,12 @@ export function evaluateTargets(result) {
       value: ratio,
       cpuRatio,
       met: ratio !== undefined && ratio >= TARGETS.ratio,
-      shortfall: ratio !== undefined && ratio < TARGETS.ratio ? `${fmt(ratio, 2)}× instead of ${TARGETS.ratio}×` : undefined,
+      shortfall:
+        ratio === undefined
+          ? 'legacy had no loss-free step'
+          : ratio < TARGETS.ratio
+            ? `${fmt(ratio, 2)}× instead of ${TARGETS.ratio}×`
+            : undefined,
     });
   }
   return out;
@@ -177,8 +185,8 @@ export function capacityTable(result) {
 
 export function stepTable(result) {
   const rows = [
-    '| profile | variant | N | verdict | windows failing | server cores | core / stream | Nest · worker · FFmpeg (cores) | peak RSS MiB Nest · worker · FFmpeg max (Σ RSS, Σ PSS) | generator cores | produce→playable median / p95 ms | EXTINF max s | advance interval p95 / max s | media lag growth max s | UDP drops WebRtcServer · worker · FFmpeg · other | RTCP lost | FFmpeg RTP missed | FFmpeg dropped frames | loss | why |',
-    '| --- | --- | ---: | --- | --- | ---: | ---: | --- | --- | ---: | --- | ---: | --- | ---: | --- | ---: | --- | --- | --- | --- |',
+    '| profile | variant | N | verdict | windows failing | server cores | core / stream | Nest · worker · FFmpeg (cores) | peak RSS MiB Nest · worker · FFmpeg max (Σ RSS, Σ PSS) | generator cores | produce→playable median / p95 ms | EXTINF max s | advance interval p95 / max s | media lag growth max s | UDP drops WebRtcServer · worker · FFmpeg · other | RTCP lost | FFmpeg RTP missed | FFmpeg dropped frames | loss | video keyframes sent (on request) | why |',
+    '| --- | --- | ---: | --- | --- | ---: | ---: | --- | --- | ---: | --- | ---: | --- | ---: | --- | ---: | --- | --- | --- | --- | --- |',
   ];
   for (const [profile, p] of Object.entries(result.profiles)) {
     for (const [variant, v] of Object.entries(p.variants ?? {})) {
@@ -189,7 +197,7 @@ export function stepTable(result) {
           `| ${profile} | ${variant} | ${s.n} | ${s.verdict} | ${s.windowsFailing}/${s.windows.length}${s.confirmation ? `; confirmation ${s.confirmation.windowsFailing}/${s.confirmation.windows.length}` : ''} | ${fmt(s.serverCores, 2)} | ${fmt(s.perStreamCores, 3)} | ${fmt(s.split.node, 2)} · ${fmt(s.split.mediasoup, 2)} · ${fmt(s.split.ffmpeg, 2)} | ` +
             `${rss(s, 'node')} · ${rss(s, 'mediasoup')} · ${rss(s, 'ffmpeg')} | ${fmt(s.generatorCores, 2)} | ${cell(s.produceToPlayable.medianMs)} / ${cell(s.produceToPlayable.p95Ms)} | ` +
             `${cell(t.extinfMax)} | ${cell(t.intervalP95)} / ${cell(t.intervalMax)} | ${fmt(t.lagGrowthMax, 2)} | ${drops(s)} | ${cell(s.rtcpReportedLost)} | ${known(s.serverCounters?.ffmpegRtpMissed)} | ` +
-            `${known(s.serverCounters?.ffmpegDroppedFrames)} | ${l.total.toLocaleString('en-US')} of ${l.packets.toLocaleString('en-US')} (${fmt(l.ratio * 100, 4)} %) | ${s.reasons.join('; ') || '–'} |`,
+            `${known(s.serverCounters?.ffmpegDroppedFrames)} | ${l.total.toLocaleString('en-US')} of ${l.packets.toLocaleString('en-US')} (${fmt(l.ratio * 100, 4)} %) | ${cell(s.generator.keyframes)} (${cell(s.generator.keyframesOnRequest)}) | ${s.reasons.join('; ') || '–'} |`,
         );
       }
     }

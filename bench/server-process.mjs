@@ -45,7 +45,9 @@ export function killTree(pid) {
   for (const p of processTree(pid).reverse()) {
     try {
       process.kill(p.pid, 'SIGKILL');
-    } catch {}
+    } catch {
+      // already gone
+    }
   }
 }
 
@@ -155,7 +157,9 @@ async function spawnServer({ root, profile, cores, ports, hlsDir, logFile, env, 
     try {
       const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2000) });
       if (res.ok) break;
-    } catch {}
+    } catch {
+      // not listening yet
+    }
     if (Date.now() > deadline || i > 1000) {
       child.kill('SIGKILL');
       throw new Error(`server not ready within ${readyTimeoutMs} ms; see ${logFile}`);

@@ -58,7 +58,7 @@ const unknown = argv.filter((a) => a.startsWith('--') && !KNOWN.has(a));
 if (unknown.length || has('--help')) {
   if (unknown.length) console.error(`unknown option(s): ${unknown.join(', ')}`);
   console.error(
-    'usage: node scripts/bench.mjs [--smoke|--quick] [--max-n N] [--profiles copy,legacy] [--variants h264,browser,vp8,audio] [--ramp 1,5,10] [--warmup S] [--window S] [--windows R] ' +
+    'usage: node scripts/bench.mjs [--smoke|--quick] [--max-n N] [--profiles copy,legacy] [--variants h264,browser,vp8,audio] [--ramp 1,5,10] [--warmup S] [--window S] [--windows R] [--confirm R] ' +
       '[--no-g2g|--g2g] [--g2g-seconds S] [--burst N] [--port-base P] [--server-cores 0] [--generator-cores 1] [--out DIR] [--budget-minutes M] [--server-dir DIR] [--server-rmem BYTES]',
   );
   process.exit(unknown.length ? 2 : 0);

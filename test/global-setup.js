@@ -37,7 +37,7 @@ module.exports = async function globalSetup(globalConfig) {
       encoding: 'utf8',
     });
   } catch (error) {
-    throw new Error(`globalSetup: tsc -p tsconfig.json failed:\n${error.stdout ?? ''}${error.stderr ?? ''}`);
+    throw new Error(`globalSetup: tsc -p tsconfig.json failed:\n${error.stdout ?? ''}${error.stderr ?? ''}`, { cause: error });
   }
   process.stderr.write(`\nglobalSetup: compiled src/ into dist/ in ${Date.now() - started} ms\n`);
 };

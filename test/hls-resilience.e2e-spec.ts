@@ -53,7 +53,7 @@ describe('HLS resilience: FFmpeg crash, late producer, port exhaustion', () => {
 
 describe('HLS when FFmpeg ports run out', () => {
   it('answers a clear error to the publisher that does not fit, and serves the one that does', async () => {
-    const app = await startApp({ FFMPEG_MIN_PORT: '23000', FFMPEG_MAX_PORT: '23003' });
+    const app = await startApp({ FFMPEG_MIN_PORT: '23000', FFMPEG_MAX_PORT: '23007' });
     const browser = await launchChromium();
     const sse = new SseClient(`${app.url}/api/live-streams`);
     try {
@@ -64,7 +64,7 @@ describe('HLS when FFmpeg ports run out', () => {
         second.page.evaluate(() => (window as any).harness.events.find((e: { name: string }) => e.name === 'error')),
       );
       expect(error.data).toMatchObject({ code: 'HLS_FAILED' });
-      expect(error.data.error).toMatch(/no free FFmpeg ports left in 23000-23003/);
+      expect(error.data.error).toMatch(/no free FFmpeg ports left in 23000-23007/);
       const firstEvents = await first.page.evaluate(() => (window as any).harness.events.map((e: { name: string }) => e.name));
       expect(firstEvents).not.toContain('error');
       await waitForNewSegments(app.hlsDir, `${first.peerId}-video.m3u8`, 2);

@@ -5,7 +5,7 @@ import { WorkerPoolService } from '../src/mediasoup/worker-pool.service';
 import { waitFor } from './support/app';
 import { ffprobe, readPlaylist } from './support/hls';
 import { useHlsFixture } from './support/hls-fixture';
-import { filesOf, playerState, playWithHlsJs, waitForNewSegments, waitUntilPlaying } from './support/publisher';
+import { filesOf, playWithHlsJs, waitForNewSegments, waitUntilPlaying } from './support/publisher';
 
 jest.setTimeout(120_000);
 

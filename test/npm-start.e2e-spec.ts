@@ -6,6 +6,7 @@ import { basename, join, relative, sep } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { waitFor } from './support/app';
 import { randomPortEnv } from './support/ports';
+import { stripColors } from './support/text';
 
 /**
  * `npm start` as systemd, a Procfile runner, pm2 or a CI step runs it, stopped the way they stop it.
@@ -171,7 +172,6 @@ async function exitWithin(run: NpmStart, withinMs: number) {
   return exit;
 }
 
-const stripColors = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
 
 describe('npm start stops on SIGTERM and on Ctrl-C: graceful, exit 0, nothing left', () => {
   let dir: string;
@@ -300,7 +300,7 @@ describe('npm start stops on SIGTERM and on Ctrl-C: graceful, exit 0, nothing le
     run = npmStart(dir, hlsDir);
     const current = run;
     // Evidence the build is under way: the Nest CLI (a node process, not the shell that starts it) is compiling.
-    const compiler = await waitFor(
+    await waitFor(
       'the build to be compiling',
       () => descendantsOf(current.npm.pid!).find((proc) => proc.name === 'node' && /\bnest build$/.test(cmdline(proc.pid))),
       READY_WITHIN_MS,

@@ -30,7 +30,7 @@ async function waitForState(page: Page, selector: string, wanted: string | strin
     }, timeoutMs, 100);
   } catch (error) {
     const message = await page.textContent('#message').catch(() => null);
-    throw new Error(`${(error as Error).message}; last seen "${seen}"${message ? `; #message: "${message}"` : ''}`);
+    throw new Error(`${(error as Error).message}; last seen "${seen}"${message ? `; #message: "${message}"` : ''}`, { cause: error });
   }
 }
 
@@ -62,7 +62,7 @@ async function waitForPlayback(page: Page, minTime: number, timeoutMs: number): 
       return last.videoWidth > 0 && last.currentTime > minTime ? last : undefined;
     }, timeoutMs, 100);
   } catch (error) {
-    throw new Error(`${(error as Error).message}; last seen ${JSON.stringify(last)}`);
+    throw new Error(`${(error as Error).message}; last seen ${JSON.stringify(last)}`, { cause: error });
   }
 }
 

@@ -8,6 +8,7 @@ import { waitFor } from './support/app';
 import { launchChromium } from './support/browser';
 import { openTestPage } from './support/pages';
 import { randomPortEnv } from './support/ports';
+import { stripColors } from './support/text';
 
 jest.setTimeout(120_000);
 
@@ -129,7 +130,6 @@ async function exitWithin(server: Server, since: number, withinMs: number) {
   return Promise.race([server.exited, delay(Math.max(0, withinMs - (Date.now() - since)), undefined, { ref: false })]);
 }
 
-const stripColors = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
 
 describe('shutdown of node dist/main.js with a live publisher (FFmpeg running)', () => {
   let server: Server | undefined;

@@ -593,11 +593,11 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
 
     const dumps = async () =>
       Promise.all(
-        pool.aliveSlots().map(async ({ id, worker, router, webRtcServer }) => ({
+        pool.aliveSlots().map(async ({ id, worker, router, webRtcServers }) => ({
           id,
           worker: await worker.dump(),
           router: await router.dump(),
-          webRtcServer: webRtcServer ? await webRtcServer.dump() : undefined,
+          webRtcServers: await Promise.all(webRtcServers.map((server) => server.dump())),
         })),
       );
     const empty = (value: unknown) => (Array.isArray(value) ? value.length === 0 : Object.keys(value ?? {}).length === 0);
@@ -611,7 +611,7 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
           empty(d.router.mapProducerIdConsumerIds) &&
           empty(d.router.mapConsumerIdProducerId) &&
           empty(d.router.mapProducerIdObserverIds) &&
-          (!d.webRtcServer || empty(d.webRtcServer.webRtcTransportIds)),
+          d.webRtcServers.every((server) => empty(server.webRtcTransportIds)),
       );
       return ok ? all : undefined;
     }, 30_000, 250).catch(async (error) => {

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { startApp, streamInfo, TestApp, waitFor } from './support/app';
 import { launchChromium } from './support/browser';
 import { readPlaylist, SseClient } from './support/hls';
+import { useHlsFixture } from './support/hls-fixture';
 import { playerState, playWithHlsJs, publishFromChromium, waitForNewSegments, waitUntilPlaying } from './support/publisher';
 
 jest.setTimeout(240_000);
@@ -54,23 +55,11 @@ class PlaylistWatch {
 const segmentNumber = (uri: string) => Number(/_(\d+)\.ts$/.exec(uri)![1]);
 
 describe('named streams outlive their connection', () => {
+  const fx = useHlsFixture({ STREAM_RECONNECT_GRACE_SECONDS: '15', HLS_RETENTION_SECONDS: '5' });
   let app: TestApp;
   let browser: Browser;
   let sse: SseClient;
-
-  beforeAll(async () => {
-    app = await startApp({ STREAM_RECONNECT_GRACE_SECONDS: '15', HLS_RETENTION_SECONDS: '5' });
-    browser = await launchChromium();
-    sse = new SseClient(`${app.url}/api/live-streams`);
-  });
-  afterEach(async () => {
-    for (const context of browser?.contexts() ?? []) await context.close();
-  });
-  afterAll(async () => {
-    sse?.close();
-    await browser?.close();
-    await app?.close();
-  });
+  beforeAll(() => ({ app, browser, sse } = fx));
 
   it('a viewer keeps playing while the publisher is killed and a new one publishes the same name 5 s later', async () => {
     const first = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic' }, { stream: 'studio-1' });

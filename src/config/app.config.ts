@@ -40,6 +40,7 @@ export const appConfig = registerAs('app', () => {
       workers: env.MEDIASOUP_WORKERS || availableParallelism(),
       webRtcServer: env.WEBRTC_SERVER,
       webRtcServerPort: env.WEBRTC_SERVER_PORT,
+      webRtcServersPerWorker: env.WEBRTC_SERVERS_PER_WORKER,
       rtcPorts: { min: env.RTC_MIN_PORT, max: env.RTC_MAX_PORT } as PortRange,
     },
     hls: {
@@ -56,6 +57,7 @@ export const appConfig = registerAs('app', () => {
       ports: { min: env.FFMPEG_MIN_PORT, max: env.FFMPEG_MAX_PORT } as PortRange,
       x264Preset: env.X264_PRESET,
       x264BitrateKbps: env.X264_BITRATE_KBPS,
+      transcodeLayers: env.HLS_TRANSCODE_LAYERS,
       aacBitrateKbps: env.AAC_BITRATE_KBPS,
     },
   };

@@ -98,8 +98,8 @@ describe('validateEnvironment', () => {
       expect(validateEnvironment({ PORT: '0' }).PORT).toBe(0);
       expect(validateEnvironment({ PORT: '65535' }).PORT).toBe(65535);
       expect(validateEnvironment({ HLS_SEGMENT_SECONDS: '0.5' }).HLS_SEGMENT_SECONDS).toBe(0.5);
-      expect(validateEnvironment({ FFMPEG_MIN_PORT: '61000', FFMPEG_MAX_PORT: '61003' }).FFMPEG_MIN_PORT).toBe(61000);
-      expect(validateEnvironment({ FFMPEG_MIN_PORT: '32764', FFMPEG_MAX_PORT: '32767' }).FFMPEG_MAX_PORT).toBe(32767);
+      expect(validateEnvironment({ FFMPEG_MIN_PORT: '61000', FFMPEG_MAX_PORT: '61007' }).FFMPEG_MIN_PORT).toBe(61000);
+      expect(validateEnvironment({ FFMPEG_MIN_PORT: '32760', FFMPEG_MAX_PORT: '32767' }).FFMPEG_MAX_PORT).toBe(32767);
     });
 
     it('WEBRTC_SERVER=false frees WEBRTC_SERVER_PORT from the overlap check', () => {
@@ -188,9 +188,9 @@ describe('validateEnvironment', () => {
       ]);
     });
 
-    it('the FFmpeg range must hold one stream (4 ports)', () => {
-      expect(linesOf(problemsOf({ FFMPEG_MIN_PORT: '22000', FFMPEG_MAX_PORT: '22002' }))).toEqual([
-        'FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (22000-22002) must hold at least 4 ports (one stream)',
+    it('the FFmpeg range must hold one stream (8 ports: audio and three video layers)', () => {
+      expect(linesOf(problemsOf({ FFMPEG_MIN_PORT: '22000', FFMPEG_MAX_PORT: '22006' }))).toEqual([
+        'FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (22000-22006) must hold at least 8 ports (one stream)',
       ]);
     });
 

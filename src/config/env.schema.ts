@@ -17,8 +17,8 @@ import { availableParallelism } from 'node:os';
 /** An HS256 key must be at least as long as the hash output (RFC 7518 3.2). */
 const MIN_SECRET_BYTES = 32;
 
-/** FFmpeg receive ports per stream: video RTP/RTCP, audio RTP/RTCP. */
-export const PORTS_PER_LEASE = 4;
+/** FFmpeg receive ports per stream: RTP/RTCP for audio and for up to three video layers (simulcast). */
+export const PORTS_PER_LEASE = 8;
 
 /** Linux's default ephemeral port range: outgoing sockets get ports from here, so we listen elsewhere. */
 export const EPHEMERAL_PORTS = { min: 32768, max: 60999 } as const;
@@ -36,8 +36,10 @@ export class EnvironmentSchema {
   @IsInt() @Min(0) @Max(64) MEDIASOUP_WORKERS: number = 0;
   /** `true`/`1` or `false`/`0`. */
   @IsBoolean() WEBRTC_SERVER: boolean = true;
-  /** Worker i listens for WebRTC on UDP and TCP port WEBRTC_SERVER_PORT + i. */
+  /** Worker i listens for WebRTC on UDP and TCP port WEBRTC_SERVER_PORT + i (and further servers after all workers' first). */
   @IsInt() @Min(1) @Max(65535) WEBRTC_SERVER_PORT: number = 20000;
+  /** WebRtcServers (UDP + TCP ports) per worker: each socket has its own kernel receive buffer. */
+  @IsInt() @Min(1) @Max(16) WEBRTC_SERVERS_PER_WORKER: number = 1;
   /** Split evenly between workers: plain transports to FFmpeg, and WebRTC when WEBRTC_SERVER=false. */
   @IsInt() @Min(1024) @Max(65535) RTC_MIN_PORT: number = 20100;
   @IsInt() @Min(1024) @Max(65535) RTC_MAX_PORT: number = 21099;
@@ -58,6 +60,8 @@ export class EnvironmentSchema {
   @IsIn(['copy', 'legacy']) HLS_PROFILE: 'copy' | 'legacy' = 'copy';
   @IsString() @MinLength(1) X264_PRESET: string = 'veryfast';
   @IsInt() @Min(100) @Max(50000) X264_BITRATE_KBPS: number = 2500;
+  /** VP8/VP9 simulcast: how many layers (the best flowing first) are transcoded, each its own rendition. */
+  @IsInt() @Min(1) @Max(3) HLS_TRANSCODE_LAYERS: number = 1;
   @IsInt() @Min(32) @Max(512) AAC_BITRATE_KBPS: number = 128;
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
   /** `pretty` (coloured lines, for people) or `json` (one object per line, for log pipelines). */
@@ -170,15 +174,17 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
   if (env.REDIS_URL !== '' && env.NODE_ADDRESS === '' && env.PORT === 0 && valid('REDIS_URL', 'NODE_ADDRESS', 'PORT')) {
     problems.push('NODE_ADDRESS must be set with REDIS_URL when PORT=0 (the other nodes need a port to reach this one at)');
   }
-  if (env.WEBRTC_SERVER && valid('WEBRTC_SERVER', 'WEBRTC_SERVER_PORT', 'MEDIASOUP_WORKERS')) {
-    const server: [number, number] = [env.WEBRTC_SERVER_PORT, env.WEBRTC_SERVER_PORT + workers - 1];
+  if (env.WEBRTC_SERVER && valid('WEBRTC_SERVER', 'WEBRTC_SERVER_PORT', 'MEDIASOUP_WORKERS', 'WEBRTC_SERVERS_PER_WORKER')) {
+    const servers = workers * env.WEBRTC_SERVERS_PER_WORKER;
+    const server: [number, number] = [env.WEBRTC_SERVER_PORT, env.WEBRTC_SERVER_PORT + servers - 1];
+    const what = env.WEBRTC_SERVERS_PER_WORKER === 1 ? `${workers} workers` : `${workers} workers × ${env.WEBRTC_SERVERS_PER_WORKER} servers`;
     if (server[1] > 65535) {
-      problems.push(`WEBRTC_SERVER_PORT (${server[0]}) + ${workers} workers - 1 must not exceed 65535`);
+      problems.push(`WEBRTC_SERVER_PORT (${server[0]}) + ${what} - 1 must not exceed 65535`);
     }
     const clashes = [rtcOk && overlaps(server, rtc) && 'RTC', ffmpegOk && overlaps(server, ffmpeg) && 'FFMPEG'].filter(Boolean);
     if (clashes.length > 0) {
       problems.push(
-        `WEBRTC_SERVER_PORT..+${workers - 1} (${server[0]}-${server[1]}, one per worker) must not overlap the ${clashes.join(' or ')} port range`,
+        `WEBRTC_SERVER_PORT..+${servers - 1} (${server[0]}-${server[1]}, ${env.WEBRTC_SERVERS_PER_WORKER === 1 ? 'one per worker' : `${env.WEBRTC_SERVERS_PER_WORKER} per worker`}) must not overlap the ${clashes.join(' or ')} port range`,
       );
     }
   }

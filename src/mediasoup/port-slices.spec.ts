@@ -1,4 +1,4 @@
-import { slicePortRange } from './port-slices';
+import { slicePortRange, webRtcServerPorts } from './port-slices';
 
 describe('slicePortRange', () => {
   it('one worker gets the whole range', () => {
@@ -56,5 +56,14 @@ describe('slicePortRange', () => {
 
   it('rejects a worker count that is not a positive integer', () => {
     for (const count of [0, -1, 1.5, NaN]) expect(() => slicePortRange({ min: 5000, max: 6000 }, count)).toThrow(RangeError);
+  });
+});
+
+describe('webRtcServerPorts', () => {
+  it("keeps worker i's first server on WEBRTC_SERVER_PORT + i, and puts further servers after all workers' first ones", () => {
+    expect(webRtcServerPorts(20000, 0, 1, 2)).toEqual([20000]);
+    expect(webRtcServerPorts(20000, 1, 1, 2)).toEqual([20001]);
+    expect(webRtcServerPorts(20000, 0, 3, 2)).toEqual([20000, 20002, 20004]);
+    expect(webRtcServerPorts(20000, 1, 3, 2)).toEqual([20001, 20003, 20005]);
   });
 });

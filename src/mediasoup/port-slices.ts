@@ -11,3 +11,11 @@ export function slicePortRange(range: PortRange, count: number): PortRange[] {
     max: i === count - 1 ? range.max : range.min + (i + 1) * size - 1,
   }));
 }
+
+/**
+ * The ports of worker `id`'s WebRtcServers: worker i's first server keeps WEBRTC_SERVER_PORT + i (as
+ * with one server per worker); further servers follow all the workers' first ones.
+ */
+export function webRtcServerPorts(base: number, id: number, perWorker: number, workers: number): number[] {
+  return Array.from({ length: perWorker }, (_, j) => base + j * workers + id);
+}

@@ -9,14 +9,19 @@ import { appConfig, AppConfig, PortRange } from '../config/app.config';
 import { EventBus } from '../events/events';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { MEDIA_CODECS } from './media-codecs';
-import { slicePortRange } from './port-slices';
+import { slicePortRange, webRtcServerPorts } from './port-slices';
 
-/** One worker with the router and WebRtcServer that live on it. Replaced as a whole when the worker dies. */
+/** One worker with the router and WebRtcServers that live on it. Replaced as a whole when the worker dies. */
 export interface WorkerSlot {
   readonly id: number;
   readonly worker: Worker;
   readonly router: Router;
-  readonly webRtcServer?: WebRtcServer;
+  /**
+   * Its WebRtcServers (none with WEBRTC_SERVER=false). Several spread the publishers over several
+   * UDP sockets: each has its own kernel receive buffer, which keyframe bursts of many publishers
+   * overflow (mediasoup 3.12 cannot size it).
+   */
+  readonly webRtcServers: WebRtcServer[];
   readonly ports: PortRange;
 }
 
@@ -36,6 +41,7 @@ export class WorkerPoolService implements OnModuleInit, OnApplicationShutdown {
   private readonly slots = new Map<number, WorkerSlot>();
   private readonly portSlices: PortRange[];
   private nextIndex = 0;
+  private nextServer = 0;
   private closing = false;
 
   constructor(
@@ -83,8 +89,9 @@ export class WorkerPoolService implements OnModuleInit, OnApplicationShutdown {
       initialAvailableOutgoingBitrate: 1_000_000,
       appData,
     };
-    if (slot.webRtcServer) {
-      return slot.router.createWebRtcTransport({ ...common, webRtcServer: slot.webRtcServer });
+    if (slot.webRtcServers.length > 0) {
+      const webRtcServer = slot.webRtcServers[this.nextServer++ % slot.webRtcServers.length];
+      return slot.router.createWebRtcTransport({ ...common, webRtcServer });
     }
     return slot.router.createWebRtcTransport({
       ...common,
@@ -127,20 +134,23 @@ export class WorkerPoolService implements OnModuleInit, OnApplicationShutdown {
     });
     try {
       const router = await worker.createRouter({ mediaCodecs: MEDIA_CODECS });
-      let webRtcServer: WebRtcServer | undefined;
+      const webRtcServers: WebRtcServer[] = [];
       if (this.config.mediasoup.webRtcServer) {
-        const port = this.config.mediasoup.webRtcServerPort + id;
         const ip = this.listenIp();
-        webRtcServer = await worker.createWebRtcServer({
-          listenInfos: [
-            { protocol: 'udp', ip, announcedIp: this.config.announcedIp, port },
-            { protocol: 'tcp', ip, announcedIp: this.config.announcedIp, port },
-          ],
-        });
+        for (const port of webRtcServerPorts(this.config.mediasoup.webRtcServerPort, id, this.config.mediasoup.webRtcServersPerWorker, this.size)) {
+          webRtcServers.push(
+            await worker.createWebRtcServer({
+              listenInfos: [
+                { protocol: 'udp', ip, announcedIp: this.config.announcedIp, port },
+                { protocol: 'tcp', ip, announcedIp: this.config.announcedIp, port },
+              ],
+            }),
+          );
+        }
       }
       // A replacement that finished starting after shutdown began would be left running.
       if (this.closing) throw new Error('the pool is closing');
-      this.slots.set(id, { id, worker, router, webRtcServer, ports });
+      this.slots.set(id, { id, worker, router, webRtcServers, ports });
     } catch (error) {
       worker.close();
       throw error;

@@ -101,6 +101,17 @@ export class MetricsService {
       },
     });
     new Gauge({
+      name: 'webrtc_hls_simulcast_renditions',
+      help: 'Copied simulcast renditions by whether the layer they carry flows now',
+      labelNames: ['flowing'] as const,
+      registers: [this.registry],
+      collect() {
+        const { flowing, stopped } = transcoder.videoRenditions();
+        this.set({ flowing: 'true' }, flowing);
+        this.set({ flowing: 'false' }, stopped);
+      },
+    });
+    new Gauge({
       name: 'webrtc_hls_ffmpeg_ports_in_use',
       help: 'FFmpeg receive port blocks (four ports each) leased',
       registers: [this.registry],

@@ -12,6 +12,13 @@ interface OpenSegment {
   bytes: number;
 }
 
+/** What a video rendition's segments carry, read from its SPS and its frames. */
+export interface VideoInfo {
+  codec: string;
+  width: number;
+  height: number;
+}
+
 /** A finished segment, ready to be written and listed. */
 export interface FinishedSegment {
   number: number;
@@ -41,6 +48,11 @@ export class ClassicRendition {
   bytes = 0;
   seconds = 0;
   peakBps = 0;
+  /** Video only: from the latest SPS. */
+  video?: VideoInfo;
+  /** Frames counted over whole segments, for FRAME-RATE. */
+  private frames = 0;
+  private framesOpen = 0;
 
   constructor(
     readonly name: string,
@@ -65,6 +77,7 @@ export class ClassicRendition {
     if (!this.open) {
       this.open = { index: unit.segment, number, cc, firstPts: unit.pts, lastPts: unit.pts, chunks: [unit.programHeaders], bytes: unit.programHeaders.length };
     }
+    this.framesOpen++;
     this.open.chunks.push(unit.packets);
     this.open.bytes += unit.packets.length;
     this.open.lastPts = Math.max(this.open.lastPts, unit.pts);
@@ -87,6 +100,11 @@ export class ClassicRendition {
     else if (this.peakBps === 0 && segment.duration > 0) this.peakBps = (segment.bytes * 8) / segment.duration;
   }
 
+  /** Frames per second over the segments finished so far (video). */
+  get frameRate(): number | undefined {
+    return this.seconds > 0 && this.frames > 0 ? this.frames / this.seconds : undefined;
+  }
+
   get averageBps(): number {
     return this.seconds > 0 ? (this.bytes * 8) / this.seconds : 0;
   }
@@ -94,6 +112,8 @@ export class ClassicRendition {
   private finish(endPts: number): FinishedSegment {
     const open = this.open!;
     this.open = undefined;
+    this.frames += this.framesOpen;
+    this.framesOpen = 0;
     return {
       number: open.number,
       cc: open.cc,

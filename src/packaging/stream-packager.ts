@@ -43,12 +43,6 @@ export interface PackagerEvents {
   writeFailed(what: string, error: string): void;
 }
 
-export interface VideoInfo {
-  codec: string;
-  width: number;
-  height: number;
-}
-
 export interface PackagingInfo {
   masterUrl: string;
   live: boolean;
@@ -66,6 +60,14 @@ const CLOCK = 90_000;
 const KEPT_FOR_CONTINUITY = 10;
 /** Segments shorter than this say more about TS overhead than about the bitrate. */
 const MIN_SECONDS_FOR_PEAK = 0.5;
+/** Headroom over a bitrate for BANDWIDTH: TS overhead and the encoder's own peaks. */
+const BANDWIDTH_HEADROOM = 1.15;
+/**
+ * With several video renditions (simulcast layers) the master is written once, so it waits this
+ * long after the first video segment for the other layers (a browser starts its top layer only
+ * once its bandwidth estimate allows); a layer that has not flowed by then is not announced.
+ */
+const LAYERS_WAIT_MS = 4000;
 
 /**
  * One stream's HLS: the numbering of its segments (one media sequence for every rendition, continued
@@ -90,8 +92,8 @@ export class StreamPackager {
   private readonly files = new Set<string>();
   private recordingUrl?: string;
   private targetDuration?: number;
-  private video?: VideoInfo;
   private declaredBandwidth = 0;
+  private firstVideoSegmentAt?: number;
   private masterKey = '';
   private isLive = false;
   private masterInput?: MasterPlaylistInput;
@@ -147,7 +149,7 @@ export class StreamPackager {
       target = new ClassicRendition(rendition, kind);
       this.renditions.set(rendition, target);
     }
-    if (target.kind === 'video' && unit.keyframe) this.noteVideo(unit.data);
+    if (target.kind === 'video' && unit.keyframe) this.noteVideo(target, unit.data);
     const finished = target.push(unit, this.runBase + unit.segment, this.cc);
     if (finished) this.complete(target, finished);
   }
@@ -230,7 +232,7 @@ export class StreamPackager {
       live: this.isLive,
       playlists,
       segments,
-      resolution: this.video ? `${this.video.width}x${this.video.height}` : undefined,
+      resolution: this.topVideo?.video ? `${this.topVideo.video.width}x${this.topVideo.video.height}` : undefined,
       bitrateKbps,
       targetDuration: this.targetDuration,
       recordingUrl: this.recordingUrl,
@@ -249,12 +251,17 @@ export class StreamPackager {
     }
   }
 
-  private noteVideo(data: Buffer): void {
+  /** The first video rendition (the top layer), whose size /api/streams reports. */
+  private get topVideo(): ClassicRendition | undefined {
+    return [...this.renditions.values()].find((r) => r.kind === 'video');
+  }
+
+  private noteVideo(rendition: ClassicRendition, data: Buffer): void {
     const sps = extractParameterSets(data).sps[0];
     if (!sps) return;
     try {
       const info = parseSps(sps);
-      this.video = { codec: info.codec, width: info.width, height: info.height };
+      rendition.video = { codec: info.codec, width: info.width, height: info.height };
     } catch (error) {
       this.logger.warn(`${this.prefix} unreadable SPS: ${errorMessage(error)}`);
     }
@@ -347,30 +354,48 @@ export class StreamPackager {
     return allowed;
   }
 
-  /** Written when every rendition it names has a segment; rewritten when what it says changes. */
+  /**
+   * Written when every rendition it names has a segment: the moment the stream is live. With one video
+   * rendition it is rewritten when what it says changes (a browser ramps its resolution up); with
+   * several (simulcast layers) it is written once, so it never changes under a playing viewer.
+   */
   private async writeMasterIfDue(): Promise<void> {
-    const ready = (kind: MediaKind) => {
-      const track = this.wanted.find((t) => t.kind === kind);
-      return track ? this.renditions.get(track.rendition)?.playlist?.segmentCount : undefined;
-    };
-    if (this.wanted.some((t) => !this.renditions.get(t.rendition)?.playlist?.segmentCount)) return;
-    const hasVideo = !!ready('video');
-    if (hasVideo && !this.video) return; // the codec string comes from the SPS
-    const hasAudio = !!ready('audio');
-    const peak = [...this.renditions.values()].reduce((sum, r) => sum + r.peakBps, 0);
-    const key = `${hasVideo}+${hasAudio}|${this.video?.codec}|${this.video?.width}x${this.video?.height}`;
-    if (this.isLive && key === this.masterKey && peak <= this.declaredBandwidth) return;
-    // 10% above the measured peak, so small variations do not rewrite the master every segment.
-    this.declaredBandwidth = Math.max(this.declaredBandwidth, Math.ceil(peak * 1.1));
-    this.masterKey = key;
-    const average = [...this.renditions.values()].reduce((sum, r) => sum + r.averageBps, 0);
+    const segments = (track: RunTrack) => this.renditions.get(track.rendition)?.playlist?.segmentCount ?? 0;
+    const videoTracks = this.wanted.filter((t) => t.kind === 'video');
+    const audioTrack = this.wanted.find((t) => t.kind === 'audio');
+    if (audioTrack && !segments(audioTrack)) return;
+    const flowing = videoTracks.filter((t) => segments(t) > 0);
+    if (videoTracks.length > 0 && flowing.length === 0) return;
+    this.firstVideoSegmentAt ??= flowing.length > 0 ? Date.now() : undefined;
+    const layered = videoTracks.length > 1;
+    if (layered && this.isLive) return;
+    if (layered && flowing.length < videoTracks.length && Date.now() - (this.firstVideoSegmentAt ?? 0) < LAYERS_WAIT_MS) return;
+    const variants = flowing.map((t) => ({ track: t, rendition: this.renditions.get(t.rendition)! }));
+    if (variants.some((v) => !v.rendition.video)) return; // the codec string comes from the SPS
+    const audio = audioTrack && this.renditions.get(audioTrack.rendition);
+    const audioPeak = audio ? audio.peakBps * BANDWIDTH_HEADROOM : 0;
     const input: MasterPlaylistInput = {
       streamId: this.streamId,
-      video: hasVideo ? this.video : undefined,
-      audio: hasAudio ? { codec: 'mp4a.40.2', channels: 2 } : undefined,
-      bandwidth: this.declaredBandwidth,
-      averageBandwidth: Math.ceil(average),
+      video: variants.map(({ track, rendition }) => ({
+        rendition: rendition.name,
+        codec: rendition.video!.codec,
+        width: rendition.video!.width,
+        height: rendition.video!.height,
+        frameRate: layered ? rendition.frameRate : undefined,
+        // A layer's own ceiling when the publisher declared one: measured peaks of the first seconds
+        // undershoot what a browser sends once its bandwidth estimate has ramped up.
+        bandwidth: Math.max(rendition.peakBps, track.maxBitrate ?? 0) * BANDWIDTH_HEADROOM,
+        averageBandwidth: rendition.averageBps,
+      })),
+      audio: audio ? { codec: 'mp4a.40.2', channels: 2, bandwidth: audioPeak, averageBandwidth: audio.averageBps } : undefined,
     };
+    const peak = input.video.reduce((max, v) => Math.max(max, v.bandwidth), 0) + audioPeak;
+    const key = JSON.stringify(input.video.map((v) => [v.rendition, v.codec, v.width, v.height])) + `|${!!audio}`;
+    if (this.isLive && key === this.masterKey && peak <= this.declaredBandwidth) return;
+    // Not rewritten for small variations: only when what it names changes or the peak grows past it.
+    this.declaredBandwidth = Math.max(this.declaredBandwidth, Math.ceil(peak));
+    if (!layered && input.video[0]) input.video[0].bandwidth = this.declaredBandwidth - audioPeak;
+    this.masterKey = key;
     await this.store.writePlaylist(masterPlaylistName(this.streamId), renderMasterPlaylist(input));
     this.masterInput = input;
     if (!this.isLive) {

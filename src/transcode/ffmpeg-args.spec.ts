@@ -40,6 +40,20 @@ describe('buildFfmpegArgs', () => {
     expect(all).toContain('-b:v 2500k');
   });
 
+  it('simulcast: one output per layer, each from its own m-line, copied; transcoded layers at their own bitrates', () => {
+    const copied = buildFfmpegArgs({ ...base, video: { source: 'rtp', mode: 'copy', renditions: ['video', 'video.r1', 'video.r0'] } });
+    expect(copied.outputs.map((o) => o.rendition)).toEqual(['video', 'video.r1', 'video.r0', 'audio']);
+    const all = copied.args.join(' ');
+    expect(all).toContain('-map 0:v:0 -c:v copy');
+    expect(all).toContain('-map 0:v:2 -c:v copy -output_ts_offset 0.000000 -f mpegts -pes_payload_size 0 -flush_packets 1 pipe:5');
+    expect(all).toContain('pipe:6');
+    const transcoded = text({ ...base, video: { source: 'rtp', mode: 'transcode', renditions: ['video', 'video.r1'], bitratesKbps: [900, 300] } });
+    expect(transcoded).toContain('-map 0:v:0 -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -b:v 900k');
+    expect(transcoded).toContain('-map 0:v:1 -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -b:v 300k');
+    const filler = text({ ...base, sdpPath: undefined, audio: undefined, video: { source: 'filler', width: 320, height: 180, renditions: ['video', 'video.r0'] } });
+    expect(filler.match(/-map 0:v:0 -c:v libx264 -preset ultrafast/g)).toHaveLength(2);
+  });
+
   it('keeps the timeline moving with filler inputs while producers are paused', () => {
     const all = text({ ...base, sdpPath: undefined, video: { source: 'filler', width: 640, height: 480 }, audio: { source: 'filler' } });
     expect(all).not.toContain('.sdp');

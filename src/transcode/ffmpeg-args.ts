@@ -7,7 +7,15 @@ export type HlsProfile = 'copy' | 'legacy';
 export interface FfmpegPlan {
   /** The SDP of the live (RTP) tracks; absent when every track is a filler. */
   sdpPath?: string;
-  video?: { source: 'rtp'; mode: VideoMode } | { source: 'filler'; width: number; height: number };
+  /**
+   * `renditions`: the video outputs, in the order of the SDP's video m-lines (one per copied simulcast
+   * layer, the top one first; one otherwise). Filler makes each of them.
+   */
+  video?: ({ source: 'rtp'; mode: VideoMode } | { source: 'filler'; width: number; height: number }) & {
+    renditions?: string[];
+    /** Transcoded layers: each rendition's bitrate (its layer's declared ceiling); x264BitrateKbps otherwise. */
+    bitratesKbps?: number[];
+  };
   audio?: { source: 'rtp' } | { source: 'filler' };
   /** Keyframe cadence where FFmpeg encodes video itself (transcode, filler). */
   segmentSeconds: number;
@@ -85,8 +93,10 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
 
   const outputs: FfmpegOutput[] = [];
   const keyframes = `expr:gte(t,n_forced*${plan.segmentSeconds})`;
-  if (video) {
-    args.push('-map', `${videoInput}:v:0`);
+  for (const [index, rendition] of (video ? (video.renditions ?? ['video']) : []).entries()) {
+    if (!video) break;
+    // Each copied layer arrives on its own m-line; filler is one source encoded for each rendition.
+    args.push('-map', `${videoInput}:v:${video.source === 'rtp' ? index : 0}`);
     if (video.source === 'rtp' && plan.profile === 'legacy') {
       args.push(
         '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-r', String(LEGACY_FPS),
@@ -95,7 +105,7 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
     } else if (video.source === 'rtp' && video.mode === 'copy') {
       args.push('-c:v', 'copy');
     } else if (video.source === 'rtp') {
-      const kbps = plan.x264BitrateKbps;
+      const kbps = video.bitratesKbps?.[index] ?? plan.x264BitrateKbps;
       args.push(
         '-c:v', 'libx264', '-preset', plan.x264Preset, '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
         '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * 2}k`,
@@ -110,7 +120,7 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
       );
     }
     args.push(...tsOutput(plan, FIRST_OUTPUT_FD + outputs.length));
-    outputs.push({ rendition: 'video', kind: 'video' });
+    outputs.push({ rendition, kind: 'video' });
   }
   if (audio) {
     args.push('-map', `${audioInput}:a:0`, '-c:a', 'aac', '-b:a', `${plan.aacBitrateKbps}k`, '-ar', '48000', '-ac', '2');

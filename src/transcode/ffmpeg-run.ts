@@ -8,8 +8,10 @@ import { SegmentCutter } from './segment-cutter';
 export interface RunSink {
   /** A unit of a rendition, with its segment index; in order per rendition. */
   onUnit(rendition: string, unit: MediaUnit): void;
-  /** The leader started segment `index` (at once, as its keyframe arrives). */
+  /** Segment `index` started (at once, as its keyframe arrives). */
   onCut(index: number): void;
+  /** A video rendition waits for a keyframe (it missed one at a cut). */
+  onKeyframeNeeded(rendition: string): void;
 }
 
 export interface RunMember {
@@ -58,6 +60,7 @@ export class FfmpegRun {
         },
         // Only the first process's cuts drive keyframe requests (it has the video).
         (cut) => index === 0 && this.sink.onCut(cut),
+        (rendition) => this.sink.onKeyframeNeeded(rendition),
       );
       const demuxers = command.outputs.map((output, i) => {
         const demuxer = new TsDemuxer((unit) => cutter.push(output.rendition, { ...unit, programHeaders: demuxer.programHeaders! }));

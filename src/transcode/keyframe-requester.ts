@@ -17,6 +17,7 @@ export class KeyframeRequester {
   private lastCutAt?: number;
   private leadMs = INITIAL_LEAD_MS;
   private stopped = false;
+  private lastAskAt?: number;
 
   constructor(
     private readonly request: () => void,
@@ -44,6 +45,14 @@ export class KeyframeRequester {
     this.lastCutAt = now;
     if (this.periodic) this.arm(Math.max(0, this.targetMs - this.leadMs));
     else this.disarm();
+  }
+
+  /** A rendition missed a keyframe: ask now, unless a request went out moments ago. */
+  askSoon(): void {
+    if (this.stopped) return;
+    const now = this.now();
+    if (this.lastAskAt !== undefined && now - this.lastAskAt < RETRY_MS) return;
+    this.ask();
   }
 
   stop(): void {
@@ -78,6 +87,7 @@ export class KeyframeRequester {
 
   private ask(): void {
     this.requestedAt ??= this.now();
+    this.lastAskAt = this.now();
     this.request();
   }
 }

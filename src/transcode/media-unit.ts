@@ -1,8 +1,12 @@
 /** The two kinds of media (mediasoup's MediaKind, without depending on mediasoup). */
 export type MediaKind = 'audio' | 'video';
 
-/** Where a rendition's media comes from in a run: the publisher's RTP, or filler while it is paused or silent. */
-export type TrackSource = 'rtp' | 'filler';
+/**
+ * Where a rendition's media comes from in a run: the publisher's RTP, filler while it is paused or
+ * silent, or nothing yet: a simulcast layer the publisher declares but does not send now (a browser
+ * starts its top layer late, or never at small capture sizes).
+ */
+export type TrackSource = 'rtp' | 'filler' | 'absent';
 export type VideoMode = 'copy' | 'transcode';
 
 /** One rendition of an FFmpeg run. `rendition` names it stably across runs (`video`, `audio`). */
@@ -10,6 +14,8 @@ export interface RunTrack {
   rendition: string;
   kind: MediaKind;
   source: TrackSource;
+  /** What the publisher declared as this layer's ceiling (simulcast encodings' maxBitrate), bits/s. */
+  maxBitrate?: number;
 }
 
 /**

@@ -4,9 +4,20 @@ import { PORTS_PER_LEASE } from '../config/env.schema';
 
 export { PORTS_PER_LEASE };
 
+export interface PortPair {
+  rtp: number;
+  rtcp: number;
+}
+
+/** Video layers a lease has ports for (simulcast publishers send up to three). */
+export const MAX_VIDEO_LAYERS = 3;
+
 export interface PortLease {
-  readonly video: { rtp: number; rtcp: number };
-  readonly audio: { rtp: number; rtcp: number };
+  /** The (top) video layer's ports. */
+  readonly video: PortPair;
+  readonly audio: PortPair;
+  /** Ports of video layer `index` (0 = the top one, as `video`; up to MAX_VIDEO_LAYERS − 1). */
+  videoLayer(index: number): PortPair;
   /** Idempotent. Call only once the process that bound the ports has exited. */
   release(): void;
 }
@@ -55,9 +66,16 @@ export class PortPool {
 
   private makeLease(base: number): PortLease {
     let released = false;
+    // video, audio, then the other video layers: a stream without simulcast uses the first four.
+    const videoLayer = (index: number): PortPair => {
+      if (!Number.isInteger(index) || index < 0 || index >= MAX_VIDEO_LAYERS) throw new RangeError(`no ports for video layer ${index}`);
+      const at = index === 0 ? base : base + 2 + 2 * index;
+      return { rtp: at, rtcp: at + 1 };
+    };
     return {
-      video: { rtp: base, rtcp: base + 1 },
+      video: videoLayer(0),
       audio: { rtp: base + 2, rtcp: base + 3 },
+      videoLayer,
       release: () => {
         if (released) return;
         released = true;

@@ -2,23 +2,20 @@ import { Logger } from '@nestjs/common';
 import type { Consumer } from 'mediasoup/node/lib/Consumer';
 import type { PlainTransport } from 'mediasoup/node/lib/PlainTransport';
 import type { Producer, ProducerScore } from 'mediasoup/node/lib/Producer';
-import type { MediaKind, RtpCodecParameters } from 'mediasoup/node/lib/RtpParameters';
+import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
 import type { Router } from 'mediasoup/node/lib/Router';
 import { errorMessage } from '../common/errors';
+import type { Feed, FeedOutput } from './feed';
 import { LayerSelector } from './layer-selector';
-
-export interface FeedPorts {
-  rtp: number;
-  rtcp: number;
-}
+import type { PortPair } from './port-pool';
 
 /**
- * One producer fed to FFmpeg: a plain transport to FFmpeg's ports and a consumer on it. Owns both;
+ * One producer fed to FFmpeg as one stream: a plain transport to FFmpeg's ports and a consumer on it. Owns both;
  * closing the transport closes the consumer. The consumer starts paused so the first video FFmpeg
  * receives is the keyframe asked for once it listens. A simulcast producer is fed one layer at a time,
  * chosen by a LayerSelector.
  */
-export class RtpFeed {
+export class RtpFeed implements Feed {
   private readonly logger = new Logger('RtpFeed');
   private readonly selector?: LayerSelector;
   private readonly onScore?: (scores: ProducerScore[]) => void;
@@ -29,7 +26,7 @@ export class RtpFeed {
     readonly producer: Producer,
     private readonly transport: PlainTransport,
     private readonly consumer: Consumer,
-    readonly ports: FeedPorts,
+    private readonly ports: PortPair,
     private readonly logPrefix: string,
   ) {
     if (consumer.type === 'simulcast') {
@@ -41,7 +38,7 @@ export class RtpFeed {
     }
   }
 
-  static async open(router: Router, producer: Producer, ports: FeedPorts, logPrefix: string): Promise<RtpFeed> {
+  static async open(router: Router, producer: Producer, ports: PortPair, logPrefix: string): Promise<RtpFeed> {
     const transport = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
     try {
       await transport.connect({ ip: '127.0.0.1', port: ports.rtp, rtcpPort: ports.rtcp });
@@ -53,8 +50,8 @@ export class RtpFeed {
     }
   }
 
-  get codec(): RtpCodecParameters {
-    return this.consumer.rtpParameters.codecs[0];
+  get outputs(): FeedOutput[] {
+    return [{ rendition: this.kind, ports: this.ports, codec: this.consumer.rtpParameters.codecs[0] }];
   }
 
   get simulcastLayer(): number | undefined {

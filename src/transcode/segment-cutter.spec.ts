@@ -4,13 +4,20 @@ const CLOCK = 90_000;
 const video = (seconds: number, keyframe = false): TimedUnit => ({ pts: Math.round(seconds * CLOCK), dts: Math.round(seconds * CLOCK), keyframe });
 const audio = (seconds: number): TimedUnit => ({ pts: Math.round(seconds * CLOCK), dts: Math.round(seconds * CLOCK), keyframe: true });
 
-function collect(renditions = [{ name: 'video', kind: 'video' as const }, { name: 'audio', kind: 'audio' as const }], target = 1) {
-  const out: Array<{ rendition: string; t: number; segment: number }> = [];
+type Kind = 'video' | 'audio';
+
+function collect(renditions: Array<{ name: string; kind: Kind }> = [{ name: 'video', kind: 'video' }, { name: 'audio', kind: 'audio' }], target = 1) {
+  const out: Array<{ rendition: string; t: number; segment: number; keyframe: boolean }> = [];
   const cuts: number[] = [];
-  const cutter = new SegmentCutter<TimedUnit>(renditions, { targetSeconds: target }, (rendition, unit, segment) =>
-    out.push({ rendition, t: unit.pts / CLOCK, segment }), (index) => cuts.push(index));
+  const clock = { now: 0 };
+  const cutter = new SegmentCutter<TimedUnit>(
+    renditions,
+    { targetSeconds: target, now: () => clock.now },
+    (rendition, unit, segment) => out.push({ rendition, t: unit.pts / CLOCK, segment, keyframe: unit.keyframe }),
+    (index) => cuts.push(index),
+  );
   const of = (rendition: string) => out.filter((o) => o.rendition === rendition);
-  return { cutter, out, cuts, of };
+  return { cutter, out, cuts, of, clock };
 }
 
 describe('SegmentCutter', () => {
@@ -59,11 +66,67 @@ describe('SegmentCutter', () => {
     expect(of('audio').filter((o) => o.t < 1.0).every((o) => o.segment === 0)).toBe(true);
   });
 
-  it('does not hold audio forever when video stops coming', () => {
-    const { cutter, of } = collect();
+  it('does not hold audio when video stops coming: it is cut every target on its own, and video rejoins at a keyframe', () => {
+    const { cutter, of, clock } = collect();
     cutter.push('video', video(0, true));
-    for (let t = 0; t < 2; t += 0.02) cutter.push('audio', audio(t));
-    expect(of('audio').length).toBeGreaterThan(50);
+    for (let i = 0; i < 150; i++) {
+      clock.now = i * 20; // wall time passes with the audio
+      cutter.push('audio', audio(i * 0.02));
+    }
+    const placed = of('audio');
+    expect(placed.length).toBeGreaterThan(100);
+    expect(Math.max(...placed.map((o) => o.segment))).toBeGreaterThanOrEqual(2); // not one long segment
+    cutter.push('video', video(3.1)); // not a keyframe: video waits for one
+    cutter.push('video', video(3.2, true));
+    const back = of('video').at(-1)!;
+    expect(back.keyframe).toBe(true);
+    expect(of('video').filter((o) => o.t > 0).every((o) => o.keyframe || o.segment === back.segment)).toBe(true);
+  });
+
+  it('cuts every simulcast layer at its own keyframe of the same captured frame, with the same index', () => {
+    const layers = [
+      { name: 'video', kind: 'video' as const },
+      { name: 'video.r1', kind: 'video' as const },
+      { name: 'video.r0', kind: 'video' as const },
+      { name: 'audio', kind: 'audio' as const },
+    ];
+    const { cutter, of } = collect(layers);
+    let a = 0;
+    for (let f = 0; f < 120; f++) {
+      const t = f / 30;
+      const key = f % 30 === 0;
+      // The layers' pipes deliver in any order; a lower layer sometimes first.
+      for (const layer of f % 2 ? ['video.r0', 'video', 'video.r1'] : ['video', 'video.r1', 'video.r0']) cutter.push(layer, video(t, key));
+      while (a * 0.021333 <= t) cutter.push('audio', audio(a++ * 0.021333));
+    }
+    cutter.end();
+    for (const layer of ['video', 'video.r1', 'video.r0']) {
+      const starts = [0, 1, 2, 3].map((s) => of(layer).find((o) => o.segment === s)!);
+      expect(starts.map((o) => o.t)).toEqual([0, 1, 2, 3]);
+      expect(starts.every((o) => o.keyframe)).toBe(true);
+    }
+  });
+
+  it('a layer that never flows does not hold the others back; one that starts late starts at its first keyframe', () => {
+    const { cutter, of, clock } = collect([
+      { name: 'video', kind: 'video' },
+      { name: 'video.r1', kind: 'video' },
+      { name: 'audio', kind: 'audio' },
+    ]);
+    let a = 0;
+    for (let f = 0; f < 150; f++) {
+      const t = f / 30;
+      clock.now = t * 1000;
+      const key = f % 30 === 0;
+      cutter.push('video.r1', video(t, key));
+      // The top layer starts 2.5 s in, mid-segment, and sends its first keyframe at 3 s.
+      if (t >= 2.5) cutter.push('video', video(t, key || f === 75 ? key : false));
+      while (a * 0.021333 <= t) cutter.push('audio', audio(a++ * 0.021333));
+    }
+    expect(of('audio').length).toBeGreaterThan(200);
+    const top = of('video');
+    expect(top[0]).toMatchObject({ t: 3, keyframe: true, segment: 3 });
+    expect(of('video.r1').find((o) => o.segment === 3)!.t).toBe(3);
   });
 
   it('cuts audio alone every target on its own timeline, averaging the target', () => {

@@ -1,4 +1,4 @@
-import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
+import type { MediaKind } from './media-unit';
 
 /** What the cutter needs of an access unit (TsAccessUnit has more). */
 export interface TimedUnit {
@@ -21,56 +21,72 @@ export interface CutterOptions {
    * arrives early would otherwise make a short segment followed by a long one.
    */
   minShare?: number;
-  /** Follower units wait at most this long (media time) for the leader before they are placed anyway. */
+  /**
+   * A video rendition that has sent nothing for this long (wall clock) no longer holds the others
+   * back: a simulcast layer the browser dropped, a camera that stopped.
+   */
   maxHoldSeconds?: number;
+  /** Wall clock (tests pass their own). */
+  now?: () => number;
 }
 
 const CLOCK = 90_000;
+/** Keyframes of different layers of one captured frame carry the same timestamp; allow a little. */
+const ALIGN_TICKS = CLOCK / 60;
+
+interface VideoState {
+  index: number;
+  progress: number;
+  lastAt: number;
+  seen: boolean;
+}
 
 /**
  * Decides where the segments of one FFmpeg run are cut, the same instants for every rendition, so
- * that segment n of the video and of the audio cover the same time (players align renditions by
- * media sequence number).
+ * that segment n of every rendition covers the same time (players align renditions, and switch
+ * between them, by media sequence number).
  *
- * The leader is the first video rendition: its keyframes decide (a segment must start with one).
- * Without video, audio is cut every target on its own timeline. Other renditions follow: a unit is
- * placed once the leader has passed its time, so a keyframe that arrives after it on another pipe
- * still counts.
+ * Video decides: a keyframe of any video rendition at least `minShare` of the target after the last
+ * cut starts the next segment. Simulcast layers are asked for keyframes together, so theirs come from
+ * the same captured frame, with the same timestamp: each layer starts its segment at its own keyframe
+ * there, and a layer never starts a segment without one. Audio follows: an audio unit is placed once
+ * every video rendition that is flowing has passed its time, so a keyframe that arrives later on
+ * another pipe still counts. Without flowing video, audio is cut every target on its own timeline.
  */
 export class SegmentCutter<U extends TimedUnit> {
-  private readonly leader: string;
-  private readonly leaderIsVideo: boolean;
-  private readonly followers = new Map<string, { held: U[]; index: number }>();
+  private readonly videos = new Map<string, VideoState>();
+  private readonly others = new Map<string, { held: U[]; index: number }>();
   /** Start times (pts) of the run's segments, in order. */
   private readonly cuts: number[] = [];
-  private leaderProgress = -Infinity;
   private readonly target: number;
   private readonly minShare: number;
-  private readonly maxHold: number;
+  private readonly maxHoldMs: number;
+  private readonly now: () => number;
+  /** When the run's first unit came: video gets the hold time from then to start. */
+  private startedAt?: number;
   private ended = false;
 
   constructor(
     renditions: CutterRendition[],
     options: CutterOptions,
     private readonly emit: (rendition: string, unit: U, segment: number) => void,
-    /** Called when a segment starts, with its index and start time (wall clock: at once). */
+    /** Called when a segment starts, with its index and start time (at once, as its keyframe arrives). */
     private readonly onCut: (index: number, pts: number) => void = () => undefined,
+    /** A video rendition missed a cut and waits for a keyframe (its frames until then are dropped). */
+    private readonly onKeyframeNeeded: (rendition: string) => void = () => undefined,
   ) {
     if (renditions.length === 0) throw new RangeError('a cutter needs at least one rendition');
-    const leader = renditions.find((r) => r.kind === 'video') ?? renditions[0];
-    this.leader = leader.name;
-    this.leaderIsVideo = leader.kind === 'video';
-    for (const r of renditions) if (r.name !== this.leader) this.followers.set(r.name, { held: [], index: 0 });
+    this.now = options.now ?? Date.now;
+    for (const r of renditions) {
+      if (r.kind === 'video') this.videos.set(r.name, { index: -1, progress: -Infinity, lastAt: this.now(), seen: false });
+      else this.others.set(r.name, { held: [], index: 0 });
+    }
     this.target = options.targetSeconds * CLOCK;
     this.minShare = options.minShare ?? 0.8;
-    this.maxHold = (options.maxHoldSeconds ?? 1.5) * CLOCK;
+    this.maxHoldMs = (options.maxHoldSeconds ?? 1) * 1000;
   }
 
-  get leaderName(): string {
-    return this.leader;
-  }
-
-  /** Index of the segment in progress (-1 before the first unit of the leader). */
+  /** Index of the segment in progress (-1 before the first cut). */
   get currentSegment(): number {
     return this.cuts.length - 1;
   }
@@ -82,60 +98,91 @@ export class SegmentCutter<U extends TimedUnit> {
 
   push(rendition: string, unit: U): void {
     if (this.ended) return;
-    if (rendition === this.leader) this.pushLeader(unit);
-    else this.pushFollower(rendition, unit);
+    this.startedAt ??= this.now();
+    const video = this.videos.get(rendition);
+    if (video) this.pushVideo(rendition, video, unit);
+    else this.pushOther(rendition, unit);
   }
 
   /** The run is over: everything held goes out in the segment its time says. */
   end(): void {
     if (this.ended) return;
-    for (const [name, follower] of this.followers) this.release(name, follower, Infinity);
+    for (const [name, other] of this.others) this.release(name, other, Infinity);
     this.ended = true;
   }
 
-  private pushLeader(unit: U): void {
-    const start = this.cuts.at(-1);
-    if (start === undefined || this.isCut(unit, start)) this.cut(unit.pts);
-    this.leaderProgress = Math.max(this.leaderProgress, unit.dts);
-    this.emit(this.leader, unit, this.cuts.length - 1);
-    for (const [name, follower] of this.followers) this.release(name, follower, this.leaderProgress);
+  private pushVideo(name: string, video: VideoState, unit: U): void {
+    video.lastAt = this.now();
+    video.seen = true;
+    video.progress = Math.max(video.progress, unit.dts);
+    if (unit.keyframe) {
+      const start = this.cuts.at(-1);
+      // A keyframe of the same instant as the last cut (another layer's) joins it; a later one far
+      // enough on starts the next segment.
+      const aligned = start !== undefined && Math.abs(unit.pts - start) <= ALIGN_TICKS;
+      if (!aligned && (start === undefined || unit.pts - start >= this.target * this.minShare)) this.cut(unit.pts);
+      // Each rendition starts a segment only at its own keyframe: at the cut its time falls in.
+      video.index = Math.max(video.index, this.segmentAt(unit.pts + ALIGN_TICKS));
+    }
+    // A rendition starts a segment only at its own keyframe. Frames past a cut it has no keyframe for
+    // (a layer that starts late, video back after a stall, a lost keyframe) would stretch its previous
+    // segment over the others' next one, and cannot open one: they are dropped until its keyframe.
+    if (video.index < 0 || (!unit.keyframe && this.segmentAt(unit.pts) > video.index)) {
+      this.onKeyframeNeeded(name);
+      return;
+    }
+    this.emit(name, unit, video.index);
+    this.releaseOthers();
   }
 
-  private isCut(unit: U, start: number): boolean {
-    if (this.leaderIsVideo) return unit.keyframe && unit.pts - start >= this.target * this.minShare;
-    // Audio alone: every target on the run's timeline, so durations average the target exactly.
-    return unit.pts - this.cuts[0] >= this.target * this.cuts.length - CLOCK / 1000;
+  private pushOther(name: string, unit: U): void {
+    const other = this.others.get(name)!;
+    other.held.push(unit);
+    if (!this.anyVideoFlowing()) {
+      // Audio alone (or video stopped): every target on its own timeline, so durations average it.
+      for (const held of other.held) {
+        const start = this.cuts.at(-1);
+        if (start === undefined) this.cut(held.pts);
+        else if (held.pts - this.cuts[0] >= this.target * this.cuts.length - CLOCK / 1000 && held.pts - start >= this.target * this.minShare) this.cut(held.pts);
+      }
+      this.release(name, other, Infinity);
+      return;
+    }
+    this.releaseOthers();
   }
 
-  private pushFollower(name: string, unit: U): void {
-    const follower = this.followers.get(name);
-    if (!follower) return;
-    follower.held.push(unit);
-    // The leader has stalled (no video arrives): do not hold the others back for it.
-    const oldest = follower.held[0];
-    const limit = unit.dts - oldest.dts >= this.maxHold ? Infinity : this.leaderProgress;
-    this.release(name, follower, limit);
+  /** Video renditions that count for holding audio: sending now (a dropped layer does not hold the rest). */
+  private flowingVideos(): VideoState[] {
+    const now = this.now();
+    return [...this.videos.values()].filter((v) => v.seen && now - v.lastAt < this.maxHoldMs);
   }
 
-  /** Emits held units whose time the leader has passed (all of them with `upTo` Infinity). */
-  private release(name: string, follower: { held: U[]; index: number }, upTo: number): void {
-    while (follower.held.length > 0 && (follower.held[0].pts <= upTo || upTo === Infinity)) {
-      const unit = follower.held.shift()!;
-      // Before the first cut a follower's units belong to segment 0; they never go back a segment.
-      follower.index = Math.max(follower.index, this.segmentAt(unit.pts));
-      this.emit(name, unit, follower.index);
+  private anyVideoFlowing(): boolean {
+    if (this.videos.size === 0) return false;
+    // Before any video has come, give it the hold time to start (FFmpeg starts every output at once).
+    if (![...this.videos.values()].some((v) => v.seen)) return this.now() - (this.startedAt ?? this.now()) < this.maxHoldMs;
+    return this.flowingVideos().length > 0;
+  }
+
+  private releaseOthers(): void {
+    const flowing = this.flowingVideos();
+    const horizon = flowing.length > 0 ? Math.min(...flowing.map((v) => v.progress)) : -Infinity;
+    for (const [name, other] of this.others) this.release(name, other, horizon);
+  }
+
+  /** Emits held units whose time every flowing video has passed (all of them with `upTo` Infinity). */
+  private release(name: string, other: { held: U[]; index: number }, upTo: number): void {
+    while (other.held.length > 0 && other.held[0].pts <= upTo) {
+      const unit = other.held.shift()!;
+      // Before the first cut a unit belongs to segment 0; a rendition never goes back a segment.
+      other.index = Math.max(other.index, this.segmentAt(unit.pts));
+      this.emit(name, unit, other.index);
     }
   }
 
   private segmentAt(pts: number): number {
-    let index = 0;
-    for (let i = this.cuts.length - 1; i > 0; i--) {
-      if (pts >= this.cuts[i]) {
-        index = i;
-        break;
-      }
-    }
-    return index;
+    for (let i = this.cuts.length - 1; i > 0; i--) if (pts >= this.cuts[i]) return i;
+    return 0;
   }
 
   private cut(pts: number): void {

@@ -13,6 +13,10 @@ import { KeyframeRequester } from './keyframe-requester';
 import type { MediaUnit, RunTrack, VideoMode } from './media-unit';
 import type { PortLease } from './port-pool';
 import type { ProcessRunner } from './process-runner';
+import type { Feed } from './feed';
+import { Layer, LayeredRtpFeed } from './layered-rtp-feed';
+import { MAX_VIDEO_LAYERS } from './port-pool';
+import { ProducerActivity } from './producer-activity';
 import { RtpFeed } from './rtp-feed';
 import { buildSdp } from './sdp';
 
@@ -26,6 +30,8 @@ export interface TrackInfo {
   /** No RTP has come for a while (the publisher stopped sending without pausing): filler plays. */
   silent: boolean;
   simulcastLayer?: number;
+  /** Simulcast copied: what each video rendition carries now (its encoding, and whether it flows). */
+  renditions?: Array<{ rendition: string; encoding: string; flowing: boolean }>;
 }
 
 /** What a session reports to its owner; the owner turns it into bus events. */
@@ -49,25 +55,43 @@ const HEALTHY_RUN_MS = 30_000;
 const STALL_MS = 6_000;
 /** A producer that received no RTP for this long is silent: its kind switches to filler. */
 export const SILENCE_MS = 1_500;
+/** How often producer stats are read while a layered feed waits for its layers to start. */
+const ACTIVITY_POLL_MS = 100;
+/** How long a simulcast producer's layers may take to start sending after produce(). */
+const LAYER_START_WAIT_MS = 2_000;
+/** A new simulcast layer restarts FFmpeg at most this often (a flapping top layer must not). */
+const LAYER_RESTART_MIN_MS = 10_000;
 const CLOCK = 90_000;
 const DEFAULT_FILLER_SIZE = { width: 640, height: 360 };
 
 /**
- * One stream's transcoding: what feeds its FFmpeg (an RtpFeed per producer, keyframe requests) and
+ * One stream's transcoding: what feeds its FFmpeg (a Feed per producer, keyframe requests) and
  * the FFmpeg runs themselves. Every change (a producer set or removed, paused or resumed, gone silent
  * or back, a crash) goes through one queue, so runs never overlap; each run starts where the previous
  * one's timeline ended.
  */
 export class TranscodeSession {
   private readonly logger = new Logger('Transcoder');
-  private readonly feeds = new Map<MediaKind, RtpFeed>();
+  private readonly feeds = new Map<MediaKind, Feed>();
+  /**
+   * The video renditions the stream carries: one, or one per simulcast layer copied. They stay while
+   * filler plays, so every playlist players know goes on.
+   */
+  private videoRenditions = ['video'];
   /** Kinds the stream carries: once it had one, it keeps it (as filler while no producer feeds it). */
   private readonly kinds = new Set<MediaKind>();
   private readonly wanted = new Map<MediaKind, Wanted>();
   /** The codec each kind last came in, for info() while it plays filler. */
   private readonly lastCodec = new Map<MediaKind, string>();
   private readonly silent = new Set<MediaKind>();
-  private readonly activity = new Map<Producer, { bytes: number; at: number }>();
+  private readonly activity = new Map<Producer, ProducerActivity>();
+  /** Simulcast: the rendition each encoding feeds, fixed for the stream's life once given. */
+  private readonly layerNames = new Map<number, string>();
+  /** Simulcast: the encodings the current video feed carries, and when a restart last added one. */
+  private layersFed: number[] = [];
+  private layersChangedAt = 0;
+  /** The video feed is to be opened again (with other layers) at the next run. */
+  private refeedVideo = false;
   private instance?: FfmpegRun;
   private plan?: FfmpegPlan;
   private keyframes?: KeyframeRequester;
@@ -148,10 +172,10 @@ export class TranscodeSession {
       if (producer.closed || producer.paused) continue;
       const stats = await producer.getStats().catch(() => undefined);
       if (!stats || this.closed || this.wanted.get(kind)?.producer !== producer) continue;
-      const bytes = stats.reduce((sum, s) => sum + (s.byteCount ?? 0), 0);
-      const seen = this.activity.get(producer);
-      if (!seen || bytes > seen.bytes) this.activity.set(producer, { bytes, at: now });
-      const quietFor = now - (seen && bytes <= seen.bytes ? seen.at : now);
+      const activity = this.activityOf(producer);
+      activity.update(stats, now);
+      const quietFor = activity.quietFor(now);
+      if (kind === 'video' && this.isLayered(producer) && this.isLive('video')) this.checkLayers(activity, now);
       if (!this.silent.has(kind) && quietFor >= SILENCE_MS) {
         this.silent.add(kind);
         this.logger.warn(`${this.prefix} no ${kind} RTP for ${quietFor} ms: filler until it comes back`);
@@ -184,6 +208,7 @@ export class TranscodeSession {
         paused: producer?.paused ?? false,
         silent: this.silent.has(kind),
         simulcastLayer: this.feeds.get(kind)?.simulcastLayer,
+        renditions: kind === 'video' && producer && this.isLayered(producer) ? this.renditionInfo(producer) : undefined,
       };
     }
     return result;
@@ -242,13 +267,19 @@ export class TranscodeSession {
     const next = this.planFor();
     if (this.instance && this.instance.state !== 'exited' && next && samePlan(next, this.plan)) return;
     await this.stopInstance(reason);
+    if (this.refeedVideo) {
+      this.refeedVideo = false;
+      this.closeFeed('video');
+    }
     for (const [kind, feed] of this.feeds) {
       if (this.wanted.get(kind)?.producer !== feed.producer || feed.isClosed) this.closeFeed(kind);
     }
     if (!next) return;
     for (const [kind, { producer, router }] of this.wanted) {
       if (!this.feeds.has(kind) && !producer.closed) {
-        this.feeds.set(kind, await RtpFeed.open(router, producer, this.lease[kind], this.prefix));
+        const feed = await this.openFeed(kind, producer, router);
+        this.feeds.set(kind, feed);
+        if (kind === 'video') this.videoRenditions = feed.outputs.map((o) => o.rendition);
       }
     }
     await this.startInstance(this.planFor()!, reason);
@@ -265,7 +296,11 @@ export class TranscodeSession {
     const { hls, ffmpeg } = this.config;
     return {
       sdpPath: this.isLive('video') || this.isLive('audio') ? join(this.workDir, 'input.sdp') : undefined,
-      video: !this.kinds.has('video') ? undefined : video && this.isLive('video') ? { source: 'rtp', mode: this.videoMode(video) } : { source: 'filler', ...this.videoSize },
+      video: !this.kinds.has('video')
+        ? undefined
+        : video && this.isLive('video')
+          ? { source: 'rtp', mode: this.videoMode(video), renditions: this.videoRenditions, bitratesKbps: this.layerBitratesKbps(video) }
+          : { source: 'filler', ...this.videoSize, renditions: this.videoRenditions },
       audio: !this.kinds.has('audio') ? undefined : this.isLive('audio') ? { source: 'rtp' } : { source: 'filler' },
       segmentSeconds: hls.segmentSeconds,
       timelineOffsetSeconds: 0,
@@ -281,11 +316,120 @@ export class TranscodeSession {
     return mime === 'video/h264' && this.config.hls.profile === 'copy' ? 'copy' : 'transcode';
   }
 
+  /** Declared simulcast layers this run does not carry: packaging waits a moment for them before the master. */
+  private absentLayers(tracks: RunTrack[]): RunTrack[] {
+    const producer = this.wanted.get('video')?.producer;
+    if (!producer || !this.isLayered(producer) || !this.isLive('video')) return [];
+    const encodings = producer.rtpParameters.encodings ?? [];
+    const top = encodings.map((_, i) => i).slice(-this.maxLayers(producer));
+    return top
+      .map((i) => ({ rendition: this.layerName(i, producer), kind: 'video' as const, source: 'absent' as const, maxBitrate: encodings[i]?.maxBitrate }))
+      .filter((t) => !tracks.some((r) => r.rendition === t.rendition));
+  }
+
+  /** Transcoded layers: each at its declared ceiling (x264 needs a target; the sender's is the sensible one). */
+  private layerBitratesKbps(producer: Producer): number[] | undefined {
+    if (this.videoMode(producer) === 'copy' || !this.isLayered(producer)) return undefined;
+    const encodings = producer.rtpParameters.encodings ?? [];
+    return this.layersFed.map((i) => Math.max(100, Math.round((encodings[i]?.maxBitrate ?? this.config.ffmpeg.x264BitrateKbps * 1000) / 1000)));
+  }
+
+  private activityOf(producer: Producer): ProducerActivity {
+    let activity = this.activity.get(producer);
+    if (!activity) this.activity.set(producer, (activity = new ProducerActivity(producer.rtpParameters.encodings ?? [])));
+    return activity;
+  }
+
+  private renditionInfo(producer: Producer): NonNullable<TrackInfo['renditions']> {
+    const encodings = producer.rtpParameters.encodings ?? [];
+    const flowing = this.activityOf(producer).flowing(Date.now(), SILENCE_MS);
+    return [...this.layerNames.entries()]
+      .sort(([a], [b]) => b - a)
+      .map(([index, rendition]) => ({
+        rendition,
+        encoding: encodings[index]?.rid ?? `#${index}`,
+        flowing: flowing.includes(index) && this.layersFed.includes(index),
+      }));
+  }
+
+  /**
+   * Simulcast H264 that is copied: every layer its own rendition. VP8/VP9 simulcast is transcoded: one
+   * layer (the best flowing, chosen by a LayerSelector) unless HLS_TRANSCODE_LAYERS asks for more.
+   */
+  private isLayered(producer: Producer): boolean {
+    if ((producer.rtpParameters.encodings?.length ?? 1) <= 1) return false;
+    return this.videoMode(producer) === 'copy' || this.config.ffmpeg.transcodeLayers > 1;
+  }
+
+  /** How many layers a layered feed carries. */
+  private maxLayers(producer: Producer): number {
+    return this.videoMode(producer) === 'copy' ? MAX_VIDEO_LAYERS : Math.min(MAX_VIDEO_LAYERS, this.config.ffmpeg.transcodeLayers);
+  }
+
+  /** Simulcast H264 that is copied gets each flowing layer as its own rendition; anything else one stream. */
+  private async openFeed(kind: MediaKind, producer: Producer, router: Router): Promise<Feed> {
+    if (kind !== 'video' || !this.isLayered(producer)) return RtpFeed.open(router, producer, this.lease[kind], this.prefix);
+    const layers = await this.layersToFeed(producer);
+    this.layersFed = layers.map((l) => l.encodingIndex);
+    this.logger.log(`${this.prefix} simulcast: copying ${layers.map((l) => `encoding ${l.encodingIndex} as ${l.rendition}`).join(', ')}`);
+    return LayeredRtpFeed.open(router, producer, layers, (i) => this.lease.videoLayer(i));
+  }
+
+  /**
+   * The layers flowing now, top first (at most MAX_VIDEO_LAYERS). Only flowing ones: FFmpeg would
+   * wait for a stream that sends nothing to learn its format, and a browser leaves its top layer off
+   * at small capture sizes. A layer that starts later is added by a restart (checkLayers).
+   */
+  private async layersToFeed(producer: Producer): Promise<Layer[]> {
+    const activity = this.activityOf(producer);
+    const encodings = producer.rtpParameters.encodings ?? [];
+    let flowing: number[] = [];
+    // Just after produce() the layers may not have sent yet: give them a moment (bounded).
+    for (let waited = 0; waited <= LAYER_START_WAIT_MS; waited += ACTIVITY_POLL_MS) {
+      activity.update(await producer.getStats().catch(() => []), Date.now());
+      flowing = activity.flowing(Date.now(), SILENCE_MS);
+      if (flowing.length > 0 || producer.closed) break;
+      await new Promise((resolve) => setTimeout(resolve, ACTIVITY_POLL_MS));
+    }
+    if (flowing.length === 0) flowing = [encodings.length - 1];
+    const chosen = [...flowing].sort((a, b) => b - a).slice(0, this.maxLayers(producer));
+    return chosen.map((encodingIndex) => ({ encodingIndex, rendition: this.layerName(encodingIndex, producer) }));
+  }
+
+  /**
+   * The top encoding the publisher declares keeps the plain `video` (today's file names, existing
+   * links); the others are `video.<rid>` (a `.`, which stream names cannot contain). By declaration,
+   * not by what flows first: a browser starts its lower layers first while its bandwidth estimate
+   * ramps up, and a rendition's name must not depend on that race.
+   */
+  private layerName(encodingIndex: number, producer: Producer): string {
+    let name = this.layerNames.get(encodingIndex);
+    if (!name) {
+      const encodings = producer.rtpParameters.encodings ?? [];
+      const rid = encodings[encodingIndex]?.rid;
+      const suffix = rid && /^[A-Za-z0-9]{1,16}$/.test(rid) ? rid.toLowerCase() : `e${encodingIndex}`;
+      name = encodingIndex === encodings.length - 1 ? 'video' : `video.${suffix}`;
+      if ([...this.layerNames.values()].includes(name)) name = `video.e${encodingIndex}`;
+      this.layerNames.set(encodingIndex, name);
+    }
+    return name;
+  }
+
+  /** A layer that started flowing after the run began is added by a new run (not more than one per interval). */
+  private checkLayers(activity: ProducerActivity, now: number): void {
+    const added = activity.flowing(now, SILENCE_MS).filter((i) => !this.layersFed.includes(i));
+    const room = this.layersFed.length < this.maxLayers(this.wanted.get('video')!.producer);
+    if (added.length === 0 || !room || now - this.layersChangedAt < LAYER_RESTART_MIN_MS) return;
+    this.layersChangedAt = now;
+    this.plan = undefined; // the plan alone does not show which layers the feed carries
+    this.refeedVideo = true;
+    void this.enqueue(`simulcast encoding ${added.join(', ')} started`);
+  }
+
   private closeFeed(kind: MediaKind): void {
     const feed = this.feeds.get(kind);
     if (!feed) return;
     this.feeds.delete(kind);
-    this.activity.delete(feed.producer);
     feed.close();
   }
 
@@ -301,15 +445,18 @@ export class TranscodeSession {
     for (const command of commands) {
       const feeds = live.filter((feed) => command.kinds.includes(feed.kind));
       if (command.sdpPath) {
-        await writeFile(command.sdpPath, buildSdp(feeds.map((f) => ({ kind: f.kind, rtpPort: f.ports.rtp, rtcpPort: f.ports.rtcp, codec: f.codec }))));
+        const streams = feeds.flatMap((f) => f.outputs.map((o) => ({ kind: f.kind, rtpPort: o.ports.rtp, rtcpPort: o.ports.rtcp, codec: o.codec })));
+        await writeFile(command.sdpPath, buildSdp(streams));
       }
-      members.push({ command, ports: feeds.flatMap((f) => [f.ports.rtp, f.ports.rtcp]) });
+      members.push({ command, ports: feeds.flatMap((f) => f.outputs.flatMap((o) => [o.ports.rtp, o.ports.rtcp])) });
       this.logger.debug(`${this.prefix} ffmpeg ${command.args.join(' ')}`);
     }
     const run = ++this.runs;
+    const declared = new Map(live.flatMap((feed) => feed.outputs.map((o) => [o.rendition, o.maxBitrate] as const)));
     const tracks: RunTrack[] = commands.flatMap((c) =>
-      c.outputs.map((o) => ({ rendition: o.rendition, kind: o.kind, source: plan[o.kind]!.source })),
+      c.outputs.map((o) => ({ rendition: o.rendition, kind: o.kind, source: plan[o.kind]!.source, maxBitrate: declared.get(o.rendition) })),
     );
+    tracks.push(...this.absentLayers(tracks));
     this.listener.onRunStarted(run, tracks, reason);
     const video = live.find((feed) => feed.kind === 'video');
     const keyframes = new KeyframeRequester(
@@ -331,6 +478,7 @@ export class TranscodeSession {
           keyframes.onCut();
           for (const feed of this.feeds.values()) feed.tick();
         },
+        onKeyframeNeeded: () => keyframes.askSoon(),
       },
       (line) => this.onFfmpegLine(line),
     );

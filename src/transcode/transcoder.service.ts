@@ -112,6 +112,15 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
     return session && { tracks: session.info(), restarts: session.restarts };
   }
 
+  /** Copied simulcast renditions of every stream: how many carry a flowing layer now, how many wait for theirs. */
+  videoRenditions(): { flowing: number; stopped: number } {
+    const counts = { flowing: 0, stopped: 0 };
+    for (const entry of this.entries.values()) {
+      for (const r of entry.session?.info().video?.renditions ?? []) counts[r.flowing ? 'flowing' : 'stopped']++;
+    }
+    return counts;
+  }
+
   /** FFmpeg processes running now. */
   get processCount(): number {
     return this.pids().length;

@@ -11,6 +11,11 @@ class Player {
   longestStallMs = 0;
   private lastTime = -1;
   private lastAdvanceAt = 0;
+  /** Each time playback waited for data ('waiting' → 'playing'), in ms, with when it began. */
+  waits: Array<{ at: number; ms: number }> = [];
+  private waitingSince?: number;
+  /** Levels switched to (LEVEL_SWITCHED), with when. */
+  switches: Array<{ at: number; level: number }> = [];
 
   play(url: string): void {
     this.video.muted = true;
@@ -23,6 +28,13 @@ class Player {
     hls.loadSource(url);
     hls.attachMedia(this.video);
     hls.on(Hls.Events.MANIFEST_PARSED, () => void this.video.play().catch(() => undefined));
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => this.switches.push({ at: performance.now(), level: data.level }));
+    this.video.addEventListener('waiting', () => (this.waitingSince ??= performance.now()));
+    this.video.addEventListener('playing', () => {
+      if (this.waitingSince === undefined) return;
+      this.waits.push({ at: this.waitingSince, ms: performance.now() - this.waitingSince });
+      this.waitingSince = undefined;
+    });
     // Sampled in the page, so a slow test process cannot hide (or invent) a stall.
     setInterval(() => this.sample(), 100);
   }
@@ -38,6 +50,15 @@ class Player {
     }
   }
 
+  /** Forces a level (hls.js `currentLevel`; -1 is automatic). */
+  setLevel(level: number): void {
+    this.hls!.currentLevel = level;
+  }
+
+  levels() {
+    return (this.hls?.levels ?? []).map((l) => ({ width: l.width, height: l.height, bitrate: l.bitrate, url: l.url[0] }));
+  }
+
   state() {
     return {
       currentTime: this.video.currentTime,
@@ -51,6 +72,10 @@ class Player {
       manifestLoads: this.manifestLoads,
       longestStallMs: Math.round(this.longestStallMs),
       duration: this.video.duration,
+      level: this.hls?.currentLevel,
+      waits: this.waits,
+      switches: this.switches,
+      now: performance.now(),
     };
   }
 }

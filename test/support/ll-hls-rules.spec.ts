@@ -222,7 +222,7 @@ describe('checkLlMediaPlaylist on the renderer output', () => {
     }
     // The source stops mid-segment and comes back 2 s later (a publisher reconnect).
     step(part++);
-    step(part++);
+    step(part);
     video.stop();
     audio.stop();
     check();
@@ -239,7 +239,7 @@ describe('checkLlMediaPlaylist on the renderer output', () => {
     expect(text).toContain('#EXT-X-SKIP:SKIPPED-SEGMENTS=');
     expect(parseLlMediaPlaylist(video.render()).segments.some((s) => s.discontinuity)).toBe(false); // the old run slid out
     // The stream ends: the segment in progress is completed, ENDLIST, no hint, directives ignored.
-    step(part++);
+    step(part);
     video.stop();
     const ended = renderLlPlaylist(video.state(true), { skip: 'YES' });
     expect(ended.endsWith('#EXT-X-ENDLIST\n')).toBe(true);

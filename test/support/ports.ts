@@ -35,7 +35,7 @@ export function randomPortEnv(): Record<string, string> {
 function listeningPorts(): Set<number> {
   const ports = new Set<number>();
   for (const table of ['udp', 'udp6', 'tcp', 'tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(`/proc/net/${table}`, 'utf8');
     } catch {

@@ -10,7 +10,12 @@ export class TrackInfoDto {
   mode: 'copy' | 'transcode';
   @ApiProperty({ description: 'The publisher paused this track (filler media keeps the timeline moving)' }) paused: boolean;
   @ApiProperty({ description: 'No RTP arrived for a while without a pause (filler media keeps the timeline moving)' }) silent: boolean;
-  @ApiPropertyOptional({ description: 'Simulcast spatial layer fed to FFmpeg' }) simulcastLayer?: number;
+  @ApiPropertyOptional({ description: 'Simulcast transcoded (VP8/VP9): the spatial layer fed to FFmpeg' }) simulcastLayer?: number;
+  @ApiPropertyOptional({
+    description: 'Simulcast copied (H264): each video rendition, the encoding (rid) it carries and whether that encoding flows now',
+    example: [{ rendition: 'video', encoding: 'r2', flowing: true }],
+  })
+  renditions?: Array<{ rendition: string; encoding: string; flowing: boolean }>;
   @ApiPropertyOptional({ example: '640x480', description: 'From the SPS of the latest segment' }) resolution?: string;
   @ApiPropertyOptional({ example: 950, description: 'Average bitrate of the segments written so far' }) bitrateKbps?: number;
 }

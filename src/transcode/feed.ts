@@ -1,0 +1,29 @@
+import type { Producer } from 'mediasoup/node/lib/Producer';
+import type { RtpCodecParameters } from 'mediasoup/node/lib/RtpParameters';
+import type { MediaKind } from './media-unit';
+import type { PortPair } from './port-pool';
+
+/** One stream FFmpeg receives: its rendition, the ports it listens on, the codec. */
+export interface FeedOutput {
+  rendition: string;
+  ports: PortPair;
+  codec: RtpCodecParameters;
+  /** The layer's declared ceiling (simulcast encoding maxBitrate), bits/s. */
+  maxBitrate?: number;
+}
+
+/** What feeds one producer to FFmpeg (one output, or one per simulcast layer). */
+export interface Feed {
+  readonly kind: MediaKind;
+  readonly producer: Producer;
+  /** In the order of the SDP's m-lines: for layers, the top one first. */
+  readonly outputs: FeedOutput[];
+  readonly isClosed: boolean;
+  readonly simulcastLayer?: number;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  requestKeyFrame(): void;
+  /** Called on every cut: revisits what is sent. */
+  tick(): void;
+  close(): void;
+}
