@@ -57,7 +57,13 @@ async function startTime(path: string): Promise<number> {
 
 /** Every state of a media playlist seen through one node (polled over HTTP as a player would). */
 class PlaylistWatch {
-  readonly seen: Array<{ mediaSequence: number; discontinuitySequence: number; uris: string[]; discontinuities: number; servedBy: string | null }> = [];
+  readonly seen: Array<{
+    mediaSequence: number;
+    discontinuitySequence: number;
+    uris: string[];
+    discontinuities: number;
+    servedBy: string | null;
+  }> = [];
   readonly failures: string[] = [];
   private timer?: NodeJS.Timeout;
 
@@ -100,7 +106,12 @@ class PlaylistWatch {
 async function newSegmentsAt(url: string, count: number, timeoutMs = 30_000): Promise<void> {
   const list = async () => parseMediaPlaylist(await (await fetch(url)).text()).segments.map((s) => s.uri);
   const before = new Set(await list().catch(() => [] as string[]));
-  await waitFor(`${count} new segments at ${url}`, async () => (await list()).filter((uri) => !before.has(uri)).length >= count, timeoutMs, 250);
+  await waitFor(
+    `${count} new segments at ${url}`,
+    async () => (await list()).filter((uri) => !before.has(uri)).length >= count,
+    timeoutMs,
+    250,
+  );
 }
 
 /** A socket.io client of the original protocol, connected (with the handshake's `auth`). */
@@ -170,7 +181,8 @@ describe('cluster: three nodes and a real Redis', () => {
     try {
       return await work();
     } catch (error) {
-      for (const node of [a, b, c]) process.stderr.write(`\n--- node ${node.id} (last output; all of it in ${node.logFile}) ---\n${node.log.slice(-3000)}\n`);
+      for (const node of [a, b, c])
+        process.stderr.write(`\n--- node ${node.id} (last output; all of it in ${node.logFile}) ---\n${node.log.slice(-3000)}\n`);
       throw error;
     }
   };
@@ -224,7 +236,13 @@ describe('cluster: three nodes and a real Redis', () => {
       // Every node lists it, with A's details.
       for (const node of [b, c]) {
         const info = (await streamsOf(node)).find((s) => s.peerId === 'hello');
-        expect(info).toMatchObject({ node: 'a', state: 'live', named: true, publisherId: publisher.peerId, tracks: { video: { codecIn: 'H264', source: 'rtp' } } });
+        expect(info).toMatchObject({
+          node: 'a',
+          state: 'live',
+          named: true,
+          publisherId: publisher.peerId,
+          tracks: { video: { codecIn: 'H264', source: 'rtp' } },
+        });
         expect(await streamOn(node, 'hello')).toMatchObject({ peerId: 'hello', node: 'a', state: 'live' });
       }
       expect((await streamsOf(a)).find((s) => s.peerId === 'hello')).toMatchObject({ node: 'a' });
@@ -281,7 +299,9 @@ describe('cluster: three nodes and a real Redis', () => {
       expect(refused).toEqual({ code: 'STREAM_IN_USE', message: 'stream "taken" is being published on node a (takeover is off)' });
       await newSegmentsAt(`${c.url}/live/taken-video.m3u8`, 2);
       expect(await streamOn(c, 'taken')).toMatchObject({ node: 'a', state: 'live', publisherId: holder.peerId });
-      expect(await holder.page.evaluate(() => (window as any).harness.events.some((e: { name: string }) => e.name === 'error'))).toBe(false);
+      expect(await holder.page.evaluate(() => (window as any).harness.events.some((e: { name: string }) => e.name === 'error'))).toBe(
+        false,
+      );
       await holder.page.evaluate(() => (window as any).harness.close());
       await waitFor('peerLeft for taken on C', () => sseC.find('peerLeft', 'taken'), 15_000);
     }));
@@ -386,7 +406,11 @@ describe('cluster: three nodes and a real Redis', () => {
 
       // The viewer through B keeps playing A's stream, and B still lists it.
       const during = (await playerState(viewer)).currentTime;
-      await waitFor('the viewer through B plays on without Redis', async () => (await playerState(viewer)).currentTime > during + 4, 30_000);
+      await waitFor(
+        'the viewer through B plays on without Redis',
+        async () => (await playerState(viewer)).currentTime > during + 4,
+        30_000,
+      );
       expect((await playerState(viewer)).fatalErrors).toEqual([]);
       expect((await streamsOf(b)).find((s) => s.peerId === 'steady')).toMatchObject({ node: 'a', state: 'live' });
 
@@ -400,7 +424,11 @@ describe('cluster: three nodes and a real Redis', () => {
       await waitFor('peerLive for island on B after Redis returned', () => sseB.find('peerLive', 'island'), 30_000);
       const islandSeen = Date.now() - restartedAt;
       for (const node of [a, b, c]) {
-        await waitFor(`node ${node.id} readiness without degradation`, async () => (await readiness(node)).body.info?.redis?.degraded === undefined, 15_000);
+        await waitFor(
+          `node ${node.id} readiness without degradation`,
+          async () => (await readiness(node)).body.info?.redis?.degraded === undefined,
+          15_000,
+        );
       }
       const cluster = await waitFor(
         'both streams in the registry again',
@@ -412,7 +440,9 @@ describe('cluster: three nodes and a real Redis', () => {
         15_000,
       );
       expect(cluster.nodes.map((n: { id: string }) => n.id).sort()).toEqual(['a', 'b', 'c']);
-      process.stderr.write(`[measure] Redis restarted → a stream of the outage on another node's SSE: ${islandSeen} ms, registry complete: ${Date.now() - restartedAt} ms\n`);
+      process.stderr.write(
+        `[measure] Redis restarted → a stream of the outage on another node's SSE: ${islandSeen} ms, registry complete: ${Date.now() - restartedAt} ms\n`,
+      );
 
       // Nothing left any list on the way (no peerLeft blip while nodes re-registered one by one).
       // Watched until past the settle time after the outage (TTL + heartbeat = 8 s from the first node back).
@@ -437,7 +467,12 @@ describe('cluster: three nodes and a real Redis', () => {
           const client = [sseB, sseC][i];
           await waitFor(`peerLeft for doomed on ${node.id}`, () => client.find('peerLeft', 'doomed'), 20_000, 50);
           const sse = Date.now() - killedAt;
-          await waitFor(`doomed gone from ${node.id}'s list`, async () => !(await streamsOf(node)).some((s) => s.peerId === 'doomed'), 20_000, 100);
+          await waitFor(
+            `doomed gone from ${node.id}'s list`,
+            async () => !(await streamsOf(node)).some((s) => s.peerId === 'doomed'),
+            20_000,
+            100,
+          );
           return { node: node.id, sse, list: Date.now() - killedAt };
         }),
       );
@@ -452,7 +487,11 @@ describe('cluster: three nodes and a real Redis', () => {
       // Its publisher comes back on B: the numbering continues past what A listed.
       const lastOnA = segmentNumber((await readPlaylist(a.hlsDir, 'doomed-video.m3u8'))!.segments.at(-1)!.uri);
       await publishFromChromium(browser, b.url, { video: 'camera', audio: 'mic' }, { stream: 'doomed' });
-      await waitFor('peerLive for doomed on C again', () => sseC.events.filter((e) => e.type === 'peerLive' && e.data.peerId === 'doomed').length === 2, 30_000);
+      await waitFor(
+        'peerLive for doomed on C again',
+        () => sseC.events.filter((e) => e.type === 'peerLive' && e.data.peerId === 'doomed').length === 2,
+        30_000,
+      );
       expect(segmentsOnDisk(b, 'video', 'doomed')[0]).toBe(lastOnA + 1);
     }));
 });

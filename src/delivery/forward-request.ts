@@ -4,7 +4,18 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { HOP_HEADER } from '../cluster/node-http';
 
 /** Headers of one connection, not of the message (RFC 9110 §7.6.1), plus Host, which is the target's. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
 
 /** Kept-alive connections to the other nodes: a player fetches a playlist or segment every second. */
 const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 512 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 512 }) };

@@ -62,7 +62,8 @@ export class LiveProxyMiddleware implements NestMiddleware {
       const holder = await findHolder(this.cluster, id);
       if (!holder || holder.node === self) return next();
       const from = holder.meta.continuedFrom as Place | undefined;
-      const fallback = from && typeof from.node === 'string' && typeof from.address === 'string' && from.node !== holder.node ? from : undefined;
+      const fallback =
+        from && typeof from.node === 'string' && typeof from.address === 'string' && from.node !== holder.node ? from : undefined;
       await this.send(req, res, holder, fallback, next);
     } catch (error) {
       next(error);
@@ -81,7 +82,10 @@ export class LiveProxyMiddleware implements NestMiddleware {
     }
     if (result.outcome === 'failed') {
       this.logger.warn(`${req.method} ${req.originalUrl}: node ${place.node} (${place.address}) did not answer: ${result.error}`);
-      if (!res.headersSent) res.status(502).json({ statusCode: 502, message: `node ${place.node}, which has this stream, did not answer`, error: 'Bad Gateway' });
+      if (!res.headersSent)
+        res
+          .status(502)
+          .json({ statusCode: 502, message: `node ${place.node}, which has this stream, did not answer`, error: 'Bad Gateway' });
     }
   }
 

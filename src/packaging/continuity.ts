@@ -62,8 +62,14 @@ export function isContinuity(value: unknown): value is Continuity {
   const listed = (segment: unknown) => {
     const l = segment as Record<string, unknown>;
     return (
-      typeof l === 'object' && l !== null && typeof l.uri === 'string' && whole(l.number) && whole(l.cc) &&
-      typeof l.duration === 'number' && l.duration >= 0 && (l.gap === undefined || typeof l.gap === 'boolean')
+      typeof l === 'object' &&
+      l !== null &&
+      typeof l.uri === 'string' &&
+      whole(l.number) &&
+      whole(l.cc) &&
+      typeof l.duration === 'number' &&
+      l.duration >= 0 &&
+      (l.gap === undefined || typeof l.gap === 'boolean')
     );
   };
   const renditions = c.renditions as Record<string, unknown> | undefined;
@@ -73,6 +79,8 @@ export function isContinuity(value: unknown): value is Continuity {
     (c.nextPts === undefined || whole(c.nextPts)) &&
     (c.targetDuration === undefined || (whole(c.targetDuration) && (c.targetDuration as number) >= 1)) &&
     (renditions === undefined ||
-      (typeof renditions === 'object' && renditions !== null && Object.values(renditions).every((list) => Array.isArray(list) && list.every(listed))))
+      (typeof renditions === 'object' &&
+        renditions !== null &&
+        Object.values(renditions).every((list) => Array.isArray(list) && list.every(listed))))
   );
 }

@@ -15,7 +15,8 @@ export class ClusterController {
 
   @Get()
   @ApiOperation({
-    summary: "This node, Redis's state and the registry's last look: live nodes (address, capacity, load) and which node holds which stream",
+    summary:
+      "This node, Redis's state and the registry's last look: live nodes (address, capacity, load) and which node holds which stream",
     description: 'Single node (REDIS_URL unset): `mode: single` and empty lists. While Redis is away, the last look before the outage.',
   })
   overview(): { node: string; status: ClusterStatus; nodes: NodeRecord[]; streams: StreamRecord[] } {
@@ -25,7 +26,8 @@ export class ClusterController {
 
   @Get('streams/:id/publisher')
   @ApiOperation({
-    summary: "Who publishes a stream held on this node and for how long it has sent nothing (silentMs null: parked, no publisher; publisherId null and silentMs 0: one is being admitted)",
+    summary:
+      'Who publishes a stream held on this node and for how long it has sent nothing (silentMs null: parked, no publisher; publisherId null and silentMs 0: one is being admitted)',
     description: 'Asked by another node whose publisher wants the name: a holder silent for 2 s may be taken over.',
   })
   @ApiOkResponse({ schema: { example: { streamId: 'studio-1', publisherId: 'Nbm4Zqc4p_B15RMwAAAA', silentMs: 0 } } })

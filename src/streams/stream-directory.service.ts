@@ -3,7 +3,14 @@ import { Observable, Subject, Subscription } from 'rxjs';
 import { errorMessage } from '../common/errors';
 import { CLUSTER_DEFAULTS } from '../cluster/cluster-registry';
 import { CLUSTER } from '../cluster/cluster.constants';
-import type { Cluster, ClusterStatus, ClusterViewChange, ReceivedClusterEvent, StreamLost, StreamRecord as ClusterStreamRecord } from '../cluster/cluster.types';
+import type {
+  Cluster,
+  ClusterStatus,
+  ClusterViewChange,
+  ReceivedClusterEvent,
+  StreamLost,
+  StreamRecord as ClusterStreamRecord,
+} from '../cluster/cluster.types';
 import { findHolder } from '../cluster/find-holder';
 import { fetchFromNode } from '../cluster/node-http';
 import { registryStreamInfo, StreamInfo } from './stream-info';
@@ -101,7 +108,9 @@ export class StreamDirectoryService implements OnModuleInit, OnApplicationShutdo
             if (!Array.isArray(list)) throw new Error('not a list');
             return list.filter(isStreamInfo).map((info) => ({ ...info, node: info.node ?? node.id }));
           } catch (error) {
-            this.logger.warn(`node ${node.id} (${node.address}) did not list its streams (${errorMessage(error)}): listing what the registry knows`);
+            this.logger.warn(
+              `node ${node.id} (${node.address}) did not list its streams (${errorMessage(error)}): listing what the registry knows`,
+            );
             return view.streams.filter((s) => s.node === node.id && (!state || s.state === state)).map(registryStreamInfo);
           }
         }),
@@ -114,7 +123,12 @@ export class StreamDirectoryService implements OnModuleInit, OnApplicationShutdo
     const record = await findHolder(this.cluster, id);
     if (!record || record.node === this.cluster.nodeId) return undefined;
     try {
-      const response = await fetchFromNode(record.address, `/api/streams/${encodeURIComponent(id)}`, this.cluster.nodeId, NODE_ANSWER_TIMEOUT_MS);
+      const response = await fetchFromNode(
+        record.address,
+        `/api/streams/${encodeURIComponent(id)}`,
+        this.cluster.nodeId,
+        NODE_ANSWER_TIMEOUT_MS,
+      );
       if (response.status === 404) return undefined;
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const info: unknown = await response.json();
@@ -134,7 +148,8 @@ export class StreamDirectoryService implements OnModuleInit, OnApplicationShutdo
       else void this.cluster.publish({ type: 'publisherChanged', stream: notice.peerId });
     }
     this.sync();
-    if (notice.type === 'publisherChanged' && this.announced.has(notice.peerId)) this.out.next({ type: 'publisherChanged', peerId: notice.peerId });
+    if (notice.type === 'publisherChanged' && this.announced.has(notice.peerId))
+      this.out.next({ type: 'publisherChanged', peerId: notice.peerId });
   }
 
   private onEvent(event: ReceivedClusterEvent): void {
@@ -146,7 +161,8 @@ export class StreamDirectoryService implements OnModuleInit, OnApplicationShutdo
       // stream to the sender; a takeover inside one node changes nothing here but the notice.
       const acrossNodes = typeof event.data?.previousNode === 'string';
       if (acrossNodes && event.data?.previousNode !== this.cluster.nodeId && this.remote.has(id)) this.remote.set(id, event.node);
-      if (acrossNodes && event.data?.previousNode === this.cluster.nodeId && this.streams.announcedIds().includes(id)) this.remote.set(id, event.node);
+      if (acrossNodes && event.data?.previousNode === this.cluster.nodeId && this.streams.announcedIds().includes(id))
+        this.remote.set(id, event.node);
       this.sync();
       if (this.announced.has(id)) this.out.next({ type: 'publisherChanged', peerId: id });
       return;
@@ -202,7 +218,8 @@ export class StreamDirectoryService implements OnModuleInit, OnApplicationShutdo
       return;
     }
     // Starting and continued from another node: for viewers it never stopped.
-    const listed = record.state === 'live' || record.state === 'parked' || (record.state === 'starting' && record.meta.continuedFrom !== undefined);
+    const listed =
+      record.state === 'live' || record.state === 'parked' || (record.state === 'starting' && record.meta.continuedFrom !== undefined);
     if (listed) this.remote.set(record.name, record.node);
     else this.remote.delete(record.name); // a new stream of that name, not live yet
   }
@@ -234,5 +251,10 @@ export class StreamDirectoryService implements OnModuleInit, OnApplicationShutdo
 
 /** Another node's answer is read, not trusted: it must at least name a stream. */
 function isStreamInfo(value: unknown): value is StreamInfo {
-  return typeof value === 'object' && value !== null && typeof (value as StreamInfo).peerId === 'string' && typeof (value as StreamInfo).state === 'string';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as StreamInfo).peerId === 'string' &&
+    typeof (value as StreamInfo).state === 'string'
+  );
 }
