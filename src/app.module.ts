@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { appConfig, AppConfig } from './config/app.config';
 import { ClusterModule } from './cluster/cluster.module';
+import { SEGMENT_MAX_AGE_SECONDS } from './packaging/hls-names';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { MediasoupModule } from './mediasoup/mediasoup.module';
@@ -27,7 +28,10 @@ import { WebModule } from './web/web.module';
       inject: [appConfig.KEY],
       useFactory: (config: AppConfig) => {
         const { redisUrl, nodeId, address, capacity, keyPrefix } = config.cluster;
-        return redisUrl ? { redisUrl, nodeId, address, capacity, keyPrefix } : null;
+        // A name's numbering is kept as long as a CDN may keep one of its segments (max-age=3600): a
+        // segment URL never names two different segments while a cache could still hold the first.
+        const continuityTtlMs = Math.max(SEGMENT_MAX_AGE_SECONDS * 1000, 4 * config.streams.reconnectGraceMs);
+        return redisUrl ? { redisUrl, nodeId, address, capacity, keyPrefix, continuityTtlMs } : null;
       },
     }),
     ContinuityModule,

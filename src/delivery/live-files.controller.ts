@@ -4,7 +4,7 @@ import type { Response } from 'express';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appConfig, AppConfig } from '../config/app.config';
-import { servableFile } from '../packaging/hls-names';
+import { SEGMENT_MAX_AGE_SECONDS, servableFile } from '../packaging/hls-names';
 
 /**
  * Serves the HLS directory at /live. Names are checked before the disk is touched, and sendFile's
@@ -37,7 +37,7 @@ export class LiveFilesController {
         headers: {
           'Content-Type': playlist ? 'application/vnd.apple.mpegurl' : 'video/mp2t',
           // Playlists change every segment; a segment never changes once listed.
-          'Cache-Control': playlist ? 'no-cache' : 'public, max-age=3600, immutable',
+          'Cache-Control': playlist ? 'no-cache' : `public, max-age=${SEGMENT_MAX_AGE_SECONDS}, immutable`,
           'Access-Control-Allow-Origin': this.config.hls.corsOrigin,
         },
       },

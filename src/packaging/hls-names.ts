@@ -8,6 +8,9 @@
  */
 export const LIVE_PREFIX = '/live';
 
+/** How long players and caches may keep a segment (`Cache-Control: public, max-age=…, immutable`). */
+export const SEGMENT_MAX_AGE_SECONDS = 3600;
+
 export const masterPlaylistName = (streamId: string) => `${streamId}.m3u8`;
 export const mediaPlaylistName = (streamId: string, rendition: string) => `${streamId}-${rendition}.m3u8`;
 export const segmentName = (streamId: string, rendition: string, number: number) =>
