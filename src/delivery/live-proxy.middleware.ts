@@ -9,7 +9,7 @@ import { fromAnotherNode } from '../cluster/node-http';
 import { appConfig, AppConfig } from '../config/app.config';
 import { LIVE_PREFIX, servableFile, streamOfFile } from '../packaging/hls-names';
 import { StreamsService } from '../streams/streams.service';
-import { forwardRequest } from './forward-request';
+import { forwardRequest } from '../cluster/forward-request';
 
 /** Names every answer's node (also through the proxy: the origin's header is passed on). */
 export const SERVED_BY_HEADER = 'x-served-by';

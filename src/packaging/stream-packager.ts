@@ -127,9 +127,9 @@ export class StreamPackager {
     return `[stream:${this.streamId}]`;
   }
 
-  /** Where a later stream of the same name should continue. */
+  /** Where a later stream of the same name should continue (a new stream: its own target duration). */
   continuity(): Continuity {
-    return { nextNumber: this.nextNumber, cc: this.cc, nextPts: this.timelineEnd, targetDuration: this.targetDuration };
+    return { nextNumber: this.nextNumber, cc: this.cc, nextPts: this.timelineEnd };
   }
 
   onRunStarted(run: number, tracks: RunTrack[]): void {

@@ -395,8 +395,12 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
       this.logger.log(`[stream:${id}] taken over from node ${holder.node} (${why})`);
     }
     const continueFrom = named ? await this.loadContinuity(id) : undefined;
-    // Only the same stream lists the last segments again; a new stream of the name only numbers past them.
-    if (continueFrom && !previousHolder) delete continueFrom.renditions;
+    // Only the same stream lists the last segments again and keeps their target; a new stream of the
+    // name only numbers past them (and its timeline follows theirs).
+    if (continueFrom && !previousHolder) {
+      delete continueFrom.renditions;
+      delete continueFrom.targetDuration;
+    }
     return { continueFrom, previousHolder };
   }
 

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { Agent as HttpAgent, IncomingHttpHeaders, OutgoingHttpHeaders, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { HOP_HEADER } from '../cluster/node-http';
+import { HOP_HEADER } from './node-http';
 
 /** Headers of one connection, not of the message (RFC 9110 §7.6.1), plus Host, which is the target's. */
 const HOP_BY_HOP = new Set([
