@@ -40,7 +40,15 @@ describe('HLS resilience: FFmpeg crash, late producer, port exhaustion', () => {
     const video = (await readPlaylist(fx.app.hlsDir, `${peerId}-video.m3u8`))!;
     expect(video.segments.some((s) => s.discontinuity)).toBe(true);
     const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
-    await waitUntilPlaying(viewer, 1);
+    try {
+      await waitUntilPlaying(viewer, 1);
+    } catch (error) {
+      // What the player was given, to tell a packaging fault from a player one.
+      for (const name of [`${peerId}.m3u8`, `${peerId}-video.m3u8`, `${peerId}-audio.m3u8`]) {
+        console.error(`${name}:\n${(await readPlaylist(fx.app.hlsDir, name))?.text}`);
+      }
+      throw error;
+    }
   });
 
   it('with retention 0 the files go as soon as FFmpeg has exited', async () => {

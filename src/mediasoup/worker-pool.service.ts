@@ -53,7 +53,13 @@ export class WorkerPoolService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    await Promise.all(this.portSlices.map((_, id) => this.startSlot(id)));
+    const started = await Promise.allSettled(this.portSlices.map((_, id) => this.startSlot(id)));
+    const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) {
+      // Start-up fails as a whole (a port in use, say): the workers that did start must not outlive it.
+      await this.onApplicationShutdown();
+      throw failed.reason;
+    }
     this.logger.log(
       `${this.slots.size} mediasoup worker(s) started (mediasoup ${mediasoup.version}), announcing ${this.config.announcedIp}`,
     );

@@ -9,6 +9,9 @@ import { CONTINUITY_STORE, ContinuityStore, laterContinuity } from './continuity
 import { SegmentStore } from './segment-store';
 import { Continuity, PackagingInfo, StreamPackager } from './stream-packager';
 
+/** Stream ids whose numbering is remembered after their files went (about 200 bytes each). */
+const REMEMBERED_IDS = 10_000;
+
 interface Entry {
   streamId: string;
   generation: number;
@@ -31,8 +34,12 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
   private readonly entries = new Map<string, Entry>();
   /** Earlier streams of an id whose files retention still keeps. */
   private readonly retired = new Set<Entry>();
-  /** Where numbering goes on for ids whose files are on disk (kept recordings found at start-up). */
-  private readonly onDisk = new Map<string, Continuity>();
+  /**
+   * Where numbering goes on for ids no packager holds now: kept recordings found at start-up, and
+   * streams whose files are gone (a name's numbers only ever grow, so a player or cache that saw the
+   * old stream never meets a reused number). Bounded: the oldest ids are forgotten first.
+   */
+  private readonly continuities = new Map<string, Continuity>();
   private readonly store: SegmentStore;
 
   constructor(
@@ -73,8 +80,9 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
   onStreamStarted({ streamId, generation, named, continueFrom: fromCluster }: BusEvents['stream.started']): void {
     const previous = this.entries.get(streamId);
     if (previous) this.retired.add(previous);
-    // Past whichever is further on: the files kept here, or where the cluster says the name stands.
-    const continueFrom = laterContinuity(previous?.packager.continuity() ?? this.onDisk.get(streamId), fromCluster);
+    // Past whichever is further on: what this node knows of the name, or where the cluster says it stands.
+    const continueFrom = laterContinuity(previous?.packager.continuity() ?? this.continuities.get(streamId), fromCluster);
+    this.continuities.delete(streamId);
     const keepAll = this.config.hls.retentionSeconds === -1;
     const store = this.continuityStore;
     // Only a named stream can go on elsewhere; a connection's id never comes back.
@@ -152,7 +160,10 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     if (retention === -1) return; // a recording: kept
     const remove = async () => {
       const current = this.entries.get(entry.streamId) === entry;
-      if (current) this.entries.delete(entry.streamId);
+      if (current) {
+        this.entries.delete(entry.streamId);
+        this.remember(entry.streamId, entry.packager.continuity());
+      }
       this.retired.delete(entry);
       // The playlists' names belong to a later stream of the same id if there is one.
       await entry.packager.removeFiles({ playlists: current });
@@ -171,8 +182,14 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
       const streamId = segmentStream(name);
       const number = segmentNumber(name);
       if (streamId === undefined || number === undefined) continue;
-      const known = this.onDisk.get(streamId);
-      if (!known || number >= known.nextNumber) this.onDisk.set(streamId, { nextNumber: number + 1, cc: 0 });
+      const known = this.continuities.get(streamId);
+      if (!known || number >= known.nextNumber) this.remember(streamId, { nextNumber: number + 1, cc: 0 });
     }
+  }
+
+  private remember(streamId: string, continuity: Continuity): void {
+    this.continuities.delete(streamId);
+    this.continuities.set(streamId, continuity);
+    while (this.continuities.size > REMEMBERED_IDS) this.continuities.delete(this.continuities.keys().next().value!);
   }
 }

@@ -274,7 +274,8 @@ export class TranscodeSession {
     for (const [kind, feed] of this.feeds) {
       if (this.wanted.get(kind)?.producer !== feed.producer || feed.isClosed) this.closeFeed(kind);
     }
-    if (!next) return;
+    // Going down (a signal to the whole group takes the workers, so producers close): no new run.
+    if (!next || this.shuttingDown()) return;
     for (const [kind, { producer, router }] of this.wanted) {
       if (!this.feeds.has(kind) && !producer.closed) {
         const feed = await this.openFeed(kind, producer, router);

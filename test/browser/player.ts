@@ -69,6 +69,8 @@ class Player {
       readyState: this.video.readyState,
       latency: this.hls?.latency,
       fatalErrors: this.errors.filter((e) => e.fatal),
+      recentErrors: this.errors.slice(-5),
+      buffered: Array.from({ length: this.video.buffered.length }, (_, i) => [this.video.buffered.start(i), this.video.buffered.end(i)]),
       manifestLoads: this.manifestLoads,
       longestStallMs: Math.round(this.longestStallMs),
       duration: this.video.duration,

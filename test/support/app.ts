@@ -19,7 +19,17 @@ export interface TestApp {
  * Boots the real application on 127.0.0.1 and a random port, with its own HLS directory.
  * `env` overrides variables for this app only (restored after start-up).
  */
-export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startApp(env: Record<string, string> = {}, attempt = 1): Promise<TestApp> {
+  try {
+    return await startAppOnce(env);
+  } catch (error) {
+    // Another process took a port of the block between our check and the worker's bind: another block.
+    if (attempt < 4 && /address already in use/i.test(String(error))) return startApp(env, attempt + 1);
+    throw error;
+  }
+}
+
+async function startAppOnce(env: Record<string, string>): Promise<TestApp> {
   const hlsDir = env.HLS_DIR ?? mkdtempSync(join(tmpdir(), 'webrtc-hls-test-'));
   const vars: Record<string, string> = { PORT: '0', HLS_DIR: hlsDir, ...randomPortEnv(), ...env };
   const saved = Object.fromEntries(Object.keys(vars).map((key) => [key, process.env[key]]));

@@ -49,12 +49,17 @@ export async function playerState(viewer: Page): Promise<PlayerState> {
   return viewer.evaluate(() => (window as any).player.state());
 }
 
-/** Waits until the player has played `seconds` of real picture (videoWidth > 0). */
+/** Waits until the player has played `seconds` of real picture (videoWidth > 0); a timeout says what the player saw. */
 export async function waitUntilPlaying(viewer: Page, seconds = 1, timeoutMs = 30_000): Promise<Awaited<ReturnType<typeof playerState>>> {
-  return waitFor(`hls.js playing past ${seconds} s`, async () => {
-    const state = await playerState(viewer);
-    return state.currentTime > seconds && state.videoWidth > 0 ? state : undefined;
-  }, timeoutMs);
+  try {
+    return await waitFor(`hls.js playing past ${seconds} s`, async () => {
+      const state = await playerState(viewer);
+      return state.currentTime > seconds && state.videoWidth > 0 ? state : undefined;
+    }, timeoutMs);
+  } catch (error) {
+    const state = await playerState(viewer).catch(() => undefined);
+    throw new Error(`${(error as Error).message}; player: ${JSON.stringify(state)}`, { cause: error });
+  }
 }
 
 /** Waits until the media playlist has `count` more segments than it has now. */
