@@ -92,8 +92,12 @@ export class MediaPlaylist {
       '#EXT-X-INDEPENDENT-SEGMENTS',
     ];
     this.window.forEach((segment, index) => {
-      // The window's first segment needs no tag: DISCONTINUITY-SEQUENCE already counts it.
-      if (index > 0 && segment.cc !== this.window[index - 1].cc) lines.push('#EXT-X-DISCONTINUITY');
+      // The window's first segment needs no tag: DISCONTINUITY-SEQUENCE already counts it. A
+      // rendition that had no segment in a run (its count jumps by more than one) gets one tag per
+      // run it missed: a segment's discontinuity number is the sequence plus the tags before it, and
+      // must stay the same when the window slides past the tags (RFC 8216 6.2.1; hls.js checks it).
+      const previous = this.window[index - 1];
+      for (let cc = previous?.cc ?? segment.cc; cc < segment.cc; cc++) lines.push('#EXT-X-DISCONTINUITY');
       if (segment.gap) lines.push('#EXT-X-GAP');
       lines.push(`#EXTINF:${segment.duration.toFixed(3)},`, segment.uri);
     });

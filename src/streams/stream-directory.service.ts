@@ -29,7 +29,7 @@ export interface DirectoryNotice {
  */
 const SETTLE_AFTER_OUTAGE_MS = CLUSTER_DEFAULTS.ttlMs + CLUSTER_DEFAULTS.heartbeatMs;
 /** How long another node gets to answer for its streams before the registry's record stands in. */
-const NODE_ANSWER_TIMEOUT_MS = 1500;
+const NODE_ANSWER_TIMEOUT_MS = 2500;
 
 /**
  * The live streams of the whole cluster, as one list with one stream of notices: this node's own

@@ -4,7 +4,7 @@ import Hls from 'hls.js';
 class Player {
   video = document.createElement('video');
   hls?: Hls;
-  errors: Array<{ type: string; details: string; fatal: boolean }> = [];
+  errors: Array<{ type: string; details: string; fatal: boolean; reason?: string }> = [];
   /** Times the player loaded the master: more than one means something reloaded it. */
   manifestLoads = 0;
   /** The longest time currentTime stood still once playing had begun (ms). */
@@ -23,7 +23,10 @@ class Player {
     document.body.appendChild(this.video);
     const hls = new Hls({ lowLatencyMode: false });
     this.hls = hls;
-    hls.on(Hls.Events.ERROR, (_event, data) => this.errors.push({ type: data.type, details: data.details, fatal: data.fatal }));
+    // The reason too: a failed assertion then says what hls.js found wrong (e.g. the two playlists it compared).
+    hls.on(Hls.Events.ERROR, (_event, data) =>
+      this.errors.push({ type: data.type, details: data.details, fatal: data.fatal, reason: (data.reason ?? data.error?.message)?.slice(0, 2000) }),
+    );
     hls.on(Hls.Events.MANIFEST_LOADING, () => this.manifestLoads++);
     hls.loadSource(url);
     hls.attachMedia(this.video);
