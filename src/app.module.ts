@@ -9,6 +9,7 @@ import { MediasoupModule } from './mediasoup/mediasoup.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { PeersModule } from './peers/peers.module';
 import { SignalingModule } from './ingest/socket-io/signaling.module';
+import { WhipModule } from './ingest/whip/whip.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { StreamsModule } from './streams/streams.module';
 import { ContinuityModule } from './streams/continuity.module';
@@ -38,6 +39,7 @@ import { WebModule } from './web/web.module';
     MediasoupModule,
     PeersModule,
     SignalingModule,
+    WhipModule,
     StreamsModule,
     TranscodeModule,
     PackagingModule,

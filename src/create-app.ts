@@ -8,6 +8,7 @@ import { setupOpenApi } from './common/openapi';
 import { accessLog } from './logging/access-log.middleware';
 import { JsonLogger } from './logging/json-logger';
 import { SignalingIoAdapter } from './ingest/socket-io/signaling-io.adapter';
+import { parsedUnlessWhip, WHIP_EXPOSED_HEADERS, whipOptions } from './ingest/whip/whip-options.middleware';
 
 const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -31,13 +32,19 @@ export async function createApp(options: CreateAppOptions = {}): Promise<{ app: 
     // send a request (Node does not count them as idle), SSE streams and socket.io clients, so
     // shutdown could hang for minutes.
     forceCloseConnections: true,
+    // Registered below as Nest would, but not for WHIP, whose bodies its controller reads raw.
+    bodyParser: false,
   });
   app.enableShutdownHooks([], { useProcessExit: options.exitAfterShutdown ?? false });
-  app.enableCors({ origin: config.corsOrigins === '*' ? true : config.corsOrigins });
+  // Before CORS, which answers every OPTIONS itself: WHIP's OPTIONS also says what the URL accepts.
+  app.use(whipOptions);
+  app.enableCors({ origin: config.corsOrigins === '*' ? true : config.corsOrigins, exposedHeaders: WHIP_EXPOSED_HEADERS });
   app.useWebSocketAdapter(new SignalingIoAdapter(app, config.corsOrigins));
   app.disable('x-powered-by');
   applyHttpSecurity(app);
   app.use(accessLog);
+  app.useBodyParser('json', { type: parsedUnlessWhip('application/json') });
+  app.useBodyParser('urlencoded', { extended: true, type: parsedUnlessWhip('application/x-www-form-urlencoded') });
   setupOpenApi(app);
   return { app, config };
 }

@@ -156,10 +156,10 @@ describe('publish and watch pages (real app, Chromium with fake devices)', () =>
     expect(peers.producer(peerId, 'video')?.rtpParameters.codecs[0].mimeType).toBe('video/H264');
     expect(peers.producer(peerId, 'audio')).toBeDefined();
     await publisher.click('#toggle-video');
-    await waitFor('server-side video producer paused', () => peers.producer(peerId, 'video')?.paused === true, 5_000);
+    await waitFor('server-side video producer paused', () => peers.producer(peerId, 'video')?.paused === true, 20_000);
     expect(await publisher.getAttribute('#toggle-video', 'aria-pressed')).toBe('false');
     await publisher.click('#toggle-video');
-    await waitFor('server-side video producer resumed', () => peers.producer(peerId, 'video')?.paused === false, 5_000);
+    await waitFor('server-side video producer resumed', () => peers.producer(peerId, 'video')?.paused === false, 20_000);
     await publisher.screenshot({ path: join(ARTIFACTS, 'publish-connected.png') });
     expect(problems).toEqual([]);
   });

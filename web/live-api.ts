@@ -22,10 +22,14 @@ export interface StreamInfo {
   startedAt: string;
   state: 'starting' | 'live' | 'ended';
   masterUrl: string;
+  /** Low-Latency HLS master (fMP4 parts, blocking reload). */
+  llMasterUrl: string;
   tracks: { video?: VideoTrackInfo; audio?: AudioTrackInfo };
 }
 
 export const masterUrl = (peerId: string): string => `/live/${encodeURIComponent(peerId)}.m3u8`;
+/** The Low-Latency master of a stream (the server names it the same way in `/api/streams` and `peerLive`). */
+export const llMasterUrl = (peerId: string): string => `/live/${encodeURIComponent(peerId)}.ll.m3u8`;
 export const watchUrl = (peerId: string): string => `/watch/${encodeURIComponent(peerId)}`;
 
 export async function fetchStreams(): Promise<StreamInfo[]> {

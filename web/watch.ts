@@ -1,5 +1,5 @@
 import Hls, { ErrorTypes, Events, type ErrorData } from 'hls.js';
-import { describeTracks, fetchStream, fetchStreams, LiveFeed, masterUrl, StreamInfo, watchUrl } from './live-api';
+import { describeTracks, fetchStream, fetchStreams, LiveFeed, llMasterUrl, masterUrl, StreamInfo, watchUrl } from './live-api';
 import { byId, formatClock, formatElapsed, PEER_ID_PATTERN, show } from './ui';
 
 /** `#player-status[data-state]`: idle, waiting, loading, playing, buffering, paused, ended, error. */
@@ -22,6 +22,17 @@ const el = {
 const HLS_WORKER_PATH = '/app/hls.worker.js';
 /** Fatal media errors hls.js may try to recover from before we give up on the stream. */
 const MEDIA_RECOVERIES = 2;
+/**
+ * Low-Latency playback: hls.js starts at the keyframe part before its target and only speeds up to
+ * catch up while more than a second is buffered, so it tends to stay about a second behind the live
+ * edge. Seeking once to its own live sync position (inside the buffer) brings it to the target; done
+ * again at most this often, when it has fallen this far behind its target.
+ */
+const CATCH_UP_EVERY_MS = 5000;
+const CATCH_UP_AFTER_SECONDS = 0.3;
+
+/** Which of the server's two layouts plays: Low-Latency HLS (fMP4 parts) or the classic one (MPEG-TS). */
+type Layout = 'low-latency' | 'classic';
 
 const shortId = (peerId: string): string => (peerId.length > 12 ? `${peerId.slice(0, 12)}…` : peerId);
 
@@ -31,7 +42,9 @@ const shortId = (peerId: string): string => (peerId.length > 12 ? `${peerId.slic
  */
 class Player {
   peerId: string | undefined;
+  layout: Layout = 'low-latency';
   private hls: Hls | undefined;
+  private lastCatchUp = 0;
   private ended = false;
   private ticker: number | undefined;
   private recoveries = 0;
@@ -51,13 +64,17 @@ class Player {
     return el.status.dataset.state as PlayerState;
   }
 
-  play(peerId: string): void {
+  /** Plays the stream's Low-Latency master; `classic` plays the original layout (also the fallback). */
+  play(peerId: string, layout: Layout = 'low-latency'): void {
     this.stop();
     this.peerId = peerId;
+    this.layout = layout;
     this.ended = false;
     this.recoveries = 0;
+    this.lastCatchUp = 0;
     this.video.dataset.peerId = peerId;
-    const url = masterUrl(peerId);
+    this.video.dataset.layout = layout;
+    const url = layout === 'low-latency' ? llMasterUrl(peerId) : masterUrl(peerId);
     el.playlistUrl.href = el.playlistUrl.textContent = new URL(url, location.origin).href;
     el.playlistUrl.hidden = false;
     el.playlistNone.hidden = true;
@@ -70,6 +87,9 @@ class Player {
         backBufferLength: 30,
         // After a stall, play up to 1.5x until back at the target latency instead of staying behind.
         maxLiveSyncPlaybackRate: 1.5,
+        // Low-Latency: parts and blocking playlist reloads; the target is the playlist's PART-HOLD-BACK,
+        // and a stall raises it by a quarter of a second rather than hls.js's default whole second.
+        ...(layout === 'low-latency' ? { lowLatencyMode: true, liveSyncOnStallIncrease: 0.25 } : { lowLatencyMode: false }),
       });
       this.hls = hls;
       hls.on(Events.MANIFEST_PARSED, () => void this.start());
@@ -81,7 +101,15 @@ class Player {
       hls.loadSource(url);
       hls.attachMedia(this.video);
     } else if (this.video.canPlayType('application/vnd.apple.mpegurl')) {
+      // The browser's own HLS (Safari) plays the Low-Latency playlist too; on an error, the classic one.
       this.video.src = url;
+      this.video.addEventListener(
+        'error',
+        () => {
+          if (this.peerId === peerId && this.layout === 'low-latency' && this.video.src.endsWith(url)) this.play(peerId, 'classic');
+        },
+        { once: true },
+      );
       void this.start();
     } else {
       show(el.status, 'error', 'This browser cannot play HLS.');
@@ -152,6 +180,12 @@ class Player {
     }
     const status = data.response?.code ? ` (HTTP ${data.response.code})` : '';
     const peerId = this.peerId;
+    if (peerId && this.layout === 'low-latency' && live.has(peerId)) {
+      // Low-Latency HLS failed (an old server, a proxy that breaks blocking requests…): the classic layout.
+      console.warn(`Low-Latency HLS failed (${data.details}${status}); playing the classic playlist`);
+      this.play(peerId, 'classic');
+      return;
+    }
     hls.destroy();
     this.hls = undefined;
     if (peerId && !live.has(peerId)) {
@@ -179,6 +213,7 @@ class Player {
       if (sync !== null && video.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA) {
         latency = hls.latency;
         atEdge = !video.paused && video.currentTime >= sync - Math.max(1.5, targetDuration * 1.5);
+        if (this.layout === 'low-latency') this.catchUp(hls, sync);
       }
     } else {
       const end = seekableEnd(video);
@@ -201,12 +236,26 @@ class Player {
     this.showInfo();
   }
 
+  /** Low-Latency: back to hls.js's target latency when it lags behind it and its sync position is buffered. */
+  private catchUp(hls: Hls, sync: number): void {
+    const { video } = this;
+    const target = hls.targetLatency;
+    const now = performance.now();
+    if (video.paused || video.seeking || target === null || now - this.lastCatchUp < CATCH_UP_EVERY_MS) return;
+    if (hls.latency - target < CATCH_UP_AFTER_SECONDS || sync <= video.currentTime) return;
+    const buffered = Array.from({ length: video.buffered.length }, (_, i) => [video.buffered.start(i), video.buffered.end(i)]);
+    if (!buffered.some(([start, end]) => start <= video.currentTime && sync < end)) return;
+    this.lastCatchUp = now;
+    video.currentTime = sync;
+  }
+
   showInfo(): void {
     if (!this.peerId) return;
     const info = details.get(this.peerId);
     const parts = [info ? describeTracks(info.tracks) : undefined];
     if (info) parts.push(`since ${formatClock(new Date(info.startedAt))}`);
     if (this.video.videoWidth) parts.push(`playing ${this.video.videoWidth}×${this.video.videoHeight}`);
+    parts.push(this.layout === 'low-latency' ? 'Low-Latency HLS' : 'HLS');
     el.info.textContent = parts.filter(Boolean).join(' · ') || shortId(this.peerId);
   }
 }

@@ -7,7 +7,7 @@ export function setupOpenApi(app: INestApplication): void {
     .setTitle('webrtc-hls')
     .setDescription(
       'Live WebRTC publishers as HLS. REST and Server-Sent Events for live streams, HLS files under /live, ' +
-        'Kubernetes probes and Prometheus metrics. Publishing uses the socket.io signaling protocol documented in README.md.',
+        'Kubernetes probes and Prometheus metrics. Publishing uses WHIP (RFC 9725, /whip) or the socket.io signaling protocol documented in README.md.',
     )
     .setVersion('0.1.0')
     .build();

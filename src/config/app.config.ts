@@ -2,6 +2,7 @@ import { ConfigType, registerAs } from '@nestjs/config';
 import { availableParallelism, hostname, networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
 import { validateEnvironment } from './env.schema';
+import { parseIceUrls } from './ice-servers';
 
 export interface PortRange {
   min: number;
@@ -35,6 +36,18 @@ export const appConfig = registerAs('app', () => {
       reconnectGraceMs: env.STREAM_RECONNECT_GRACE_SECONDS * 1000,
       takeover: env.STREAM_TAKEOVER,
     },
+    /** Publishing peers at once (0 = no cap). */
+    maxPeers: env.MAX_PEERS,
+    whip: {
+      stunUrls: parseIceUrls(env.WHIP_STUN_URLS, 'stun').urls,
+      turn: {
+        urls: parseIceUrls(env.WHIP_TURN_URLS, 'turn').urls,
+        username: env.WHIP_TURN_USERNAME,
+        credential: env.WHIP_TURN_CREDENTIAL,
+        secret: env.WHIP_TURN_SECRET,
+        ttlSeconds: env.WHIP_TURN_TTL_SECONDS,
+      },
+    },
     mediasoup: {
       // availableParallelism, unlike cpus().length, is never 0 (cpus() can be empty in containers).
       workers: env.MEDIASOUP_WORKERS || availableParallelism(),
@@ -47,6 +60,7 @@ export const appConfig = registerAs('app', () => {
       dir: resolve(env.HLS_DIR),
       segmentSeconds: env.HLS_SEGMENT_SECONDS,
       listSize: env.HLS_LIST_SIZE,
+      partSeconds: env.HLS_PART_SECONDS,
       retentionSeconds: env.HLS_RETENTION_SECONDS,
       minFreeBytes: env.HLS_MIN_FREE_MB * 1024 * 1024,
       corsOrigin: env.HLS_CORS_ORIGIN,

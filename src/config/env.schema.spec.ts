@@ -37,6 +37,7 @@ describe('validateEnvironment', () => {
         FFMPEG_PATH: 'ffmpeg',
         HLS_DIR: 'public/live',
         HLS_SEGMENT_SECONDS: 1,
+        HLS_PART_SECONDS: 0.2,
         HLS_MIN_FREE_MB: 256,
         HLS_PROFILE: 'copy',
         LOG_LEVEL: 'log',
@@ -46,6 +47,7 @@ describe('validateEnvironment', () => {
         PUBLISHER_TIMEOUT_SECONDS: 10,
         STREAM_RECONNECT_GRACE_SECONDS: 30,
         STREAM_TAKEOVER: false,
+        MAX_PEERS: 0,
       });
       expect(env.ANNOUNCED_IP).toBeUndefined();
     });
@@ -131,6 +133,8 @@ describe('validateEnvironment', () => {
       ['HLS_SEGMENT_SECONDS', 'x', /HLS_SEGMENT_SECONDS="x": HLS_SEGMENT_SECONDS must be a number/],
       ['HLS_SEGMENT_SECONDS', '0.2', /HLS_SEGMENT_SECONDS="0.2": .*must not be less than 0.5/],
       ['HLS_LIST_SIZE', '1', /HLS_LIST_SIZE="1": .*must not be less than 2/],
+      ['HLS_PART_SECONDS', '0.05', /HLS_PART_SECONDS="0.05": .*must not be less than 0.1/],
+      ['HLS_PART_SECONDS', 'fast', /HLS_PART_SECONDS="fast": HLS_PART_SECONDS must be a number/],
       ['HLS_RETENTION_SECONDS', '-2', /HLS_RETENTION_SECONDS="-2": .*must not be less than -1/],
       ['HLS_MIN_FREE_MB', '-5', /HLS_MIN_FREE_MB="-5": .*must not be less than 0/],
       ['HLS_PROFILE', 'fast', /HLS_PROFILE="fast": HLS_PROFILE must be one of the following values: copy, legacy/],
@@ -138,6 +142,8 @@ describe('validateEnvironment', () => {
       ['SHUTDOWN_GRACE_MS', '60001', /SHUTDOWN_GRACE_MS="60001": .*must not be greater than 60000/],
       ['X264_BITRATE_KBPS', '50', /X264_BITRATE_KBPS="50": .*must not be less than 100/],
       ['RTC_MIN_PORT', '80', /RTC_MIN_PORT="80": .*must not be less than 1024/],
+      ['MAX_PEERS', '-1', /MAX_PEERS="-1": .*must not be less than 0/],
+      ['MAX_PEERS', 'many', /MAX_PEERS="many": MAX_PEERS must be an integer number/],
     ])('%s=%s', (name, value, expected) => {
       const lines = linesOf(problemsOf({ [name]: value }));
       expect(lines).toHaveLength(1);
@@ -152,7 +158,13 @@ describe('validateEnvironment', () => {
 
   describe('cluster mode', () => {
     it('is off by default: no Redis, node id and address derived later', () => {
-      expect(validateEnvironment({})).toMatchObject({ REDIS_URL: '', NODE_ID: '', NODE_ADDRESS: '', NODE_CAPACITY: 0, CLUSTER_KEY_PREFIX: 'webrtc-hls:' });
+      expect(validateEnvironment({})).toMatchObject({
+        REDIS_URL: '',
+        NODE_ID: '',
+        NODE_ADDRESS: '',
+        NODE_CAPACITY: 0,
+        CLUSTER_KEY_PREFIX: 'webrtc-hls:',
+      });
     });
 
     it('accepts a Redis URL, a node id, its address and capacity', () => {
@@ -163,15 +175,32 @@ describe('validateEnvironment', () => {
         NODE_CAPACITY: '40',
         CLUSTER_KEY_PREFIX: 'prod:',
       });
-      expect(env).toMatchObject({ REDIS_URL: 'redis://:secret@redis:6379/2', NODE_ID: 'webrtc-hls-0', NODE_ADDRESS: 'http://10.0.0.5:4000', NODE_CAPACITY: 40 });
+      expect(env).toMatchObject({
+        REDIS_URL: 'redis://:secret@redis:6379/2',
+        NODE_ID: 'webrtc-hls-0',
+        NODE_ADDRESS: 'http://10.0.0.5:4000',
+        NODE_CAPACITY: 40,
+      });
       expect(validateEnvironment({ REDIS_URL: 'rediss://cache.example:6380' }).REDIS_URL).toBe('rediss://cache.example:6380');
     });
 
     it('names each bad cluster variable', () => {
       const lines = linesOf(
-        problemsOf({ REDIS_URL: 'http://redis:6379', NODE_ID: 'a b', NODE_ADDRESS: '10.0.0.5:4000', NODE_CAPACITY: '-1', CLUSTER_KEY_PREFIX: 'x y' }),
+        problemsOf({
+          REDIS_URL: 'http://redis:6379',
+          NODE_ID: 'a b',
+          NODE_ADDRESS: '10.0.0.5:4000',
+          NODE_CAPACITY: '-1',
+          CLUSTER_KEY_PREFIX: 'x y',
+        }),
       );
-      expect(lines.map((line) => line.split('=')[0]).sort()).toEqual(['CLUSTER_KEY_PREFIX', 'NODE_ADDRESS', 'NODE_CAPACITY', 'NODE_ID', 'REDIS_URL']);
+      expect(lines.map((line) => line.split('=')[0]).sort()).toEqual([
+        'CLUSTER_KEY_PREFIX',
+        'NODE_ADDRESS',
+        'NODE_CAPACITY',
+        'NODE_ID',
+        'REDIS_URL',
+      ]);
       expect(lines.find((line) => line.startsWith('REDIS_URL'))).toContain('redis:// or rediss://');
       expect(lines.find((line) => line.startsWith('NODE_ADDRESS'))).toContain('http(s)://host[:port]');
     });
@@ -256,9 +285,57 @@ describe('validateEnvironment', () => {
       expect(linesOf(problemsOf(clash))).toEqual([expect.stringContaining('must not overlap the RTC port range')]);
     });
 
+    it('a part lasts at most half a segment', () => {
+      expect(linesOf(problemsOf({ HLS_SEGMENT_SECONDS: '0.5', HLS_PART_SECONDS: '0.3' }))).toEqual([
+        'HLS_PART_SECONDS (0.3) must be at most half of HLS_SEGMENT_SECONDS (0.5): a segment holds several parts',
+      ]);
+      expect(validateEnvironment({ HLS_SEGMENT_SECONDS: '2', HLS_PART_SECONDS: '1' }).HLS_PART_SECONDS).toBe(1);
+    });
+
     it('WebRtcServer ports must not run past 65535', () => {
       expect(linesOf(problemsOf({ MEDIASOUP_WORKERS: '4', WEBRTC_SERVER_PORT: '65534' }))).toEqual([
         'WEBRTC_SERVER_PORT (65534) + 4 workers - 1 must not exceed 65535',
+      ]);
+    });
+
+    it('WHIP ICE servers: stun:/turn: URIs that fit a Link header, TURN with static credentials or a secret', () => {
+      const good = validateEnvironment({
+        WHIP_STUN_URLS: 'stun:stun.example.net, stuns:[2001:db8::1]:5349',
+        WHIP_TURN_URLS: 'turn:turn.example.net:3478?transport=udp,turns:198.51.100.7:443?transport=tcp',
+        WHIP_TURN_USERNAME: 'user',
+        WHIP_TURN_CREDENTIAL: 'p4ss',
+      });
+      expect(good.WHIP_TURN_USERNAME).toBe('user');
+      expect(() => validateEnvironment({ WHIP_TURN_URLS: 'turn:turn.example.net', WHIP_TURN_SECRET: 's3cret' })).not.toThrow();
+      expect(linesOf(problemsOf({ WHIP_STUN_URLS: 'stun:ok.example.net,http://x.example.net,stun:a b' }))).toEqual([
+        'WHIP_STUN_URLS: "http://x.example.net" is not a stun:/stuns: URI (e.g. stun:stun.example.net:3478)',
+        'WHIP_STUN_URLS: "stun:a b" is not a stun:/stuns: URI (e.g. stun:stun.example.net:3478)',
+      ]);
+      expect(
+        linesOf(problemsOf({ WHIP_STUN_URLS: 'turn:t.example.net', WHIP_TURN_URLS: 'stun:s.example.net:70000', WHIP_TURN_SECRET: 'x' })),
+      ).toEqual([
+        'WHIP_STUN_URLS: "turn:t.example.net" is not a stun:/stuns: URI (e.g. stun:stun.example.net:3478)',
+        'WHIP_TURN_URLS: "stun:s.example.net:70000" is not a turn:/turns: URI (e.g. turn:turn.example.net:3478?transport=udp)',
+      ]);
+      expect(
+        linesOf(
+          problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net:3478?transport=sctp', WHIP_TURN_USERNAME: 'u', WHIP_TURN_CREDENTIAL: 'c' }),
+        ),
+      ).toEqual([
+        'WHIP_TURN_URLS: "turn:t.example.net:3478?transport=sctp" is not a turn:/turns: URI (e.g. turn:turn.example.net:3478?transport=udp)',
+      ]);
+      expect(linesOf(problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net', WHIP_TURN_USERNAME: 'u' }))).toEqual([
+        'WHIP_TURN_URLS needs WHIP_TURN_USERNAME and WHIP_TURN_CREDENTIAL, or WHIP_TURN_SECRET (TURN servers refuse clients without credentials)',
+      ]);
+      expect(
+        linesOf(
+          problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net', WHIP_TURN_USERNAME: 'u', WHIP_TURN_CREDENTIAL: 'c', WHIP_TURN_SECRET: 's' }),
+        ),
+      ).toEqual([
+        'WHIP_TURN_SECRET and WHIP_TURN_USERNAME/WHIP_TURN_CREDENTIAL exclude each other: credentials come from the secret, or are given',
+      ]);
+      expect(linesOf(problemsOf({ WHIP_TURN_URLS: 'turn:t.example.net', WHIP_TURN_USERNAME: 'u', WHIP_TURN_CREDENTIAL: 'a"b' }))).toEqual([
+        'WHIP_TURN_CREDENTIAL must not contain a double quote, a backslash or a control character (it is sent in a Link header)',
       ]);
     });
 

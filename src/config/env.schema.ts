@@ -13,6 +13,7 @@ import {
   validateSync,
 } from 'class-validator';
 import { availableParallelism } from 'node:os';
+import { isQuotable, parseIceUrls } from './ice-servers';
 
 /** An HS256 key must be at least as long as the hash output (RFC 7518 3.2). */
 const MIN_SECRET_BYTES = 32;
@@ -50,6 +51,8 @@ export class EnvironmentSchema {
   @IsString() @MinLength(1) HLS_DIR: string = 'public/live';
   @IsNumber() @Min(0.5) @Max(10) HLS_SEGMENT_SECONDS: number = 1;
   @IsInt() @Min(2) @Max(100) HLS_LIST_SIZE: number = 6;
+  /** Nominal duration of a Low-Latency part; PART-TARGET is derived from it (see README). */
+  @IsNumber() @Min(0.1) @Max(2) HLS_PART_SECONDS: number = 0.2;
   /** Seconds the files stay after a publisher leaves; 0 deletes at once, -1 keeps every segment. */
   @IsInt() @Min(-1) @Max(86400) HLS_RETENTION_SECONDS: number = 15;
   /** Readiness fails when the HLS directory's disk has less free space than this. */
@@ -93,6 +96,18 @@ export class EnvironmentSchema {
   @IsInt() @Min(0) @Max(100000) NODE_CAPACITY: number = 0;
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   @Matches(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be 1-64 letters, digits, _, ., : or -' }) CLUSTER_KEY_PREFIX: string = 'webrtc-hls:';
+  /** Publishing peers (send transports) this server accepts at once; 0 = no cap. Viewers are not counted. */
+  @IsInt() @Min(0) @Max(100000) MAX_PEERS: number = 0;
+  /** STUN servers WHIP clients are told about (Link headers of the 201): comma-separated stun:/stuns: URIs. */
+  @IsString() WHIP_STUN_URLS: string = '';
+  /** TURN servers for WHIP clients: comma-separated turn:/turns: URIs; need a username and credential, or a secret. */
+  @IsString() WHIP_TURN_URLS: string = '';
+  @IsString() WHIP_TURN_USERNAME: string = '';
+  @IsString() WHIP_TURN_CREDENTIAL: string = '';
+  /** The TURN server's shared secret (coturn use-auth-secret): each WHIP session gets its own time-limited credentials. */
+  @IsString() WHIP_TURN_SECRET: string = '';
+  /** How long such generated TURN credentials stay valid. */
+  @IsInt() @Min(60) @Max(604800) WHIP_TURN_TTL_SECONDS: number = 86400;
 }
 
 export class ConfigValidationError extends Error {}
@@ -165,6 +180,11 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
       `FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must lie outside Linux's ephemeral range ${EPHEMERAL_PORTS.min}-${EPHEMERAL_PORTS.max}`,
     );
   }
+  if (valid('HLS_PART_SECONDS', 'HLS_SEGMENT_SECONDS') && env.HLS_PART_SECONDS > env.HLS_SEGMENT_SECONDS / 2) {
+    problems.push(
+      `HLS_PART_SECONDS (${env.HLS_PART_SECONDS}) must be at most half of HLS_SEGMENT_SECONDS (${env.HLS_SEGMENT_SECONDS}): a segment holds several parts`,
+    );
+  }
   if (env.PUBLISH_AUTH === 'token' && valid('PUBLISH_AUTH', 'PUBLISH_JWT_SECRET')) {
     const bytes = Buffer.byteLength(env.PUBLISH_JWT_SECRET, 'utf8');
     if (bytes < MIN_SECRET_BYTES) {
@@ -187,6 +207,27 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
         `WEBRTC_SERVER_PORT..+${servers - 1} (${server[0]}-${server[1]}, ${env.WEBRTC_SERVERS_PER_WORKER === 1 ? 'one per worker' : `${env.WEBRTC_SERVERS_PER_WORKER} per worker`}) must not overlap the ${clashes.join(' or ')} port range`,
       );
     }
+  }
+  problems.push(...whipIceProblems(env, valid));
+  return problems;
+}
+
+/** The WHIP ICE servers: URIs that fit a Link header, and TURN with credentials (static, or a shared secret). */
+function whipIceProblems(env: EnvironmentSchema, valid: (...names: (keyof EnvironmentSchema)[]) => boolean): string[] {
+  const problems: string[] = [];
+  if (valid('WHIP_STUN_URLS')) problems.push(...parseIceUrls(env.WHIP_STUN_URLS, 'stun').problems.map((p) => `WHIP_STUN_URLS: ${p}`));
+  if (!valid('WHIP_TURN_URLS', 'WHIP_TURN_USERNAME', 'WHIP_TURN_CREDENTIAL', 'WHIP_TURN_SECRET')) return problems;
+  const turn = parseIceUrls(env.WHIP_TURN_URLS, 'turn');
+  problems.push(...turn.problems.map((p) => `WHIP_TURN_URLS: ${p}`));
+  const staticCredentials = env.WHIP_TURN_USERNAME !== '' || env.WHIP_TURN_CREDENTIAL !== '';
+  if (turn.urls.length > 0 && env.WHIP_TURN_SECRET === '' && (env.WHIP_TURN_USERNAME === '' || env.WHIP_TURN_CREDENTIAL === '')) {
+    problems.push('WHIP_TURN_URLS needs WHIP_TURN_USERNAME and WHIP_TURN_CREDENTIAL, or WHIP_TURN_SECRET (TURN servers refuse clients without credentials)');
+  }
+  if (env.WHIP_TURN_SECRET !== '' && staticCredentials) {
+    problems.push('WHIP_TURN_SECRET and WHIP_TURN_USERNAME/WHIP_TURN_CREDENTIAL exclude each other: credentials come from the secret, or are given');
+  }
+  for (const name of ['WHIP_TURN_USERNAME', 'WHIP_TURN_CREDENTIAL'] as const) {
+    if (!isQuotable(env[name])) problems.push(`${name} must not contain a double quote, a backslash or a control character (it is sent in a Link header)`);
   }
   return problems;
 }

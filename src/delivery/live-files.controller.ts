@@ -1,10 +1,15 @@
-import { BadRequestException, Controller, Get, Inject, NotFoundException, Param, Res } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Inject, Logger, NotFoundException, Param, Res } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appConfig, AppConfig } from '../config/app.config';
+import { errorMessage } from '../common/errors';
+import { EventBus } from '../events/events';
 import { SEGMENT_MAX_AGE_SECONDS, servableFile } from '../packaging/hls-names';
+
+/** A file that vanished between listing and reading is normal (a segment slid out); the rest is trouble. */
+const EXPECTED_CODES = new Set(['ENOENT', 'ENOTDIR', 'ECONNABORTED', 'ECONNRESET', 'EPIPE']);
 
 /**
  * Serves the HLS directory at /live. Names are checked before the disk is touched, and sendFile's
@@ -13,10 +18,17 @@ import { SEGMENT_MAX_AGE_SECONDS, servableFile } from '../packaging/hls-names';
 @ApiTags('hls')
 @Controller('live')
 export class LiveFilesController {
-  constructor(@Inject(appConfig.KEY) private readonly config: AppConfig) {}
+  private readonly logger = new Logger(LiveFilesController.name);
+
+  constructor(
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
+    private readonly bus: EventBus,
+  ) {}
 
   @Get(':file')
-  @ApiOperation({ summary: 'HLS playlists and segments: <peerId>.m3u8 (master), <peerId>-video.m3u8, <peerId>-audio.m3u8, video_<peerId>_NNN.ts' })
+  @ApiOperation({
+    summary: 'HLS playlists and segments: <peerId>.m3u8 (master), <peerId>-video.m3u8, <peerId>-audio.m3u8, video_<peerId>_NNN.ts',
+  })
   @ApiParam({ name: 'file', example: 'Nbm4Zqc4p_B15RMwAAAA.m3u8' })
   @ApiProduces('application/vnd.apple.mpegurl', 'video/mp2t')
   @ApiOkResponse({ description: 'The file; playlists are Cache-Control: no-cache, segments cacheable' })
@@ -26,9 +38,9 @@ export class LiveFilesController {
     const type = servableFile(file);
     if (!type) throw new BadRequestException('not an HLS file name');
     // Only regular files: a symlink planted in the directory must not lead out of it.
-    const stats = await lstat(join(this.config.hls.dir, file)).catch(() => undefined);
-    if (!stats?.isFile()) throw new NotFoundException(`${file} not found`);
     const playlist = type === 'playlist';
+    const stats = await lstat(join(this.config.hls.dir, file)).catch((error) => this.readFailed(file, playlist, error));
+    if (!stats?.isFile()) throw new NotFoundException(`${file} not found`);
     res.sendFile(
       file,
       {
@@ -42,8 +54,20 @@ export class LiveFilesController {
         },
       },
       (error?: Error) => {
-        if (error && !res.headersSent) res.status(404).json(new NotFoundException(`${file} not found`).getResponse());
+        if (!error) return;
+        this.readFailed(file, playlist, error);
+        if (!res.headersSent) res.status(404).json(new NotFoundException(`${file} not found`).getResponse());
       },
     );
+  }
+
+  /** Logs and counts a read that failed for a reason other than the file being gone or the client leaving. */
+  private readFailed(file: string, playlist: boolean, error: unknown): undefined {
+    const code = (error as NodeJS.ErrnoException)?.code;
+    if (code && EXPECTED_CODES.has(code)) return undefined;
+    if ((error as { status?: number })?.status === 404) return undefined; // send's own "not found"
+    this.logger.warn(`reading ${file} failed: ${errorMessage(error)}`);
+    this.bus.emit('delivery.read-failed', { type: playlist ? 'playlist' : 'segment', error: errorMessage(error) });
+    return undefined;
   }
 }

@@ -25,6 +25,14 @@ export interface BusEvents {
   'peer.left': { peerId: string; reason: string; intentional: boolean };
   /** Its send transport received nothing (RTP, RTCP, STUN) for PUBLISHER_TIMEOUT_SECONDS: it is gone. */
   'peer.timed-out': { peerId: string; silentMs: number };
+  /** peer.leaving's listeners did not finish in time: the transports closed under them. */
+  'peer.leaving-timed-out': { peerId: string; waitedMs: number };
+  /**
+   * One of its transports can carry nothing more: DTLS failed, or the client closed it (a DTLS
+   * close_notify, sent when a client closes its peer connection). The socket.io path keeps its own
+   * definition of gone (the socket); a WHIP publisher, which has no socket, is gone when this comes.
+   */
+  'peer.transport-failed': { peerId: string; direction: 'send' | 'recv'; reason: string };
   'producer.created': { peerId: string; producerId: string; kind: MediaKind; paused: boolean };
   'producer.paused': { peerId: string; producerId: string; kind: MediaKind };
   'producer.resumed': { peerId: string; producerId: string; kind: MediaKind };
@@ -72,14 +80,33 @@ export interface BusEvents {
 
   /** An FFmpeg run began: what each rendition carries. Units of earlier runs are complete. */
   'transcode.run-started': { streamId: string; run: number; tracks: RunTrack[]; reason: string };
+  /**
+   * FFmpeg of this run listens and its feeds are resumed: from now on, media of these producers
+   * reaches it. (What arrives before is dropped: a publisher that never answers keyframe requests,
+   * like OBS, would lose its first keyframe interval.)
+   */
+  'transcode.receiving': { streamId: string; run: number; producerIds: string[] };
   /** One access unit of a rendition, assigned to a segment of its run (see MediaUnit). */
   'transcode.unit': { streamId: string; run: number; rendition: string; unit: MediaUnit };
   /** Every unit of the run has been emitted (FFmpeg exited and its pipes are drained). */
   'transcode.run-ended': { streamId: string; run: number; reason: string };
   'transcode.restarted': { streamId: string; reason: string };
+  /** RTP received by a stream's producer since the last count (mediasoup's getStats deltas). */
+  'transcode.ingest-counted': { streamId: string; kind: MediaKind; packets: number; lost: number };
+  /** FFmpeg reported missed RTP packets ("RTP: missed N packets") or dropped frames (-progress), as increments. */
+  'transcode.ffmpeg-loss': { streamId: string; missedPackets: number; droppedFrames: number };
+  /** A simulcast feed could not switch layers (setPreferredLayers failed). */
+  'transcode.layer-failed': { streamId: string; kind: MediaKind; layer: number; error: string };
 
   'packaging.segment-written': { streamId: string; rendition: string; kind: MediaKind; seconds: number; bytes: number };
-  'packaging.write-failed': { streamId: string; what: string; error: string };
+  /** A segment (listed as a gap), a playlist or a removal failed on disk. */
+  'packaging.write-failed': { streamId: string; what: string; error: string; op: 'segment' | 'playlist' | 'remove' };
+
+  /** A playlist or segment could not be read for a viewer (not a vanished file: an I/O error). */
+  'delivery.read-failed': { type: 'playlist' | 'segment'; error: string };
+
+  /** A blocked Low-Latency playlist request was answered, this long after its playlist's last update. */
+  'delivery.ll-blocked-answered': { afterUpdateMs: number };
 
   'signaling.handled': { event: string; ok: boolean };
 }
@@ -93,6 +120,30 @@ export class EventBus {
 
   emit<K extends BusEventName>(name: K, payload: BusEvents[K]): void {
     this.emitter.emit(name, payload);
+  }
+
+  /**
+   * The next `name` event whose payload satisfies `accept`, or undefined after `timeoutMs`. Subscribe
+   * before causing the event: one emitted earlier is not seen.
+   */
+  waitFor<K extends BusEventName>(
+    name: K,
+    accept: (payload: BusEvents[K]) => boolean,
+    timeoutMs: number,
+  ): Promise<BusEvents[K] | undefined> {
+    return new Promise((resolve) => {
+      const listener = (payload: BusEvents[K]) => {
+        if (!accept(payload)) return;
+        finish(payload);
+      };
+      const timer = setTimeout(() => finish(undefined), timeoutMs);
+      const finish = (payload: BusEvents[K] | undefined) => {
+        clearTimeout(timer);
+        this.emitter.off(name, listener);
+        resolve(payload);
+      };
+      this.emitter.on(name, listener);
+    });
   }
 
   /** Waits for every listener (each bounded by its own timeout) before returning. */

@@ -27,6 +27,8 @@ export interface FinishedSegment {
   data: Buffer;
   /** PTS of its first unit (90 kHz), for alignment checks and program date-times. */
   firstPts: number;
+  /** It ended where the next segment began (a cut: for video, a keyframe), not at a run's end or a stall. */
+  endedAtCut: boolean;
 }
 
 const CLOCK = 90_000;
@@ -40,6 +42,8 @@ const DEFAULT_FRAME_TICKS: Record<MediaKind, number> = { video: CLOCK / 30, audi
  */
 export class ClassicRendition {
   playlist?: MediaPlaylist;
+  /** Number of the last segment handed to the playlist (appended once its write is done). */
+  lastNumber?: number;
   private open?: OpenSegment;
   private frameTicks: number;
   private prevPts?: number;
@@ -71,7 +75,10 @@ export class ClassicRendition {
    */
   push(unit: MediaUnit, number: number, cc: number): FinishedSegment | undefined {
     let finished: FinishedSegment | undefined;
-    if (this.open && unit.segment !== this.open.index) finished = this.finish(unit.pts);
+    // The next segment ends this one; after skipped indexes (segments this rendition has no media
+    // for) its own last frame does, or it would stretch over the segments it skipped.
+    if (this.open && unit.segment === this.open.index + 1) finished = this.finish(unit.pts, true);
+    else if (this.open && unit.segment !== this.open.index) finished = this.finish(Math.min(unit.pts, this.open.lastPts + this.frameTicks), false);
     if (this.prevPts !== undefined && unit.pts > this.prevPts) this.frameTicks = unit.pts - this.prevPts;
     this.prevPts = unit.pts;
     if (!this.open) {
@@ -89,7 +96,7 @@ export class ClassicRendition {
     const open = this.open;
     if (!open) return undefined;
     this.prevPts = undefined;
-    return this.finish(open.lastPts + this.frameTicks);
+    return this.finish(open.lastPts + this.frameTicks, false);
   }
 
   /** Records what was written, for the bitrate the master declares. */
@@ -109,7 +116,7 @@ export class ClassicRendition {
     return this.seconds > 0 ? (this.bytes * 8) / this.seconds : 0;
   }
 
-  private finish(endPts: number): FinishedSegment {
+  private finish(endPts: number, endedAtCut: boolean): FinishedSegment {
     const open = this.open!;
     this.open = undefined;
     this.frames += this.framesOpen;
@@ -120,6 +127,7 @@ export class ClassicRendition {
       duration: Math.max(0, endPts - open.firstPts) / CLOCK,
       data: Buffer.concat(open.chunks, open.bytes),
       firstPts: open.firstPts,
+      endedAtCut,
     };
   }
 }

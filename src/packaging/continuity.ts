@@ -10,7 +10,10 @@ export interface Continuity {
   cc: number;
   /** End of the last segment on the stream's timeline (90 kHz): the next timeline starts after it. */
   nextPts?: number;
-  /** TARGETDURATION of the playlists so far (a playlist's must never change). */
+  /**
+   * TARGETDURATION of the playlists so far: a viewer that plays on through a republish or a move to
+   * another node reads the same playlist URL, whose target must not change (RFC 8216 6.2.1).
+   */
   targetDuration?: number;
   /**
    * Each rendition's live window as listed (the stream's last segments): the node continuing the

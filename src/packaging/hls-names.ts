@@ -85,3 +85,53 @@ export function belongsTo(streamId: string, name: string): boolean {
 export function isHlsFile(name: string): boolean {
   return /\.m3u8(\.tmp)?$/.test(name) || SEGMENT.test(name);
 }
+
+/**
+ * Low-Latency HLS (served from memory, never written to HLS_DIR). Every name has `.ll.` after the
+ * stream id or `<id>-<rendition>`, so none can be a classic name or another stream's:
+ *   <id>.ll.m3u8                                 LL master
+ *   <id>-<rendition>.ll.m3u8                     LL media playlist
+ *   <id>-<rendition>.ll.<epoch>.i<run>.mp4       init section of a run (EXT-X-MAP)
+ *   <id>-<rendition>.ll.<epoch>.p<N>.m4s         part N (a counter of the rendition, across segments and runs)
+ *   <id>-<rendition>.ll.<epoch>.s<msn>.m4s       whole segment (msn = the classic segment's number)
+ * `<epoch>` names one packaging of a stream (base 36 of its start time): parts and segments are cached
+ * as immutable, so a stream published again under the same name must not reuse their URLs.
+ */
+export const llMasterPlaylistName = (streamId: string) => `${streamId}.ll.m3u8`;
+export const llMediaPlaylistName = (streamId: string, rendition: string) => `${streamId}-${rendition}.ll.m3u8`;
+export const llInitName = (streamId: string, rendition: string, epoch: string, run: number) =>
+  `${streamId}-${rendition}.ll.${epoch}.i${run}.mp4`;
+export const llPartName = (streamId: string, rendition: string, epoch: string, part: number) =>
+  `${streamId}-${rendition}.ll.${epoch}.p${part}.m4s`;
+export const llSegmentName = (streamId: string, rendition: string, epoch: string, msn: number) =>
+  `${streamId}-${rendition}.ll.${epoch}.s${msn}.m4s`;
+export const llMasterPlaylistUrl = (streamId: string) => liveUrl(llMasterPlaylistName(streamId));
+export const llMediaPlaylistUrl = (streamId: string, rendition: string) => liveUrl(llMediaPlaylistName(streamId, rendition));
+
+export type LlName =
+  | { type: 'master'; streamId: string }
+  | { type: 'playlist'; streamId: string; rendition: string }
+  | { type: 'init' | 'part' | 'segment'; streamId: string; rendition: string; epoch: string; number: number };
+
+const LL_MASTER = /^([A-Za-z0-9_-]{1,128})\.ll\.m3u8$/;
+const LL_RENDITION = `([A-Za-z0-9_-]{1,128}?)-(${RENDITION})\\.ll\\.`;
+const LL_PLAYLIST = new RegExp(`^${LL_RENDITION}m3u8$`);
+const LL_MEDIA = new RegExp(`^${LL_RENDITION}([0-9a-z]{1,12})\\.(?:(i)([0-9]{1,9})\\.mp4|([ps])([0-9]{1,15})\\.m4s)$`);
+const LL_KINDS = { i: 'init', p: 'part', s: 'segment' } as const;
+
+/** What an LL name means, or undefined for any other name (checked before anything is looked up). */
+export function parseLlName(name: string): LlName | undefined {
+  // A rendition's playlist first: `<id>-video.ll.m3u8` also looks like the master of a stream `<id>-video`,
+  // a name no stream can have (reserved suffix).
+  let match = LL_PLAYLIST.exec(name);
+  if (match) return { type: 'playlist', streamId: match[1], rendition: match[2] };
+  match = LL_MASTER.exec(name);
+  if (match) return { type: 'master', streamId: match[1] };
+  match = LL_MEDIA.exec(name);
+  if (!match) return undefined;
+  const kind = (match[4] ?? match[6]) as keyof typeof LL_KINDS;
+  return { type: LL_KINDS[kind], streamId: match[1], rendition: match[2], epoch: match[3], number: Number(match[5] ?? match[7]) };
+}
+
+/** Whether `name` is a Low-Latency name (contains `.ll.`): those are served from memory, never from HLS_DIR. */
+export const isLlName = (name: string): boolean => name.includes('.ll.');

@@ -6,16 +6,24 @@ import { errorMessage } from '../common/errors';
 import { BusEvents, EventBus, OnBusEvent } from '../events/events';
 import { isHlsFile, masterPlaylistUrl, recordingTag, segmentNumber, segmentStream } from './hls-names';
 import { CONTINUITY_STORE, ContinuityStore, laterContinuity } from './continuity';
+import { llPartTiming, LlPartTiming, SKIP_BOUNDARY_TARGETS } from './ll';
+import { LlStreamPackager } from './ll-stream';
 import { SegmentStore } from './segment-store';
 import { Continuity, PackagingInfo, StreamPackager } from './stream-packager';
 
 /** Stream ids whose numbering is remembered after their files went (about 200 bytes each). */
 const REMEMBERED_IDS = 10_000;
+/** LL segments kept in memory after leaving the playlist, for players holding an older playlist. */
+const LL_GRACE_SEGMENTS = 4;
+/** With HLS_RETENTION_SECONDS=-1, how long an ended stream's LL layout stays in memory. */
+const LL_KEPT_AFTER_END_MS = 60_000;
 
 interface Entry {
   streamId: string;
   generation: number;
   packager: StreamPackager;
+  /** Its Low-Latency layout, in memory (closed when the stream's files go, or a later stream of the id starts). */
+  ll: LlStreamPackager;
   startedAt: Date;
   ended: boolean;
   retentionTimer?: NodeJS.Timeout;
@@ -41,6 +49,7 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
    */
   private readonly continuities = new Map<string, Continuity>();
   private readonly store: SegmentStore;
+  private readonly llTiming: LlPartTiming;
 
   constructor(
     @Inject(appConfig.KEY) private readonly config: AppConfig,
@@ -49,6 +58,7 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     @Optional() @Inject(CONTINUITY_STORE) private readonly continuityStore?: ContinuityStore,
   ) {
     this.store = new SegmentStore(config.hls.dir);
+    this.llTiming = llPartTiming(config.hls.partSeconds);
   }
 
   /** Nothing is live at start-up: what a previous run left is stale, unless recordings are kept. */
@@ -62,8 +72,10 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
         this.indexKeptSegments(names);
         return;
       }
-      await Promise.all(names.map((name) => this.store.remove(name).catch(() => undefined)));
-      if (names.length > 0) this.logger.log(`removed ${names.length} stale HLS file(s) from ${dir}`);
+      const failed: string[] = [];
+      await Promise.all(names.map((name) => this.store.remove(name).catch((error) => failed.push(`${name}: ${errorMessage(error)}`))));
+      if (failed.length > 0) this.logger.warn(`could not remove ${failed.length} stale HLS file(s) from ${dir}, e.g. ${failed[0]}`);
+      if (names.length > 0) this.logger.log(`removed ${names.length - failed.length} stale HLS file(s) from ${dir}`);
     } catch (error) {
       // Not fatal: readiness reports the directory (disk check) until it is usable.
       this.logger.error(`HLS directory ${dir} is not usable: ${errorMessage(error)}`);
@@ -76,10 +88,20 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     return [...this.retired].find((e) => e.streamId === streamId && e.generation === generation)?.packager.info();
   }
 
+  /** A stream's Low-Latency layout (served from memory by delivery), while it is kept. */
+  llStream(streamId: string): LlStreamPackager | undefined {
+    const ll = this.entries.get(streamId)?.ll;
+    return ll && !ll.closed ? ll : undefined;
+  }
+
   @OnBusEvent('stream.started')
   onStreamStarted({ streamId, generation, named, continueFrom: fromCluster }: BusEvents['stream.started']): void {
     const previous = this.entries.get(streamId);
-    if (previous) this.retired.add(previous);
+    if (previous) {
+      this.retired.add(previous);
+      // LL URLs name the id, not the generation: the new stream serves them from now on.
+      previous.ll.close('a later stream of the same name started');
+    }
     // Past whichever is further on: what this node knows of the name, or where the cluster says it stands.
     const continueFrom = laterContinuity(previous?.packager.continuity() ?? this.continuities.get(streamId), fromCluster);
     this.continuities.delete(streamId);
@@ -87,20 +109,33 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     const store = this.continuityStore;
     // Only a named stream can go on elsewhere; a connection's id never comes back.
     const saveContinuity = named && store ? (continuity: Continuity) => store.save(streamId, continuity) : undefined;
-    const packager = new StreamPackager(
+    const ll = new LlStreamPackager(
+      streamId,
+      {
+        timing: this.llTiming,
+        // Enough for a delta update to skip segments: CAN-SKIP-UNTIL is six target durations.
+        windowSegments: this.config.hls.listSize + SKIP_BOUNDARY_TARGETS,
+        graceSegments: LL_GRACE_SEGMENTS,
+      },
+      () => packager.fixedTargetDuration,
+      { warn: (message) => this.logger.warn(`[stream:${streamId}] LL ${message}`) },
+      () => packager.master,
+    );
+    const packager: StreamPackager = new StreamPackager(
       streamId,
       { segmentSeconds: this.config.hls.segmentSeconds, listSize: keepAll ? 0 : this.config.hls.listSize, continueFrom, saveContinuity },
       this.store,
       {
         live: () => this.wentLive(streamId),
         segmentWritten: (rendition, kind, seconds, bytes) => this.bus.emit('packaging.segment-written', { streamId, rendition, kind, seconds, bytes }),
-        writeFailed: (what, error) => {
+        writeFailed: (what, error, op) => {
           this.logger.error(`[stream:${streamId}] ${what}: ${error}`);
-          this.bus.emit('packaging.write-failed', { streamId, what, error });
+          this.bus.emit('packaging.write-failed', { streamId, what, error, op });
         },
       },
+      ll,
     );
-    this.entries.set(streamId, { streamId, generation, packager, startedAt: new Date(), ended: false });
+    this.entries.set(streamId, { streamId, generation, packager, ll, startedAt: new Date(), ended: false });
   }
 
   @OnBusEvent('transcode.run-started')
@@ -143,7 +178,10 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([...this.entries.values()].map((entry) => entry.packager.end()));
-    for (const entry of [...this.entries.values(), ...this.retired]) clearTimeout(entry.retentionTimer);
+    for (const entry of [...this.entries.values(), ...this.retired]) {
+      clearTimeout(entry.retentionTimer);
+      entry.ll.close('the server is shutting down');
+    }
   }
 
   private wentLive(streamId: string): void {
@@ -157,7 +195,12 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
 
   private scheduleRemoval(entry: Entry): void {
     const retention = this.config.hls.retentionSeconds;
-    if (retention === -1) return; // a recording: kept
+    if (retention === -1) {
+      // A recording: the files stay; the Low-Latency layout (memory, not a recording) goes after a while.
+      entry.retentionTimer = setTimeout(() => entry.ll.close('the stream ended'), LL_KEPT_AFTER_END_MS);
+      entry.retentionTimer.unref();
+      return;
+    }
     const remove = async () => {
       const current = this.entries.get(entry.streamId) === entry;
       if (current) {
@@ -165,6 +208,7 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
         this.remember(entry.streamId, entry.packager.continuity());
       }
       this.retired.delete(entry);
+      entry.ll.close('the stream ended and its retention time is over');
       // The playlists' names belong to a later stream of the same id if there is one.
       await entry.packager.removeFiles({ playlists: current });
       this.bus.emit('stream.removed', { streamId: entry.streamId, generation: entry.generation });

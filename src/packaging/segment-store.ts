@@ -10,7 +10,15 @@ export class SegmentStore {
   constructor(readonly dir: string) {}
 
   async writeSegment(name: string, data: Buffer): Promise<void> {
-    await writeFile(join(this.dir, name), data);
+    const path = join(this.dir, name);
+    try {
+      await writeFile(path, data);
+    } catch (error) {
+      // A disk that filled up mid-write leaves a truncated file: no playlist lists it (it becomes a
+      // gap), so nothing would ever delete it, and it holds space the next segment needs.
+      await unlink(path).catch(() => undefined); // best effort: the write's error is the one to report
+      throw error;
+    }
   }
 
   async writePlaylist(name: string, text: string): Promise<void> {

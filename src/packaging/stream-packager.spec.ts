@@ -134,6 +134,47 @@ describe('StreamPackager', () => {
     for (const extinf of text.match(/#EXTINF:([\d.]+)/g)!) expect(Math.round(Number(extinf.slice(8)))).toBeLessThanOrEqual(2);
   });
 
+  it('decides TARGETDURATION from video when audio runs ahead of a late first keyframe, and never writes another', async () => {
+    const store = new SegmentStore(dir);
+    const written: string[] = [];
+    const real = store.writePlaylist.bind(store);
+    store.writePlaylist = async (name, text) => {
+      if (name.includes('-')) written.push(text);
+      return real(name, text);
+    };
+    packager = new StreamPackager('s1', { segmentSeconds: 1, listSize: 6 }, store, listener);
+    packager.onRunStarted(1, TRACKS);
+    // A publisher that ignores keyframe requests: GOP 2 s, its first keyframe 1.7 s after audio began.
+    const clock = { ms: 0 };
+    const cutter = new SegmentCutter<Omit<MediaUnit, 'segment'>>(
+      TRACKS.map((t) => ({ name: t.rendition, kind: t.kind })),
+      { targetSeconds: 1, now: () => clock.ms },
+      (r, u, segment) => packager.onUnit(1, r, { ...u, segment }),
+    );
+    const unit = (t: number, keyframe: boolean, data: Buffer) => ({ pts: Math.round(t * CLOCK), dts: Math.round(t * CLOCK), keyframe, data, packets: Buffer.alloc(188), programHeaders: HEADERS });
+    let a = 0;
+    for (let f = 0; f < 30 * 12; f++) {
+      const t = f / 30;
+      clock.ms = t * 1000;
+      while (a * (1024 / 48000) <= t) cutter.push('audio', unit(a++ * (1024 / 48000), true, Buffer.alloc(300)));
+      if (t < 1.7) continue;
+      const key = (f - 51) % 60 === 0;
+      cutter.push('video', unit(t, key, key ? Buffer.concat([START, SPS, START, PPS, START, Buffer.from([0x65])]) : Buffer.from([0, 0, 0, 1, 0x41])));
+    }
+    cutter.end();
+    packager.onRunEnded(1);
+    await packager.settled();
+    expect(written.length).toBeGreaterThan(8);
+    for (const text of written) {
+      expect(text).toContain('#EXT-X-TARGETDURATION:2\n');
+      for (const m of text.matchAll(/#EXTINF:([\d.]+)/g)) expect(Math.round(Number(m[1]))).toBeLessThanOrEqual(2);
+    }
+    // Audio started before video: its playlist begins earlier, in the same numbering.
+    const firstOf = (rendition: string) => written.find((text) => text.includes(`${rendition}_s1_`))!;
+    expect(firstOf('audio')).toContain('#EXT-X-MEDIA-SEQUENCE:1\n');
+    expect(firstOf('video')).toMatch(/#EXT-X-MEDIA-SEQUENCE:[23]\n/);
+  });
+
   it('lists a segment it could not write as a gap and carries on', async () => {
     const store = new SegmentStore(dir);
     const real = store.writeSegment.bind(store);
@@ -149,6 +190,28 @@ describe('StreamPackager', () => {
     expect(video).toContain('#EXT-X-GAP\n#EXTINF:1.000,\nvideo_s1_003.ts\n');
     expect(video).toContain('video_s1_004.ts\n');
     expect(events.failed.some((f) => f.includes('video_s1_003.ts'))).toBe(true);
+  });
+
+  it('lists the numbers a rendition has no media for as gaps, timed and counted as the other rendition has them', async () => {
+    // Run 1: audio stops after 2 s (its RTP went quiet) while video goes on to 5 s; then run 2 (the filler run).
+    packager.onRunStarted(1, TRACKS);
+    for (const { rendition, unit } of runUnits(5, 10)) {
+      if (rendition === 'audio' && unit.pts >= 12 * CLOCK) continue;
+      packager.onUnit(1, rendition, unit);
+    }
+    packager.onRunEnded(1);
+    play(2, 3, 15.1);
+    await packager.settled();
+    const numbers = (text: string) => [...text.matchAll(/_(\d{3})\.ts/g)].map((m) => Number(m[1]));
+    const video = playlist('s1-video.m3u8');
+    const audio = playlist('s1-audio.m3u8');
+    // Same numbers in the same places: a playlist numbers segments by position.
+    expect(numbers(audio)).toEqual(numbers(video));
+    // The missing ones are gaps with the video's durations, before the same discontinuity.
+    expect(audio).toContain('#EXT-X-GAP\n#EXTINF:1.000,\naudio_s1_003.ts\n#EXT-X-GAP\n#EXTINF:1.000,\naudio_s1_004.ts\n');
+    const before = (text: string) => text.slice(0, text.indexOf('#EXT-X-DISCONTINUITY\n'));
+    expect(numbers(before(audio))).toEqual(numbers(before(video)));
+    expect(audio).toContain('#EXT-X-VERSION:8\n'); // EXT-X-GAP needs version 8
   });
 
   it('ends every playlist with ENDLIST and removes only its own files', async () => {

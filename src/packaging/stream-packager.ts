@@ -5,6 +5,7 @@ import type { MediaKind, MediaUnit, RunTrack } from '../transcode/media-unit';
 import { ClassicRendition, FinishedSegment } from './classic-rendition';
 import {
   liveUrl,
+  llMasterPlaylistUrl,
   masterPlaylistName,
   masterPlaylistUrl,
   mediaPlaylistName,
@@ -13,7 +14,9 @@ import {
   recordingPlaylistName,
   segmentName,
 } from './hls-names';
+import type { LlStreamPackager } from './ll-stream';
 import { MasterPlaylistInput, renderMasterPlaylist } from './master-playlist';
+import { KeyframeCadence } from './keyframe-cadence';
 import { MediaPlaylist, Segment } from './media-playlist';
 import type { SegmentStore } from './segment-store';
 import type { Continuity, ListedSegment } from './continuity';
@@ -26,7 +29,7 @@ export interface PackagerOptions {
   listSize: number;
   /**
    * Where an earlier stream of the same name left off (numbering continues past its files), or where
-   * this stream stood on the node it comes from (its target duration is kept too).
+   * this stream stood on the node it comes from (its last window is listed first, see Continuity).
    */
   continueFrom?: Continuity;
   /**
@@ -36,15 +39,21 @@ export interface PackagerOptions {
   saveContinuity?: (continuity: Continuity) => Promise<boolean>;
 }
 
+/** The kinds of disk work packaging does: a failed one is a gap, a stale playlist, or a file left behind. */
+export type WriteOp = 'segment' | 'playlist' | 'remove';
+
 /** What packaging reports to its owner. */
 export interface PackagerEvents {
   live(): void;
   segmentWritten(rendition: string, kind: MediaKind, seconds: number, bytes: number): void;
-  writeFailed(what: string, error: string): void;
+  /** `op` says which kind of write failed (a label for metrics); `what` names the file. */
+  writeFailed(what: string, error: string, op: WriteOp): void;
 }
 
 export interface PackagingInfo {
   masterUrl: string;
+  /** The Low-Latency master (served from memory once the classic master is written). */
+  llMasterUrl: string;
   live: boolean;
   playlists: Partial<Record<MediaKind, string>>;
   segments: Partial<Record<MediaKind, number>>;
@@ -53,8 +62,16 @@ export interface PackagingInfo {
   targetDuration?: number;
   /** The VOD master of a recording, once the stream has ended with HLS_RETENTION_SECONDS=-1. */
   recordingUrl?: string;
+  /** Median time between the video's keyframes (seconds), once measured. */
+  keyframeIntervalSeconds?: number;
+  /** Keyframes come further apart than the segment target: segments last a keyframe interval. */
+  keyframesSlowerThanTarget: boolean;
+  /** HLS_SEGMENT_SECONDS. */
+  segmentTargetSeconds: number;
 }
 
+/** Segments that may wait for the stream's first video segment before the target is decided without it. */
+const MAX_UNLISTED = 8;
 const CLOCK = 90_000;
 /** Segments per rendition saved for another node to list first, when playlists keep them all (a recording). */
 const KEPT_FOR_CONTINUITY = 10;
@@ -92,6 +109,10 @@ export class StreamPackager {
   private readonly files = new Set<string>();
   private recordingUrl?: string;
   private targetDuration?: number;
+  /** Segments completed before the target was known (see complete). */
+  private readonly unlisted: Array<{ rendition: ClassicRendition; finished: FinishedSegment }> = [];
+  /** Duration and discontinuity count of each recent segment number, from whichever rendition had it first. */
+  private readonly numbered = new Map<number, { duration: number; cc: number }>();
   private declaredBandwidth = 0;
   private firstVideoSegmentAt?: number;
   private masterKey = '';
@@ -105,31 +126,44 @@ export class StreamPackager {
   /** Where the segments listed so far leave the stream (what another node would continue from). */
   private listed: Continuity = { nextNumber: 1, cc: 0 };
   private writes: Promise<void> = Promise.resolve();
+  private readonly keyframes = new KeyframeCadence();
 
   constructor(
     readonly streamId: string,
     private readonly options: PackagerOptions,
     private readonly store: SegmentStore,
     private readonly events: PackagerEvents,
+    /** The Low-Latency layout, fed the same units with the same numbers (none: classic only). */
+    private readonly ll?: LlStreamPackager,
   ) {
     if (options.continueFrom) {
       this.nextNumber = options.continueFrom.nextNumber;
       // The first run after an earlier stream is a discontinuity from it.
       this.cc = options.continueFrom.cc + 1;
-      this.timelineEnd = options.continueFrom.nextPts ?? 0;
       this.targetDuration = options.continueFrom.targetDuration;
+      this.timelineEnd = options.continueFrom.nextPts ?? 0;
       const { nextNumber, cc, nextPts, targetDuration } = options.continueFrom;
       this.listed = { nextNumber, cc, nextPts, targetDuration };
     }
+  }
+
+  /** TARGETDURATION, fixed by the stream's first segment; undefined before. */
+  get fixedTargetDuration(): number | undefined {
+    return this.targetDuration;
+  }
+
+  /** What the master written last says (renditions, codecs, sizes, bandwidth); undefined before it is written. */
+  get master(): MasterPlaylistInput | undefined {
+    return this.masterInput;
   }
 
   private get prefix(): string {
     return `[stream:${this.streamId}]`;
   }
 
-  /** Where a later stream of the same name should continue (a new stream: its own target duration). */
+  /** Where a later stream of the same name should continue. */
   continuity(): Continuity {
-    return { nextNumber: this.nextNumber, cc: this.cc, nextPts: this.timelineEnd };
+    return { nextNumber: this.nextNumber, cc: this.cc, nextPts: this.timelineEnd, targetDuration: this.targetDuration };
   }
 
   onRunStarted(run: number, tracks: RunTrack[]): void {
@@ -139,6 +173,8 @@ export class StreamPackager {
     this.runBase = this.nextNumber;
     this.runWrote = false;
     this.wanted = tracks;
+    this.keyframes.reset();
+    this.ll?.onRunStarted(run, tracks);
   }
 
   onUnit(run: number, rendition: string, unit: MediaUnit): void {
@@ -149,13 +185,20 @@ export class StreamPackager {
       target = new ClassicRendition(rendition, kind);
       this.renditions.set(rendition, target);
     }
-    if (target.kind === 'video' && unit.keyframe) this.noteVideo(target, unit.data);
+    if (target.kind === 'video' && unit.keyframe) {
+      this.noteVideo(target, unit.data);
+      if (rendition === this.wanted.find((t) => t.kind === 'video')?.rendition) this.keyframes.keyframe(unit.pts);
+    }
     const finished = target.push(unit, this.runBase + unit.segment, this.cc);
     if (finished) this.complete(target, finished);
+    // After the classic rendition, so a first segment completed by this unit has fixed TARGETDURATION.
+    this.ll?.onUnit(rendition, target.kind, unit, this.runBase + unit.segment);
   }
 
   onRunEnded(run: number): void {
-    if (run === this.currentRun) this.flushAll();
+    if (run !== this.currentRun) return;
+    this.flushAll();
+    this.ll?.onRunEnded(run);
   }
 
   /**
@@ -172,7 +215,9 @@ export class StreamPackager {
   async end(): Promise<void> {
     if (this.ended) return this.writes;
     this.flushAll();
+    if (this.unlisted.length > 0) this.decideTarget();
     this.ended = true;
+    this.ll?.end();
     for (const rendition of this.renditions.values()) {
       const playlist = rendition.playlist;
       if (!playlist) continue;
@@ -213,7 +258,7 @@ export class StreamPackager {
     if (options.playlists) {
       names.push(masterPlaylistName(this.streamId), ...[...this.renditions.keys()].map((r) => mediaPlaylistName(this.streamId, r)));
     }
-    await Promise.all(names.map((name) => this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error)))));
+    await Promise.all(names.map((name) => this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error), 'remove'))));
     this.files.clear();
   }
 
@@ -229,6 +274,7 @@ export class StreamPackager {
     }
     return {
       masterUrl: masterPlaylistUrl(this.streamId),
+      llMasterUrl: llMasterPlaylistUrl(this.streamId),
       live: this.isLive,
       playlists,
       segments,
@@ -236,6 +282,9 @@ export class StreamPackager {
       bitrateKbps,
       targetDuration: this.targetDuration,
       recordingUrl: this.recordingUrl,
+      keyframeIntervalSeconds: this.keyframes.intervalSeconds,
+      keyframesSlowerThanTarget: this.keyframes.slowerThan(this.options.segmentSeconds),
+      segmentTargetSeconds: this.options.segmentSeconds,
     };
   }
 
@@ -270,17 +319,41 @@ export class StreamPackager {
   private complete(rendition: ClassicRendition, finished: FinishedSegment): void {
     this.runWrote = true;
     this.nextNumber = Math.max(this.nextNumber, finished.number + 1);
-    // Fixed by the stream's first segment, before any playlist exists: the configured target where
-    // keyframes come when asked, the publisher's own keyframe interval where they do not.
-    this.targetDuration ??= Math.max(Math.ceil(this.options.segmentSeconds), Math.round(finished.duration));
-    if (Math.round(finished.duration) > this.targetDuration) {
-      this.logger.warn(`${this.prefix} ${rendition.name} segment ${finished.number} lasts ${finished.duration.toFixed(3)} s, over the ${this.targetDuration} s target`);
+    if (!this.numbered.has(finished.number)) this.numbered.set(finished.number, { duration: finished.duration, cc: finished.cc });
+    for (const number of [...this.numbered.keys()]) if (number < finished.number - 4 * Math.max(this.options.listSize, 6)) this.numbered.delete(number);
+    if (this.targetDuration === undefined) {
+      // TARGETDURATION is fixed before any playlist exists and never changes (RFC 8216 6.2.1). Video
+      // decides: its first segment that ended on a keyframe measures the keyframe interval (the
+      // configured target where keyframes come when asked, the publisher's own where it ignores the
+      // requests). Segments completed before that wait, unlisted; they are never longer than it.
+      const decides = rendition.kind === 'video' ? finished.endedAtCut : !this.wanted.some((t) => t.kind === 'video');
+      this.unlisted.push({ rendition, finished });
+      if (!decides && this.unlisted.length < MAX_UNLISTED) return;
+      this.decideTarget();
+      return;
+    }
+    this.list(rendition, finished);
+  }
+
+  /** Fixes the target from the segments waiting for it, and lists them in the order they completed. */
+  private decideTarget(): void {
+    const longest = Math.max(0, ...this.unlisted.map((u) => u.finished.duration));
+    this.targetDuration = Math.max(Math.ceil(this.options.segmentSeconds), Math.round(longest));
+    const waiting = this.unlisted.splice(0);
+    for (const { rendition, finished } of waiting) this.list(rendition, finished);
+  }
+
+  private list(rendition: ClassicRendition, finished: FinishedSegment): void {
+    const target = this.targetDuration!;
+    if (Math.round(finished.duration) > target) {
+      this.logger.warn(`${this.prefix} ${rendition.name} segment ${finished.number} lasts ${finished.duration.toFixed(3)} s, over the ${target} s target`);
     }
     if (!rendition.playlist) {
-      rendition.playlist = new MediaPlaylist(this.targetDuration, this.options.listSize);
+      rendition.playlist = new MediaPlaylist(target, this.options.listSize);
       this.seed(rendition.name, rendition.playlist, finished.number);
     }
     const playlist = rendition.playlist;
+    const gaps = this.missingBefore(rendition, finished);
     const uri = segmentName(this.streamId, rendition.name, finished.number);
     const segment: Segment = { uri, number: finished.number, duration: finished.duration, bytes: finished.data.length, cc: finished.cc };
     const segmentEnd = finished.firstPts + Math.round(finished.duration * CLOCK);
@@ -293,10 +366,11 @@ export class StreamPackager {
       } catch (error) {
         // Disk full or gone: the segment is listed as a gap, so numbering and timing hold for players.
         segment.gap = true;
-        this.events.writeFailed(`segment ${uri}`, errorMessage(error));
+        this.events.writeFailed(`segment ${uri}`, errorMessage(error), 'segment');
       }
-      if (!(await this.mayList(this.listingContinuity(rendition.name, segment, segmentEnd)))) return;
-      const slid = playlist.append(segment);
+      if (!(await this.mayList(this.listingContinuity(rendition.name, [...gaps, segment], segmentEnd)))) return;
+      const slid = gaps.flatMap((gap) => playlist.append(gap));
+      slid.push(...playlist.append(segment));
       if (!segment.gap) {
         rendition.measure(segment, MIN_SECONDS_FOR_PEAK);
         this.events.segmentWritten(rendition.name, rendition.kind, segment.duration, segment.bytes);
@@ -307,19 +381,20 @@ export class StreamPackager {
     });
   }
 
-  /** Where the stream stands once `segment` of `rendition` is listed (the other renditions as they are). */
-  private listingContinuity(renditionName: string, segment: Segment, segmentEnd: number): Continuity {
+  /** Where the stream stands once `added` of `rendition` are listed (the other renditions as they are). */
+  private listingContinuity(renditionName: string, added: Segment[], segmentEnd: number): Continuity {
     const keep = this.options.listSize || KEPT_FOR_CONTINUITY;
     const window = (list: readonly Segment[]): ListedSegment[] =>
       list.slice(-keep).map(({ uri, number, duration, cc, gap }) => (gap ? { uri, number, duration, cc, gap } : { uri, number, duration, cc }));
     const renditions: Record<string, ListedSegment[]> = {};
     for (const rendition of this.renditions.values()) {
       const listed = rendition.playlist?.segments ?? [];
-      renditions[rendition.name] = window(rendition.name === renditionName ? [...listed, segment] : listed);
+      renditions[rendition.name] = window(rendition.name === renditionName ? [...listed, ...added] : listed);
     }
+    const last = added[added.length - 1];
     this.listed = {
-      nextNumber: Math.max(this.listed.nextNumber, segment.number + 1),
-      cc: Math.max(this.listed.cc, segment.cc),
+      nextNumber: Math.max(this.listed.nextNumber, last.number + 1),
+      cc: Math.max(this.listed.cc, last.cc),
       nextPts: Math.max(this.listed.nextPts ?? 0, segmentEnd),
       targetDuration: this.targetDuration,
     };
@@ -352,6 +427,30 @@ export class StreamPackager {
       this.logger.log(`${this.prefix} another node continues the stream: segment ${continuity.nextNumber - 1} and later are not listed here`);
     }
     return allowed;
+  }
+
+  /**
+   * Numbers this rendition has no media for (its source stalled while the others went on): a playlist
+   * numbers its segments by position, so each gets an EXT-X-GAP entry with the time and discontinuity
+   * count the other renditions gave that number. Renditions then agree on every number.
+   */
+  private missingBefore(rendition: ClassicRendition, finished: FinishedSegment): Segment[] {
+    const last = rendition.lastNumber;
+    rendition.lastNumber = finished.number;
+    if (last === undefined) return [];
+    const gaps: Segment[] = [];
+    for (let number = last + 1; number < finished.number; number++) {
+      const known = this.numbered.get(number);
+      gaps.push({
+        uri: segmentName(this.streamId, rendition.name, number),
+        number,
+        duration: known?.duration ?? this.options.segmentSeconds,
+        bytes: 0,
+        cc: known?.cc ?? finished.cc,
+        gap: true,
+      });
+    }
+    return gaps;
   }
 
   /**
@@ -412,7 +511,7 @@ export class StreamPackager {
       const uri = rendition.expired.shift()!;
       await this.store.remove(uri).then(
         () => this.files.delete(uri),
-        (error) => this.events.writeFailed(`removing ${uri}`, errorMessage(error)),
+        (error) => this.events.writeFailed(`removing ${uri}`, errorMessage(error), 'remove'),
       );
     }
   }
@@ -420,7 +519,8 @@ export class StreamPackager {
   private write(what: string, work: () => Promise<void>): void {
     this.writes = this.writes.then(work).catch((error) => {
       this.logger.error(`${this.prefix} writing ${what}: ${errorMessage(error)}`);
-      this.events.writeFailed(what, errorMessage(error));
+      // What is left of a job after its segment (playlists, master) failed.
+      this.events.writeFailed(what, errorMessage(error), 'playlist');
     });
   }
 }

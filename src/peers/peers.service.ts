@@ -3,7 +3,7 @@ import { types as mediasoupTypes } from 'mediasoup';
 import type { Consumer } from 'mediasoup/node/lib/Consumer';
 import type { Producer } from 'mediasoup/node/lib/Producer';
 import type { Router } from 'mediasoup/node/lib/Router';
-import type { DtlsParameters } from 'mediasoup/node/lib/WebRtcTransport';
+import type { DtlsParameters, IceCandidate, IceParameters } from 'mediasoup/node/lib/WebRtcTransport';
 import type { MediaKind, RtpCapabilities, RtpParameters } from 'mediasoup/node/lib/RtpParameters';
 import {
   BadRequestError,
@@ -55,7 +55,7 @@ export class PeersService implements OnModuleInit, OnApplicationShutdown {
   private activityTimer?: NodeJS.Timeout;
 
   constructor(
-    @Inject(appConfig.KEY) config: AppConfig,
+    @Inject(appConfig.KEY) private readonly config: AppConfig,
     private readonly pool: WorkerPoolService,
     private readonly bus: EventBus,
   ) {
@@ -134,6 +134,12 @@ export class PeersService implements OnModuleInit, OnApplicationShutdown {
     if (peer.transports.size + peer.pending.transports.size >= PEER_LIMITS.transports) {
       throw new LimitExceededError(`transport limit reached (${PEER_LIMITS.transports} per peer)`);
     }
+    // MAX_PEERS caps publishers (a send transport each, pending ones included); viewers are not counted.
+    const maxPeers = this.config.maxPeers;
+    if (direction === 'send' && maxPeers > 0) {
+      const publishing = this.all().filter((p) => !p.closed && (p.transports.has('send') || p.pending.transports.has('send'))).length;
+      if (publishing >= maxPeers) throw new LimitExceededError(`server full: ${publishing} publishing peers (MAX_PEERS=${maxPeers})`);
+    }
     peer.pending.transports.add(direction);
     let transport;
     try {
@@ -148,6 +154,13 @@ export class PeersService implements OnModuleInit, OnApplicationShutdown {
     }
     peer.transports.set(direction, transport);
     if (direction === 'send') this.activity.watch(peerId, transport);
+    transport.on('dtlsstatechange', (state) => {
+      // Only the client's doing: a transport we close emits nothing more.
+      if (transport.closed || (state !== 'failed' && state !== 'closed')) return;
+      const reason = state === 'failed' ? 'DTLS failed' : 'DTLS closed by the client';
+      this.logger.log(`[peer:${peerId}] ${direction} transport: ${reason}`);
+      this.bus.emit('peer.transport-failed', { peerId, direction, reason });
+    });
     transport.observer.once('close', () => {
       if (peer.transports.get(direction) === transport) peer.transports.delete(direction);
       peer.connected.delete(transport.id);
@@ -173,6 +186,17 @@ export class PeersService implements OnModuleInit, OnApplicationShutdown {
       peer.connected.delete(transportId);
       throw refusedByWorker(`cannot connect transport ${transportId}`, error);
     }
+  }
+
+  /**
+   * New local ICE credentials for a transport (an ICE restart asked for by the client); its candidates
+   * stay. The client's checks with the new credentials then select a new path.
+   */
+  async restartIce(peerId: string, transportId: string): Promise<{ iceParameters: IceParameters; iceCandidates: IceCandidate[] }> {
+    const transport = this.get(peerId).transportById(transportId);
+    if (!transport) throw new NotFoundError(`transport ${transportId} not found`);
+    const iceParameters = await transport.restartIce();
+    return { iceParameters, iceCandidates: transport.iceCandidates };
   }
 
   async produce(peerId: string, kind: MediaKind, rtpParameters: RtpParameters): Promise<string> {
@@ -276,9 +300,12 @@ export class PeersService implements OnModuleInit, OnApplicationShutdown {
   async leave(peerId: string, reason: string, intentional: boolean): Promise<void> {
     const peer = this.peers.get(peerId);
     if (!peer || peer.closed) return;
+    const startedAt = Date.now();
     const listening = this.bus.emitAndWait('peer.leaving', { peerId, reason, intentional });
     if (!(await withTimeout(listening, LEAVING_TIMEOUT_MS))) {
+      // Its transports close now, under a listener still at work (FFmpeg then takes ~9 s to stop).
       this.logger.warn(`[peer:${peerId}] listeners of its leaving took over ${LEAVING_TIMEOUT_MS} ms; closing its transports anyway`);
+      this.bus.emit('peer.leaving-timed-out', { peerId, waitedMs: Date.now() - startedAt });
     }
     if (this.peers.get(peerId) !== peer) return;
     this.peers.delete(peerId);

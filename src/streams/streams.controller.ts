@@ -4,6 +4,7 @@ import { concat, defer, map, Observable, of } from 'rxjs';
 import { CLUSTER } from '../cluster/cluster.constants';
 import type { Cluster } from '../cluster/cluster.types';
 import { HOP_HEADER } from '../cluster/node-http';
+import { llMasterPlaylistUrl } from '../packaging/hls-names';
 import { PackagingService } from '../packaging/packaging.service';
 import { TranscoderService } from '../transcode/transcoder.service';
 import { StreamInfoDto } from './dto/stream-info.dto';
@@ -39,7 +40,13 @@ export class StreamsController {
     return defer(() =>
       concat(
         of<MessageEvent>({ type: 'init', data: { livePeers: this.directory.liveIds().map((peerId) => ({ peerId })) } }),
-        this.directory.notices.pipe(map(({ type, peerId }): MessageEvent => ({ type, data: { peerId } }))),
+        this.directory.notices.pipe(
+          map(({ type, peerId }): MessageEvent => ({
+            type,
+            // peerLive also names the Low-Latency master (an extra field: clients of the original event ignore it).
+            data: type === 'peerLive' ? { peerId, llMasterUrl: llMasterPlaylistUrl(peerId) } : { peerId },
+          })),
+        ),
       ),
     );
   }
@@ -81,6 +88,11 @@ export class StreamsController {
   private info(stream: StreamRecord): StreamInfo {
     const current = stream.state !== 'ended';
     const node = this.clustered ? this.cluster.nodeId : undefined;
-    return streamInfo(stream, current ? this.transcoder.info(stream.id) : undefined, this.packaging.info(stream.id, stream.generation), node);
+    return streamInfo(
+      stream,
+      current ? this.transcoder.info(stream.id) : undefined,
+      this.packaging.info(stream.id, stream.generation),
+      node,
+    );
   }
 }

@@ -42,6 +42,8 @@ export interface StreamRecord {
   generation: number;
   /** The peer publishing it now; undefined while parked or ended. */
   publisherId?: string;
+  /** While parked: the publisher that is gone (it may still end the stream on purpose, e.g. a late WHIP DELETE). */
+  parkedBy?: string;
   startedAt: Date;
   state: StreamState;
   /** Kinds it has carried: they stay (as filler) while no publisher feeds them. */
@@ -210,6 +212,23 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
     return id;
   }
 
+  /**
+   * A publisher that is already gone says it ended on purpose (a WHIP client whose peer connection
+   * closed, then sends DELETE): its stream, if still parked waiting for it, ends now instead of after
+   * the grace period. False when no stream waits for that publisher (another took it over, or it ended).
+   */
+  async endParked(peerId: string, reason: string): Promise<boolean> {
+    const stream = this.parkedStream(peerId);
+    if (!stream) return false;
+    await this.end(stream, reason);
+    return true;
+  }
+
+  /** The id of the stream that waits (parked) for `peerId` to come back, if any. */
+  parkedStreamOf(peerId: string): string | undefined {
+    return this.parkedStream(peerId)?.id;
+  }
+
   @OnBusEvent('producer.created')
   onProducerCreated({ peerId, producerId, kind }: BusEvents['producer.created']): void {
     const stream = this.streamOf(peerId);
@@ -287,6 +306,7 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
   private async handOver(stream: StreamRecord, publisherId: string, why: string): Promise<void> {
     clearTimeout(stream.graceTimer);
     stream.graceTimer = undefined;
+    stream.parkedBy = undefined;
     const previous = stream.publisherId ?? null;
     if (previous !== null) {
       this.publishers.delete(previous);
@@ -331,6 +351,7 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
   private async park(stream: StreamRecord, peerId: string, reason: string): Promise<void> {
     this.publishers.delete(peerId);
     stream.publisherId = undefined;
+    stream.parkedBy = peerId;
     if (stream.state === 'live') {
       stream.state = 'parked';
       this.share(stream);
@@ -372,6 +393,10 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
     return stream.ending;
   }
 
+  private parkedStream(peerId: string): StreamRecord | undefined {
+    return [...this.streams.values()].find((s) => s.parkedBy === peerId && s.publisherId === undefined && s.state !== 'ended' && !s.ending);
+  }
+
   /**
    * Claims the stream's id in the cluster (on a single node this always succeeds). Held on another
    * node: taken over if that holder is parked or silent, or with STREAM_TAKEOVER; otherwise
@@ -395,12 +420,9 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
       this.logger.log(`[stream:${id}] taken over from node ${holder.node} (${why})`);
     }
     const continueFrom = named ? await this.loadContinuity(id) : undefined;
-    // Only the same stream lists the last segments again and keeps their target; a new stream of the
-    // name only numbers past them (and its timeline follows theirs).
-    if (continueFrom && !previousHolder) {
-      delete continueFrom.renditions;
-      delete continueFrom.targetDuration;
-    }
+    // Only the same stream lists the last segments again; a new stream of the name numbers past them
+    // (at the same target, for viewers playing on through a republish; its timeline follows theirs).
+    if (continueFrom && !previousHolder) delete continueFrom.renditions;
     return { continueFrom, previousHolder };
   }
 

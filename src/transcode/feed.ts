@@ -23,6 +23,11 @@ export interface Feed {
   pause(): Promise<void>;
   resume(): Promise<void>;
   requestKeyFrame(): void;
+  /**
+   * Resolves true once the first keyframe after a resume has gone to FFmpeg (false on timeout or
+   * abort); call before resume(). A feed without it lets the other kinds start at once.
+   */
+  waitForFirstKeyframe?(timeoutMs: number, abort: AbortSignal): Promise<boolean>;
   /** Called on every cut: revisits what is sent. */
   tick(): void;
   close(): void;

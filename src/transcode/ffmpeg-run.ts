@@ -10,6 +10,8 @@ export interface RunSink {
   onUnit(rendition: string, unit: MediaUnit): void;
   /** Segment `index` started (at once, as its keyframe arrives). */
   onCut(index: number): void;
+  /** FFmpeg reported RTP packets missed or frames dropped (increments). */
+  onLoss?(missedPackets: number, droppedFrames: number): void;
   /** A video rendition waits for a keyframe (it missed one at a cut). */
   onKeyframeNeeded(rendition: string): void;
 }
@@ -50,7 +52,9 @@ export class FfmpegRun {
     onLine: (line: string) => void,
   ) {
     this.members = members.map(({ command, ports }, index) => {
-      const process = new FfmpegProcess(runner, binary, command.args, command.outputs.length, onLine);
+      const process = new FfmpegProcess(runner, binary, command.args, command.outputs.length, onLine, (missed, dropped) =>
+        this.sink.onLoss?.(missed, dropped),
+      );
       const cutter = new SegmentCutter<TsAccessUnit & { programHeaders: Buffer }>(
         command.outputs.map((o) => ({ name: o.rendition, kind: o.kind })),
         { targetSeconds },

@@ -45,6 +45,11 @@ export class PortPool {
     return this.leased.size;
   }
 
+  /** Blocks not leased now (one may still turn out to be held by another program when leased). */
+  get available(): number {
+    return this.free.length;
+  }
+
   async lease(): Promise<PortLease> {
     const tried: number[] = [];
     try {

@@ -8,6 +8,8 @@ import type { RtpEncodingParameters } from 'mediasoup/node/lib/RtpParameters';
 export class ProducerActivity {
   private total?: { bytes: number; at: number };
   private readonly encodings = new Map<number, { bytes: number; at: number }>();
+  /** What countSinceLastLook saw last: packets, and the highest cumulative loss (it can go down). */
+  private counted?: { packets: number; lost: number };
 
   constructor(private readonly declared: RtpEncodingParameters[]) {}
 
@@ -21,6 +23,20 @@ export class ProducerActivity {
       const seen = this.encodings.get(index);
       if (!seen || stat.byteCount > seen.bytes) this.encodings.set(index, { bytes: stat.byteCount, at: now });
     }
+  }
+
+  /**
+   * RTP packets received and lost since the last call (mediasoup's cumulative counts, summed over the
+   * encodings). The first call only sets the baseline; a count that went down (an encoding's stream
+   * replaced) starts a new one, and loss is counted only past the highest seen (late packets lower it).
+   */
+  countSinceLastLook(stats: ProducerStat[]): { packets: number; lost: number } {
+    const packets = stats.reduce((sum, s) => sum + (s.packetCount ?? 0), 0);
+    const lost = stats.reduce((sum, s) => sum + Math.max(0, s.packetsLost ?? 0), 0);
+    const last = this.counted;
+    this.counted = { packets, lost: Math.max(lost, last?.lost ?? 0) };
+    if (!last) return { packets: 0, lost: 0 };
+    return { packets: Math.max(0, packets - last.packets), lost: Math.max(0, lost - last.lost) };
   }
 
   /** How long nothing arrived (0 right after an update that saw bytes; 0 before any update). */

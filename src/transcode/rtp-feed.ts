@@ -28,6 +28,7 @@ export class RtpFeed implements Feed {
     private readonly consumer: Consumer,
     private readonly ports: PortPair,
     private readonly logPrefix: string,
+    private readonly onLayerFailed: (layer: number, error: string) => void,
   ) {
     if (consumer.type === 'simulcast') {
       this.selector = new LayerSelector();
@@ -38,12 +39,18 @@ export class RtpFeed implements Feed {
     }
   }
 
-  static async open(router: Router, producer: Producer, ports: PortPair, logPrefix: string): Promise<RtpFeed> {
+  static async open(
+    router: Router,
+    producer: Producer,
+    ports: PortPair,
+    logPrefix: string,
+    onLayerFailed: (layer: number, error: string) => void = () => undefined,
+  ): Promise<RtpFeed> {
     const transport = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
     try {
       await transport.connect({ ip: '127.0.0.1', port: ports.rtp, rtcpPort: ports.rtcp });
       const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: true });
-      return new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix);
+      return new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix, onLayerFailed);
     } catch (error) {
       transport.close();
       throw error;
@@ -68,6 +75,42 @@ export class RtpFeed implements Feed {
 
   async resume(): Promise<void> {
     if (!this.consumer.closed) await this.consumer.resume();
+  }
+
+  /**
+   * Resolves once the consumer has sent FFmpeg its first keyframe after a resume (a video consumer
+   * forwards nothing before one), or false after `timeoutMs` or when `abort` fires. Call before
+   * resume(). FFmpeg times each RTP stream from its own first packet until the RTCP sender reports
+   * align them, so the audio is resumed only then: both start together, with no jump later.
+   */
+  async waitForFirstKeyframe(timeoutMs: number, abort: AbortSignal): Promise<boolean> {
+    if (this.consumer.closed) return false;
+    let onTrace: ((trace: { type: string; direction: string }) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      const keyframe = new Promise<boolean>((resolve) => {
+        onTrace = (trace) => {
+          if (trace.type === 'keyframe' && trace.direction === 'out') resolve(true);
+        };
+        this.consumer.on('trace', onTrace);
+        timer = setTimeout(() => resolve(false), timeoutMs);
+        // Closing the consumer (the feed, the producer) or the session ends the wait too.
+        onAbort = () => resolve(false);
+        abort.addEventListener('abort', onAbort);
+        this.consumer.observer.once('close', onAbort);
+      });
+      await this.consumer.enableTraceEvent(['keyframe']);
+      return await keyframe;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) {
+        abort.removeEventListener('abort', onAbort);
+        this.consumer.observer.off('close', onAbort);
+      }
+      if (onTrace) this.consumer.off('trace', onTrace);
+      if (!this.consumer.closed) await this.consumer.enableTraceEvent([]).catch(() => undefined); // closed meanwhile
+    }
   }
 
   requestKeyFrame(): void {
@@ -103,6 +146,10 @@ export class RtpFeed implements Feed {
     this.consumer
       .setPreferredLayers({ spatialLayer: layer, temporalLayer: 2 })
       .then(() => this.logger.log(`${this.logPrefix} simulcast: preferring spatial layer ${layer}`))
-      .catch((error) => this.logger.warn(`${this.logPrefix} simulcast: could not prefer layer ${layer}: ${errorMessage(error)}`));
+      .catch((error) => {
+        if (this.closed || this.consumer.closed) return; // closed meanwhile: nothing to prefer any more
+        this.logger.warn(`${this.logPrefix} simulcast: could not prefer layer ${layer}: ${errorMessage(error)}`);
+        this.onLayerFailed(layer, errorMessage(error));
+      });
   }
 }

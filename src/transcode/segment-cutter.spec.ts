@@ -129,6 +129,48 @@ describe('SegmentCutter', () => {
     expect(of('video.r1').find((o) => o.segment === 3)!.t).toBe(3);
   });
 
+  it('cuts audio alone while video has stalled (no video by wall clock), and video rejoins at a keyframe', () => {
+    const { cutter, of, clock } = collect();
+    // 2 s of normal stream: keyframes every second.
+    const step = (t: number, withVideo: boolean, keyframe = false) => {
+      clock.now = t * 1000;
+      cutter.push('audio', audio(t));
+      if (withVideo) cutter.push('video', video(t, keyframe));
+    };
+    for (let i = 0; i < 100; i++) step(i * 0.02, true, i % 50 === 0);
+    // Video stops for 4 s (a camera unplugged); audio goes on.
+    for (let i = 100; i < 300; i++) step(i * 0.02, false);
+    // Video comes back without a keyframe first, then one at 6.1 s and every second after.
+    for (let i = 300; i < 400; i++) step(i * 0.02, true, i === 305 || i === 355);
+    cutter.end();
+    const audioSegments = new Map<number, number[]>();
+    for (const o of of('audio')) audioSegments.set(o.segment, [...(audioSegments.get(o.segment) ?? []), o.t]);
+    const spans = [...audioSegments.entries()].sort(([a], [b]) => a - b).map(([, ts]) => ts.at(-1)! - ts[0]);
+    // No audio segment spans the stall: each one rounds to the 1 s target at most.
+    for (const span of spans) expect(span).toBeLessThan(1.5);
+    expect(spans.length).toBeGreaterThanOrEqual(7);
+    // Video has no unit between the stall and its keyframe, and its first unit back is that keyframe.
+    const videoBack = of('video').filter((o) => o.t >= 2);
+    expect(videoBack[0].t).toBeCloseTo(6.1, 5);
+    // Segment indexes agree in time: the keyframe's segment is the audio's segment for the same time
+    // (but for audio placed at once while video was away, up to the moment the keyframe came).
+    const audioAt = of('audio').find((o) => o.t > 6.1 + 0.02)!;
+    expect(videoBack[0].segment).toBe(audioAt.segment);
+  });
+
+  it('a leader that lags but keeps producing (a slow encoder) is waited for, not cut around', () => {
+    const { cutter, of, cuts, clock } = collect();
+    // Video's pipe runs 2 s behind audio's, but a video frame comes out every 33 ms of wall time.
+    for (let i = 0; i < 300; i++) {
+      clock.now = i * 20;
+      cutter.push('audio', audio(i * 0.02));
+      if (i >= 100 && i % 2 === 0) cutter.push('video', video((i - 100) * 0.02, (i - 100) % 50 === 0));
+    }
+    expect(cuts).toEqual([0, 1, 2, 3]);
+    // Audio is placed by the video's cuts (held, not cut alone).
+    expect(of('audio').filter((o) => o.segment === 1).every((o) => o.t >= 1 && o.t < 2)).toBe(true);
+  });
+
   it('cuts audio alone every target on its own timeline, averaging the target', () => {
     const { cutter, of } = collect([{ name: 'audio', kind: 'audio' }]);
     for (let i = 0; i < 470; i++) cutter.push('audio', audio(i * 0.021333));

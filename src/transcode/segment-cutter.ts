@@ -112,6 +112,9 @@ export class SegmentCutter<U extends TimedUnit> {
   }
 
   private pushVideo(name: string, video: VideoState, unit: U): void {
+    // Audio has been cut alone (no video flowing): the first video back cuts at its own keyframe,
+    // even soon after audio's last cut, or that segment would stretch over a keyframe interval more.
+    const cutAlone = unit.keyframe && this.cuts.length > 0 && !this.anyVideoFlowing();
     video.lastAt = this.now();
     video.seen = true;
     video.progress = Math.max(video.progress, unit.dts);
@@ -120,7 +123,7 @@ export class SegmentCutter<U extends TimedUnit> {
       // A keyframe of the same instant as the last cut (another layer's) joins it; a later one far
       // enough on starts the next segment.
       const aligned = start !== undefined && Math.abs(unit.pts - start) <= ALIGN_TICKS;
-      if (!aligned && (start === undefined || unit.pts - start >= this.target * this.minShare)) this.cut(unit.pts);
+      if (!aligned && (start === undefined || unit.pts - start >= this.target * this.minShare || (cutAlone && unit.pts > start))) this.cut(unit.pts);
       // Each rendition starts a segment only at its own keyframe: at the cut its time falls in.
       video.index = Math.max(video.index, this.segmentAt(unit.pts + ALIGN_TICKS));
     }

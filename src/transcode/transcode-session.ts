@@ -40,6 +40,14 @@ export interface SessionListener {
   onUnit(run: number, rendition: string, unit: MediaUnit): void;
   onRunEnded(run: number, reason: string): void;
   onRestart(reason: string): void;
+  /** RTP the producer of `kind` received since the last report (mediasoup's counts: packets, lost). */
+  onIngestCounted(kind: MediaKind, packets: number, lost: number): void;
+  /** FFmpeg reported missed RTP packets or dropped frames (increments). */
+  onFfmpegLoss(missedPackets: number, droppedFrames: number): void;
+  /** setPreferredLayers failed on a simulcast feed. */
+  onLayerFailed(kind: MediaKind, layer: number, error: string): void;
+  /** FFmpeg listens and these producers' feeds are resumed. */
+  onReceiving(run: number, producerIds: string[]): void;
 }
 
 interface Wanted {
@@ -55,6 +63,11 @@ const HEALTHY_RUN_MS = 30_000;
 const STALL_MS = 6_000;
 /** A producer that received no RTP for this long is silent: its kind switches to filler. */
 export const SILENCE_MS = 1_500;
+/**
+ * How long a run's other kinds wait for video's first keyframe. A publisher that ignores keyframe
+ * requests sends one every GOP (OBS: 2 s by default); past this, audio starts alone.
+ */
+const FIRST_KEYFRAME_WAIT_MS = 5_000;
 /** How often producer stats are read while a layered feed waits for its layers to start. */
 const ACTIVITY_POLL_MS = 100;
 /** How long a simulcast producer's layers may take to start sending after produce(). */
@@ -62,6 +75,8 @@ const LAYER_START_WAIT_MS = 2_000;
 /** A new simulcast layer restarts FFmpeg at most this often (a flapping top layer must not). */
 const LAYER_RESTART_MIN_MS = 10_000;
 const CLOCK = 90_000;
+/** Consecutive units of a rendition further apart than this are a jump in FFmpeg's timing, worth a line. */
+const JUMP_TICKS = 0.5 * CLOCK;
 const DEFAULT_FILLER_SIZE = { width: 640, height: 360 };
 
 /**
@@ -100,6 +115,8 @@ export class TranscodeSession {
   private runs = 0;
   private crashes = 0;
   private closed = false;
+  /** Aborted by close(): waits inside a run's start give up at once. */
+  private readonly closing = new AbortController();
   private restartTimer?: NodeJS.Timeout;
   /** The highest timestamp any run has produced (90 kHz): the next run starts after it. */
   private timelineEnd = 0;
@@ -174,6 +191,9 @@ export class TranscodeSession {
       if (!stats || this.closed || this.wanted.get(kind)?.producer !== producer) continue;
       const activity = this.activityOf(producer);
       activity.update(stats, now);
+      // What mediasoup received since the last look, for the metrics.
+      const { packets, lost } = activity.countSinceLastLook(stats);
+      this.listener.onIngestCounted(kind, packets, lost);
       const quietFor = activity.quietFor(now);
       if (kind === 'video' && this.isLayered(producer) && this.isLive('video')) this.checkLayers(activity, now);
       if (!this.silent.has(kind) && quietFor >= SILENCE_MS) {
@@ -186,6 +206,10 @@ export class TranscodeSession {
         void this.enqueue(`${kind} back`);
       }
     }
+    // What the check knows of a producer lives as long as the producer is wanted (not per feed: every
+    // run has new feeds, and a silent producer must stay silent across them).
+    const wantedProducers = new Set([...this.wanted.values()].map((w) => w.producer));
+    for (const producer of this.activity.keys()) if (!wantedProducers.has(producer)) this.activity.delete(producer);
     const instance = this.instance;
     if (instance && instance.state === 'listening' && now - instance.lastUnitAt > STALL_MS) {
       this.logger.warn(`${this.prefix} FFmpeg produced nothing for ${now - instance.lastUnitAt} ms; restarting`);
@@ -232,6 +256,7 @@ export class TranscodeSession {
   async close(): Promise<void> {
     if (this.closed) return this.queue;
     this.closed = true;
+    this.closing.abort();
     clearTimeout(this.restartTimer);
     this.queue = this.queue.then(async () => {
       await this.stopInstance('stream ended');
@@ -272,7 +297,11 @@ export class TranscodeSession {
       this.closeFeed('video');
     }
     for (const [kind, feed] of this.feeds) {
-      if (this.wanted.get(kind)?.producer !== feed.producer || feed.isClosed) this.closeFeed(kind);
+      // Every run gets new consumers (not the layered feed: its demuxer holds RTP until each layer's
+      // first sender report): one that fed an earlier run keeps sending sender reports while paused,
+      // and FFmpeg takes a report that comes before the first packet as the start of that stream's
+      // clock (measured: audio 0.5 s off video after a resume, until the next audio report).
+      if (this.wanted.get(kind)?.producer !== feed.producer || feed.isClosed || feed instanceof RtpFeed) this.closeFeed(kind);
     }
     // Going down (a signal to the whole group takes the workers, so producers close): no new run.
     if (!next || this.shuttingDown()) return;
@@ -465,6 +494,8 @@ export class TranscodeSession {
       this.config.hls.segmentSeconds * 1000,
       plan.video?.source === 'rtp' && plan.video.mode === 'copy',
     );
+    const lastPts = new Map<string, number>();
+    let jumps = 0;
     const instance = new FfmpegRun(
       this.runner,
       this.config.ffmpeg.path,
@@ -473,12 +504,19 @@ export class TranscodeSession {
       {
         onUnit: (rendition, unit) => {
           this.noteUnit(rendition, unit);
+          const last = lastPts.get(rendition);
+          lastPts.set(rendition, unit.pts);
+          if (last !== undefined && Math.abs(unit.pts - last) > JUMP_TICKS && jumps++ < 3) {
+            // FFmpeg re-timed the stream (an RTCP sender report moved it): a hole or an overlap.
+            this.logger.warn(`${this.prefix} run ${run}: ${rendition} timestamps jumped ${((unit.pts - last) / CLOCK).toFixed(3)} s`);
+          }
           this.listener.onUnit(run, rendition, unit);
         },
         onCut: () => {
           keyframes.onCut();
           for (const feed of this.feeds.values()) feed.tick();
         },
+        onLoss: (missed, dropped) => this.listener.onFfmpegLoss(missed, dropped),
         onKeyframeNeeded: () => keyframes.askSoon(),
       },
       (line) => this.onFfmpegLine(line),
@@ -492,8 +530,19 @@ export class TranscodeSession {
     if (run > 1) this.listener.onRestart(reason);
 
     await instance.waitUntilListening();
-    for (const feed of live) await feed.resume();
-    if (video) keyframes.start();
+    if (video) {
+      // Video first; the other kinds once its first keyframe has gone out, so every stream of the
+      // run starts its clock together (see RtpFeed.waitForFirstKeyframe): A/V sync from the first frame.
+      const first = video.waitForFirstKeyframe?.(FIRST_KEYFRAME_WAIT_MS, this.closing.signal);
+      await video.resume();
+      keyframes.start();
+      // FFmpeg takes the media now: a WHIP answer may go out, so the publisher's first keyframe is not lost.
+      this.listener.onReceiving(run, live.map((feed) => feed.producer.id));
+      const started = Date.now();
+      if (first && !(await first) && !this.closed) this.logger.warn(`${this.prefix} no video keyframe within ${Date.now() - started} ms: audio starts without it`);
+    }
+    for (const feed of live) if (feed !== video) await feed.resume();
+    if (!video) this.listener.onReceiving(run, live.map((feed) => feed.producer.id));
   }
 
   private async stopInstance(reason: string): Promise<void> {

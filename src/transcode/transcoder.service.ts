@@ -134,6 +134,11 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
     return this.ports.inUse;
   }
 
+  /** Whether one more stream could get its FFmpeg ports now (ingest refuses a new stream early when not). */
+  hasRoomForStream(): boolean {
+    return this.ports.available > 0;
+  }
+
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.activityTimer);
     if (this.entries.size > 0) this.logger.log(`stopping ${this.entries.size} FFmpeg session(s)`);
@@ -191,6 +196,12 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
         this.bus.emit('transcode.unit', { streamId, run, rendition, unit }),
       onRunEnded: (run: number, reason: string) => this.bus.emit('transcode.run-ended', { streamId, run, reason }),
       onRestart: (reason: string) => this.bus.emit('transcode.restarted', { streamId, reason }),
+      onIngestCounted: (kind: MediaKind, packets: number, lost: number) => {
+        if (packets > 0 || lost > 0) this.bus.emit('transcode.ingest-counted', { streamId, kind, packets, lost });
+      },
+      onFfmpegLoss: (missedPackets: number, droppedFrames: number) => this.bus.emit('transcode.ffmpeg-loss', { streamId, missedPackets, droppedFrames }),
+      onLayerFailed: (kind: MediaKind, layer: number, error: string) => this.bus.emit('transcode.layer-failed', { streamId, kind, layer, error }),
+      onReceiving: (run: number, producerIds: string[]) => this.bus.emit('transcode.receiving', { streamId, run, producerIds }),
     };
   }
 

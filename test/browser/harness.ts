@@ -92,6 +92,31 @@ class Harness {
     this.socket!.emit('resumeProducer', { kind });
   }
 
+  /**
+   * Stops sending RTP for `kind` without a word to the server (no pauseProducer), as a crashed encoder,
+   * an unplugged camera or a network that dropped would: the sender's track is replaced by nothing.
+   */
+  async stopSending(kind: 'audio' | 'video'): Promise<void> {
+    await this.producers.get(kind)!.rtpSender!.replaceTrack(null);
+  }
+
+  /** Sends the producer's own track again. */
+  async resumeSending(kind: 'audio' | 'video'): Promise<void> {
+    const producer = this.producers.get(kind)!;
+    await producer.rtpSender!.replaceTrack(producer.track);
+  }
+
+  /** What the browser's sender reports for `kind`: RTP packets sent, keyframe requests received, keyframes encoded. */
+  async senderStats(kind: 'audio' | 'video'): Promise<{ packetsSent: number; pliCount: number; firCount: number; keyFramesEncoded: number }> {
+    const report = await this.producers.get(kind)!.getStats();
+    const sum = { packetsSent: 0, pliCount: 0, firCount: 0, keyFramesEncoded: 0 };
+    report.forEach((stat: any) => {
+      if (stat.type !== 'outbound-rtp') return;
+      for (const key of Object.keys(sum) as Array<keyof typeof sum>) sum[key] += stat[key] ?? 0;
+    });
+    return sum;
+  }
+
   /** Consumes a remote producer into a <video> element; resumes without an ack, like the original. */
   async consume(producerId: string): Promise<{ id: string; kind: string }> {
     if (!this.recvTransport) {

@@ -1,6 +1,15 @@
 /** hls.js in a page, for the tests: plays a master playlist and reports what the player does. */
 import Hls from 'hls.js';
 
+/** A stretch of wall-clock time (ms since the epoch) during which currentTime did not advance. */
+export interface Stall {
+  from: number;
+  to: number;
+}
+
+/** Stalls shorter than this are sampling noise, not something a viewer notices. */
+const STALL_MIN_MS = 300;
+
 class Player {
   video = document.createElement('video');
   hls?: Hls;
@@ -16,6 +25,11 @@ class Player {
   private waitingSince?: number;
   /** Levels switched to (LEVEL_SWITCHED), with when. */
   switches: Array<{ at: number; level: number }> = [];
+  /** Every stall since playback first started, on the wall clock (ms since the epoch) the test shares. */
+  stallLog: Stall[] = [];
+  private firstPlayAt?: number;
+  private lastAdvanceWall?: number;
+  private sampler?: number;
 
   play(url: string): void {
     this.video.muted = true;
@@ -25,7 +39,12 @@ class Player {
     this.hls = hls;
     // The reason too: a failed assertion then says what hls.js found wrong (e.g. the two playlists it compared).
     hls.on(Hls.Events.ERROR, (_event, data) =>
-      this.errors.push({ type: data.type, details: data.details, fatal: data.fatal, reason: (data.reason ?? data.error?.message)?.slice(0, 2000) }),
+      this.errors.push({
+        type: data.type,
+        details: data.details,
+        fatal: data.fatal,
+        reason: (data.reason ?? data.error?.message)?.slice(0, 2000),
+      }),
     );
     hls.on(Hls.Events.MANIFEST_LOADING, () => this.manifestLoads++);
     hls.loadSource(url);
@@ -39,13 +58,33 @@ class Player {
       this.waitingSince = undefined;
     });
     // Sampled in the page, so a slow test process cannot hide (or invent) a stall.
-    setInterval(() => this.sample(), 100);
+    this.sampler = window.setInterval(() => this.sample(), 100);
+  }
+
+  /** Stalls so far, the one in progress included (its `to` is now). */
+  stalls(): { stalls: Stall[]; playingSince?: number } {
+    const now = Date.now();
+    const last = this.lastAdvanceWall;
+    const open = last !== undefined && now - last >= STALL_MIN_MS ? [{ from: last, to: now }] : [];
+    return { stalls: [...this.stallLog, ...open], playingSince: this.firstPlayAt };
+  }
+
+  /** Stops playing and sampling (a viewer that leaves). */
+  stop(): void {
+    clearInterval(this.sampler);
+    this.hls?.destroy();
   }
 
   private sample(): void {
     const now = performance.now();
+    const wall = Date.now();
     const time = this.video.currentTime;
     if (time > this.lastTime) {
+      if (time > 0) {
+        if (this.lastAdvanceWall === undefined) this.firstPlayAt = wall;
+        else if (wall - this.lastAdvanceWall >= STALL_MIN_MS) this.stallLog.push({ from: this.lastAdvanceWall, to: wall });
+        this.lastAdvanceWall = wall;
+      }
       this.lastTime = time;
       this.lastAdvanceAt = now;
     } else if (this.lastTime > 0 && !this.video.paused && !this.video.ended) {

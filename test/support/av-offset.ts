@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { readPlaylist } from './hls';
+import { parsePlaylistSegments } from './playlist-watch';
 
 const run = promisify(execFile);
 
@@ -89,4 +90,78 @@ export function theilSen(points: Array<[number, number]>): number {
     }
   }
   return median(slopes);
+}
+
+export interface CollectedSegment {
+  /** A copy of the segment, safe from the server's clean-up. */
+  path: string;
+  seq: number;
+  /** Discontinuity count: which FFmpeg run it came from. */
+  cc: number;
+  duration: number;
+}
+
+/**
+ * Copies every (non-gap) segment of a stream's video and audio playlists as they appear, with the
+ * FFmpeg run (discontinuity count) each belongs to, until stopped or `maxMs` has passed.
+ */
+export class SegmentCollector {
+  readonly segments: Record<'video' | 'audio', CollectedSegment[]> = { video: [], audio: [] };
+  private readonly out: Promise<string>;
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly hlsDir: string,
+    private readonly streamId: string,
+    maxMs = 5 * 60_000,
+  ) {
+    this.out = mkdtemp(join(tmpdir(), 'segments-'));
+    const until = Date.now() + maxMs;
+    this.done = (async () => {
+      while (!this.stopped && Date.now() < until) {
+        await this.poll();
+        await new Promise((resolve) => setTimeout(resolve, 200).unref());
+      }
+    })();
+  }
+
+  /** Seconds of media collected for `kind` in runs (discontinuity counts) matching `cc`. */
+  seconds(kind: 'video' | 'audio', cc: (cc: number) => boolean = () => true): number {
+    return this.segments[kind].filter((s) => cc(s.cc)).reduce((sum, s) => sum + s.duration, 0);
+  }
+
+  /** The runs seen so far, in order. */
+  runs(): number[] {
+    return [...new Set(this.segments.video.map((s) => s.cc))].sort((a, b) => a - b);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  private async poll(): Promise<void> {
+    const out = await this.out;
+    for (const kind of ['video', 'audio'] as const) {
+      const text = await readFile(join(this.hlsDir, `${this.streamId}-${kind}.m3u8`), 'utf8').catch(() => undefined);
+      if (!text) continue;
+      for (const segment of parsePlaylistSegments(text).segments) {
+        if (segment.gap || this.segments[kind].some((s) => s.seq === segment.seq)) continue;
+        const path = join(out, segment.uri);
+        try {
+          await copyFile(join(this.hlsDir, segment.uri), path);
+        } catch {
+          continue; // slid out and removed before we got to it: the next poll is sooner
+        }
+        this.segments[kind].push({ path, seq: segment.seq, cc: segment.cc, duration: segment.duration });
+      }
+    }
+  }
+}
+
+/** Start time (s) of a segment's first packet, on the segments' own clock. */
+export async function startTime(path: string): Promise<number> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=start_time', '-of', 'csv=p=0', path]);
+  return Number(stdout.trim());
 }

@@ -12,6 +12,10 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
     headless: true,
     args: [
       ...CHROMIUM_FLAGS,
+      // Players in tests sample their own progress on timers; a page Chromium deems hidden must not slow them.
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows',
       ...extraArgs,
     ],
   });

@@ -58,7 +58,8 @@ export async function ffprobe(path: string): Promise<{ streams: ProbedStream[]; 
 
 /** A Server-Sent Events client that records every named event. */
 export class SseClient {
-  readonly events: Array<{ type: string; data: any }> = [];
+  /** `receivedAt`: Date.now() when the event was read. */
+  readonly events: Array<{ type: string; data: any; receivedAt: number }> = [];
   private req?: ReturnType<typeof request>;
 
   constructor(url: string) {
@@ -73,7 +74,7 @@ export class SseClient {
           buffer = buffer.slice(end + 2);
           const type = /^event: ?(.*)$/m.exec(block)?.[1] ?? 'message';
           const data = /^data: ?(.*)$/m.exec(block)?.[1];
-          if (data !== undefined) this.events.push({ type, data: JSON.parse(data) });
+          if (data !== undefined) this.events.push({ type, data: JSON.parse(data), receivedAt: Date.now() });
         }
       });
     });
@@ -88,4 +89,22 @@ export class SseClient {
   close(): void {
     this.req?.destroy();
   }
+}
+
+/** Mean luma (YAVG, 16–235) of a segment's video: about 16 for the black filler. */
+export async function meanLuma(path: string): Promise<number> {
+  const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', path, '-an', '-vf', 'scale=64:48,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-', '-f', 'null', '-'], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const values = [...stdout.matchAll(/lavfi\.signalstats\.YAVG=([\d.]+)/g)].map((m) => Number(m[1]));
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
+}
+
+/** Peak RMS level (dBFS, over 5 ms windows) of a segment's audio: -inf for the silent filler. */
+export async function peakAudioLevel(path: string): Promise<number> {
+  const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', path, '-vn', '-af', 'asetnsamples=n=240:p=0,astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-', '-f', 'null', '-'], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const values = [...stdout.matchAll(/lavfi\.astats\.Overall\.RMS_level=(-?[\d.]+|-inf)/g)].map((m) => (m[1] === '-inf' ? -Infinity : Number(m[1])));
+  return Math.max(-Infinity, ...values);
 }

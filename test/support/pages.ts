@@ -2,10 +2,11 @@ import { buildSync } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { join } from 'node:path';
 
-let bundles: { harness: string; player: string } | undefined;
+type PageName = 'harness' | 'player' | 'whip';
+let bundles: Record<PageName, string> | undefined;
 
 /** Bundles the browser-side test helpers once per test process. */
-function bundle(): { harness: string; player: string } {
+function bundle(): Record<PageName, string> {
   if (!bundles) {
     const build = (file: string) =>
       buildSync({
@@ -16,7 +17,7 @@ function bundle(): { harness: string; player: string } {
         target: 'es2020',
         logLevel: 'silent',
       }).outputFiles[0].text;
-    bundles = { harness: build('harness.ts'), player: build('player.ts') };
+    bundles = { harness: build('harness.ts'), player: build('player.ts'), whip: build('whip-publisher.ts') };
   }
   return bundles;
 }
@@ -25,7 +26,7 @@ function bundle(): { harness: string; player: string } {
  * Opens a page on the app's own origin (getUserMedia needs a secure origin such as 127.0.0.1, and
  * same-origin avoids CORS) with the helper script, served through request interception.
  */
-export async function openTestPage(browser: Browser, appUrl: string, which: 'harness' | 'player'): Promise<Page> {
+export async function openTestPage(browser: Browser, appUrl: string, which: PageName): Promise<Page> {
   const page = await browser.newPage();
   const path = `/__test/${which}.html`;
   await page.route(`${appUrl}${path}`, (route) =>

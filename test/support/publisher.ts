@@ -49,6 +49,22 @@ export async function playerState(viewer: Page): Promise<PlayerState> {
   return viewer.evaluate(() => (window as any).player.state());
 }
 
+/** Wall-clock stretches (ms since the epoch) in which the player's currentTime did not advance. */
+export interface Stall {
+  from: number;
+  to: number;
+}
+
+/** Every stall since the player first played (sampled in the page every 100 ms), the one in progress included. */
+export async function playerStalls(viewer: Page): Promise<{ stalls: Stall[]; playingSince?: number }> {
+  return viewer.evaluate(() => (window as any).player.stalls());
+}
+
+/** The longest stall overlapping [from, to] (ms since the epoch), in ms; 0 when there was none. */
+export function longestStall(stalls: Stall[], from = -Infinity, to = Infinity): number {
+  return Math.max(0, ...stalls.filter((s) => s.to >= from && s.from <= to).map((s) => s.to - s.from));
+}
+
 /** Waits until the player has played `seconds` of real picture (videoWidth > 0); a timeout says what the player saw. */
 export async function waitUntilPlaying(viewer: Page, seconds = 1, timeoutMs = 30_000): Promise<Awaited<ReturnType<typeof playerState>>> {
   try {

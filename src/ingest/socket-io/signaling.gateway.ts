@@ -251,8 +251,18 @@ export class SignalingGateway implements OnGatewayInit, OnGatewayConnection {
   private answerUnknown(socket: Socket, event: string, args: unknown[]): void {
     if (subscribedEvents().has(event)) return;
     const ack = args.at(-1);
-    this.logger.warn(`[peer:${socket.id}] unknown event ${JSON.stringify(event).slice(0, 80)}`);
-    if (typeof ack === 'function') ack({ error: `unknown event ${event.slice(0, 80)}`, code: 'BAD_REQUEST' } satisfies AckError);
+    let answer: AckError;
+    try {
+      // Unknown events cost a token like any other: a client looping on made-up names is cut off too.
+      this.rateLimit(socket);
+      this.logger.warn(`[peer:${socket.id}] unknown event ${JSON.stringify(String(event)).slice(0, 80)}`);
+      answer = { error: `unknown event ${String(event).slice(0, 80)}`, code: 'BAD_REQUEST' };
+    } catch (error) {
+      answer = { error: errorMessage(error), code: errorCode(error) };
+    }
+    // The name is the client's: one label for all of them keeps the metric's cardinality bounded.
+    this.bus.emit('signaling.handled', { event: 'unknown', ok: false });
+    if (typeof ack === 'function') ack(answer);
   }
 
   /**

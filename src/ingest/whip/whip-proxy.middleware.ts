@@ -5,9 +5,10 @@ import type { Cluster } from '../../cluster/cluster.types';
 import { findHolder } from '../../cluster/find-holder';
 import { forwardRequest } from '../../cluster/forward-request';
 import { fromAnotherNode } from '../../cluster/node-http';
+import { WHIP_PATH } from './whip-resource';
 
 /** Where WHIP lives (`POST /whip/<stream>`, a session at `/whip/<stream>/<session>`). */
-const WHIP_PREFIX = '/whip/';
+const WHIP_PREFIX = `${WHIP_PATH}/`;
 
 /** Longer than a PATCH that restarts ICE takes at the node holding the session. */
 const WHIP_PROXY_TIMEOUT_MS = 30_000;

@@ -5,3 +5,4 @@ export * from './ll-playlist-renderer';
 export * from './delivery-directives';
 export * from './playlist-waiters';
 export * from './blocked-request-limiter';
+export * from './ll-part-timing';

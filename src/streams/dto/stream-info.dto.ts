@@ -48,10 +48,22 @@ export class StreamInfoDto implements StreamInfo {
   @ApiPropertyOptional({ example: '/live/studio-1.rec-20261203T161530Z.m3u8', description: 'VOD master of the recording (HLS_RETENTION_SECONDS=-1), once ended' })
   recordingUrl?: string;
   @ApiProperty({ example: '/live/Nbm4Zqc4p_B15RMwAAAA.m3u8' }) masterUrl: string;
+  @ApiProperty({
+    example: '/live/Nbm4Zqc4p_B15RMwAAAA.ll.m3u8',
+    description: 'Low-Latency HLS master (fMP4 parts, blocking reload); play with an LL-HLS player (hls.js lowLatencyMode)',
+  })
+  llMasterUrl: string;
   @ApiProperty({ type: PlaylistsDto }) playlists: PlaylistsDto;
   @ApiProperty({ type: TracksDto }) tracks: TracksDto;
   @ApiProperty({ type: SegmentCountsDto, description: 'Segments written per rendition' }) segments: SegmentCountsDto;
   @ApiProperty({ description: 'FFmpeg runs after the first (pause/resume, late producer, crash)' }) restarts: number;
+  @ApiPropertyOptional({ example: 2, description: 'Median time between video keyframes (s), once measured' })
+  keyframeIntervalSeconds?: number;
+  @ApiProperty({
+    type: [String],
+    description: 'Things to know, in words: e.g. keyframes come slower than the segment target (a publisher such as OBS that ignores keyframe requests), so segments last that long',
+  })
+  notices: string[];
   @ApiPropertyOptional({ example: 'webrtc-hls-0', description: 'Cluster mode (REDIS_URL): the node that has the stream; its files play through any node' })
   node?: string;
 }

@@ -1,0 +1,105 @@
+/**
+ * Watches media playlists over HTTP the way a player does (GET every `everyMs`), and keeps
+ * everything it saw: every fetched playlist (for rules that must hold in all of them) and every
+ * segment with the moment it first appeared (for "how soon after X did Y show up").
+ */
+
+export interface WatchedSegment {
+  uri: string;
+  /** Media sequence number. */
+  seq: number;
+  /** Discontinuity count: which FFmpeg run it comes from. */
+  cc: number;
+  duration: number;
+  gap: boolean;
+  /** Wall clock (ms since the epoch) of the fetch that first listed it. */
+  firstSeenAt: number;
+}
+
+export interface FetchedPlaylist {
+  name: string;
+  at: number;
+  text: string;
+  targetDuration: number;
+  segments: WatchedSegment[];
+}
+
+/** Segments of a media playlist with their sequence number, discontinuity count and gap flag. */
+export function parsePlaylistSegments(text: string, at = Date.now()): { targetDuration: number; segments: WatchedSegment[] } {
+  const lines = text.split('\n');
+  let seq = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0);
+  let cc = Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0);
+  const segments: WatchedSegment[] = [];
+  let gap = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '#EXT-X-DISCONTINUITY') cc++;
+    else if (line === '#EXT-X-GAP') gap = true;
+    else if (line.startsWith('#EXTINF:')) {
+      const duration = Number(/^#EXTINF:([\d.]+)/.exec(line)![1]);
+      segments.push({ uri: lines[i + 1].trim(), seq: seq++, cc, duration, gap, firstSeenAt: at });
+      gap = false;
+      i++;
+    }
+  }
+  return { targetDuration: Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(text)?.[1]), segments };
+}
+
+export class PlaylistWatch {
+  readonly fetched: FetchedPlaylist[] = [];
+  /** Fetches that failed (network errors; a 404 before the playlist exists is not one). */
+  readonly errors: string[] = [];
+  /** Per playlist name: every segment ever listed, by URI, in order of appearance. */
+  readonly seen = new Map<string, Map<string, WatchedSegment>>();
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly names: string[],
+    private readonly everyMs = 100,
+    /** Bounds the watch even if stop() is never called. */
+    maxMs = 15 * 60_000,
+  ) {
+    for (const name of names) this.seen.set(name, new Map());
+    const until = Date.now() + maxMs;
+    this.done = (async () => {
+      while (!this.stopped && Date.now() < until) {
+        await Promise.all(this.names.map((name) => this.poll(name)));
+        // Unref'd: a watch a failed test never stopped must not keep Jest from exiting.
+        await new Promise((resolve) => setTimeout(resolve, this.everyMs).unref());
+      }
+    })();
+  }
+
+  /** Every segment of `name` seen so far, in order of appearance. */
+  segments(name: string): WatchedSegment[] {
+    return [...(this.seen.get(name)?.values() ?? [])];
+  }
+
+  /** The first segment of `name` to appear after `since` that satisfies `test`, if any yet. */
+  firstAfter(name: string, since: number, test: (s: WatchedSegment) => boolean = () => true): WatchedSegment | undefined {
+    return this.segments(name).find((s) => s.firstSeenAt >= since && test(s));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  private async poll(name: string): Promise<void> {
+    // A failed fetch is a poll missed, as a player would retry; it is counted, not thrown.
+    const text = await fetch(`${this.baseUrl}/live/${name}`)
+      .then((response) => (response.ok ? response.text() : undefined))
+      .catch((error) => {
+        this.errors.push(`${name}: ${error?.cause?.message ?? error}`);
+        return undefined;
+      });
+    if (text === undefined) return;
+    const at = Date.now();
+    const { targetDuration, segments } = parsePlaylistSegments(text, at);
+    this.fetched.push({ name, at, text, targetDuration, segments });
+    const known = this.seen.get(name)!;
+    for (const segment of segments) if (!known.has(segment.uri)) known.set(segment.uri, segment);
+  }
+}
