@@ -13,6 +13,8 @@ import { randomUUID } from 'node:crypto';
 import { waitFor } from './support/app';
 import { launchChromium } from './support/browser';
 import { parseMediaPlaylist, readPlaylist, SseClient } from './support/hls';
+import { llPlaylistPosition, parseLlMediaPlaylist } from './support/ll-hls-rules';
+import { fixtureOffer, postOffer, whipRequest } from './support/whip';
 import { NodeProcess } from './support/node-process';
 import { playerState, playWithHlsJs, publishFromChromium, waitUntilPlaying } from './support/publisher';
 import { RedisServer } from './support/redis-server';
@@ -55,7 +57,7 @@ async function startTime(path: string): Promise<number> {
   return Number(stdout.trim());
 }
 
-/** Every state of a media playlist seen through one node (polled over HTTP as a player would). */
+/** Every state of a media playlist seen through one node, polled over HTTP one request after another, as a player does. */
 class PlaylistWatch {
   readonly seen: Array<{
     mediaSequence: number;
@@ -65,30 +67,40 @@ class PlaylistWatch {
     servedBy: string | null;
   }> = [];
   readonly failures: string[] = [];
-  private timer?: NodeJS.Timeout;
+  private running = false;
+  private done?: Promise<void>;
 
   constructor(private readonly url: string) {}
 
   start(): void {
-    this.timer = setInterval(async () => {
-      const response = await fetch(this.url).catch((error: Error) => error);
-      if (response instanceof Error || !response.ok) {
-        this.failures.push(response instanceof Error ? response.message : String(response.status));
-        return;
+    this.running = true;
+    this.done = (async () => {
+      while (this.running) {
+        await this.poll();
+        await new Promise((resolve) => setTimeout(resolve, 250));
       }
-      const text = await response.text();
-      this.seen.push({
-        mediaSequence: Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1]),
-        discontinuitySequence: Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(text)?.[1]),
-        uris: text.split('\n').filter((l) => l.endsWith('.ts')),
-        discontinuities: text.split('\n').filter((l) => l === '#EXT-X-DISCONTINUITY').length,
-        servedBy: response.headers.get('x-served-by'),
-      });
-    }, 250);
+    })();
   }
 
-  stop(): void {
-    clearInterval(this.timer);
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+  }
+
+  private async poll(): Promise<void> {
+    const response = await fetch(this.url).catch((error: Error) => error);
+    if (response instanceof Error || !response.ok) {
+      this.failures.push(response instanceof Error ? response.message : String(response.status));
+      return;
+    }
+    const text = await response.text();
+    this.seen.push({
+      mediaSequence: Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1]),
+      discontinuitySequence: Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(text)?.[1]),
+      uris: text.split('\n').filter((l) => l.endsWith('.ts')),
+      discontinuities: text.split('\n').filter((l) => l === '#EXT-X-DISCONTINUITY').length,
+      servedBy: response.headers.get('x-served-by'),
+    });
   }
 
   allUris(): string[] {
@@ -112,6 +124,12 @@ async function newSegmentsAt(url: string, count: number, timeoutMs = 30_000): Pr
     timeoutMs,
     250,
   );
+}
+
+/** Low-Latency requests a node holds blocked now (its Prometheus gauge). */
+async function blockedAt(node: NodeProcess): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  return Number(/^webrtc_hls_ll_blocked_requests (\d+)/m.exec(text)?.[1] ?? NaN);
 }
 
 /** A socket.io client of the original protocol, connected (with the handshake's `auth`). */
@@ -187,7 +205,7 @@ describe('cluster: three nodes and a real Redis', () => {
     }
   };
 
-  it("a publisher on A plays through B, C's SSE and every node's lists see it, and its end reaches every node", () =>
+  it("a publisher on A plays through B (classic and Low-Latency), C's SSE and every node's lists see it, and its end reaches every node", () =>
     explain(async () => {
       const sseC = sse(c);
       const publisher = await publishFromChromium(browser, a.url, { video: 'camera', audio: 'mic' }, { stream: 'hello' });
@@ -216,6 +234,33 @@ describe('cluster: three nodes and a real Redis', () => {
       // Nothing on B's or C's disk: they only pass it on.
       expect(readdirSync(b.hlsDir).filter((f) => f.includes('hello'))).toEqual([]);
       expect(readdirSync(c.hlsDir).filter((f) => f.includes('hello'))).toEqual([]);
+
+      // Low-Latency through B: the playlist, a blocking request held at A until its part exists, a part
+      // through C byte for byte, and a blocked request let go at A when its client leaves B.
+      const llVideo = `${b.url}/live/hello-video.ll.m3u8`;
+      const ll = await fetch(llVideo);
+      expect(ll.status).toBe(200);
+      expect(ll.headers.get('x-served-by')).toBe('a');
+      const position = llPlaylistPosition(parseLlMediaPlaylist(await ll.text()));
+      const next = { msn: position.lastPart!.msn, part: position.lastPart!.index + 1 };
+      const blocked = await fetch(`${llVideo}?_HLS_msn=${next.msn}&_HLS_part=${next.part}`);
+      expect(blocked.status).toBe(200);
+      expect(blocked.headers.get('cache-control')).toBe('public, max-age=1');
+      expect(blocked.headers.get('x-served-by')).toBe('a');
+      const answer = parseLlMediaPlaylist(await blocked.text());
+      const reached = llPlaylistPosition(answer).lastPart!;
+      expect(reached.msn > next.msn || (reached.msn === next.msn && reached.index >= next.part)).toBe(true);
+      const partUri = [...answer.segments.flatMap((s) => s.parts), ...(answer.pending?.parts ?? [])].at(-1)!.uri;
+      const part = Buffer.from(await (await fetch(`${c.url}/live/${partUri}`)).arrayBuffer());
+      expect(part.equals(Buffer.from(await (await fetch(`${a.url}/live/${partUri}`)).arrayBuffer()))).toBe(true);
+      const held = new AbortController();
+      const pending = fetch(`${llVideo}?_HLS_msn=${llPlaylistPosition(answer).lastCompleteMsn + 2}`, { signal: held.signal }).catch(
+        () => 'aborted',
+      );
+      await waitFor('A holding the request blocked through B', async () => (await blockedAt(a)) >= 1, 10_000, 20);
+      held.abort();
+      await pending;
+      await waitFor('A letting it go', async () => (await blockedAt(a)) === 0, 10_000);
 
       // What the proxy costs: the same segment fetched 30 times from A directly and through B.
       const time = async (url: string) => {
@@ -314,6 +359,41 @@ describe('cluster: three nodes and a real Redis', () => {
       await waitFor('peerLeft for taken on C', () => sseC.find('peerLeft', 'taken'), 15_000);
     }));
 
+  it("WHIP: a session's PATCH and DELETE that land on other nodes reach it on the node that holds its stream", () =>
+    explain(async () => {
+      const offer = fixtureOffer('chromium-h264-opus');
+      const created = await postOffer(a.url, 'whipped', offer);
+      expect(created.status).toBe(201);
+      const path = created.headers.get('location')!;
+      const etag = created.headers.get('etag')!;
+      const on = (node: NodeProcess) => new URL(path, node.url).toString();
+      const ufrag = /a=ice-ufrag:(\S+)/.exec(offer)![1];
+      const pwd = /a=ice-pwd:(\S+)/.exec(offer)![1];
+      const trickle = `a=ice-ufrag:${ufrag}\r\na=ice-pwd:${pwd}\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1387637174 1 udp 2122260223 192.0.2.1 61764 typ host generation 0\r\n`;
+      const patch = (node: NodeProcess, body: string, ifMatch: string) =>
+        whipRequest(on(node), { method: 'PATCH', contentType: 'application/trickle-ice-sdpfrag', body, headers: { 'If-Match': ifMatch } });
+
+      // Trickled candidates through B: taken by the session on A (B has no such session of its own).
+      const trickled = await patch(b, trickle, etag);
+      expect(trickled.status).toBe(204);
+      expect(trickled.headers.get('via')).toBe('1.1 b');
+      // A stale ETag through C is refused by the session itself, which says its ETag.
+      const stale = await patch(c, trickle, '"stale"');
+      expect([stale.status, stale.json?.code, stale.headers.get('etag')]).toEqual([412, 'PRECONDITION_FAILED', etag]);
+      // An ICE restart through C: A's new credentials come back through C.
+      const restart = `a=ice-ufrag:newU\r\na=ice-pwd:newpasswordnewpassword12\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n`;
+      const restarted = await patch(c, restart, '*');
+      expect(restarted.status).toBe(200);
+      expect(restarted.headers.get('content-type')).toBe('application/trickle-ice-sdpfrag');
+      expect(restarted.text).toMatch(/^a=ice-lite\r\na=ice-ufrag:\S+\r\n/);
+      // DELETE through B ends the session on A: a PATCH on A itself then finds nothing.
+      const deleted = await whipRequest(on(b), { method: 'DELETE' });
+      expect(deleted.status).toBe(200);
+      expect((await patch(a, 'a=end-of-candidates\r\n', '*')).status).toBe(404);
+      // A session that exists nowhere is answered as on a single node.
+      expect((await whipRequest(on(c), { method: 'DELETE' })).status).toBe(404);
+    }));
+
   it("a named stream's publisher reconnecting to another node within the grace continues it there: numbering goes on, the viewer through a third node keeps playing", () =>
     explain(async () => {
       const sseC = sse(c);
@@ -342,8 +422,7 @@ describe('cluster: three nodes and a real Redis', () => {
       );
       const liveOnB = Date.now() - movedAt;
       await newSegmentsAt(`${c.url}/live/roam-video.m3u8`, 4);
-      video.stop();
-      audio.stop();
+      await Promise.all([video.stop(), audio.stop()]);
       process.stderr.write(`\n[measure] publish on B to the stream live there: ${liveOnB} ms\n`);
 
       // The viewer went on through C without a reload or a fatal error.
@@ -456,7 +535,9 @@ describe('cluster: three nodes and a real Redis', () => {
       // Watched until past the settle time after the outage (TTL + heartbeat = 8 s from the first node back).
       const watchedUntil = restartedAt + 10_000;
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, watchedUntil - Date.now())));
-      for (const client of [sseB, sseC]) expect(client.events.filter((e) => e.type === 'peerLeft')).toEqual([]);
+      for (const client of [sseB, sseC]) {
+        expect(client.events.filter((e) => e.type === 'peerLeft' && ['steady', 'island'].includes(e.data.peerId))).toEqual([]);
+      }
       expect((await playerState(viewer)).fatalErrors).toEqual([]);
     }));
 
