@@ -44,7 +44,8 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
     fx.app = await startApp({ HLS_RETENTION_SECONDS: '2' });
     fx.browser = await launchChromium();
     fx.sse = new SseClient(`${fx.app.url}/api/live-streams`);
-    ({ peerId } = await publishFromChromium(fx.browser, fx.app.url, { video: 'camera', audio: 'mic' }));
+    // 320x240 keeps Chromium's encoding and decoding light on a shared two-core host.
+    ({ peerId } = await publishFromChromium(fx.browser, fx.app.url, { video: 'camera', audio: 'mic', width: 320, height: 240 }));
     await waitFor(`SSE peerLive for ${peerId}`, () => fx.sse.find('peerLive', peerId), 20_000);
   });
 
