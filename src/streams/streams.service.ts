@@ -141,8 +141,10 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
   holderActivity(streamId: string): { publisherId: string | null; silentMs: number | null } | undefined {
     const stream = this.get(streamId);
     if (!stream || stream.state === 'ended' || stream.ending) {
-      // Claimed in the cluster, its publisher being admitted here: in use, not silent.
-      return this.cluster.holds(streamId) && this.admissions.has(streamId) ? { publisherId: null, silentMs: 0 } : undefined;
+      // A publisher being admitted here: in use, not silent. Not only once the registry says it holds
+      // the name: the asking node read this node's claim from Redis, whose reply may not have reached
+      // this node yet (answering "not here" then would let both nodes publish the name).
+      return this.admissions.has(streamId) ? { publisherId: null, silentMs: 0 } : undefined;
     }
     if (stream.publisherId === undefined) return { publisherId: null, silentMs: null };
     return { publisherId: stream.publisherId, silentMs: this.peers.publisherSilentForMs(stream.publisherId) ?? 0 };
@@ -192,10 +194,22 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
       if (stream) this.retire(stream);
       const generation = (this.generations.get(id) ?? 0) + 1;
       this.generations.set(id, generation);
-      stream = { id, named, generation, publisherId: peerId, startedAt: new Date(), state: 'starting', tracks: new Set(), continueFrom, previousHolder };
+      stream = {
+        id,
+        named,
+        generation,
+        publisherId: peerId,
+        startedAt: new Date(),
+        state: 'starting',
+        tracks: new Set(),
+        continueFrom,
+        previousHolder,
+      };
       this.streams.set(id, stream);
       if (previousHolder) {
-        this.logger.log(`[stream:${id}] publisher ${peerId} continues it here, from node ${previousHolder.node} (segment ${continueFrom?.nextNumber ?? '?'} on)`);
+        this.logger.log(
+          `[stream:${id}] publisher ${peerId} continues it here, from node ${previousHolder.node} (segment ${continueFrom?.nextNumber ?? '?'} on)`,
+        );
         this.notices.next({ type: 'publisherChanged', peerId: id, fromNode: previousHolder.node });
       }
     } else if (stream.publisherId !== undefined && stream.publisherId !== peerId) {
@@ -325,7 +339,9 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
   /** Every kind of the stream plays filler until a publisher feeds it again. Awaited: FFmpeg lets go of the old producers. */
   private async releaseTracks(stream: StreamRecord): Promise<void> {
     await Promise.all(
-      [...stream.tracks].map((kind) => this.bus.emitAndWait('stream.track-set', { streamId: stream.id, publisherId: null, kind, producerId: null })),
+      [...stream.tracks].map((kind) =>
+        this.bus.emitAndWait('stream.track-set', { streamId: stream.id, publisherId: null, kind, producerId: null }),
+      ),
     );
   }
 
@@ -384,7 +400,9 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
       await this.bus.emitAndWait('stream.ended', { streamId: stream.id, reason, generation: stream.generation, movedTo });
       if (movedTo === undefined) {
         // After ENDLIST is written: a node claiming the name next starts after these playlists' end.
-        await this.cluster.release(stream.id).catch((error) => this.logger.warn(`[stream:${stream.id}] cluster release: ${errorMessage(error)}`));
+        await this.cluster
+          .release(stream.id)
+          .catch((error) => this.logger.warn(`[stream:${stream.id}] cluster release: ${errorMessage(error)}`));
       }
       this.logger.log(`[stream:${stream.id}] ended: ${reason}`);
       if (movedTo !== undefined) this.notices.next({ type: 'moved', peerId: stream.id, toNode: movedTo });
@@ -432,7 +450,12 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
     if (this.config.streams.takeover) return 'takeover';
     let silentMs: number;
     try {
-      const response = await fetchFromNode(holder.address, `/api/cluster/streams/${encodeURIComponent(id)}/publisher`, this.cluster.nodeId, HOLDER_QUERY_TIMEOUT_MS);
+      const response = await fetchFromNode(
+        holder.address,
+        `/api/cluster/streams/${encodeURIComponent(id)}/publisher`,
+        this.cluster.nodeId,
+        HOLDER_QUERY_TIMEOUT_MS,
+      );
       if (response.status === 404) return 'its node does not have it';
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const body = (await response.json()) as { silentMs?: number | null };
@@ -460,7 +483,9 @@ export class StreamsService implements OnModuleInit, OnApplicationShutdown {
   /** Tells the cluster the stream's state (fire and forget: kept and re-sent by the registry while Redis is away). */
   private share(stream: StreamRecord): void {
     if (stream.state === 'ended') return;
-    this.cluster.update(stream.id, stream.state).catch((error) => this.logger.warn(`[stream:${stream.id}] cluster update: ${errorMessage(error)}`));
+    this.cluster
+      .update(stream.id, stream.state)
+      .catch((error) => this.logger.warn(`[stream:${stream.id}] cluster update: ${errorMessage(error)}`));
   }
 
   /** This node no longer holds a stream in the cluster: it stops here; its publisher is told. */
