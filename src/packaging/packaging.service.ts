@@ -116,6 +116,9 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
         // Enough for a delta update to skip segments: CAN-SKIP-UNTIL is six target durations.
         windowSegments: this.config.hls.listSize + SKIP_BOUNDARY_TARGETS,
         graceSegments: LL_GRACE_SEGMENTS,
+        // The StreamPackager's count (one more than where the earlier packaging left off): msn and
+        // discontinuity sequence go on together, also for a stream continued from another node.
+        firstDiscontinuitySequence: continueFrom ? continueFrom.cc + 1 : 0,
       },
       () => packager.fixedTargetDuration,
       { warn: (message) => this.logger.warn(`[stream:${streamId}] LL ${message}`) },
@@ -127,7 +130,8 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
       this.store,
       {
         live: () => this.wentLive(streamId),
-        segmentWritten: (rendition, kind, seconds, bytes) => this.bus.emit('packaging.segment-written', { streamId, rendition, kind, seconds, bytes }),
+        segmentWritten: (rendition, kind, seconds, bytes) =>
+          this.bus.emit('packaging.segment-written', { streamId, rendition, kind, seconds, bytes }),
         writeFailed: (what, error, op) => {
           this.logger.error(`[stream:${streamId}] ${what}: ${error}`);
           this.bus.emit('packaging.write-failed', { streamId, what, error, op });
@@ -171,7 +175,9 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     }
     await entry.packager.end();
     if (this.config.hls.retentionSeconds === -1) {
-      await entry.packager.writeRecording(recordingTag(entry.startedAt)).catch((error) => this.logger.error(`[stream:${streamId}] recording: ${errorMessage(error)}`));
+      await entry.packager
+        .writeRecording(recordingTag(entry.startedAt))
+        .catch((error) => this.logger.error(`[stream:${streamId}] recording: ${errorMessage(error)}`));
     }
     this.scheduleRemoval(entry);
   }
