@@ -222,7 +222,9 @@ export class StreamPackager {
       const playlist = rendition.playlist;
       if (!playlist) continue;
       playlist.end();
-      this.write(`${rendition.name} playlist`, () => this.store.writePlaylist(mediaPlaylistName(this.streamId, rendition.name), playlist.render()));
+      this.write(`${rendition.name} playlist`, () =>
+        this.store.writePlaylist(mediaPlaylistName(this.streamId, rendition.name), playlist.render()),
+      );
     }
     await this.writes;
   }
@@ -258,7 +260,11 @@ export class StreamPackager {
     if (options.playlists) {
       names.push(masterPlaylistName(this.streamId), ...[...this.renditions.keys()].map((r) => mediaPlaylistName(this.streamId, r)));
     }
-    await Promise.all(names.map((name) => this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error), 'remove'))));
+    await Promise.all(
+      names.map((name) =>
+        this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error), 'remove')),
+      ),
+    );
     this.files.clear();
   }
 
@@ -320,7 +326,8 @@ export class StreamPackager {
     this.runWrote = true;
     this.nextNumber = Math.max(this.nextNumber, finished.number + 1);
     if (!this.numbered.has(finished.number)) this.numbered.set(finished.number, { duration: finished.duration, cc: finished.cc });
-    for (const number of [...this.numbered.keys()]) if (number < finished.number - 4 * Math.max(this.options.listSize, 6)) this.numbered.delete(number);
+    for (const number of [...this.numbered.keys()])
+      if (number < finished.number - 4 * Math.max(this.options.listSize, 6)) this.numbered.delete(number);
     if (this.targetDuration === undefined) {
       // TARGETDURATION is fixed before any playlist exists and never changes (RFC 8216 6.2.1). Video
       // decides: its first segment that ended on a keyframe measures the keyframe interval (the
@@ -346,11 +353,13 @@ export class StreamPackager {
   private list(rendition: ClassicRendition, finished: FinishedSegment): void {
     const target = this.targetDuration!;
     if (Math.round(finished.duration) > target) {
-      this.logger.warn(`${this.prefix} ${rendition.name} segment ${finished.number} lasts ${finished.duration.toFixed(3)} s, over the ${target} s target`);
+      this.logger.warn(
+        `${this.prefix} ${rendition.name} segment ${finished.number} lasts ${finished.duration.toFixed(3)} s, over the ${target} s target`,
+      );
     }
     if (!rendition.playlist) {
       rendition.playlist = new MediaPlaylist(target, this.options.listSize);
-      this.seed(rendition.name, rendition.playlist, finished.number);
+      this.seed(rendition, rendition.playlist, finished.number);
     }
     const playlist = rendition.playlist;
     const gaps = this.missingBefore(rendition, finished);
@@ -385,7 +394,9 @@ export class StreamPackager {
   private listingContinuity(renditionName: string, added: Segment[], segmentEnd: number): Continuity {
     const keep = this.options.listSize || KEPT_FOR_CONTINUITY;
     const window = (list: readonly Segment[]): ListedSegment[] =>
-      list.slice(-keep).map(({ uri, number, duration, cc, gap }) => (gap ? { uri, number, duration, cc, gap } : { uri, number, duration, cc }));
+      list
+        .slice(-keep)
+        .map(({ uri, number, duration, cc, gap }) => (gap ? { uri, number, duration, cc, gap } : { uri, number, duration, cc }));
     const renditions: Record<string, ListedSegment[]> = {};
     for (const rendition of this.renditions.values()) {
       const listed = rendition.playlist?.segments ?? [];
@@ -401,13 +412,38 @@ export class StreamPackager {
     return { ...this.listed, renditions };
   }
 
-  /** A rendition's first playlist starts with what the node the stream came from listed last. */
-  private seed(renditionName: string, playlist: MediaPlaylist, firstNumber: number): void {
-    const listed = this.options.continueFrom?.renditions?.[renditionName];
-    if (!listed?.length) return;
+  /**
+   * A rendition's first playlist starts with what the node the stream came from listed last. That node
+   * may have stopped between two renditions' listings of one number (the first listed it, the stream
+   * moved before the second did): the numbers this rendition lacks there are listed as gaps, with the
+   * duration and discontinuity count another rendition gave them, so every rendition numbers by
+   * position alike. Numbers after those are this node's own (missingBefore fills them from here).
+   */
+  private seed(rendition: ClassicRendition, playlist: MediaPlaylist, firstNumber: number): void {
+    const from = this.options.continueFrom;
+    const listed = from?.renditions?.[rendition.name];
+    if (!from || !listed?.length) return;
     const earlier = listed.filter((s) => s.number < firstNumber).sort((a, b) => a.number - b.number);
     const increasing = earlier.filter((s, i) => i === 0 || s.number > earlier[i - 1].number);
-    playlist.seed(increasing.map((s) => ({ ...s, bytes: 0 })));
+    const seeded: Segment[] = increasing.map((s) => ({ ...s, bytes: 0 }));
+    const last = seeded.at(-1);
+    if (!last) return;
+    const others = Object.entries(from.renditions!)
+      .filter(([name]) => name !== rendition.name)
+      .flatMap(([, segments]) => segments);
+    for (let number = last.number + 1; number < Math.min(firstNumber, from.nextNumber); number++) {
+      const known = others.find((s) => s.number === number);
+      seeded.push({
+        uri: segmentName(this.streamId, rendition.name, number),
+        number,
+        duration: known?.duration ?? this.options.segmentSeconds,
+        bytes: 0,
+        cc: known?.cc ?? last.cc,
+        gap: true,
+      });
+    }
+    playlist.seed(seeded);
+    rendition.lastNumber = seeded.at(-1)!.number;
   }
 
   /** Saves where the stream stands (when asked to); false once the stream is no longer this node's. */
@@ -424,7 +460,9 @@ export class StreamPackager {
     }
     if (!allowed && !this.fenced) {
       this.fenced = true;
-      this.logger.log(`${this.prefix} another node continues the stream: segment ${continuity.nextNumber - 1} and later are not listed here`);
+      this.logger.log(
+        `${this.prefix} another node continues the stream: segment ${continuity.nextNumber - 1} and later are not listed here`,
+      );
     }
     return allowed;
   }
