@@ -208,7 +208,13 @@ describe('cluster: three nodes and a real Redis', () => {
   it("a publisher on A plays through B (classic and Low-Latency), C's SSE and every node's lists see it, and its end reaches every node", () =>
     explain(async () => {
       const sseC = sse(c);
-      const publisher = await publishFromChromium(browser, a.url, { video: 'camera', audio: 'mic' }, { stream: 'hello' });
+      // 320x240 keeps Chromium's encoding and two players' decoding light on a shared two-core host.
+      const publisher = await publishFromChromium(
+        browser,
+        a.url,
+        { video: 'camera', audio: 'mic', width: 320, height: 240 },
+        { stream: 'hello' },
+      );
       await waitFor('peerLive for hello on C', () => sseC.find('peerLive', 'hello'), 30_000);
       expect(sseC.events[0]).toMatchObject({ type: 'init' });
 
@@ -261,6 +267,31 @@ describe('cluster: three nodes and a real Redis', () => {
       held.abort();
       await pending;
       await waitFor('A letting it go', async () => (await blockedAt(a)) === 0, 10_000);
+
+      // A Low-Latency viewer through B: hls.js in lowLatencyMode, its blocking reloads and parts answered by A.
+      await viewer.close(); // one player at a time
+      const llViewer = await playWithHlsJs(browser, b.url, `${b.url}/live/hello.ll.m3u8`, { lowLatency: true });
+      const llAnswers: Array<{ path: string; blocking: boolean; status: number; servedBy?: string }> = [];
+      llViewer.on('response', (response) => {
+        const url = new URL(response.url());
+        llAnswers.push({
+          path: url.pathname,
+          blocking: url.searchParams.has('_HLS_msn'),
+          status: response.status(),
+          servedBy: response.headers()['x-served-by'],
+        });
+      });
+      await waitUntilPlaying(llViewer, 2);
+      await waitFor('10 blocking reloads of hls.js through B', () => llAnswers.filter((r) => r.blocking).length >= 10, 30_000);
+      const llState = await playerState(llViewer);
+      expect(llState.fatalErrors).toEqual([]);
+      expect(llAnswers.filter((r) => r.status !== 200 || r.servedBy !== 'a')).toEqual([]);
+      expect(llAnswers.some((r) => /\.ll\.\w+\.p\d+\.m4s$/.test(r.path))).toBe(true); // parts, not only whole segments
+      process.stderr.write(
+        `\n[measure] hls.js lowLatencyMode through B: ${llAnswers.filter((r) => r.blocking).length} blocking reloads, ` +
+          `latency ${llState.latency?.toFixed(2)} s behind the live edge\n`,
+      );
+      await llViewer.close();
 
       // What the proxy costs: the same segment fetched 30 times from A directly and through B.
       const time = async (url: string) => {
@@ -406,6 +437,7 @@ describe('cluster: three nodes and a real Redis', () => {
       video.start();
       audio.start();
 
+      const llBefore = parseLlMediaPlaylist(await (await fetch(`${c.url}/live/roam-video.ll.m3u8`)).text());
       await first.page.close(); // the publisher's tab dies on node A
       await waitFor('roam parked on A', async () => (await streamOn(c, 'roam'))?.state === 'parked', 15_000);
       const before = (await playerState(viewer)).currentTime;
@@ -424,6 +456,13 @@ describe('cluster: three nodes and a real Redis', () => {
       await newSegmentsAt(`${c.url}/live/roam-video.m3u8`, 4);
       await Promise.all([video.stop(), audio.stop()]);
       process.stderr.write(`\n[measure] publish on B to the stream live there: ${liveOnB} ms\n`);
+
+      // Low-Latency through C goes on at B: segment numbers past those A listed, a later discontinuity sequence.
+      const llAnswer = await fetch(`${c.url}/live/roam-video.ll.m3u8`);
+      expect(llAnswer.headers.get('x-served-by')).toBe('b');
+      const llAfter = parseLlMediaPlaylist(await llAnswer.text());
+      expect(llPlaylistPosition(llAfter).lastCompleteMsn).toBeGreaterThan(llPlaylistPosition(llBefore).lastCompleteMsn);
+      expect(llAfter.segments.at(-1)!.dsn).toBeGreaterThan(llBefore.segments.at(-1)!.dsn);
 
       // The viewer went on through C without a reload or a fatal error.
       const state = await playerState(viewer);

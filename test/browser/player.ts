@@ -31,11 +31,12 @@ class Player {
   private lastAdvanceWall?: number;
   private sampler?: number;
 
-  play(url: string): void {
+  /** `lowLatency`: hls.js's lowLatencyMode (blocking reloads and parts of a Low-Latency playlist). */
+  play(url: string, options: { lowLatency?: boolean } = {}): void {
     this.video.muted = true;
     this.video.autoplay = true;
     document.body.appendChild(this.video);
-    const hls = new Hls({ lowLatencyMode: false });
+    const hls = new Hls({ lowLatencyMode: options.lowLatency ?? false });
     this.hls = hls;
     // The reason too: a failed assertion then says what hls.js found wrong (e.g. the two playlists it compared).
     hls.on(Hls.Events.ERROR, (_event, data) =>
