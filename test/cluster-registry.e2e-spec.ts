@@ -153,7 +153,7 @@ describe('ClusterRegistry on a running Redis', () => {
     expect(loser).toMatchObject({ ok: false, holder: { node: winner.nodeId } });
     expect(byB.ok ? byB : byC).toMatchObject({ ok: true, mode: 'cluster', previous: { node: 'a', lease: refused.holder.lease } });
     const [loss] = await lost;
-    expect(loss).toMatchObject({ name: 'cam', reason: 'taken-over' });
+    expect(loss).toMatchObject({ name: 'cam', reason: 'taken-over', node: winner.nodeId });
     expect(a.holds('cam')).toBe(false);
     if (winner === b) expect((await heard)[0]).toMatchObject({ node: 'b', data: { previousNode: 'a' } });
     expect(await a.locate('cam')).toMatchObject({ node: winner.nodeId });
@@ -400,7 +400,7 @@ describe('ClusterRegistry when Redis goes away and comes back', () => {
     expect(streams.find((s) => s.name === 'during')).toMatchObject({ node: 'a', state: 'live' });
     // Both took 'dup' locally; the first to re-assert keeps it, the other is told.
     const dupHolder = streams.find((s) => s.name === 'dup')!.node;
-    expect(lost).toEqual([{ name: 'dup', reason: 'conflict', holder: expect.objectContaining({ node: dupHolder }) }]);
+    expect(lost).toEqual([{ name: 'dup', reason: 'conflict', node: dupHolder, holder: expect.objectContaining({ node: dupHolder }) }]);
     expect(a.holds('dup')).toBe(dupHolder === 'a');
     expect(b.holds('dup')).toBe(dupHolder === 'b');
     // The continuity saved during the outage was written when Redis returned.

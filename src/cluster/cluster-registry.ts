@@ -368,7 +368,7 @@ export class ClusterRegistry implements Cluster {
     const held = this.held.get(event.stream);
     if (!held || event.data?.previousLease !== held.lease) return;
     const lease = typeof event.data?.lease === 'string' ? event.data.lease : '';
-    this.dropHeld(event.stream, 'taken-over', null);
+    this.dropHeld(event.stream, 'taken-over', null, event.node);
     this.logger.log(`[node:${this.nodeId} stream:${event.stream}] taken over by node ${event.node} (lease ${lease})`);
   }
 
@@ -462,11 +462,11 @@ export class ClusterRegistry implements Cluster {
     }
   }
 
-  private dropHeld(name: string, reason: 'taken-over' | 'conflict', holder: StreamRecord | null): void {
+  private dropHeld(name: string, reason: 'taken-over' | 'conflict', holder: StreamRecord | null, node = holder?.node ?? null): void {
     this.held.delete(name);
     this.continuity.delete(name);
-    this.logger.warn(`[node:${this.nodeId} stream:${name}] lost (${reason})${holder ? ` to node ${holder.node}` : ''}`);
-    this.emitter.emit('lost', { name, holder, reason });
+    this.logger.warn(`[node:${this.nodeId} stream:${name}] lost (${reason})${node ? ` to node ${node}` : ''}`);
+    this.emitter.emit('lost', { name, holder, node, reason });
   }
 
   private async writeContinuity(name: string, lease: string, json: string): Promise<boolean> {

@@ -119,6 +119,8 @@ export interface StreamLost {
   name: string;
   /** The claim now holding the name, when known. */
   holder: StreamRecord | null;
+  /** The node now holding the name, when known (from the claim, or from the takeover's event). */
+  node: string | null;
   /** `taken-over`: another node took it over; `conflict`: claimed locally during an outage, another node held it when Redis returned. */
   reason: 'taken-over' | 'conflict';
 }

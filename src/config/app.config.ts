@@ -1,5 +1,5 @@
 import { ConfigType, registerAs } from '@nestjs/config';
-import { availableParallelism, networkInterfaces } from 'node:os';
+import { availableParallelism, hostname, networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
 import { validateEnvironment } from './env.schema';
 import { parseIceUrls } from './ice-servers';
@@ -12,14 +12,23 @@ export interface PortRange {
 /** The one typed view of configuration the rest of the service injects. */
 export const appConfig = registerAs('app', () => {
   const env = validateEnvironment(process.env);
+  const announcedIp = env.ANNOUNCED_IP ?? firstPublicIpv4() ?? '127.0.0.1';
   return {
     host: env.HOST,
     port: env.PORT,
-    announcedIp: env.ANNOUNCED_IP ?? firstPublicIpv4() ?? '127.0.0.1',
+    announcedIp,
     corsOrigins: parseOrigins(env.CORS_ORIGINS),
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    /** The node in the cluster; `redisUrl` null: a single node (no Redis, nothing shared). */
+    cluster: {
+      redisUrl: env.REDIS_URL || null,
+      nodeId: env.NODE_ID || `${hostname()}-${env.PORT}`,
+      address: env.NODE_ADDRESS || `http://${announcedIp}:${env.PORT}`,
+      capacity: env.NODE_CAPACITY,
+      keyPrefix: env.CLUSTER_KEY_PREFIX,
+    },
     streams: {
       publishAuth: env.PUBLISH_AUTH,
       jwtSecret: env.PUBLISH_JWT_SECRET,

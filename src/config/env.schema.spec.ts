@@ -156,6 +156,66 @@ describe('validateEnvironment', () => {
     });
   });
 
+  describe('cluster mode', () => {
+    it('is off by default: no Redis, node id and address derived later', () => {
+      expect(validateEnvironment({})).toMatchObject({
+        REDIS_URL: '',
+        NODE_ID: '',
+        NODE_ADDRESS: '',
+        NODE_CAPACITY: 0,
+        CLUSTER_KEY_PREFIX: 'webrtc-hls:',
+      });
+    });
+
+    it('accepts a Redis URL, a node id, its address and capacity', () => {
+      const env = validateEnvironment({
+        REDIS_URL: 'redis://:secret@redis:6379/2',
+        NODE_ID: 'webrtc-hls-0',
+        NODE_ADDRESS: 'http://10.0.0.5:4000',
+        NODE_CAPACITY: '40',
+        CLUSTER_KEY_PREFIX: 'prod:',
+      });
+      expect(env).toMatchObject({
+        REDIS_URL: 'redis://:secret@redis:6379/2',
+        NODE_ID: 'webrtc-hls-0',
+        NODE_ADDRESS: 'http://10.0.0.5:4000',
+        NODE_CAPACITY: 40,
+      });
+      expect(validateEnvironment({ REDIS_URL: 'rediss://cache.example:6380' }).REDIS_URL).toBe('rediss://cache.example:6380');
+    });
+
+    it('names each bad cluster variable', () => {
+      const lines = linesOf(
+        problemsOf({
+          REDIS_URL: 'http://redis:6379',
+          NODE_ID: 'a b',
+          NODE_ADDRESS: '10.0.0.5:4000',
+          NODE_CAPACITY: '-1',
+          CLUSTER_KEY_PREFIX: 'x y',
+        }),
+      );
+      expect(lines.map((line) => line.split('=')[0]).sort()).toEqual([
+        'CLUSTER_KEY_PREFIX',
+        'NODE_ADDRESS',
+        'NODE_CAPACITY',
+        'NODE_ID',
+        'REDIS_URL',
+      ]);
+      expect(lines.find((line) => line.startsWith('REDIS_URL'))).toContain('redis:// or rediss://');
+      expect(lines.find((line) => line.startsWith('NODE_ADDRESS'))).toContain('http(s)://host[:port]');
+    });
+
+    it('an address with a path is refused (requests are forwarded to the same path on it)', () => {
+      expect(problemsOf({ NODE_ADDRESS: 'http://10.0.0.5:4000/hls' })).toContain('NODE_ADDRESS=');
+    });
+
+    it('with PORT=0 the other nodes cannot guess the port: NODE_ADDRESS is required', () => {
+      expect(problemsOf({ REDIS_URL: 'redis://redis:6379', PORT: '0' })).toContain('NODE_ADDRESS must be set with REDIS_URL when PORT=0');
+      expect(() => validateEnvironment({ REDIS_URL: 'redis://redis:6379', PORT: '0', NODE_ADDRESS: 'http://10.0.0.5:4000' })).not.toThrow();
+      expect(() => validateEnvironment({ PORT: '0' })).not.toThrow();
+    });
+  });
+
   describe('cross-field checks', () => {
     it('PUBLISH_AUTH=token needs a secret of at least 32 bytes (RFC 7518 3.2), never printed', () => {
       expect(linesOf(problemsOf({ PUBLISH_AUTH: 'token' }))).toEqual([

@@ -8,6 +8,7 @@ import {
   IsString,
   Max,
   Min,
+  Matches,
   MinLength,
   validateSync,
 } from 'class-validator';
@@ -82,6 +83,19 @@ export class EnvironmentSchema {
   @IsInt() @Min(0) @Max(3600) STREAM_RECONNECT_GRACE_SECONDS: number = 30;
   /** `true`: a second publisher with a valid claim on a live name takes it over; `false`: it gets STREAM_IN_USE. */
   @IsBoolean() STREAM_TAKEOVER: boolean = false;
+  /**
+   * Cluster mode: `redis://[user:password@]host:port[/db]` (or `rediss://`) of the Redis every node
+   * shares. Empty: a single node, exactly as without a cluster.
+   */
+  @Matches(/^(|rediss?:\/\/\S+)$/, { message: 'must be empty or a redis:// or rediss:// URL' }) REDIS_URL: string = '';
+  /** This node's id in the cluster, unique among running nodes (the pod name); empty: `<hostname>-<PORT>`. */
+  @Matches(/^([A-Za-z0-9_.-]{1,64})?$/, { message: 'must be 1-64 letters, digits, _, . or -' }) NODE_ID: string = '';
+  /** HTTP base address the other nodes reach this one at (proxying); empty: `http://<ANNOUNCED_IP>:<PORT>`. */
+  @Matches(/^(|https?:\/\/[^\s/]+)$/, { message: 'must be empty or an http(s)://host[:port] address without a path' }) NODE_ADDRESS: string = '';
+  /** Publishers this node is meant to carry, shown to the other nodes (`/api/cluster`); 0: not declared. */
+  @IsInt() @Min(0) @Max(100000) NODE_CAPACITY: number = 0;
+  /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
+  @Matches(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be 1-64 letters, digits, _, ., : or -' }) CLUSTER_KEY_PREFIX: string = 'webrtc-hls:';
   /** Publishing peers (send transports) this server accepts at once; 0 = no cap. Viewers are not counted. */
   @IsInt() @Min(0) @Max(100000) MAX_PEERS: number = 0;
   /** STUN servers WHIP clients are told about (Link headers of the 201): comma-separated stun:/stuns: URIs. */
@@ -176,6 +190,9 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
     if (bytes < MIN_SECRET_BYTES) {
       problems.push(`PUBLISH_JWT_SECRET must hold at least ${MIN_SECRET_BYTES} bytes with PUBLISH_AUTH=token (RFC 7518 3.2), got ${bytes}`);
     }
+  }
+  if (env.REDIS_URL !== '' && env.NODE_ADDRESS === '' && env.PORT === 0 && valid('REDIS_URL', 'NODE_ADDRESS', 'PORT')) {
+    problems.push('NODE_ADDRESS must be set with REDIS_URL when PORT=0 (the other nodes need a port to reach this one at)');
   }
   if (env.WEBRTC_SERVER && valid('WEBRTC_SERVER', 'WEBRTC_SERVER_PORT', 'MEDIASOUP_WORKERS', 'WEBRTC_SERVERS_PER_WORKER')) {
     const servers = workers * env.WEBRTC_SERVERS_PER_WORKER;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { appConfig, AppConfig } from '../config/app.config';
 import { errorMessage } from '../common/errors';
 import { EventBus } from '../events/events';
-import { servableFile } from '../packaging/hls-names';
+import { SEGMENT_MAX_AGE_SECONDS, servableFile } from '../packaging/hls-names';
 
 /** A file that vanished between listing and reading is normal (a segment slid out); the rest is trouble. */
 const EXPECTED_CODES = new Set(['ENOENT', 'ENOTDIR', 'ECONNABORTED', 'ECONNRESET', 'EPIPE']);
@@ -49,7 +49,7 @@ export class LiveFilesController {
         headers: {
           'Content-Type': playlist ? 'application/vnd.apple.mpegurl' : 'video/mp2t',
           // Playlists change every segment; a segment never changes once listed.
-          'Cache-Control': playlist ? 'no-cache' : 'public, max-age=3600, immutable',
+          'Cache-Control': playlist ? 'no-cache' : `public, max-age=${SEGMENT_MAX_AGE_SECONDS}, immutable`,
           'Access-Control-Allow-Origin': this.config.hls.corsOrigin,
         },
       },

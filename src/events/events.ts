@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
 import type { MediaUnit, RunTrack } from '../transcode/media-unit';
+import type { Continuity } from '../packaging/continuity';
 
 /**
  * Every internal event, declared once: `domain.past-tense-verb` → payload of plain ids and data.
@@ -41,7 +42,18 @@ export interface BusEvents {
    * A stream got its first track. `generation` tells apart streams that used the same name one after
    * the other (a name may be reused while the previous stream's files are still kept).
    */
-  'stream.started': { streamId: string; publisherId: string; generation: number };
+  'stream.started': {
+    streamId: string;
+    publisherId: string;
+    generation: number;
+    /** Chosen by its publisher (it may come back, here or on another node); otherwise a connection's id. */
+    named: boolean;
+    /**
+     * Where numbering, discontinuities and the timeline go on from: the same stream continued from
+     * another node of the cluster, or the name's previous stream there (from the cluster's registry).
+     */
+    continueFrom?: Continuity;
+  };
   /** The producer feeding one kind of a stream: set, replaced, or `null` (no producer now: filler plays). */
   'stream.track-set': { streamId: string; publisherId: string | null; kind: MediaKind; producerId: string | null };
   'stream.track-paused': { streamId: string; kind: MediaKind; paused: boolean };
@@ -51,7 +63,14 @@ export interface BusEvents {
   'stream.publisher-changed': { streamId: string; publisherId: string; previousPublisherId: string | null };
   /** Awaited before the publisher's transports close: FFmpeg stops and its last segments come in. */
   'stream.ending': { streamId: string; reason: string };
-  'stream.ended': { streamId: string; reason: string; generation: number };
+  /** `movedTo`: the stream goes on on that node of the cluster (no EXT-X-ENDLIST here, no peerLeft). */
+  'stream.ended': { streamId: string; reason: string; generation: number; movedTo?: string };
+  /**
+   * This node no longer holds the stream in the cluster: another node took it over (`taken-over`), or
+   * held the name when Redis came back after an outage during which both accepted it (`conflict`).
+   * Its publisher here, if any, is told and disconnected.
+   */
+  'stream.lost': { streamId: string; publisherId: string | null; reason: 'taken-over' | 'conflict'; node: string | null };
   /** Its master playlist became playable. */
   'stream.live': { streamId: string; masterUrl: string; elapsedMs: number };
   /** Transcoding could not start (e.g. FFmpeg's ports are exhausted); the publisher is told. */

@@ -1,8 +1,11 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
 import { PackagingHealthIndicator } from '../packaging/packaging.health';
 import { TranscodeHealthIndicator } from '../transcode/transcode.health';
 import { MediasoupHealthIndicator } from '../mediasoup/mediasoup.health';
+import { ClusterHealthIndicator } from '../cluster/cluster.health';
+import { CLUSTER } from '../cluster/cluster.constants';
+import type { Cluster } from '../cluster/cluster.types';
 import { EventLoopHealthIndicator } from './event-loop.health';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 
@@ -19,6 +22,8 @@ export class HealthController {
     private readonly mediasoup: MediasoupHealthIndicator,
     private readonly transcode: TranscodeHealthIndicator,
     private readonly packaging: PackagingHealthIndicator,
+    private readonly redis: ClusterHealthIndicator,
+    @Inject(CLUSTER) private readonly cluster: Cluster,
   ) {}
 
   @Get('live')
@@ -33,11 +38,18 @@ export class HealthController {
    * and write a probe file, and overlapping runs of the disk check removed each other's file.
    */
   @Get('ready')
-  @ApiOperation({ summary: 'Readiness: 200 when every mediasoup worker runs, FFmpeg runs and the HLS directory is writable with free space; 503 names the failing check' })
+  @ApiOperation({
+    summary: 'Readiness: 200 when every mediasoup worker runs, FFmpeg runs and the HLS directory is writable with free space; 503 names the failing check',
+    description:
+      'Also `redis` (cluster mode): while Redis is unreachable it stays up with `degraded: true` and the reason, ' +
+      "since the node still serves its own publishers and viewers; a pod must not leave its Service because Redis did.",
+  })
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
+    // Redis only in cluster mode: a single node's readiness is what it always was.
+    const redis = this.cluster.status().mode === 'cluster' ? [() => this.redis.check('redis')] : [];
     this.readyInFlight ??= this.health
-      .check([() => this.mediasoup.check(), () => this.transcode.checkFfmpeg(), () => this.packaging.checkDisk()])
+      .check([() => this.mediasoup.check(), () => this.transcode.checkFfmpeg(), () => this.packaging.checkDisk(), ...redis])
       .finally(() => (this.readyInFlight = undefined));
     return this.readyInFlight;
   }

@@ -8,6 +8,9 @@
  */
 export const LIVE_PREFIX = '/live';
 
+/** How long players and caches may keep a segment (`Cache-Control: public, max-age=…, immutable`). */
+export const SEGMENT_MAX_AGE_SECONDS = 3600;
+
 export const masterPlaylistName = (streamId: string) => `${streamId}.m3u8`;
 export const mediaPlaylistName = (streamId: string, rendition: string) => `${streamId}-${rendition}.m3u8`;
 export const segmentName = (streamId: string, rendition: string, number: number) =>
@@ -52,6 +55,24 @@ const SEGMENT = new RegExp(`^${RENDITION}_(.+)_(\\d+)\\.ts$`);
 export function segmentStream(name: string): string | undefined {
   return SEGMENT.exec(name)?.[1];
 }
+
+/**
+ * The stream a servable name belongs to, whatever the layout: a master (`<id>.m3u8`), a media
+ * playlist (`<id>-<rendition>.m3u8`), a segment (`<rendition>_<id>_NNN.ts`), or any name that later
+ * capabilities add after a `.` (`<id>.rec-….m3u8`, `<id>-video.ll.m3u8`, …). Undefined for other names.
+ * Used to route a request to the node that has the stream.
+ */
+export function streamOfFile(name: string): string | undefined {
+  if (!SERVABLE_ANY.test(name)) return undefined;
+  const segment = SEGMENT.exec(name);
+  if (segment) return segment[1];
+  const head = name.slice(0, name.indexOf('.'));
+  const rendition = /^(.+)-(?:video|audio)$/.exec(head);
+  return rendition ? rendition[1] : head || undefined;
+}
+
+/** Any plain name with a known extension: HLS files and the formats later capabilities add. */
+const SERVABLE_ANY = /^[A-Za-z0-9_-]{1,128}(\.[A-Za-z0-9_-]{1,32})*\.(m3u8|ts|mp4|m4s)$/;
 
 /** Whether `name` is one of `streamId`'s files (any rendition, any number); used for clean-up. */
 export function belongsTo(streamId: string, name: string): boolean {

@@ -16,7 +16,7 @@ import { parseMediaPlaylist } from '../../test/support/hls';
 import { extractParameterSets, parseSps } from '../media/h264';
 import type { MasterPlaylistInput } from './master-playlist';
 import { SegmentStore } from './segment-store';
-import { StreamPackager } from './stream-packager';
+import { Continuity, StreamPackager } from './stream-packager';
 import type { TsAccessUnit } from '../media/ts-demuxer';
 import type { MediaKind, MediaUnit, RunTrack } from '../transcode/media-unit';
 import { llMediaPlaylistName, parseLlName } from './hls-names';
@@ -537,82 +537,106 @@ describe('LlStreamPackager: what players read', () => {
   });
 });
 
-describe('LL and classic layouts of one stream', () => {
-  it('share one timeline: LL segment n is classic segment n (same msn, same duration), across an FFmpeg restart', async () => {
-    const { dir, remove } = tempDir('ll-classic');
-    try {
-      const ll = new LlStreamPackager(
-        STREAM,
-        { timing: TIMING, windowSegments: 12, graceSegments: 4 },
-        () => packager.fixedTargetDuration,
-        { warn: () => undefined },
-        () => packager.master,
+/**
+ * The classic and LL layouts of one stream, packaged by a real StreamPackager (`continueFrom`: where an
+ * earlier packaging of the stream left off) from two FFmpeg runs cut by the real SegmentCutter.
+ */
+async function packageTwoRuns(
+  continueFrom?: Continuity,
+): Promise<{ classic: Record<string, string>; ll: LlStreamPackager; classicMaster: string }> {
+  const { dir, remove } = tempDir('ll-classic');
+  try {
+    const ll = new LlStreamPackager(
+      STREAM,
+      { timing: TIMING, windowSegments: 12, graceSegments: 4, firstDiscontinuitySequence: continueFrom ? continueFrom.cc + 1 : 0 },
+      () => packager.fixedTargetDuration,
+      { warn: () => undefined },
+      () => packager.master,
+    );
+    const packager: StreamPackager = new StreamPackager(
+      STREAM,
+      { segmentSeconds: 1, listSize: 20, continueFrom },
+      new SegmentStore(dir),
+      { live: () => undefined, segmentWritten: () => undefined, writeFailed: () => undefined },
+      ll,
+    );
+    // Two runs, units cut by the real SegmentCutter, as FfmpegRun hands them on.
+    const run = (number: number, start: number) => {
+      packager.onRunStarted(number, BOTH);
+      const cutter = new SegmentCutter<Omit<MediaUnit, 'segment'>>(
+        BOTH.map((t) => ({ name: t.rendition, kind: t.kind })),
+        { targetSeconds: 1 },
+        (rendition, unit, segment) => packager.onUnit(number, rendition, { ...unit, segment }),
       );
-      const packager: StreamPackager = new StreamPackager(
-        STREAM,
-        { segmentSeconds: 1, listSize: 20 },
-        new SegmentStore(dir),
-        { live: () => undefined, segmentWritten: () => undefined, writeFailed: () => undefined },
-        ll,
-      );
-      // Two runs, units cut by the real SegmentCutter, as FfmpegRun hands them on.
-      const run = (number: number, start: number) => {
-        packager.onRunStarted(number, BOTH);
-        const cutter = new SegmentCutter<Omit<MediaUnit, 'segment'>>(
-          BOTH.map((t) => ({ name: t.rendition, kind: t.kind })),
-          { targetSeconds: 1 },
-          (rendition, unit, segment) => packager.onUnit(number, rendition, { ...unit, segment }),
-        );
-        let a = 0;
-        for (let f = 0; f < 4 * 30; f++) {
-          const t = start + f / 30;
-          while (start + a * (1024 / 48000) <= t) {
-            const pts = Math.round((start + a * (1024 / 48000)) * CLOCK);
-            const data = audioUnits[a++ % audioUnits.length];
-            cutter.push('audio', {
-              pts,
-              dts: pts,
-              keyframe: true,
-              data: data.data,
-              packets: data.packets,
-              programHeaders: Buffer.alloc(376, 0x47),
-            });
-          }
-          const source = videoUnits[f % 60];
-          const pts = Math.round(t * CLOCK);
-          cutter.push('video', {
+      let a = 0;
+      for (let f = 0; f < 4 * 30; f++) {
+        const t = start + f / 30;
+        while (start + a * (1024 / 48000) <= t) {
+          const pts = Math.round((start + a * (1024 / 48000)) * CLOCK);
+          const data = audioUnits[a++ % audioUnits.length];
+          cutter.push('audio', {
             pts,
             dts: pts,
-            keyframe: source.keyframe,
-            data: source.data,
-            packets: source.packets,
+            keyframe: true,
+            data: data.data,
+            packets: data.packets,
             programHeaders: Buffer.alloc(376, 0x47),
           });
         }
-        cutter.end();
-        packager.onRunEnded(number);
-      };
-      run(1, 10);
-      run(2, 14.2);
-      await packager.end();
-      for (const name of ['video', 'audio']) {
-        const classic = parseMediaPlaylist(readFileSync(join(dir, `${STREAM}-${name}.m3u8`), 'utf8'));
-        const low = parseLlMediaPlaylist(ll.playlist(name)!);
-        const classicByMsn = classic.segments.map((s, i) => ({
-          msn: classic.mediaSequence + i,
-          duration: s.duration,
-          discontinuity: s.discontinuity,
-        }));
-        const llByMsn = low.segments.map((s) => ({ msn: s.msn, duration: s.duration, discontinuity: s.discontinuity }));
-        expect(llByMsn.map((s) => s.msn)).toEqual(classicByMsn.map((s) => s.msn));
-        expect(llByMsn.map((s) => s.discontinuity)).toEqual(classicByMsn.map((s) => s.discontinuity));
-        llByMsn.forEach((s, i) => expect(Math.abs(s.duration - classicByMsn[i].duration)).toBeLessThan(0.0015));
+        const source = videoUnits[f % 60];
+        const pts = Math.round(t * CLOCK);
+        cutter.push('video', {
+          pts,
+          dts: pts,
+          keyframe: source.keyframe,
+          data: source.data,
+          packets: source.packets,
+          programHeaders: Buffer.alloc(376, 0x47),
+        });
       }
-      // The LL master says what the classic one says, naming the LL playlists.
-      const classicMaster = readFileSync(join(dir, `${STREAM}.m3u8`), 'utf8');
-      expect(ll.master()).toBe(classicMaster.replace(`${STREAM}-video.m3u8`, VIDEO_URI).replace(`${STREAM}-audio.m3u8`, AUDIO_URI));
-    } finally {
-      remove();
+      cutter.end();
+      packager.onRunEnded(number);
+    };
+    run(1, 10);
+    run(2, 14.2);
+    await packager.end();
+    const classic: Record<string, string> = {};
+    for (const name of ['video', 'audio']) classic[name] = readFileSync(join(dir, `${STREAM}-${name}.m3u8`), 'utf8');
+    return { classic, ll, classicMaster: readFileSync(join(dir, `${STREAM}.m3u8`), 'utf8') };
+  } finally {
+    remove();
+  }
+}
+
+describe('LL and classic layouts of one stream', () => {
+  it('share one timeline: LL segment n is classic segment n (same msn, same duration), across an FFmpeg restart', async () => {
+    const { classic: classicTexts, ll, classicMaster } = await packageTwoRuns();
+    for (const name of ['video', 'audio']) {
+      const classic = parseMediaPlaylist(classicTexts[name]);
+      const low = parseLlMediaPlaylist(ll.playlist(name)!);
+      const classicByMsn = classic.segments.map((s, i) => ({
+        msn: classic.mediaSequence + i,
+        duration: s.duration,
+        discontinuity: s.discontinuity,
+      }));
+      const llByMsn = low.segments.map((s) => ({ msn: s.msn, duration: s.duration, discontinuity: s.discontinuity }));
+      expect(llByMsn.map((s) => s.msn)).toEqual(classicByMsn.map((s) => s.msn));
+      expect(llByMsn.map((s) => s.discontinuity)).toEqual(classicByMsn.map((s) => s.discontinuity));
+      llByMsn.forEach((s, i) => expect(Math.abs(s.duration - classicByMsn[i].duration)).toBeLessThan(0.0015));
+    }
+    // The LL master says what the classic one says, naming the LL playlists.
+    expect(ll.master()).toBe(classicMaster.replace(`${STREAM}-video.m3u8`, VIDEO_URI).replace(`${STREAM}-audio.m3u8`, AUDIO_URI));
+  });
+
+  it('continued from an earlier packaging (another node): LL goes on from the same media and discontinuity sequence as classic', async () => {
+    const continueFrom: Continuity = { nextNumber: 41, cc: 3, nextPts: 9 * CLOCK, targetDuration: 1 };
+    const { classic, ll } = await packageTwoRuns(continueFrom);
+    for (const name of ['video', 'audio']) {
+      const position = (text: string) => parseLlMediaPlaylist(text).segments.map((s) => ({ msn: s.msn, dsn: s.dsn }));
+      const low = position(ll.playlist(name)!);
+      expect(low).toEqual(position(classic[name]));
+      expect(low[0]).toEqual({ msn: 41, dsn: 4 }); // one discontinuity past where the earlier packaging stopped
+      expect(low.at(-1)!.dsn).toBe(5); // and one more at the FFmpeg restart
     }
   });
 });

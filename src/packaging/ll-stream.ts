@@ -10,6 +10,12 @@ export interface LlStreamOptions {
   windowSegments: number;
   /** Segments kept in memory after they left the playlist. */
   graceSegments: number;
+  /**
+   * Discontinuity sequence of the first run: where an earlier packaging of the stream left off plus
+   * one, as the StreamPackager counts it (a stream continued from another node goes on from the
+   * discontinuity sequence its players have). 0 by default.
+   */
+  firstDiscontinuitySequence?: number;
 }
 
 export interface LlStreamEvents {
@@ -57,6 +63,7 @@ export class LlStreamPackager {
     private readonly masterInput: () => MasterPlaylistInput | undefined = () => undefined,
   ) {
     this.epoch = this.now().toString(36);
+    this.dsn = options.firstDiscontinuitySequence ?? 0;
   }
 
   private now(): number {

@@ -47,6 +47,31 @@ describe('MediaPlaylist', () => {
     expect(text).not.toContain('#EXT-X-DISCONTINUITY\n');
   });
 
+  it('a rendition that missed a run gets a tag per run, so its segments keep their discontinuity number as the window slides', () => {
+    // hls.js numbers a segment DISCONTINUITY-SEQUENCE + the tags before it, and refuses a reload that
+    // numbers the same segment otherwise ("discontinuity sequence mismatch").
+    const numbered = (text: string) => {
+      let dsn = Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(text)![1]);
+      const out: Record<string, number> = {};
+      for (const line of text.split('\n')) {
+        if (line === '#EXT-X-DISCONTINUITY') dsn++;
+        if (line.endsWith('.ts')) out[line] = dsn;
+      }
+      return out;
+    };
+    const list = new MediaPlaylist(1, 3);
+    list.append(seg(1, 0));
+    list.append(seg(2, 0));
+    list.append(seg(4, 2)); // run 1 wrote no segment of this rendition
+    const before = numbered(list.render());
+    expect(before['video_p_004.ts']).toBe(2);
+    list.append(seg(5, 2));
+    list.append(seg(6, 2));
+    const after = numbered(list.render());
+    expect(list.render()).toContain('#EXT-X-MEDIA-SEQUENCE:4\n#EXT-X-DISCONTINUITY-SEQUENCE:2\n');
+    expect(after['video_p_004.ts']).toBe(before['video_p_004.ts']);
+  });
+
   it("a playlist that starts mid-stream (a kind that joined later) starts at the stream's numbers", () => {
     const list = new MediaPlaylist(1, 3);
     list.append(seg(9, 2));

@@ -13,6 +13,8 @@ export interface Segment {
   cc: number;
   /** The file could not be written (disk full): listed as EXT-X-GAP so numbering and timing hold. */
   gap?: boolean;
+  /** Listed by the node the stream came from, whose file it is (never written nor deleted here). */
+  elsewhere?: boolean;
 }
 
 /**
@@ -50,6 +52,15 @@ export class MediaPlaylist {
     return this.window.at(-1)?.number;
   }
 
+  /**
+   * Starts the window with segments another node listed (the same stream, continued here), so the
+   * playlist players reload overlaps the one they have. Not counted as written here.
+   */
+  seed(segments: readonly Segment[]): void {
+    if (this.window.length > 0) throw new RangeError('a playlist is seeded before its first segment');
+    this.window.push(...segments.map((segment) => ({ ...segment, elsewhere: true })));
+  }
+
   /** Appends a segment; returns the segments that slid out of the window. */
   append(segment: Segment): Segment[] {
     const last = this.window.at(-1);
@@ -81,8 +92,12 @@ export class MediaPlaylist {
       '#EXT-X-INDEPENDENT-SEGMENTS',
     ];
     this.window.forEach((segment, index) => {
-      // The window's first segment needs no tag: DISCONTINUITY-SEQUENCE already counts it.
-      if (index > 0 && segment.cc !== this.window[index - 1].cc) lines.push('#EXT-X-DISCONTINUITY');
+      // The window's first segment needs no tag: DISCONTINUITY-SEQUENCE already counts it. A
+      // rendition that had no segment in a run (its count jumps by more than one) gets one tag per
+      // run it missed: a segment's discontinuity number is the sequence plus the tags before it, and
+      // must stay the same when the window slides past the tags (RFC 8216 6.2.1; hls.js checks it).
+      const previous = this.window[index - 1];
+      for (let cc = previous?.cc ?? segment.cc; cc < segment.cc; cc++) lines.push('#EXT-X-DISCONTINUITY');
       if (segment.gap) lines.push('#EXT-X-GAP');
       lines.push(`#EXTINF:${segment.duration.toFixed(3)},`, segment.uri);
     });

@@ -1,10 +1,11 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appConfig, AppConfig } from '../config/app.config';
 import { errorMessage } from '../common/errors';
 import { BusEvents, EventBus, OnBusEvent } from '../events/events';
 import { isHlsFile, masterPlaylistUrl, recordingTag, segmentNumber, segmentStream } from './hls-names';
+import { CONTINUITY_STORE, ContinuityStore, laterContinuity } from './continuity';
 import { llPartTiming, LlPartTiming, SKIP_BOUNDARY_TARGETS } from './ll';
 import { LlStreamPackager } from './ll-stream';
 import { SegmentStore } from './segment-store';
@@ -53,6 +54,8 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(appConfig.KEY) private readonly config: AppConfig,
     private readonly bus: EventBus,
+    /** Where named streams' numbering is saved for another node to continue (the cluster); absent: nowhere. */
+    @Optional() @Inject(CONTINUITY_STORE) private readonly continuityStore?: ContinuityStore,
   ) {
     this.store = new SegmentStore(config.hls.dir);
     this.llTiming = llPartTiming(config.hls.partSeconds);
@@ -92,16 +95,20 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
   }
 
   @OnBusEvent('stream.started')
-  onStreamStarted({ streamId, generation }: BusEvents['stream.started']): void {
+  onStreamStarted({ streamId, generation, named, continueFrom: fromCluster }: BusEvents['stream.started']): void {
     const previous = this.entries.get(streamId);
     if (previous) {
       this.retired.add(previous);
       // LL URLs name the id, not the generation: the new stream serves them from now on.
       previous.ll.close('a later stream of the same name started');
     }
-    const continueFrom = previous?.packager.continuity() ?? this.continuities.get(streamId);
+    // Past whichever is further on: what this node knows of the name, or where the cluster says it stands.
+    const continueFrom = laterContinuity(previous?.packager.continuity() ?? this.continuities.get(streamId), fromCluster);
     this.continuities.delete(streamId);
     const keepAll = this.config.hls.retentionSeconds === -1;
+    const store = this.continuityStore;
+    // Only a named stream can go on elsewhere; a connection's id never comes back.
+    const saveContinuity = named && store ? (continuity: Continuity) => store.save(streamId, continuity) : undefined;
     const ll = new LlStreamPackager(
       streamId,
       {
@@ -109,6 +116,9 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
         // Enough for a delta update to skip segments: CAN-SKIP-UNTIL is six target durations.
         windowSegments: this.config.hls.listSize + SKIP_BOUNDARY_TARGETS,
         graceSegments: LL_GRACE_SEGMENTS,
+        // The StreamPackager's count (one more than where the earlier packaging left off): msn and
+        // discontinuity sequence go on together, also for a stream continued from another node.
+        firstDiscontinuitySequence: continueFrom ? continueFrom.cc + 1 : 0,
       },
       () => packager.fixedTargetDuration,
       { warn: (message) => this.logger.warn(`[stream:${streamId}] LL ${message}`) },
@@ -116,11 +126,12 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     );
     const packager: StreamPackager = new StreamPackager(
       streamId,
-      { segmentSeconds: this.config.hls.segmentSeconds, listSize: keepAll ? 0 : this.config.hls.listSize, continueFrom },
+      { segmentSeconds: this.config.hls.segmentSeconds, listSize: keepAll ? 0 : this.config.hls.listSize, continueFrom, saveContinuity },
       this.store,
       {
         live: () => this.wentLive(streamId),
-        segmentWritten: (rendition, kind, seconds, bytes) => this.bus.emit('packaging.segment-written', { streamId, rendition, kind, seconds, bytes }),
+        segmentWritten: (rendition, kind, seconds, bytes) =>
+          this.bus.emit('packaging.segment-written', { streamId, rendition, kind, seconds, bytes }),
         writeFailed: (what, error, op) => {
           this.logger.error(`[stream:${streamId}] ${what}: ${error}`);
           this.bus.emit('packaging.write-failed', { streamId, what, error, op });
@@ -146,15 +157,27 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     this.entries.get(streamId)?.packager.onRunEnded(run);
   }
 
-  /** After transcoding has stopped: playlists end (a recording gets its VOD playlists); files stay for the retention time. */
+  /**
+   * After transcoding has stopped: playlists end (a recording gets its VOD playlists); files stay for
+   * the retention time. A stream that moved to another node ends here without EXT-X-ENDLIST: its
+   * playlists stay as they were (players are sent to the other node), its files for the retention time.
+   */
   @OnBusEvent('stream.ended')
-  async onStreamEnded({ streamId, generation }: BusEvents['stream.ended']): Promise<void> {
+  async onStreamEnded({ streamId, generation, movedTo }: BusEvents['stream.ended']): Promise<void> {
     const entry = this.entries.get(streamId);
     if (!entry || entry.generation !== generation || entry.ended) return;
     entry.ended = true;
+    if (movedTo !== undefined) {
+      await entry.packager.abandon();
+      this.logger.log(`[stream:${streamId}] continues on node ${movedTo}; files here kept for the retention time`);
+      this.scheduleRemoval(entry);
+      return;
+    }
     await entry.packager.end();
     if (this.config.hls.retentionSeconds === -1) {
-      await entry.packager.writeRecording(recordingTag(entry.startedAt)).catch((error) => this.logger.error(`[stream:${streamId}] recording: ${errorMessage(error)}`));
+      await entry.packager
+        .writeRecording(recordingTag(entry.startedAt))
+        .catch((error) => this.logger.error(`[stream:${streamId}] recording: ${errorMessage(error)}`));
     }
     this.scheduleRemoval(entry);
   }

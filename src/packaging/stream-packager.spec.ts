@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SegmentCutter } from '../transcode/segment-cutter';
 import type { MediaUnit, RunTrack } from '../transcode/media-unit';
 import { SegmentStore } from './segment-store';
+import type { Continuity } from './continuity';
 import { PackagerEvents, StreamPackager } from './stream-packager';
 
 const CLOCK = 90_000;
@@ -36,7 +37,11 @@ function runUnits(seconds: number, startSeconds: number, tracks = TRACKS): Array
     const t = f / 30;
     while (hasAudio && a * (1024 / 48000) <= t) cutter.push('audio', unit(a++ * (1024 / 48000), true, Buffer.alloc(300)));
     const key = f % 30 === 0;
-    if (hasVideo) cutter.push('video', unit(t, key, key ? Buffer.concat([START, SPS, START, PPS, START, Buffer.from([0x65, 1, 2])]) : Buffer.from([0, 0, 0, 1, 0x41, 1])));
+    if (hasVideo)
+      cutter.push(
+        'video',
+        unit(t, key, key ? Buffer.concat([START, SPS, START, PPS, START, Buffer.from([0x65, 1, 2])]) : Buffer.from([0, 0, 0, 1, 0x41, 1])),
+      );
   }
   cutter.end();
   return out;
@@ -110,7 +115,9 @@ describe('StreamPackager', () => {
     await packager.settled();
     const video = playlist('s1-video.m3u8');
     expect(video).toContain('#EXT-X-MEDIA-SEQUENCE:9\n');
-    const files = readdirSync(dir).filter((f) => f.startsWith('video_')).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.startsWith('video_'))
+      .sort();
     expect(files[0]).toBe('video_s1_003.ts'); // 3..8 left the window and are kept one more window
     expect(files.at(-1)).toBe('video_s1_014.ts');
   });
@@ -118,8 +125,10 @@ describe('StreamPackager', () => {
   it('fixes TARGETDURATION from the first segment when keyframes come slower than the target', async () => {
     packager.onRunStarted(1, [TRACKS[0]]);
     // Keyframes every 2 s, as from a publisher that ignores requests.
-    const cutter = new SegmentCutter<Omit<MediaUnit, 'segment'>>([{ name: 'video', kind: 'video' }], { targetSeconds: 1 }, (r, u, segment) =>
-      packager.onUnit(1, r, { ...u, segment }),
+    const cutter = new SegmentCutter<Omit<MediaUnit, 'segment'>>(
+      [{ name: 'video', kind: 'video' }],
+      { targetSeconds: 1 },
+      (r, u, segment) => packager.onUnit(1, r, { ...u, segment }),
     );
     for (let f = 0; f < 30 * 7; f++) {
       const key = f % 60 === 0;
@@ -150,7 +159,14 @@ describe('StreamPackager', () => {
       { targetSeconds: 1, now: () => clock.ms },
       (r, u, segment) => packager.onUnit(1, r, { ...u, segment }),
     );
-    const unit = (t: number, keyframe: boolean, data: Buffer) => ({ pts: Math.round(t * CLOCK), dts: Math.round(t * CLOCK), keyframe, data, packets: Buffer.alloc(188), programHeaders: HEADERS });
+    const unit = (t: number, keyframe: boolean, data: Buffer) => ({
+      pts: Math.round(t * CLOCK),
+      dts: Math.round(t * CLOCK),
+      keyframe,
+      data,
+      packets: Buffer.alloc(188),
+      programHeaders: HEADERS,
+    });
     let a = 0;
     for (let f = 0; f < 30 * 12; f++) {
       const t = f / 30;
@@ -158,7 +174,10 @@ describe('StreamPackager', () => {
       while (a * (1024 / 48000) <= t) cutter.push('audio', unit(a++ * (1024 / 48000), true, Buffer.alloc(300)));
       if (t < 1.7) continue;
       const key = (f - 51) % 60 === 0;
-      cutter.push('video', unit(t, key, key ? Buffer.concat([START, SPS, START, PPS, START, Buffer.from([0x65])]) : Buffer.from([0, 0, 0, 1, 0x41])));
+      cutter.push(
+        'video',
+        unit(t, key, key ? Buffer.concat([START, SPS, START, PPS, START, Buffer.from([0x65])]) : Buffer.from([0, 0, 0, 1, 0x41])),
+      );
     }
     cutter.end();
     packager.onRunEnded(1);
@@ -228,5 +247,131 @@ describe('StreamPackager', () => {
     expect(left.some((f) => f.includes('_s1_0') || f.startsWith('s1.') || f.startsWith('s1-'))).toBe(false);
     expect(left).toContain('s1_2.m3u8');
     expect(left).toContain('video_s1_2_001.ts');
+  });
+
+  describe('continued on another node (cluster)', () => {
+    it('saves where it stands before listing each segment: next number, discontinuities, timeline end, target, each window', async () => {
+      const saved: Continuity[] = [];
+      packager = new StreamPackager(
+        's1',
+        { segmentSeconds: 1, listSize: 3, saveContinuity: async (c) => (saved.push(c), true) },
+        new SegmentStore(dir),
+        listener,
+      );
+      play(1, 3, 10);
+      play(2, 2, 14);
+      await packager.settled();
+      const last = saved.at(-1)!;
+      const video = playlist('s1-video.m3u8');
+      const lastNumber = Number(/video_s1_(\d+)\.ts\n$/.exec(video)![1]);
+      expect(last).toMatchObject({ nextNumber: lastNumber + 1, cc: 1, targetDuration: 1 });
+      // The timeline end is the end of the last segment (90 kHz), past the last unit of the second run.
+      expect(last.nextPts).toBeGreaterThan(15.9 * CLOCK);
+      expect(last.nextPts).toBeLessThan(16.2 * CLOCK);
+      // Each rendition's window as its playlist lists it (at most listSize), the one being listed included.
+      expect(last.renditions!.video.map((s) => s.uri)).toEqual(
+        video
+          .split('\n')
+          .filter((l) => l.endsWith('.ts'))
+          .slice(-3),
+      );
+      expect(last.renditions!.audio.length).toBeLessThanOrEqual(3);
+      // Saved in order: numbers never go back.
+      const numbers = saved.map((c) => c.nextNumber);
+      expect([...numbers].sort((a, b) => a - b)).toEqual(numbers);
+    });
+
+    it('lists nothing more once the store refuses (another node has the stream), and abandon() writes no ENDLIST', async () => {
+      let allowed = true;
+      packager = new StreamPackager(
+        's1',
+        { segmentSeconds: 1, listSize: 6, saveContinuity: async () => allowed },
+        new SegmentStore(dir),
+        listener,
+      );
+      play(1, 3, 10);
+      await packager.settled();
+      const before = playlist('s1-video.m3u8');
+      allowed = false;
+      play(2, 3, 14);
+      await packager.abandon();
+      expect(playlist('s1-video.m3u8')).toBe(before);
+      expect(before).not.toContain('#EXT-X-ENDLIST');
+      expect(events.failed).toEqual([]);
+    });
+
+    it("starts with the other node's last window, then its own segments after a discontinuity, at the same target", async () => {
+      const window = (rendition: string) =>
+        [40, 41, 42].map((number) => ({ uri: `${rendition}_s1_0${number}.ts`, number, duration: 2, cc: number === 42 ? 4 : 3 }));
+      const continueFrom: Continuity = {
+        nextNumber: 43,
+        cc: 4,
+        nextPts: 86 * CLOCK,
+        targetDuration: 2,
+        renditions: { video: window('video'), audio: window('audio') },
+      };
+      packager = new StreamPackager('s1', { segmentSeconds: 1, listSize: 4, continueFrom }, new SegmentStore(dir), listener);
+      play(1, 6, 87);
+      await packager.settled();
+      const video = playlist('s1-video.m3u8');
+      expect(video).toContain('#EXT-X-TARGETDURATION:2\n');
+      expect(video).toMatch(/#EXT-X-DISCONTINUITY-SEQUENCE:[45]\n/);
+      const uris = video.split('\n').filter((l) => l.endsWith('.ts'));
+      const numbers = uris.map((u) => Number(/_(\d+)\.ts$/.exec(u)![1]));
+      expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
+      expect(numbers.at(-1)).toBeGreaterThan(43);
+      // The window slid past the other node's segments without touching them (they are not here to delete).
+      expect(events.failed).toEqual([]);
+      expect(
+        readdirSync(dir)
+          .filter((f) => f.startsWith('video_'))
+          .map((f) => Number(/_(\d+)\.ts$/.exec(f)![1]))[0],
+      ).toBe(43);
+    });
+
+    it('a number the other node listed in one rendition only (it stopped between the two) is a gap in the other, so both number alike', async () => {
+      const window = (rendition: string, numbers: number[]) =>
+        numbers.map((number) => ({ uri: `${rendition}_s1_0${number}.ts`, number, duration: number === 42 ? 1.5 : 1, cc: 2 }));
+      const continueFrom: Continuity = {
+        nextNumber: 43,
+        cc: 2,
+        nextPts: 50 * CLOCK,
+        targetDuration: 2,
+        renditions: { video: window('video', [40, 41, 42]), audio: window('audio', [40, 41]) },
+      };
+      packager = new StreamPackager('s1', { segmentSeconds: 1, listSize: 10, continueFrom }, new SegmentStore(dir), listener);
+      play(1, 3, 51);
+      await packager.settled();
+      const audio = playlist('s1-audio.m3u8');
+      expect(audio).toContain('#EXT-X-MEDIA-SEQUENCE:40\n');
+      expect(audio).toContain('audio_s1_041.ts\n#EXT-X-GAP\n#EXTINF:1.500,\naudio_s1_042.ts\n#EXT-X-DISCONTINUITY\n');
+      for (const name of ['s1-video.m3u8', 's1-audio.m3u8']) {
+        const numbers = playlist(name)
+          .split('\n')
+          .filter((l) => l.endsWith('.ts'))
+          .map((u) => Number(/_(\d+)\.ts$/.exec(u)![1]));
+        expect(numbers).toEqual(numbers.map((_, i) => 40 + i)); // a segment's number is its position
+        expect(numbers.length).toBeGreaterThan(4);
+      }
+      expect(events.failed).toEqual([]);
+    });
+
+    it("lists the other node's window first while it is still in the window", async () => {
+      const continueFrom: Continuity = {
+        nextNumber: 8,
+        cc: 2,
+        nextPts: 20 * CLOCK,
+        targetDuration: 1,
+        renditions: { video: [6, 7].map((number) => ({ uri: `video_s1_00${number}.ts`, number, duration: 1, cc: 2 })) },
+      };
+      packager = new StreamPackager('s1', { segmentSeconds: 1, listSize: 6, continueFrom }, new SegmentStore(dir), listener);
+      play(1, 2.5, 21, [TRACKS[0]]);
+      await packager.settled();
+      const video = playlist('s1-video.m3u8');
+      expect(video).toContain('#EXT-X-MEDIA-SEQUENCE:6\n#EXT-X-DISCONTINUITY-SEQUENCE:2\n');
+      expect(video).toContain('video_s1_007.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:');
+      expect(video).toContain('video_s1_008.ts\n');
+      expect(readdirSync(dir)).not.toContain('video_s1_007.ts');
+    });
   });
 });

@@ -19,24 +19,24 @@ import { MasterPlaylistInput, renderMasterPlaylist } from './master-playlist';
 import { KeyframeCadence } from './keyframe-cadence';
 import { MediaPlaylist, Segment } from './media-playlist';
 import type { SegmentStore } from './segment-store';
+import type { Continuity, ListedSegment } from './continuity';
+
+export type { Continuity };
 
 export interface PackagerOptions {
   segmentSeconds: number;
   /** Segments kept in a live playlist; 0 keeps them all (a recording). */
   listSize: number;
-  /** Where an earlier stream of the same name left off: numbering continues past its files. */
-  continueFrom?: Continuity;
-}
-
-/** Enough to continue a stream's numbering: the next segment number and discontinuity count. */
-export interface Continuity {
-  nextNumber: number;
-  cc: number;
   /**
-   * The earlier stream's TARGETDURATION: a viewer that plays on through a republish reads the same
-   * playlist URL, whose target must not change (RFC 8216 6.2.1).
+   * Where an earlier stream of the same name left off (numbering continues past its files), or where
+   * this stream stood on the node it comes from (its last window is listed first, see Continuity).
    */
-  targetDuration?: number;
+  continueFrom?: Continuity;
+  /**
+   * Called with where the stream stands once a segment is written, before it is listed; `false`
+   * means the stream is no longer this node's: nothing more is listed (see ContinuityStore).
+   */
+  saveContinuity?: (continuity: Continuity) => Promise<boolean>;
 }
 
 /** The kinds of disk work packaging does: a failed one is a gap, a stale playlist, or a file left behind. */
@@ -72,6 +72,9 @@ export interface PackagingInfo {
 
 /** Segments that may wait for the stream's first video segment before the target is decided without it. */
 const MAX_UNLISTED = 8;
+const CLOCK = 90_000;
+/** Segments per rendition saved for another node to list first, when playlists keep them all (a recording). */
+const KEPT_FOR_CONTINUITY = 10;
 /** Segments shorter than this say more about TS overhead than about the bitrate. */
 const MIN_SECONDS_FOR_PEAK = 0.5;
 /** Headroom over a bitrate for BANDWIDTH: TS overhead and the encoder's own peaks. */
@@ -116,6 +119,12 @@ export class StreamPackager {
   private isLive = false;
   private masterInput?: MasterPlaylistInput;
   private ended = false;
+  /** The stream went on elsewhere: nothing more is listed here. */
+  private fenced = false;
+  /** End of the latest segment on the stream's timeline (90 kHz). */
+  private timelineEnd = 0;
+  /** Where the segments listed so far leave the stream (what another node would continue from). */
+  private listed: Continuity = { nextNumber: 1, cc: 0 };
   private writes: Promise<void> = Promise.resolve();
   private readonly keyframes = new KeyframeCadence();
 
@@ -132,6 +141,9 @@ export class StreamPackager {
       // The first run after an earlier stream is a discontinuity from it.
       this.cc = options.continueFrom.cc + 1;
       this.targetDuration = options.continueFrom.targetDuration;
+      this.timelineEnd = options.continueFrom.nextPts ?? 0;
+      const { nextNumber, cc, nextPts, targetDuration } = options.continueFrom;
+      this.listed = { nextNumber, cc, nextPts, targetDuration };
     }
   }
 
@@ -151,7 +163,7 @@ export class StreamPackager {
 
   /** Where a later stream of the same name should continue. */
   continuity(): Continuity {
-    return { nextNumber: this.nextNumber, cc: this.cc, targetDuration: this.targetDuration };
+    return { nextNumber: this.nextNumber, cc: this.cc, nextPts: this.timelineEnd, targetDuration: this.targetDuration };
   }
 
   onRunStarted(run: number, tracks: RunTrack[]): void {
@@ -189,6 +201,16 @@ export class StreamPackager {
     this.ll?.onRunEnded(run);
   }
 
+  /**
+   * The stream goes on on another node: stop here without EXT-X-ENDLIST (players follow it there),
+   * and without flushing, so no segment under a number the other node now gives is listed here.
+   */
+  async abandon(): Promise<void> {
+    this.ended = true;
+    this.fenced = true;
+    await this.writes;
+  }
+
   /** Every playlist gets EXT-X-ENDLIST; resolves once written. */
   async end(): Promise<void> {
     if (this.ended) return this.writes;
@@ -200,7 +222,9 @@ export class StreamPackager {
       const playlist = rendition.playlist;
       if (!playlist) continue;
       playlist.end();
-      this.write(`${rendition.name} playlist`, () => this.store.writePlaylist(mediaPlaylistName(this.streamId, rendition.name), playlist.render()));
+      this.write(`${rendition.name} playlist`, () =>
+        this.store.writePlaylist(mediaPlaylistName(this.streamId, rendition.name), playlist.render()),
+      );
     }
     await this.writes;
   }
@@ -236,7 +260,11 @@ export class StreamPackager {
     if (options.playlists) {
       names.push(masterPlaylistName(this.streamId), ...[...this.renditions.keys()].map((r) => mediaPlaylistName(this.streamId, r)));
     }
-    await Promise.all(names.map((name) => this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error), 'remove'))));
+    await Promise.all(
+      names.map((name) =>
+        this.store.remove(name).catch((error) => this.events.writeFailed(`removing ${name}`, errorMessage(error), 'remove')),
+      ),
+    );
     this.files.clear();
   }
 
@@ -298,7 +326,8 @@ export class StreamPackager {
     this.runWrote = true;
     this.nextNumber = Math.max(this.nextNumber, finished.number + 1);
     if (!this.numbered.has(finished.number)) this.numbered.set(finished.number, { duration: finished.duration, cc: finished.cc });
-    for (const number of [...this.numbered.keys()]) if (number < finished.number - 4 * Math.max(this.options.listSize, 6)) this.numbered.delete(number);
+    for (const number of [...this.numbered.keys()])
+      if (number < finished.number - 4 * Math.max(this.options.listSize, 6)) this.numbered.delete(number);
     if (this.targetDuration === undefined) {
       // TARGETDURATION is fixed before any playlist exists and never changes (RFC 8216 6.2.1). Video
       // decides: its first segment that ended on a keyframe measures the keyframe interval (the
@@ -324,14 +353,22 @@ export class StreamPackager {
   private list(rendition: ClassicRendition, finished: FinishedSegment): void {
     const target = this.targetDuration!;
     if (Math.round(finished.duration) > target) {
-      this.logger.warn(`${this.prefix} ${rendition.name} segment ${finished.number} lasts ${finished.duration.toFixed(3)} s, over the ${target} s target`);
+      this.logger.warn(
+        `${this.prefix} ${rendition.name} segment ${finished.number} lasts ${finished.duration.toFixed(3)} s, over the ${target} s target`,
+      );
     }
-    rendition.playlist ??= new MediaPlaylist(target, this.options.listSize);
+    if (!rendition.playlist) {
+      rendition.playlist = new MediaPlaylist(target, this.options.listSize);
+      this.seed(rendition, rendition.playlist, finished.number);
+    }
     const playlist = rendition.playlist;
     const gaps = this.missingBefore(rendition, finished);
     const uri = segmentName(this.streamId, rendition.name, finished.number);
     const segment: Segment = { uri, number: finished.number, duration: finished.duration, bytes: finished.data.length, cc: finished.cc };
+    const segmentEnd = finished.firstPts + Math.round(finished.duration * CLOCK);
+    this.timelineEnd = Math.max(this.timelineEnd, segmentEnd);
     this.write(`segment ${uri}`, async () => {
+      if (this.fenced) return;
       try {
         await this.store.writeSegment(uri, finished.data);
         this.files.add(uri);
@@ -340,6 +377,7 @@ export class StreamPackager {
         segment.gap = true;
         this.events.writeFailed(`segment ${uri}`, errorMessage(error), 'segment');
       }
+      if (!(await this.mayList(this.listingContinuity(rendition.name, [...gaps, segment], segmentEnd)))) return;
       const slid = gaps.flatMap((gap) => playlist.append(gap));
       slid.push(...playlist.append(segment));
       if (!segment.gap) {
@@ -350,6 +388,83 @@ export class StreamPackager {
       await this.writeMasterIfDue();
       await this.expire(rendition, slid);
     });
+  }
+
+  /** Where the stream stands once `added` of `rendition` are listed (the other renditions as they are). */
+  private listingContinuity(renditionName: string, added: Segment[], segmentEnd: number): Continuity {
+    const keep = this.options.listSize || KEPT_FOR_CONTINUITY;
+    const window = (list: readonly Segment[]): ListedSegment[] =>
+      list
+        .slice(-keep)
+        .map(({ uri, number, duration, cc, gap }) => (gap ? { uri, number, duration, cc, gap } : { uri, number, duration, cc }));
+    const renditions: Record<string, ListedSegment[]> = {};
+    for (const rendition of this.renditions.values()) {
+      const listed = rendition.playlist?.segments ?? [];
+      renditions[rendition.name] = window(rendition.name === renditionName ? [...listed, ...added] : listed);
+    }
+    const last = added[added.length - 1];
+    this.listed = {
+      nextNumber: Math.max(this.listed.nextNumber, last.number + 1),
+      cc: Math.max(this.listed.cc, last.cc),
+      nextPts: Math.max(this.listed.nextPts ?? 0, segmentEnd),
+      targetDuration: this.targetDuration,
+    };
+    return { ...this.listed, renditions };
+  }
+
+  /**
+   * A rendition's first playlist starts with what the node the stream came from listed last. That node
+   * may have stopped between two renditions' listings of one number (the first listed it, the stream
+   * moved before the second did): the numbers this rendition lacks there are listed as gaps, with the
+   * duration and discontinuity count another rendition gave them, so every rendition numbers by
+   * position alike. Numbers after those are this node's own (missingBefore fills them from here).
+   */
+  private seed(rendition: ClassicRendition, playlist: MediaPlaylist, firstNumber: number): void {
+    const from = this.options.continueFrom;
+    const listed = from?.renditions?.[rendition.name];
+    if (!from || !listed?.length) return;
+    const earlier = listed.filter((s) => s.number < firstNumber).sort((a, b) => a.number - b.number);
+    const increasing = earlier.filter((s, i) => i === 0 || s.number > earlier[i - 1].number);
+    const seeded: Segment[] = increasing.map((s) => ({ ...s, bytes: 0 }));
+    const last = seeded.at(-1);
+    if (!last) return;
+    const others = Object.entries(from.renditions!)
+      .filter(([name]) => name !== rendition.name)
+      .flatMap(([, segments]) => segments);
+    for (let number = last.number + 1; number < Math.min(firstNumber, from.nextNumber); number++) {
+      const known = others.find((s) => s.number === number);
+      seeded.push({
+        uri: segmentName(this.streamId, rendition.name, number),
+        number,
+        duration: known?.duration ?? this.options.segmentSeconds,
+        bytes: 0,
+        cc: known?.cc ?? last.cc,
+        gap: true,
+      });
+    }
+    playlist.seed(seeded);
+    rendition.lastNumber = seeded.at(-1)!.number;
+  }
+
+  /** Saves where the stream stands (when asked to); false once the stream is no longer this node's. */
+  private async mayList(continuity: Continuity): Promise<boolean> {
+    if (this.fenced) return false;
+    if (!this.options.saveContinuity) return true;
+    let allowed: boolean;
+    try {
+      allowed = await this.options.saveContinuity(continuity);
+    } catch (error) {
+      // A failing store must not stop a node from serving its own stream.
+      this.logger.warn(`${this.prefix} saving continuity: ${errorMessage(error)}`);
+      allowed = true;
+    }
+    if (!allowed && !this.fenced) {
+      this.fenced = true;
+      this.logger.log(
+        `${this.prefix} another node continues the stream: segment ${continuity.nextNumber - 1} and later are not listed here`,
+      );
+    }
+    return allowed;
   }
 
   /**
@@ -428,7 +543,8 @@ export class StreamPackager {
 
   /** Segments that slid out of the window stay one more window (players may still fetch them). */
   private async expire(rendition: ClassicRendition, slid: Segment[]): Promise<void> {
-    rendition.expired.push(...slid.filter((s) => !s.gap).map((s) => s.uri));
+    // Segments listed from another node are that node's files.
+    rendition.expired.push(...slid.filter((s) => !s.gap && !s.elsewhere).map((s) => s.uri));
     while (rendition.expired.length > this.options.listSize) {
       const uri = rendition.expired.shift()!;
       await this.store.remove(uri).then(

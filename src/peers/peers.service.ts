@@ -91,6 +91,12 @@ export class PeersService implements OnModuleInit, OnApplicationShutdown {
     return peer;
   }
 
+  /** Whether the peer is connected (joined and not left). */
+  isConnected(peerId: string): boolean {
+    const peer = this.peers.get(peerId);
+    return peer !== undefined && !peer.closed;
+  }
+
   get(peerId: string): Peer {
     const peer = this.peers.get(peerId);
     if (!peer || peer.closed) throw new NotFoundError(`peer ${peerId} is not connected`);

@@ -24,10 +24,12 @@ export interface StreamInfo {
   keyframeIntervalSeconds?: number;
   /** What an operator or publisher should know about the stream, in words (e.g. keyframes too far apart). */
   notices: string[];
+  /** Cluster mode only: the node that has the stream (serves its files; a viewer may use any node). */
+  node?: string;
 }
 
 /** Joins what each module knows of one stream: identity (streams), tracks (transcode), files (packaging). */
-export function streamInfo(stream: StreamRecord, transcode?: TranscodeInfo, packaging?: PackagingInfo): StreamInfo {
+export function streamInfo(stream: StreamRecord, transcode?: TranscodeInfo, packaging?: PackagingInfo, node?: string): StreamInfo {
   const tracks: StreamInfo['tracks'] = {};
   for (const [kind, track] of Object.entries(transcode?.tracks ?? {}) as Array<[MediaKind, TrackInfo]>) {
     tracks[kind] = {
@@ -52,6 +54,34 @@ export function streamInfo(stream: StreamRecord, transcode?: TranscodeInfo, pack
     restarts: transcode?.restarts ?? 0,
     keyframeIntervalSeconds: packaging?.keyframeIntervalSeconds,
     notices: packaging ? notices(packaging) : [],
+    ...(node !== undefined ? { node } : {}),
+  };
+}
+
+/**
+ * What the registry alone says of a stream of another node, when that node did not answer for its
+ * list: its id, state and node, and where to play it (any node serves it).
+ */
+export function registryStreamInfo(record: {
+  name: string;
+  node: string;
+  state: StreamState;
+  claimedAt: number;
+  meta: Record<string, unknown>;
+}): StreamInfo {
+  return {
+    peerId: record.name,
+    named: record.meta.named !== false,
+    startedAt: new Date(record.claimedAt).toISOString(),
+    state: record.state,
+    masterUrl: masterPlaylistUrl(record.name),
+    llMasterUrl: llMasterPlaylistUrl(record.name),
+    playlists: {},
+    tracks: {},
+    segments: {},
+    restarts: 0,
+    notices: [],
+    node: record.node,
   };
 }
 

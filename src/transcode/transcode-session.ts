@@ -132,7 +132,11 @@ export class TranscodeSession {
     readonly workDir: string,
     /** A group-wide Ctrl-C also hits FFmpeg: during shutdown its exit is no crash to recover from. */
     private readonly shuttingDown: () => boolean = () => false,
-  ) {}
+    /** Where the stream's timeline stood on the node it comes from (90 kHz): the first run starts after it. */
+    timelineStart = 0,
+  ) {
+    this.timelineEnd = timelineStart;
+  }
 
   private get prefix(): string {
     return `[stream:${this.streamId}]`;

@@ -44,6 +44,8 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(TranscoderService.name);
   private readonly ports: PortPool;
   private readonly entries = new Map<string, Entry>();
+  /** Where a stream's timeline starts (continued from another node), until its session opens. */
+  private readonly timelineStarts = new Map<string, number>();
   private activityTimer?: NodeJS.Timeout;
 
   constructor(
@@ -59,6 +61,13 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     this.activityTimer = setInterval(() => this.checkActivity(), ACTIVITY_CHECK_MS);
     this.activityTimer.unref();
+  }
+
+  /** A stream continued from elsewhere keeps its timeline moving forward (90 kHz). */
+  @OnBusEvent('stream.started')
+  onStreamStarted({ streamId, continueFrom }: BusEvents['stream.started']): void {
+    if (continueFrom?.nextPts) this.timelineStarts.set(streamId, continueFrom.nextPts);
+    else this.timelineStarts.delete(streamId);
   }
 
   @OnBusEvent('stream.track-set')
@@ -144,7 +153,18 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
     entry.opened = (async () => {
       const lease = await this.ports.lease();
       const workDir = join(this.config.hls.dir, '.work', entry.streamId);
-      const session = new TranscodeSession(entry.streamId, lease, this.config, this.runner, this.listenerFor(entry.streamId), workDir, () => this.lifecycle.shuttingDown);
+      const timelineStart = this.timelineStarts.get(entry.streamId) ?? 0;
+      this.timelineStarts.delete(entry.streamId);
+      const session = new TranscodeSession(
+        entry.streamId,
+        lease,
+        this.config,
+        this.runner,
+        this.listenerFor(entry.streamId),
+        workDir,
+        () => this.lifecycle.shuttingDown,
+        timelineStart,
+      );
       entry.session = session;
       const tracks = Object.fromEntries(
         Object.entries(pending)
@@ -186,6 +206,7 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private close(streamId: string): Promise<void> {
+    this.timelineStarts.delete(streamId);
     const entry = this.entries.get(streamId);
     if (!entry) return Promise.resolve();
     entry.closing ??= (async () => {

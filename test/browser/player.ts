@@ -13,7 +13,7 @@ const STALL_MIN_MS = 300;
 class Player {
   video = document.createElement('video');
   hls?: Hls;
-  errors: Array<{ type: string; details: string; fatal: boolean }> = [];
+  errors: Array<{ type: string; details: string; fatal: boolean; reason?: string }> = [];
   /** Times the player loaded the master: more than one means something reloaded it. */
   manifestLoads = 0;
   /** The longest time currentTime stood still once playing had begun (ms). */
@@ -31,13 +31,22 @@ class Player {
   private lastAdvanceWall?: number;
   private sampler?: number;
 
-  play(url: string): void {
+  /** `lowLatency`: hls.js's lowLatencyMode (blocking reloads and parts of a Low-Latency playlist). */
+  play(url: string, options: { lowLatency?: boolean } = {}): void {
     this.video.muted = true;
     this.video.autoplay = true;
     document.body.appendChild(this.video);
-    const hls = new Hls({ lowLatencyMode: false });
+    const hls = new Hls({ lowLatencyMode: options.lowLatency ?? false });
     this.hls = hls;
-    hls.on(Hls.Events.ERROR, (_event, data) => this.errors.push({ type: data.type, details: data.details, fatal: data.fatal }));
+    // The reason too: a failed assertion then says what hls.js found wrong (e.g. the two playlists it compared).
+    hls.on(Hls.Events.ERROR, (_event, data) =>
+      this.errors.push({
+        type: data.type,
+        details: data.details,
+        fatal: data.fatal,
+        reason: (data.reason ?? data.error?.message)?.slice(0, 2000),
+      }),
+    );
     hls.on(Hls.Events.MANIFEST_LOADING, () => this.manifestLoads++);
     hls.loadSource(url);
     hls.attachMedia(this.video);

@@ -25,10 +25,10 @@ export async function publishFromChromium(
   return { page, peerId, producedAt: Date.now() };
 }
 
-/** A page playing `url` with hls.js. */
-export async function playWithHlsJs(browser: Browser, appUrl: string, url: string): Promise<Page> {
+/** A page playing `url` with hls.js (`lowLatency`: in its lowLatencyMode, for a Low-Latency master). */
+export async function playWithHlsJs(browser: Browser, appUrl: string, url: string, options: { lowLatency?: boolean } = {}): Promise<Page> {
   const viewer = await openTestPage(browser, appUrl, 'player');
-  await viewer.evaluate((u) => (window as any).player.play(u), url);
+  await viewer.evaluate(([u, o]) => (window as any).player.play(u, o), [url, options] as const);
   return viewer;
 }
 
@@ -68,10 +68,14 @@ export function longestStall(stalls: Stall[], from = -Infinity, to = Infinity): 
 /** Waits until the player has played `seconds` of real picture (videoWidth > 0); a timeout says what the player saw. */
 export async function waitUntilPlaying(viewer: Page, seconds = 1, timeoutMs = 30_000): Promise<Awaited<ReturnType<typeof playerState>>> {
   try {
-    return await waitFor(`hls.js playing past ${seconds} s`, async () => {
-      const state = await playerState(viewer);
-      return state.currentTime > seconds && state.videoWidth > 0 ? state : undefined;
-    }, timeoutMs);
+    return await waitFor(
+      `hls.js playing past ${seconds} s`,
+      async () => {
+        const state = await playerState(viewer);
+        return state.currentTime > seconds && state.videoWidth > 0 ? state : undefined;
+      },
+      timeoutMs,
+    );
   } catch (error) {
     const state = await playerState(viewer).catch(() => undefined);
     throw new Error(`${(error as Error).message}; player: ${JSON.stringify(state)}`, { cause: error });
@@ -83,14 +87,19 @@ export async function waitForNewSegments(dir: string, name: string, count: numbe
   const start = (await readPlaylist(dir, name))?.segments.at(-1)?.uri ?? '';
   let seen = 0;
   let last = start;
-  await waitFor(`${count} new segments in ${name}`, async () => {
-    const list = await readPlaylist(dir, name);
-    const uris = list?.segments.map((s) => s.uri) ?? [];
-    const index = uris.indexOf(last);
-    seen += index >= 0 ? uris.length - 1 - index : uris.length;
-    last = uris.at(-1) ?? last;
-    return seen >= count;
-  }, timeoutMs, 200);
+  await waitFor(
+    `${count} new segments in ${name}`,
+    async () => {
+      const list = await readPlaylist(dir, name);
+      const uris = list?.segments.map((s) => s.uri) ?? [];
+      const index = uris.indexOf(last);
+      seen += index >= 0 ? uris.length - 1 - index : uris.length;
+      last = uris.at(-1) ?? last;
+      return seen >= count;
+    },
+    timeoutMs,
+    200,
+  );
 }
 
 /** Files in the HLS directory that belong to `peerId`. */

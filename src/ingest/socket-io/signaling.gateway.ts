@@ -209,6 +209,24 @@ export class SignalingGateway implements OnGatewayInit, OnGatewayConnection {
     socket.disconnect(true);
   }
 
+  /**
+   * This node no longer holds its stream in the cluster: another node took it over (its publisher
+   * there continues it), or held the name when Redis came back. Its publisher here is told and let go.
+   */
+  @OnBusEvent('stream.lost')
+  onStreamLost({ streamId, publisherId, reason, node }: BusEvents['stream.lost']): void {
+    const socket = publisherId ? this.server?.sockets.sockets.get(publisherId) : undefined;
+    if (!socket) return;
+    const where = node ? `node ${node}` : 'another node';
+    if (reason === 'taken-over') {
+      socket.emit('error', { error: `another publisher took stream "${streamId}" over on ${where}`, code: 'STREAM_TAKEN_OVER' });
+    } else {
+      socket.emit('error', { error: `stream "${streamId}" is published on ${where} (both accepted it while Redis was unreachable)`, code: 'STREAM_IN_USE' });
+    }
+    socket.data.endedOnPurpose = true;
+    socket.disconnect(true);
+  }
+
   /** Its stream could not be transcoded (e.g. FFmpeg's port range is full): tell the publisher alone. */
   @OnBusEvent('stream.failed')
   onStreamFailed({ publisherId, error }: BusEvents['stream.failed']): void {

@@ -64,4 +64,6 @@ export class StreamInfoDto implements StreamInfo {
     description: 'Things to know, in words: e.g. keyframes come slower than the segment target (a publisher such as OBS that ignores keyframe requests), so segments last that long',
   })
   notices: string[];
+  @ApiPropertyOptional({ example: 'webrtc-hls-0', description: 'Cluster mode (REDIS_URL): the node that has the stream; its files play through any node' })
+  node?: string;
 }
