@@ -459,6 +459,16 @@ export class LlRendition {
     }
   }
 
+  /** Takes the segments before `msn` out of the playlist (they stay fetchable as retired ones). */
+  dropBefore(msn: number): void {
+    let dropped = false;
+    while (this.segments.length > 0 && this.segments[0].msn < msn) {
+      this.retire(this.segments.shift()!);
+      dropped = true;
+    }
+    if (dropped) this.events.changed(this, 'segment');
+  }
+
   /** Out of the playlist; kept `graceSegments` more, then forgotten with its parts and (unused) init. */
   private retire(segment: LlStoredSegment): void {
     this.retired.push(segment);

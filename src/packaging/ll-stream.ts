@@ -122,6 +122,11 @@ export class LlStreamPackager {
     target.push(unit, msn, this.context);
   }
 
+  /** Every rendition's playlist from segment `msn` on (what came before no longer matches the master). */
+  dropBefore(msn: number): void {
+    for (const rendition of this.renditions.values()) rendition.dropBefore(msn);
+  }
+
   /** The run's units are all in: its last parts and segments complete. */
   onRunEnded(run: number): void {
     if (run === this.run) this.flush();

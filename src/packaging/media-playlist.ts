@@ -75,6 +75,16 @@ export class MediaPlaylist {
     return removed;
   }
 
+  /**
+   * Removes the segments numbered below `number` from the front (RFC 8216 6.2.2 allows removing
+   * segments in order at any time; their files stay a while); returns them.
+   */
+  dropBefore(number: number): Segment[] {
+    const removed: Segment[] = [];
+    while (this.window.length > 0 && this.window[0].number < number) removed.push(this.window.shift()!);
+    return removed;
+  }
+
   end(): void {
     this.ended = true;
   }

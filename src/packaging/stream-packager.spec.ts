@@ -108,6 +108,21 @@ describe('StreamPackager', () => {
     const audio = playlist('s1-audio.m3u8');
     expect(audio).toContain('#EXT-X-MEDIA-SEQUENCE:4\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n');
     expect(playlist('s1.m3u8')).toContain('AUDIO="aud"');
+    // The video-only segments leave the video playlist with the master that adds audio: a player
+    // starting there would wait for audio that segment 1..3 never had. Their files stay a while.
+    const video = playlist('s1-video.m3u8');
+    expect(video).toContain('#EXT-X-MEDIA-SEQUENCE:4\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n');
+    expect(video).not.toContain('#EXT-X-DISCONTINUITY\n');
+    expect(video.split('\n').filter((l) => l.endsWith('.ts'))).toEqual(['video_s1_004.ts', 'video_s1_005.ts']);
+    expect(readdirSync(dir)).toContain('video_s1_001.ts');
+  });
+
+  it('a master that keeps its renditions keeps the earlier runs in the playlists (a restart is a discontinuity, not a cut)', async () => {
+    play(1, 3, 10);
+    play(2, 2, 14);
+    await packager.settled();
+    expect(playlist('s1-video.m3u8')).toContain('#EXT-X-MEDIA-SEQUENCE:1\n');
+    expect(playlist('s1-audio.m3u8')).toContain('#EXT-X-MEDIA-SEQUENCE:1\n');
   });
 
   it('slides the window, and deletes a segment one window after it left the playlist', async () => {

@@ -116,6 +116,8 @@ export class StreamPackager {
   private declaredBandwidth = 0;
   private firstVideoSegmentAt?: number;
   private masterKey = '';
+  /** The renditions the master written last names (and whether it has audio). */
+  private masterRenditions = '';
   private isLive = false;
   private masterInput?: MasterPlaylistInput;
   private ended = false;
@@ -526,6 +528,11 @@ export class StreamPackager {
       })),
       audio: audio ? { codec: 'mp4a.40.2', channels: 2, bandwidth: audioPeak, averageBandwidth: audio.averageBps } : undefined,
     };
+    const renditions = `${input.video.map((v) => v.rendition).join(',')}|${!!audio}`;
+    // Other renditions than before: written once each of them has a segment of this run (the
+    // earlier runs' segments then leave the playlists, and none may be left empty).
+    const named = [...input.video.map((v) => v.rendition), ...(audio ? [audio.name] : [])];
+    if (this.isLive && renditions !== this.masterRenditions && named.some((name) => (this.renditions.get(name)?.playlist?.lastNumber ?? -1) < this.runBase)) return;
     const peak = input.video.reduce((max, v) => Math.max(max, v.bandwidth), 0) + audioPeak;
     const key = JSON.stringify(input.video.map((v) => [v.rendition, v.codec, v.width, v.height])) + `|${!!audio}`;
     if (this.isLive && key === this.masterKey && peak <= this.declaredBandwidth) return;
@@ -533,12 +540,31 @@ export class StreamPackager {
     this.declaredBandwidth = Math.max(this.declaredBandwidth, Math.ceil(peak));
     if (!layered && input.video[0]) input.video[0].bandwidth = this.declaredBandwidth - audioPeak;
     this.masterKey = key;
+    if (this.isLive && renditions !== this.masterRenditions) await this.dropEarlierRuns();
+    this.masterRenditions = renditions;
     await this.store.writePlaylist(masterPlaylistName(this.streamId), renderMasterPlaylist(input));
     this.masterInput = input;
     if (!this.isLive) {
       this.isLive = true;
       this.events.live();
     }
+  }
+
+  /**
+   * The master is about to name other renditions (audio joined a video-only stream, or left it): the
+   * segments of earlier runs leave every playlist, classic and Low-Latency. A player that starts in
+   * them finds no media for a rendition the new master promises (hls.js then waits for audio that
+   * never comes, and never plays); they stay fetchable for players already in them.
+   */
+  private async dropEarlierRuns(): Promise<void> {
+    for (const rendition of this.renditions.values()) {
+      const playlist = rendition.playlist;
+      const dropped = playlist?.dropBefore(this.runBase) ?? [];
+      if (!playlist || dropped.length === 0) continue;
+      await this.store.writePlaylist(mediaPlaylistName(this.streamId, rendition.name), playlist.render());
+      await this.expire(rendition, dropped);
+    }
+    this.ll?.dropBefore(this.runBase);
   }
 
   /** Segments that slid out of the window stay one more window (players may still fetch them). */
