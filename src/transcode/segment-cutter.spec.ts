@@ -171,6 +171,38 @@ describe('SegmentCutter', () => {
     expect(of('audio').filter((o) => o.segment === 1).every((o) => o.t >= 1 && o.t < 2)).toBe(true);
   });
 
+  it('a host too busy to read its pipes for 1.5 s (then each pipe in one burst, audio first) does not cut audio apart from video', () => {
+    const { cutter, of, clock } = collect();
+    let a = 0;
+    // Keyframes every 1.1 s (a publisher's own cadence), so audio cut alone would start elsewhere.
+    const keyframeAt = (f: number) => f % 33 === 0;
+    const stalled: TimedUnit[] = [];
+    for (let f = 0; f < 150; f++) {
+      const t = f / 30;
+      clock.now = t * 1000;
+      if (t >= 2 && t < 3.5) {
+        // Nothing read from 2 s to 3.5 s; then the audio pipe's backlog, then the video pipe's.
+        stalled.push(video(t, keyframeAt(f)));
+        continue;
+      }
+      if (stalled.length > 0) {
+        while (a * 0.021333 < t) cutter.push('audio', audio(a++ * 0.021333));
+        for (const unit of stalled.splice(0)) cutter.push('video', unit);
+      }
+      while (a * 0.021333 <= t) cutter.push('audio', audio(a++ * 0.021333));
+      cutter.push('video', video(t, keyframeAt(f)));
+    }
+    cutter.end();
+    // Every audio segment starts with the video's keyframe: nothing was cut on audio's own timeline.
+    for (let segment = 0; segment < 5; segment++) {
+      const start = (segment * 33) / 30;
+      const first = of('audio').find((o) => o.segment === segment)!;
+      expect(of('video').find((o) => o.segment === segment)).toMatchObject({ t: start, keyframe: true });
+      expect(first.t).toBeGreaterThanOrEqual(start - 1e-9);
+      expect(first.t - start).toBeLessThan(0.0214);
+    }
+  });
+
   it('cuts audio alone every target on its own timeline, averaging the target', () => {
     const { cutter, of } = collect([{ name: 'audio', kind: 'audio' }]);
     for (let i = 0; i < 470; i++) cutter.push('audio', audio(i * 0.021333));

@@ -22,10 +22,15 @@ export interface CutterOptions {
    */
   minShare?: number;
   /**
-   * A video rendition that has sent nothing for this long (wall clock) no longer holds the others
-   * back: a simulcast layer the browser dropped, a camera that stopped.
+   * A video rendition that has sent nothing for this long (wall clock) and is this far behind the
+   * run's newest media time (media clock) no longer holds the others back: a simulcast layer the
+   * browser dropped, a camera that stopped. Both must hold: a busy host delivers nothing for a while
+   * and then a burst (wall clock alone would cut audio apart from video), and a slow encoder runs
+   * seconds behind while it keeps producing (media time alone would).
    */
   maxHoldSeconds?: number;
+  /** The media-time half of `maxHoldSeconds` (default: 2 s, or 2 targets if longer). */
+  maxLagSeconds?: number;
   /** Wall clock (tests pass their own). */
   now?: () => number;
 }
@@ -61,7 +66,11 @@ export class SegmentCutter<U extends TimedUnit> {
   private readonly target: number;
   private readonly minShare: number;
   private readonly maxHoldMs: number;
+  private readonly maxLagTicks: number;
   private readonly now: () => number;
+  /** The run's first and newest decode times (any rendition). */
+  private firstDts?: number;
+  private latestDts = -Infinity;
   /** When the run's first unit came: video gets the hold time from then to start. */
   private startedAt?: number;
   private ended = false;
@@ -84,6 +93,7 @@ export class SegmentCutter<U extends TimedUnit> {
     this.target = options.targetSeconds * CLOCK;
     this.minShare = options.minShare ?? 0.8;
     this.maxHoldMs = (options.maxHoldSeconds ?? 1) * 1000;
+    this.maxLagTicks = (options.maxLagSeconds ?? Math.max(2, 2 * options.targetSeconds)) * CLOCK;
   }
 
   /** Index of the segment in progress (-1 before the first cut). */
@@ -99,6 +109,8 @@ export class SegmentCutter<U extends TimedUnit> {
   push(rendition: string, unit: U): void {
     if (this.ended) return;
     this.startedAt ??= this.now();
+    this.firstDts ??= unit.dts;
+    this.latestDts = Math.max(this.latestDts, unit.dts);
     const video = this.videos.get(rendition);
     if (video) this.pushVideo(rendition, video, unit);
     else this.pushOther(rendition, unit);
@@ -157,13 +169,15 @@ export class SegmentCutter<U extends TimedUnit> {
   /** Video renditions that count for holding audio: sending now (a dropped layer does not hold the rest). */
   private flowingVideos(): VideoState[] {
     const now = this.now();
-    return [...this.videos.values()].filter((v) => v.seen && now - v.lastAt < this.maxHoldMs);
+    return [...this.videos.values()].filter((v) => v.seen && (now - v.lastAt < this.maxHoldMs || this.latestDts - v.progress < this.maxLagTicks));
   }
 
   private anyVideoFlowing(): boolean {
     if (this.videos.size === 0) return false;
     // Before any video has come, give it the hold time to start (FFmpeg starts every output at once).
-    if (![...this.videos.values()].some((v) => v.seen)) return this.now() - (this.startedAt ?? this.now()) < this.maxHoldMs;
+    if (![...this.videos.values()].some((v) => v.seen)) {
+      return this.now() - (this.startedAt ?? this.now()) < this.maxHoldMs || this.latestDts - (this.firstDts ?? this.latestDts) < this.maxLagTicks;
+    }
     return this.flowingVideos().length > 0;
   }
 
