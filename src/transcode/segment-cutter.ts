@@ -130,6 +130,7 @@ export class SegmentCutter<U extends TimedUnit> {
     video.lastAt = this.now();
     video.seen = true;
     video.progress = Math.max(video.progress, unit.dts);
+    if (unit.keyframe && this.cuts.length === 0) this.cutHeldBefore(unit.pts);
     if (unit.keyframe) {
       const start = this.cuts.at(-1);
       // A keyframe of the same instant as the last cut (another layer's) joins it; a later one far
@@ -164,6 +165,17 @@ export class SegmentCutter<U extends TimedUnit> {
       return;
     }
     this.releaseOthers();
+  }
+
+  /**
+   * The run's first keyframe came after audio had begun (a publisher's camera starts late, or keyframes
+   * only come every few seconds): the audio held from before it is cut on its own timeline, every
+   * target, up to the keyframe, so no segment stretches over both.
+   */
+  private cutHeldBefore(keyframePts: number): void {
+    const heads = [...this.others.values()].flatMap((o) => (o.held.length > 0 ? [o.held[0].pts] : []));
+    if (heads.length === 0) return;
+    for (let cut = Math.min(...heads); keyframePts - cut >= this.target * this.minShare; cut += this.target) this.cut(cut);
   }
 
   /** Video renditions that count for holding audio: sending now (a dropped layer does not hold the rest). */
