@@ -43,12 +43,18 @@ export default tseslint.config(
   // The boundaries. Each folder may use what lies upstream of it on the data's path, never downstream.
   { files: ['src/media/**/*.ts'], rules: forbid(['common', 'config', 'events', ...FEATURES, 'lifecycle', 'logging'], { mediasoup: true }) },
   { files: ['src/config/**/*.ts'], rules: forbid([...FEATURES, 'events', 'lifecycle', 'logging', 'media']) },
-  { files: ['src/packaging/**/*.ts'], rules: forbid(['peers', 'mediasoup', 'ingest', 'streams', 'delivery', 'cluster', 'metrics', 'health'], { mediasoup: true }) },
+  {
+    files: ['src/packaging/**/*.ts'],
+    rules: forbid(['peers', 'mediasoup', 'ingest', 'streams', 'delivery', 'cluster', 'metrics', 'health'], { mediasoup: true }),
+  },
   { files: ['src/transcode/**/*.ts'], rules: forbid(['packaging', 'delivery', 'streams', 'ingest', 'cluster', 'metrics', 'health']) },
   { files: ['src/peers/**/*.ts'], rules: forbid(['ingest', 'streams', 'transcode', 'packaging', 'delivery', 'cluster', 'metrics']) },
   { files: ['src/delivery/**/*.ts'], rules: forbid(['peers', 'mediasoup', 'ingest', 'transcode', 'metrics'], { mediasoup: true }) },
   { files: ['src/streams/**/*.ts'], rules: forbid(['ingest', 'delivery', 'metrics']) },
-  { files: ['src/mediasoup/**/*.ts'], rules: forbid(['peers', 'ingest', 'streams', 'transcode', 'packaging', 'delivery', 'cluster', 'metrics']) },
+  {
+    files: ['src/mediasoup/**/*.ts'],
+    rules: forbid(['peers', 'ingest', 'streams', 'transcode', 'packaging', 'delivery', 'cluster', 'metrics']),
+  },
   {
     files: ['**/*.spec.ts', 'test/**/*.ts'],
     rules: { '@typescript-eslint/no-require-imports': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },

@@ -127,7 +127,9 @@ describe('ClusterRegistry on a running Redis', () => {
       }
     }
     // How the wins spread depends on the host's timing; that each name has exactly one winner does not.
-    console.log(`claims won per node: ${JSON.stringify([...winners.values()].reduce((m, n) => ({ ...m, [n]: (m[n] ?? 0) + 1 }), {} as Record<string, number>))}`);
+    console.log(
+      `claims won per node: ${JSON.stringify([...winners.values()].reduce((m, n) => ({ ...m, [n]: (m[n] ?? 0) + 1 }), {} as Record<string, number>))}`,
+    );
     for (const node of racers) for (const name of names) expect(node.holds(name)).toBe(winners.get(name) === node.nodeId);
     const listed = await racers[0].streams();
     expect(listed).toHaveLength(names.length);

@@ -22,7 +22,12 @@ module.exports = async function globalSetup(globalConfig) {
   if (e2eSpecs().some(selects) && newest(join(ROOT, 'public', 'app'), /\.js$/) < newest(join(ROOT, 'web'), /\.(ts|html|css)$/)) {
     run('the web pages (public/app/)', [join(ROOT, 'scripts', 'build-web.mjs')]);
   }
-  if (!e2eSpecs().filter((path) => /\bmain\.js\b/.test(readFileSync(path, 'utf8'))).some(selects)) return;
+  if (
+    !e2eSpecs()
+      .filter((path) => /\bmain\.js\b/.test(readFileSync(path, 'utf8')))
+      .some(selects)
+  )
+    return;
   const built = join(ROOT, 'dist', 'main.js');
   if (existsSync(built) && statSync(built).mtimeMs > newestSource()) return;
   run('src/ into dist/', [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);

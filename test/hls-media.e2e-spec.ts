@@ -20,24 +20,44 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     try {
       // The first run: 46 s. The drift check wants 40 s after the first 6: the publisher's own flash/beep
       // jitter reaches ±30 ms on a busy host, and over 16 s that alone swings the slope past 60 ms/min.
-      await waitFor('46 s of the first run', both(46, (cc) => cc === 0), 150_000, 200);
+      await waitFor(
+        '46 s of the first run',
+        both(46, (cc) => cc === 0),
+        150_000,
+        200,
+      );
       // A crash: FFmpeg killed under the stream.
       const [pid] = transcoder.pids();
       process.kill(pid, 'SIGKILL');
-      await waitFor('8 s of a run after the kill', both(8, (cc) => cc >= 1), 60_000, 200);
+      await waitFor(
+        '8 s of a run after the kill',
+        both(8, (cc) => cc >= 1),
+        60_000,
+        200,
+      );
       afterKill = Math.max(...collector.runs());
       // A pause of mic and camera, then both resumed.
       await page.evaluate(() => {
         (window as any).harness.pause('audio');
         (window as any).harness.pause('video');
       });
-      await waitFor('filler while paused', both(2, (cc) => cc > afterKill), 30_000, 200);
+      await waitFor(
+        'filler while paused',
+        both(2, (cc) => cc > afterKill),
+        30_000,
+        200,
+      );
       const paused = Math.max(...collector.runs());
       await page.evaluate(() => {
         (window as any).harness.resume('audio');
         (window as any).harness.resume('video');
       });
-      await waitFor('8 s of a run after the resume', both(8, (cc) => cc > paused), 60_000, 200);
+      await waitFor(
+        '8 s of a run after the resume',
+        both(8, (cc) => cc > paused),
+        60_000,
+        200,
+      );
     } finally {
       await collector.stop();
     }
@@ -52,7 +72,9 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
       const pairs = pairOffsets(flashes, beeps);
       runs.push({ cc, start, pairs, early: pairs.filter((p) => p.at - start < 6).map((p) => p.offsetMs) });
     }
-    console.log(`(d) A/V offsets (audio − video, ms) in the first 6 s of each run: ${runs.map((r) => `run ${r.cc}: [${r.early.join(', ')}]`).join('; ')}`);
+    console.log(
+      `(d) A/V offsets (audio − video, ms) in the first 6 s of each run: ${runs.map((r) => `run ${r.cc}: [${r.early.join(', ')}]`).join('; ')}`,
+    );
     const first = runs.find((r) => r.cc === 0)!;
     const killed = runs.find((r) => r.cc === afterKill)!;
     const resumed = runs.at(-1)!;
@@ -80,7 +102,10 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
   });
 
   it('(f) simulcast H264 (three encodings) from a 640x480 camera plays within seconds, segments near the target', async () => {
-    const { peerId, liveAfterMs: liveMs } = await fx.goLive({ video: 'camera', audio: 'mic', codec: 'H264', simulcast: true, width: 640, height: 480 }, 60_000);
+    const { peerId, liveAfterMs: liveMs } = await fx.goLive(
+      { video: 'camera', audio: 'mic', codec: 'H264', simulcast: true, width: 640, height: 480 },
+      60_000,
+    );
     const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
     await waitUntilPlaying(viewer, 1, 60_000);
     // The top layer that flows is the master's first variant (at 640x480 Chromium may not send r2).
@@ -92,7 +117,9 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     // near 1 s) and none is as long as two targets. A keyframe Chromium answers late on a busy host
     // makes one segment longer (up to ~1.8 s measured at load 17), which this does not fail on.
     const durations = list.segments.filter((s) => !s.uri.endsWith('_001.ts')).map((s) => s.duration);
-    console.log(`(f) simulcast live after ${liveMs} ms; ${top}: TARGETDURATION ${list.targetDuration}, segment durations ${durations.join(', ')}`);
+    console.log(
+      `(f) simulcast live after ${liveMs} ms; ${top}: TARGETDURATION ${list.targetDuration}, segment durations ${durations.join(', ')}`,
+    );
     const sorted = [...durations].sort((a, b) => a - b);
     const middle = sorted[Math.floor(sorted.length / 2)];
     expect(middle).toBeGreaterThanOrEqual(0.8);
@@ -125,7 +152,9 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     // What the viewer saw, sampled in its page: it never stood still for long, and it never reloaded.
     const state = await playerState(viewer);
     const { stalls } = await playerStalls(viewer);
-    console.log(`(g) currentTime at resume ${atResume.currentTime.toFixed(2)} → ${state.currentTime.toFixed(2)}; longest stall ${longestStall(stalls)} ms`);
+    console.log(
+      `(g) currentTime at resume ${atResume.currentTime.toFixed(2)} → ${state.currentTime.toFixed(2)}; longest stall ${longestStall(stalls)} ms`,
+    );
     expect(longestStall(stalls)).toBeLessThanOrEqual(2000);
     expect(state.fatalErrors).toEqual([]);
     expect(state.manifestLoads).toBe(1);

@@ -36,7 +36,11 @@ describe('HLS resilience: FFmpeg crash, late producer, port exhaustion', () => {
     const { page, peerId } = await fx.goLive({ video: 'camera', audio: false });
     expect((await readPlaylist(fx.app.hlsDir, `${peerId}.m3u8`))!.text).not.toContain('AUDIO=');
     await page.evaluate(() => (window as any).harness.publish({ video: false, audio: 'mic' }));
-    await waitFor('audio group in the master', async () => (await readPlaylist(fx.app.hlsDir, `${peerId}.m3u8`))!.text.includes('AUDIO="aud"'), 15_000);
+    await waitFor(
+      'audio group in the master',
+      async () => (await readPlaylist(fx.app.hlsDir, `${peerId}.m3u8`))!.text.includes('AUDIO="aud"'),
+      15_000,
+    );
     // The restart counts as a discontinuity, and the video-only segments left with the master that
     // added audio: both playlists start at the same number, so a player starts where both have media.
     const video = (await readPlaylist(fx.app.hlsDir, `${peerId}-video.m3u8`))!;

@@ -28,20 +28,29 @@ describe('HLS from Chromium publishers (real worker, FFmpeg, Chromium)', () => {
 
     // Chromium starts below the capture size while its bandwidth estimate ramps up; once it sends
     // 640x480, the copied segments and the master must say so.
-    const latest = await waitFor('a 640x480 segment', async () => {
-      const list = await readPlaylist(fx.app.hlsDir, `${peerId}-video.m3u8`);
-      const v = await probeVideo(list!.segments.at(-1)!.uri);
-      return v.width === 640 && v.height === 480 ? v : undefined;
-    }, 30_000, 500);
+    const latest = await waitFor(
+      'a 640x480 segment',
+      async () => {
+        const list = await readPlaylist(fx.app.hlsDir, `${peerId}-video.m3u8`);
+        const v = await probeVideo(list!.segments.at(-1)!.uri);
+        return v.width === 640 && v.height === 480 ? v : undefined;
+      },
+      30_000,
+      500,
+    );
     expect(latest.codec_name).toBe('h264');
     expect(latest.profile).toBe('Constrained Baseline');
     const audioNow = await readPlaylist(fx.app.hlsDir, `${peerId}-audio.m3u8`);
     const a = (await ffprobe(join(fx.app.hlsDir, audioNow!.segments.at(-1)!.uri))).streams[0];
     expect(a).toMatchObject({ codec_name: 'aac', sample_rate: '48000', channels: 2 });
-    const masterText = await waitFor('master with RESOLUTION=640x480', async () => {
-      const text = (await readPlaylist(fx.app.hlsDir, `${peerId}.m3u8`))!.text;
-      return text.includes('RESOLUTION=640x480') ? text : undefined;
-    }, 20_000);
+    const masterText = await waitFor(
+      'master with RESOLUTION=640x480',
+      async () => {
+        const text = (await readPlaylist(fx.app.hlsDir, `${peerId}.m3u8`))!.text;
+        return text.includes('RESOLUTION=640x480') ? text : undefined;
+      },
+      20_000,
+    );
     expect(masterText).toMatch(new RegExp(`CODECS="avc1\\.42[0-9a-f]{2}${hex(latest.level)},mp4a\\.40\\.2"`));
     const bandwidth = Number(/BANDWIDTH=(\d+)/.exec(masterText)![1]);
     expect(bandwidth).toBeGreaterThan(100_000);

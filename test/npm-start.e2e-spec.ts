@@ -172,7 +172,6 @@ async function exitWithin(run: NpmStart, withinMs: number) {
   return exit;
 }
 
-
 describe('npm start stops on SIGTERM and on Ctrl-C: graceful, exit 0, nothing left', () => {
   let dir: string;
   let hlsDir: string;

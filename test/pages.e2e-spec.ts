@@ -23,11 +23,16 @@ async function waitForState(page: Page, selector: string, wanted: string | strin
   const states = ([] as string[]).concat(wanted);
   let seen = '(nothing)';
   try {
-    await waitFor(`${selector} to be ${states.join('|')}`, async () => {
-      const { state, text } = await stateOf(page, selector);
-      seen = `${state}: ${text}`;
-      return state !== null && states.includes(state);
-    }, timeoutMs, 100);
+    await waitFor(
+      `${selector} to be ${states.join('|')}`,
+      async () => {
+        const { state, text } = await stateOf(page, selector);
+        seen = `${state}: ${text}`;
+        return state !== null && states.includes(state);
+      },
+      timeoutMs,
+      100,
+    );
   } catch (error) {
     const message = await page.textContent('#message').catch(() => null);
     throw new Error(`${(error as Error).message}; last seen "${seen}"${message ? `; #message: "${message}"` : ''}`, { cause: error });
@@ -46,21 +51,29 @@ interface PlaybackState {
 async function waitForPlayback(page: Page, minTime: number, timeoutMs: number): Promise<PlaybackState> {
   let last: PlaybackState | undefined;
   try {
-    return await waitFor(`#player past ${minTime} s`, async () => {
-      last = await page.evaluate(() => {
-        const v = document.querySelector<HTMLVideoElement>('#player')!;
-        const ranges = Array.from({ length: v.buffered.length }, (_, i) => `${v.buffered.start(i).toFixed(1)}-${v.buffered.end(i).toFixed(1)}`);
-        const status = document.querySelector('#player-status')!;
-        return {
-          currentTime: v.currentTime,
-          videoWidth: v.videoWidth,
-          readyState: v.readyState,
-          buffered: ranges.join(' '),
-          status: `${status.getAttribute('data-state')}: ${status.textContent}`,
-        };
-      });
-      return last.videoWidth > 0 && last.currentTime > minTime ? last : undefined;
-    }, timeoutMs, 100);
+    return await waitFor(
+      `#player past ${minTime} s`,
+      async () => {
+        last = await page.evaluate(() => {
+          const v = document.querySelector<HTMLVideoElement>('#player')!;
+          const ranges = Array.from(
+            { length: v.buffered.length },
+            (_, i) => `${v.buffered.start(i).toFixed(1)}-${v.buffered.end(i).toFixed(1)}`,
+          );
+          const status = document.querySelector('#player-status')!;
+          return {
+            currentTime: v.currentTime,
+            videoWidth: v.videoWidth,
+            readyState: v.readyState,
+            buffered: ranges.join(' '),
+            status: `${status.getAttribute('data-state')}: ${status.textContent}`,
+          };
+        });
+        return last.videoWidth > 0 && last.currentTime > minTime ? last : undefined;
+      },
+      timeoutMs,
+      100,
+    );
   } catch (error) {
     throw new Error(`${(error as Error).message}; last seen ${JSON.stringify(last)}`, { cause: error });
   }
@@ -186,15 +199,23 @@ describe('publish and watch pages (real app, Chromium with fake devices)', () =>
     const { currentTime } = await waitForPlayback(viewer, 0, 45_000);
     await waitForPlayback(viewer, currentTime + 2, 20_000);
     await waitForState(viewer, '#player-status', 'playing');
-    const latency = await waitFor('latency shown', async () => Number((await viewer.getAttribute('#latency', 'data-seconds')) || NaN) || undefined, 10_000);
+    const latency = await waitFor(
+      'latency shown',
+      async () => Number((await viewer.getAttribute('#latency', 'data-seconds')) || NaN) || undefined,
+      10_000,
+    );
     expect(latency).toBeGreaterThan(0);
     expect(latency).toBeLessThan(30);
     // After a stall (a busy machine) the player catches up by playing faster; give it time to.
     let behind: string | null = null;
-    await waitFor('at the live edge', async () => {
-      behind = await viewer.textContent('#latency');
-      return (await viewer.getAttribute('#live-edge', 'data-at-edge')) === 'true';
-    }, 30_000).catch((error: Error) => {
+    await waitFor(
+      'at the live edge',
+      async () => {
+        behind = await viewer.textContent('#latency');
+        return (await viewer.getAttribute('#live-edge', 'data-at-edge')) === 'true';
+      },
+      30_000,
+    ).catch((error: Error) => {
       throw new Error(`${error.message}; behind live: ${behind}`);
     });
     await viewer.screenshot({ path: join(ARTIFACTS, 'watch-playing.png') });
@@ -212,7 +233,11 @@ describe('publish and watch pages (real app, Chromium with fake devices)', () =>
     await publisher.click('#stop');
     await waitForState(publisher, '#status', 'stopped');
     expect(await publisher.isVisible('#share')).toBe(false);
-    await waitFor('the entry gone from the list', async () => (await viewer.$(`#stream-list li[data-peer-id="${peerId}"]`)) === null, 20_000);
+    await waitFor(
+      'the entry gone from the list',
+      async () => (await viewer.$(`#stream-list li[data-peer-id="${peerId}"]`)) === null,
+      20_000,
+    );
     await waitForState(viewer, '#player-status', 'ended');
     expect(await viewer.isVisible('#no-streams')).toBe(true);
     await viewer.screenshot({ path: join(ARTIFACTS, 'watch-ended.png') });

@@ -57,7 +57,15 @@ describe('production surface: metrics, OpenAPI, security headers, rate limit', (
   it('/api/docs-json is OpenAPI listing every REST route', async () => {
     const doc = await (await fetch(`${fx.app.url}/api/docs-json`)).json();
     expect(doc.openapi).toMatch(/^3\./);
-    for (const path of ['/api/streams', '/api/streams/{peerId}', '/api/live-streams', '/live/{file}', '/health/live', '/health/ready', '/metrics']) {
+    for (const path of [
+      '/api/streams',
+      '/api/streams/{peerId}',
+      '/api/live-streams',
+      '/live/{file}',
+      '/health/live',
+      '/health/ready',
+      '/metrics',
+    ]) {
       expect(Object.keys(doc.paths)).toContain(path);
     }
     expect(doc.components.schemas.StreamInfoDto).toBeDefined();
@@ -79,7 +87,10 @@ describe('production surface: metrics, OpenAPI, security headers, rate limit', (
     // 600 at once: 150 pass at once and 30 a second after; even at 8 s to handle them all (a slow
     // host), over 200 are refused.
     const answers = await Promise.all(
-      Array.from({ length: 600 }, () => new Promise<{ error?: string; code?: string }>((resolve) => flooder.emit('getProducers', {}, resolve))),
+      Array.from(
+        { length: 600 },
+        () => new Promise<{ error?: string; code?: string }>((resolve) => flooder.emit('getProducers', {}, resolve)),
+      ),
     );
     const limited = answers.filter((a) => a.code === 'RATE_LIMITED');
     console.log(`flood: ${answers.length - limited.length} answered, ${limited.length} RATE_LIMITED`);
@@ -124,9 +135,11 @@ describe('JSON logs (LOG_FORMAT=json)', () => {
     try {
       const { peerId } = await publishFromChromium(browser, url, { video: 'camera', audio: 'mic' });
       // Without a stream name, the stream's id is the publisher's socket id.
-      await waitFor('a log line about the stream going live, with its streamId', () =>
-        lines.find((l) => l.streamId === peerId && String(l.msg).includes('live after')),
-      20_000);
+      await waitFor(
+        'a log line about the stream going live, with its streamId',
+        () => lines.find((l) => l.streamId === peerId && String(l.msg).includes('live after')),
+        20_000,
+      );
       expect(lines.filter((l) => l.peerId === peerId).length).toBeGreaterThan(2);
       expect(lines.some((l) => l.context === 'HTTP' && String(l.msg).startsWith('GET /health/live 200'))).toBe(true);
       expect(raw.every((line) => line.startsWith('{'))).toBe(true);

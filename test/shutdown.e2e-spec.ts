@@ -118,10 +118,15 @@ async function publishLive(browser: Browser, url: string): Promise<string> {
   const page = await openTestPage(browser, url, 'harness');
   const peerId: string = await page.evaluate(() => (window as any).harness.connect());
   await page.evaluate(() => (window as any).harness.publish({ video: 'camera', audio: 'mic' }));
-  await waitFor(`stream ${peerId} live`, async () => {
-    const response = await fetch(`${url}/api/streams/${peerId}`);
-    return response.ok && (await response.json()).state === 'live';
-  }, 45_000, 250);
+  await waitFor(
+    `stream ${peerId} live`,
+    async () => {
+      const response = await fetch(`${url}/api/streams/${peerId}`);
+      return response.ok && (await response.json()).state === 'live';
+    },
+    45_000,
+    250,
+  );
   return peerId;
 }
 
@@ -129,7 +134,6 @@ async function publishLive(browser: Browser, url: string): Promise<string> {
 async function exitWithin(server: Server, since: number, withinMs: number) {
   return Promise.race([server.exited, delay(Math.max(0, withinMs - (Date.now() - since)), undefined, { ref: false })]);
 }
-
 
 describe('shutdown of node dist/main.js with a live publisher (FFmpeg running)', () => {
   let server: Server | undefined;
@@ -177,11 +181,16 @@ describe('shutdown of node dist/main.js with a live publisher (FFmpeg running)',
       process.kill(pid, 'SIGTERM');
 
       // Readiness fails first: 503 while the server still answers and FFmpeg still runs.
-      const first = await waitFor('readiness 503', async () => {
-        const answer = await readiness(url);
-        return answer.status === 503 ? { answer, at: Date.now(), ffmpegRunning: ffmpegs.every(stillRunning) } : undefined;
-        // Until the exit, not the grace: a slow host may answer the first probe late in the grace.
-      }, EXIT_WITHIN_MS, 20);
+      const first = await waitFor(
+        'readiness 503',
+        async () => {
+          const answer = await readiness(url);
+          return answer.status === 503 ? { answer, at: Date.now(), ffmpegRunning: ffmpegs.every(stillRunning) } : undefined;
+          // Until the exit, not the grace: a slow host may answer the first probe late in the grace.
+        },
+        EXIT_WITHIN_MS,
+        20,
+      );
       expect(first.answer).toMatchObject({ status: 503, body: { status: 'shutting_down' } });
       expect(first.ffmpegRunning).toBe(true);
       expect(workers.every(stillRunning)).toBe(true);
@@ -213,25 +222,30 @@ describe('shutdown of node dist/main.js with a live publisher (FFmpeg running)',
   });
 
   // Ctrl-C in a terminal sends SIGINT, `timeout` sends SIGTERM, to every process of the group at once.
-  it.each(['SIGINT', 'SIGTERM'] as const)('%s to the whole process group: workers and FFmpeg die with it and are not replaced', async (signal) => {
-    const { server, pid } = await startWithPublisher(true);
-    try {
-      const sentAt = Date.now();
-      process.kill(-pid, signal);
-      const exit = await exitWithin(server, sentAt, EXIT_WITHIN_MS);
-      expect(exit).toBeDefined();
-      const output = stripColors(server.output());
-      console.log(`group ${signal} → exit after ${exit!.at - sentAt} ms (${JSON.stringify(exit)})\n${output.slice(output.indexOf('HLS starting'))}`);
-      expect(exit).toMatchObject({ code: 0, signal: null });
-      expect(output).not.toMatch(/Error during shutdown/i);
-      // Not taken for crashes: no replacement worker, no second FFmpeg run.
-      expect(output).not.toMatch(/replacing it/);
-      expect(output).not.toMatch(/FFmpeg run 2/);
-      expect(children.filter(stillRunning)).toEqual([]);
-      expect(childrenOf(pid).filter((proc) => proc.state !== 'Z')).toEqual([]);
-    } catch (error) {
-      console.log(`server output:\n${stripColors(server.output())}`);
-      throw error;
-    }
-  });
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    '%s to the whole process group: workers and FFmpeg die with it and are not replaced',
+    async (signal) => {
+      const { server, pid } = await startWithPublisher(true);
+      try {
+        const sentAt = Date.now();
+        process.kill(-pid, signal);
+        const exit = await exitWithin(server, sentAt, EXIT_WITHIN_MS);
+        expect(exit).toBeDefined();
+        const output = stripColors(server.output());
+        console.log(
+          `group ${signal} → exit after ${exit!.at - sentAt} ms (${JSON.stringify(exit)})\n${output.slice(output.indexOf('HLS starting'))}`,
+        );
+        expect(exit).toMatchObject({ code: 0, signal: null });
+        expect(output).not.toMatch(/Error during shutdown/i);
+        // Not taken for crashes: no replacement worker, no second FFmpeg run.
+        expect(output).not.toMatch(/replacing it/);
+        expect(output).not.toMatch(/FFmpeg run 2/);
+        expect(children.filter(stillRunning)).toEqual([]);
+        expect(childrenOf(pid).filter((proc) => proc.state !== 'Z')).toEqual([]);
+      } catch (error) {
+        console.log(`server output:\n${stripColors(server.output())}`);
+        throw error;
+      }
+    },
+  );
 });

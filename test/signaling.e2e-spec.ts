@@ -186,20 +186,21 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
     await live.page.evaluate(() => (window as any).harness.publish({ video: 'camera', audio: 'mic', codec: 'H264' }));
     const liveSendTransportId = peers.find(live.peerId)!.transports.get('send')!.id;
     const liveVideoId = peers.find(live.peerId)!.producers.get('video')!.id;
-    const before = await waitFor('the live peer sending video', async () => {
-      const s = await mediaAlive(live.peerId);
-      return s.dtlsState === 'connected' && s.bytes > 0 && s.score > 0 ? s : undefined;
-    }, MEDIA_TIMEOUT_MS, 200);
+    const before = await waitFor(
+      'the live peer sending video',
+      async () => {
+        const s = await mediaAlive(live.peerId);
+        return s.dtlsState === 'connected' && s.bytes > 0 && s.score > 0 ? s : undefined;
+      },
+      MEDIA_TIMEOUT_MS,
+      200,
+    );
 
     const bad = await client();
     const serverPeer = () => peers.find(bad.id)!;
     const ids: Record<string, any> = {};
 
-    type Expect =
-      | { code: string; message: RegExp }
-      | { ok: (answer: Ack) => void }
-      | { ignored: true }
-      | { applied: () => boolean };
+    type Expect = { code: string; message: RegExp } | { ok: (answer: Ack) => void } | { ignored: true } | { applied: () => boolean };
     interface Case {
       event: ClientEvent;
       input: string;
@@ -220,7 +221,11 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
     const tooLarge = err('PAYLOAD_TOO_LARGE', /payload of \d+ bytes exceeds the limit of 65536/);
     const ignored: Expect = { ignored: true };
     /** The inputs every event gets; `expect` says what this event answers where it differs from "not an object". */
-    const common = (event: ClientEvent, valid: object, expect: Partial<Record<'none' | 'null' | 'string' | 'number' | 'array' | '{}', Expect>>): Case[] => [
+    const common = (
+      event: ClientEvent,
+      valid: object,
+      expect: Partial<Record<'none' | 'null' | 'string' | 'number' | 'array' | '{}', Expect>>,
+    ): Case[] => [
       { event, input: 'none', expect: expect.none ?? notObject('undefined') },
       { event, input: 'null', payload: () => null, expect: expect.null ?? notObject('null') },
       { event, input: 'string', payload: () => 'hello', expect: expect.string ?? notObject('string') },
@@ -234,8 +239,22 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
     const rtpCaps = (answer: Ack) => expect(answer.rtpCapabilities.codecs.length).toBeGreaterThan(0);
     const producerList = (answer: Ack) =>
       expect(answer.producers).toEqual(expect.arrayContaining([{ peerId: live.peerId, producerId: liveVideoId }]));
-    const anything = { none: { ok: rtpCaps }, null: { ok: rtpCaps }, string: { ok: rtpCaps }, number: { ok: rtpCaps }, array: { ok: rtpCaps }, '{}': { ok: rtpCaps } };
-    const anyList = { none: { ok: producerList }, null: { ok: producerList }, string: { ok: producerList }, number: { ok: producerList }, array: { ok: producerList }, '{}': { ok: producerList } };
+    const anything = {
+      none: { ok: rtpCaps },
+      null: { ok: rtpCaps },
+      string: { ok: rtpCaps },
+      number: { ok: rtpCaps },
+      array: { ok: rtpCaps },
+      '{}': { ok: rtpCaps },
+    };
+    const anyList = {
+      none: { ok: producerList },
+      null: { ok: producerList },
+      string: { ok: producerList },
+      number: { ok: producerList },
+      array: { ok: producerList },
+      '{}': { ok: producerList },
+    };
 
     const cases: Case[] = [
       // Queries take any argument, but not an oversized one.
@@ -243,21 +262,56 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
       ...common('getProducers', {}, anyList),
 
       // Nothing exists yet for this peer.
-      { event: 'transportProduce', input: 'no transport', payload: () => ({ kind: 'audio', rtpParameters: fakeRtpParameters('audio', 1) }), expect: err('INVALID_STATE', /create a send transport .* first/) },
-      { event: 'transportConsume', input: 'no transport', payload: () => ({ rtpCapabilities: {}, remoteProducerId: liveVideoId }), expect: err('INVALID_STATE', /create a receive transport .* first/) },
-      { event: 'resumeConsumer', input: 'unknown id', payload: () => ({ consumerId: 'no-such-consumer' }), expect: err('NOT_FOUND', /consumer no-such-consumer not found/) },
-      { event: 'pauseProducer', input: 'unknown id', payload: () => ({ kind: 'video' }), expect: err('NOT_FOUND', /peer has no video producer/) },
-      { event: 'resumeProducer', input: 'unknown id', payload: () => ({ kind: 'audio' }), expect: err('NOT_FOUND', /peer has no audio producer/) },
+      {
+        event: 'transportProduce',
+        input: 'no transport',
+        payload: () => ({ kind: 'audio', rtpParameters: fakeRtpParameters('audio', 1) }),
+        expect: err('INVALID_STATE', /create a send transport .* first/),
+      },
+      {
+        event: 'transportConsume',
+        input: 'no transport',
+        payload: () => ({ rtpCapabilities: {}, remoteProducerId: liveVideoId }),
+        expect: err('INVALID_STATE', /create a receive transport .* first/),
+      },
+      {
+        event: 'resumeConsumer',
+        input: 'unknown id',
+        payload: () => ({ consumerId: 'no-such-consumer' }),
+        expect: err('NOT_FOUND', /consumer no-such-consumer not found/),
+      },
+      {
+        event: 'pauseProducer',
+        input: 'unknown id',
+        payload: () => ({ kind: 'video' }),
+        expect: err('NOT_FOUND', /peer has no video producer/),
+      },
+      {
+        event: 'resumeProducer',
+        input: 'unknown id',
+        payload: () => ({ kind: 'audio' }),
+        expect: err('NOT_FOUND', /peer has no audio producer/),
+      },
 
       ...common('createWebRtcTransport', { isConsumer: false }, { '{}': err('BAD_REQUEST', /^invalid payload: isConsumer is missing$/) }),
-      { event: 'createWebRtcTransport', input: 'wrong types', payload: () => ({ isConsumer: 'yes' }), expect: err('BAD_REQUEST', /isConsumer must be a boolean/) },
+      {
+        event: 'createWebRtcTransport',
+        input: 'wrong types',
+        payload: () => ({ isConsumer: 'yes' }),
+        expect: err('BAD_REQUEST', /isConsumer must be a boolean/),
+      },
       {
         event: 'createWebRtcTransport',
         input: '__proto__ key',
         payload: () => JSON.parse('{"__proto__": {"isConsumer": true}, "isConsumer": "yes"}'),
         expect: err('BAD_REQUEST', /isConsumer must be a boolean/),
       },
-      { event: 'createWebRtcTransport', input: 'binary', payload: () => Buffer.from('{"isConsumer":false}'), expect: notObject('binary data') },
+      {
+        event: 'createWebRtcTransport',
+        input: 'binary',
+        payload: () => Buffer.from('{"isConsumer":false}'),
+        expect: notObject('binary data'),
+      },
       {
         event: 'createWebRtcTransport',
         input: 'valid + appData',
@@ -269,22 +323,73 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
           },
         },
       },
-      { event: 'createWebRtcTransport', input: 'second send', payload: () => ({ isConsumer: false }), expect: err('LIMIT_EXCEEDED', /already has a send transport/) },
-      { event: 'transportProduce', input: 'before connect', payload: () => ({ kind: 'audio', rtpParameters: fakeRtpParameters('audio', 1) }), expect: err('INVALID_STATE', /connect the send transport .* before producing/) },
-      { event: 'createWebRtcTransport', input: 'no ack (valid)', payload: () => ({ isConsumer: true }), noAck: true, expect: { applied: () => serverPeer().transports.has('recv') } },
+      {
+        event: 'createWebRtcTransport',
+        input: 'second send',
+        payload: () => ({ isConsumer: false }),
+        expect: err('LIMIT_EXCEEDED', /already has a send transport/),
+      },
+      {
+        event: 'transportProduce',
+        input: 'before connect',
+        payload: () => ({ kind: 'audio', rtpParameters: fakeRtpParameters('audio', 1) }),
+        expect: err('INVALID_STATE', /connect the send transport .* before producing/),
+      },
+      {
+        event: 'createWebRtcTransport',
+        input: 'no ack (valid)',
+        payload: () => ({ isConsumer: true }),
+        noAck: true,
+        expect: { applied: () => serverPeer().transports.has('recv') },
+      },
 
-      ...common('connectTransport', { transportId: 'x', dtlsParameters: FAKE_DTLS }, { '{}': err('BAD_REQUEST', /^invalid payload: transportId is missing; dtlsParameters is missing$/) }),
-      { event: 'connectTransport', input: 'wrong types', payload: () => ({ transportId: 7, dtlsParameters: 'dtls' }), expect: err('BAD_REQUEST', /^invalid payload: transportId must be an id \(a non-empty string of at most 64 characters\); dtlsParameters must be an object$/) },
+      ...common(
+        'connectTransport',
+        { transportId: 'x', dtlsParameters: FAKE_DTLS },
+        { '{}': err('BAD_REQUEST', /^invalid payload: transportId is missing; dtlsParameters is missing$/) },
+      ),
+      {
+        event: 'connectTransport',
+        input: 'wrong types',
+        payload: () => ({ transportId: 7, dtlsParameters: 'dtls' }),
+        expect: err(
+          'BAD_REQUEST',
+          /^invalid payload: transportId must be an id \(a non-empty string of at most 64 characters\); dtlsParameters must be an object$/,
+        ),
+      },
       {
         event: 'connectTransport',
         input: 'bad fingerprint',
         payload: () => ({ transportId: ids.send, dtlsParameters: { fingerprints: [{ algorithm: 'md5', value: 'zz' }] } }),
-        expect: err('BAD_REQUEST', /fingerprints\.0\.algorithm: algorithm must be one of.*fingerprints\.0\.value: value must be a hex fingerprint/),
+        expect: err(
+          'BAD_REQUEST',
+          /fingerprints\.0\.algorithm: algorithm must be one of.*fingerprints\.0\.value: value must be a hex fingerprint/,
+        ),
       },
-      { event: 'connectTransport', input: 'unknown id', payload: () => ({ transportId: 'no-such-transport', dtlsParameters: FAKE_DTLS }), expect: err('NOT_FOUND', /transport no-such-transport not found/) },
-      { event: 'connectTransport', input: "another peer's id", payload: () => ({ transportId: liveSendTransportId, dtlsParameters: FAKE_DTLS }), expect: err('NOT_FOUND', /transport .* not found/) },
-      { event: 'connectTransport', input: 'valid', payload: () => ({ transportId: ids.send, dtlsParameters: FAKE_DTLS }), expect: { ok: (a) => expect(a).toEqual({ connected: true }) } },
-      { event: 'connectTransport', input: 'again', payload: () => ({ transportId: ids.send, dtlsParameters: FAKE_DTLS }), expect: err('INVALID_STATE', /already connected/) },
+      {
+        event: 'connectTransport',
+        input: 'unknown id',
+        payload: () => ({ transportId: 'no-such-transport', dtlsParameters: FAKE_DTLS }),
+        expect: err('NOT_FOUND', /transport no-such-transport not found/),
+      },
+      {
+        event: 'connectTransport',
+        input: "another peer's id",
+        payload: () => ({ transportId: liveSendTransportId, dtlsParameters: FAKE_DTLS }),
+        expect: err('NOT_FOUND', /transport .* not found/),
+      },
+      {
+        event: 'connectTransport',
+        input: 'valid',
+        payload: () => ({ transportId: ids.send, dtlsParameters: FAKE_DTLS }),
+        expect: { ok: (a) => expect(a).toEqual({ connected: true }) },
+      },
+      {
+        event: 'connectTransport',
+        input: 'again',
+        payload: () => ({ transportId: ids.send, dtlsParameters: FAKE_DTLS }),
+        expect: err('INVALID_STATE', /already connected/),
+      },
       {
         event: 'connectTransport',
         input: 'no ack (valid)',
@@ -293,32 +398,98 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
         expect: { applied: () => serverPeer().connected.has(serverPeer().transports.get('recv')!.id) },
       },
 
-      ...common('transportProduce', { kind: 'audio', rtpParameters: fakeRtpParameters('audio', 1) }, { '{}': err('BAD_REQUEST', /^invalid payload: kind is missing; rtpParameters is missing$/) }),
-      { event: 'transportProduce', input: 'wrong types', payload: () => ({ kind: 'data', rtpParameters: 'rtp' }), expect: err('BAD_REQUEST', /kind must be one of the following values: audio, video.*rtpParameters must be/) },
-      { event: 'transportProduce', input: 'null codec', payload: () => ({ kind: 'audio', rtpParameters: { codecs: [null] } }), expect: err('BAD_REQUEST', /rtpParameters codecs must be objects with a mimeType/) },
+      ...common(
+        'transportProduce',
+        { kind: 'audio', rtpParameters: fakeRtpParameters('audio', 1) },
+        { '{}': err('BAD_REQUEST', /^invalid payload: kind is missing; rtpParameters is missing$/) },
+      ),
+      {
+        event: 'transportProduce',
+        input: 'wrong types',
+        payload: () => ({ kind: 'data', rtpParameters: 'rtp' }),
+        expect: err('BAD_REQUEST', /kind must be one of the following values: audio, video.*rtpParameters must be/),
+      },
+      {
+        event: 'transportProduce',
+        input: 'null codec',
+        payload: () => ({ kind: 'audio', rtpParameters: { codecs: [null] } }),
+        expect: err('BAD_REQUEST', /rtpParameters codecs must be objects with a mimeType/),
+      },
       {
         event: 'transportProduce',
         input: 'unsupported codec',
-        payload: () => ({ kind: 'video', rtpParameters: { ...fakeRtpParameters('video', 2), codecs: [{ mimeType: 'video/FOO', payloadType: 100, clockRate: 90000 }] } }),
+        payload: () => ({
+          kind: 'video',
+          rtpParameters: { ...fakeRtpParameters('video', 2), codecs: [{ mimeType: 'video/FOO', payloadType: 100, clockRate: 90000 }] },
+        }),
         expect: err('UNSUPPORTED', /cannot produce video: unsupported codec.*video\/FOO/),
       },
-      { event: 'transportProduce', input: 'kind mismatch', payload: () => ({ kind: 'video', rtpParameters: fakeRtpParameters('audio', 3) }), expect: err('BAD_REQUEST', /rtpParameters has codec audio\/opus, not a video codec/) },
+      {
+        event: 'transportProduce',
+        input: 'kind mismatch',
+        payload: () => ({ kind: 'video', rtpParameters: fakeRtpParameters('audio', 3) }),
+        expect: err('BAD_REQUEST', /rtpParameters has codec audio\/opus, not a video codec/),
+      },
       {
         event: 'transportProduce',
         input: 'deeply nested',
         // ~60 KB, under the size limit.
-        raw: () => JSON.stringify({ kind: 'audio', rtpParameters: { ...fakeRtpParameters('audio', 4), deep: '@' } }).replace('"@"', `${'{"a":'.repeat(10_000)}{}${'}'.repeat(10_000)}`),
+        raw: () =>
+          JSON.stringify({ kind: 'audio', rtpParameters: { ...fakeRtpParameters('audio', 4), deep: '@' } }).replace(
+            '"@"',
+            `${'{"a":'.repeat(10_000)}{}${'}'.repeat(10_000)}`,
+          ),
         expect: err('BAD_REQUEST', /payload nests deeper than 16 levels/),
       },
-      { event: 'transportProduce', input: 'valid + appData', payload: () => ({ kind: 'audio', rtpParameters: fakeRtpParameters('audio', 5), appData: { x: 1 } }), expect: { ok: (a) => expect(Object.keys(a)).toEqual(['id']) } },
-      { event: 'transportProduce', input: 'second audio', payload: () => ({ kind: 'audio', rtpParameters: fakeRtpParameters('audio', 6) }), expect: err('LIMIT_EXCEEDED', /already produces audio/) },
-      { event: 'transportProduce', input: 'duplicate mid', payload: () => ({ kind: 'video', rtpParameters: { ...fakeRtpParameters('video', 7), mid: '0' } }), expect: err('BAD_REQUEST', /cannot produce video: .*MID already exists/) },
-      { event: 'transportProduce', input: 'no ack (valid)', payload: () => ({ kind: 'video', rtpParameters: fakeRtpParameters('video', 7) }), noAck: true, expect: { applied: () => serverPeer().producers.has('video') } },
+      {
+        event: 'transportProduce',
+        input: 'valid + appData',
+        payload: () => ({ kind: 'audio', rtpParameters: fakeRtpParameters('audio', 5), appData: { x: 1 } }),
+        expect: { ok: (a) => expect(Object.keys(a)).toEqual(['id']) },
+      },
+      {
+        event: 'transportProduce',
+        input: 'second audio',
+        payload: () => ({ kind: 'audio', rtpParameters: fakeRtpParameters('audio', 6) }),
+        expect: err('LIMIT_EXCEEDED', /already produces audio/),
+      },
+      {
+        event: 'transportProduce',
+        input: 'duplicate mid',
+        payload: () => ({ kind: 'video', rtpParameters: { ...fakeRtpParameters('video', 7), mid: '0' } }),
+        expect: err('BAD_REQUEST', /cannot produce video: .*MID already exists/),
+      },
+      {
+        event: 'transportProduce',
+        input: 'no ack (valid)',
+        payload: () => ({ kind: 'video', rtpParameters: fakeRtpParameters('video', 7) }),
+        noAck: true,
+        expect: { applied: () => serverPeer().producers.has('video') },
+      },
 
-      ...common('transportConsume', { rtpCapabilities: {}, remoteProducerId: 'x' }, { '{}': err('BAD_REQUEST', /^invalid payload: rtpCapabilities is missing; remoteProducerId is missing$/) }),
-      { event: 'transportConsume', input: 'wrong types', payload: () => ({ rtpCapabilities: 'caps', remoteProducerId: 7 }), expect: err('BAD_REQUEST', /rtpCapabilities must be an object whose codecs .*; remoteProducerId must be an id/) },
-      { event: 'transportConsume', input: 'unknown id', payload: () => ({ rtpCapabilities: ids.caps, remoteProducerId: 'no-such-producer' }), expect: err('NOT_FOUND', /producer no-such-producer not found/) },
-      { event: 'transportConsume', input: 'no codecs', payload: () => ({ rtpCapabilities: { codecs: [] }, remoteProducerId: liveVideoId }), expect: err('UNSUPPORTED', /these rtpCapabilities cannot consume producer .* \(no common codec\)/) },
+      ...common(
+        'transportConsume',
+        { rtpCapabilities: {}, remoteProducerId: 'x' },
+        { '{}': err('BAD_REQUEST', /^invalid payload: rtpCapabilities is missing; remoteProducerId is missing$/) },
+      ),
+      {
+        event: 'transportConsume',
+        input: 'wrong types',
+        payload: () => ({ rtpCapabilities: 'caps', remoteProducerId: 7 }),
+        expect: err('BAD_REQUEST', /rtpCapabilities must be an object whose codecs .*; remoteProducerId must be an id/),
+      },
+      {
+        event: 'transportConsume',
+        input: 'unknown id',
+        payload: () => ({ rtpCapabilities: ids.caps, remoteProducerId: 'no-such-producer' }),
+        expect: err('NOT_FOUND', /producer no-such-producer not found/),
+      },
+      {
+        event: 'transportConsume',
+        input: 'no codecs',
+        payload: () => ({ rtpCapabilities: { codecs: [] }, remoteProducerId: liveVideoId }),
+        expect: err('UNSUPPORTED', /these rtpCapabilities cannot consume producer .* \(no common codec\)/),
+      },
       {
         event: 'transportConsume',
         input: 'valid',
@@ -341,20 +512,73 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
       },
 
       ...common('resumeConsumer', { consumerId: 'x' }, { '{}': err('BAD_REQUEST', /^invalid payload: consumerId is missing$/) }),
-      { event: 'resumeConsumer', input: 'wrong types', payload: () => ({ consumerId: 5 }), expect: err('BAD_REQUEST', /^invalid payload: consumerId must be an id/) },
-      { event: 'resumeConsumer', input: 'unknown id', payload: () => ({ consumerId: 'no-such-consumer' }), expect: err('NOT_FOUND', /consumer no-such-consumer not found/) },
-      { event: 'resumeConsumer', input: 'no ack (valid)', payload: () => ({ consumerId: ids.consumer }), noAck: true, expect: { applied: () => serverPeer().consumers.get(ids.consumer)!.paused === false } },
-      { event: 'resumeConsumer', input: 'valid', payload: () => ({ consumerId: ids.consumer }), expect: { ok: (a) => expect(a).toEqual({ resumed: true }) } },
+      {
+        event: 'resumeConsumer',
+        input: 'wrong types',
+        payload: () => ({ consumerId: 5 }),
+        expect: err('BAD_REQUEST', /^invalid payload: consumerId must be an id/),
+      },
+      {
+        event: 'resumeConsumer',
+        input: 'unknown id',
+        payload: () => ({ consumerId: 'no-such-consumer' }),
+        expect: err('NOT_FOUND', /consumer no-such-consumer not found/),
+      },
+      {
+        event: 'resumeConsumer',
+        input: 'no ack (valid)',
+        payload: () => ({ consumerId: ids.consumer }),
+        noAck: true,
+        expect: { applied: () => serverPeer().consumers.get(ids.consumer)!.paused === false },
+      },
+      {
+        event: 'resumeConsumer',
+        input: 'valid',
+        payload: () => ({ consumerId: ids.consumer }),
+        expect: { ok: (a) => expect(a).toEqual({ resumed: true }) },
+      },
 
       ...common('pauseProducer', { kind: 'audio' }, { '{}': err('BAD_REQUEST', /^invalid payload: kind is missing$/) }),
-      { event: 'pauseProducer', input: 'wrong types', payload: () => ({ kind: 'data' }), expect: err('BAD_REQUEST', /kind must be one of the following values: audio, video/) },
-      { event: 'pauseProducer', input: 'no ack (valid)', payload: () => ({ kind: 'audio' }), noAck: true, expect: { applied: () => serverPeer().producers.get('audio')!.paused } },
-      { event: 'pauseProducer', input: 'valid', payload: () => ({ kind: 'video' }), expect: { ok: (a) => expect(a).toEqual({ paused: true }) } },
+      {
+        event: 'pauseProducer',
+        input: 'wrong types',
+        payload: () => ({ kind: 'data' }),
+        expect: err('BAD_REQUEST', /kind must be one of the following values: audio, video/),
+      },
+      {
+        event: 'pauseProducer',
+        input: 'no ack (valid)',
+        payload: () => ({ kind: 'audio' }),
+        noAck: true,
+        expect: { applied: () => serverPeer().producers.get('audio')!.paused },
+      },
+      {
+        event: 'pauseProducer',
+        input: 'valid',
+        payload: () => ({ kind: 'video' }),
+        expect: { ok: (a) => expect(a).toEqual({ paused: true }) },
+      },
 
       ...common('resumeProducer', { kind: 'audio' }, { '{}': err('BAD_REQUEST', /^invalid payload: kind is missing$/) }),
-      { event: 'resumeProducer', input: 'wrong types', payload: () => ({ kind: 7 }), expect: err('BAD_REQUEST', /kind must be one of the following values: audio, video/) },
-      { event: 'resumeProducer', input: 'no ack (valid)', payload: () => ({ kind: 'audio' }), noAck: true, expect: { applied: () => !serverPeer().producers.get('audio')!.paused } },
-      { event: 'resumeProducer', input: 'valid', payload: () => ({ kind: 'video' }), expect: { ok: (a) => expect(a).toEqual({ paused: false }) } },
+      {
+        event: 'resumeProducer',
+        input: 'wrong types',
+        payload: () => ({ kind: 7 }),
+        expect: err('BAD_REQUEST', /kind must be one of the following values: audio, video/),
+      },
+      {
+        event: 'resumeProducer',
+        input: 'no ack (valid)',
+        payload: () => ({ kind: 'audio' }),
+        noAck: true,
+        expect: { applied: () => !serverPeer().producers.get('audio')!.paused },
+      },
+      {
+        event: 'resumeProducer',
+        input: 'valid',
+        payload: () => ({ kind: 'video' }),
+        expect: { ok: (a) => expect(a).toEqual({ paused: false }) },
+      },
       {
         // The original front end toggles mute with ack-less events: a quick pause + resume must end resumed.
         event: 'resumeProducer',
@@ -370,7 +594,12 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
         noAck: true,
         expect: { applied: () => ids.toggles.join() === 'pause,resume' && !serverPeer().producers.get('audio')!.paused },
       },
-      { event: 'noSuchEvent' as ClientEvent, input: 'unknown event', payload: () => ({}), expect: err('BAD_REQUEST', /^unknown event noSuchEvent$/) },
+      {
+        event: 'noSuchEvent' as ClientEvent,
+        input: 'unknown event',
+        payload: () => ({}),
+        expect: err('BAD_REQUEST', /^unknown event noSuchEvent$/),
+      },
     ];
 
     ids.caps = (await ask(bad, 'getRouterRtpCapabilities')).rtpCapabilities;
@@ -392,7 +621,9 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
         // The socket still answers after it.
         expect((await ask(bad, 'getRouterRtpCapabilities')).rtpCapabilities).toBeDefined();
       } else {
-        const answer = await (c.raw ? askRaw(bad, c.event, c.raw()) : ask(bad, c.event, ...args)).catch((error): Ack => ({ timeout: String(error) }));
+        const answer = await (c.raw ? askRaw(bad, c.event, c.raw()) : ask(bad, c.event, ...args)).catch((error): Ack => ({
+          timeout: String(error),
+        }));
         try {
           if ('code' in c.expect) {
             expect(answer).toEqual({ error: expect.stringMatching(c.expect.message), code: c.expect.code });
@@ -413,9 +644,16 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
       outcomes.get(c.event)!.set(c.input, outcome);
     }
 
-    const rows = [...EVENTS, 'noSuchEvent'].flatMap((event) => [...(outcomes.get(event) ?? [])].map(([input, outcome]) => `| ${event} | ${input} | ${outcome} |`));
+    const rows = [...EVENTS, 'noSuchEvent'].flatMap((event) =>
+      [...(outcomes.get(event) ?? [])].map(([input, outcome]) => `| ${event} | ${input} | ${outcome} |`),
+    );
     console.log(
-      [`bad-input cases: ${cases.length} (${EVENTS.length} events, and one unknown event)`, '| event | input | outcome |', '|---|---|---|', ...rows].join('\n'),
+      [
+        `bad-input cases: ${cases.length} (${EVENTS.length} events, and one unknown event)`,
+        '| event | input | outcome |',
+        '|---|---|---|',
+        ...rows,
+      ].join('\n'),
     );
     expect(mismatches).toEqual([]);
     // Every event got the common inputs.
@@ -429,10 +667,15 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
 
     // The server still serves, and the live peer's media never noticed.
     expect((await ask(await client(), 'getRouterRtpCapabilities', {})).rtpCapabilities).toBeDefined();
-    const after = await waitFor('the live peer still sending', async () => {
-      const s = await mediaAlive(live.peerId);
-      return s.bytes > before.bytes ? s : undefined;
-    }, MEDIA_TIMEOUT_MS, 200);
+    const after = await waitFor(
+      'the live peer still sending',
+      async () => {
+        const s = await mediaAlive(live.peerId);
+        return s.bytes > before.bytes ? s : undefined;
+      },
+      MEDIA_TIMEOUT_MS,
+      200,
+    );
     expect(after).toMatchObject({ dtlsState: 'connected', iceState: expect.stringMatching(/connected|completed/) });
     expect(after.score).toBeGreaterThan(0);
     expect(peers.find(live.peerId)!.transports.get('send')!.id).toBe(liveSendTransportId);
@@ -460,7 +703,11 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
       const refused = answers.filter((a) => a.error);
       expect(ok).toHaveLength(2);
       expect(refused).toHaveLength(28);
-      for (const a of refused) expect(a).toEqual({ error: expect.stringMatching(/already has a (send|recv) transport \(limit: one per direction\)/), code: 'LIMIT_EXCEEDED' });
+      for (const a of refused)
+        expect(a).toEqual({
+          error: expect.stringMatching(/already has a (send|recv) transport \(limit: one per direction\)/),
+          code: 'LIMIT_EXCEEDED',
+        });
       // Asked one at a time afterwards: still refused.
       for (const isConsumer of [false, true]) {
         expect(await ask(greedy, 'createWebRtcTransport', { isConsumer })).toMatchObject({ code: 'LIMIT_EXCEEDED' });
@@ -494,12 +741,17 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
     const produced: Record<string, string> = await publisher.page.evaluate(() =>
       (window as any).harness.publish({ video: 'camera', audio: 'mic', codec: 'H264' }),
     );
-    const viewerEvents = (name: string) => viewer.page.evaluate((n) => (window as any).harness.events.filter((e: any) => e.name === n).map((e: any) => e.data), name);
+    const viewerEvents = (name: string) =>
+      viewer.page.evaluate((n) => (window as any).harness.events.filter((e: any) => e.name === n).map((e: any) => e.data), name);
 
-    const announced = await waitFor('newProducer for audio and video at the viewer', async () => {
-      const events = (await viewerEvents('newProducer')).filter((e: any) => e.producerSocketId === publisher.peerId);
-      return events.length === 2 ? events : undefined;
-    }, ACK_TIMEOUT_MS);
+    const announced = await waitFor(
+      'newProducer for audio and video at the viewer',
+      async () => {
+        const events = (await viewerEvents('newProducer')).filter((e: any) => e.producerSocketId === publisher.peerId);
+        return events.length === 2 ? events : undefined;
+      },
+      ACK_TIMEOUT_MS,
+    );
     expect(announced.map((e: any) => e.producerId).sort()).toEqual([produced.audio, produced.video].sort());
     // The publisher itself is not told of its own producers.
     expect(await publisher.page.evaluate(() => (window as any).harness.events.filter((e: any) => e.name === 'newProducer').length)).toBe(0);
@@ -523,14 +775,24 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
         const el = document.getElementById(`consumer-${id}`) as HTMLVideoElement;
         return { width: el.videoWidth, time: el.currentTime, decoded: el.getVideoPlaybackQuality().totalVideoFrames };
       }, video.id);
-    const first = await waitFor('decoded video at the viewer', async () => {
-      const f = await frames();
-      return f.width > 0 && f.decoded > 0 ? f : undefined;
-    }, MEDIA_TIMEOUT_MS, 200);
-    const later = await waitFor('more frames', async () => {
-      const f = await frames();
-      return f.decoded >= first.decoded + 10 && f.time > first.time ? f : undefined;
-    }, MEDIA_TIMEOUT_MS, 200);
+    const first = await waitFor(
+      'decoded video at the viewer',
+      async () => {
+        const f = await frames();
+        return f.width > 0 && f.decoded > 0 ? f : undefined;
+      },
+      MEDIA_TIMEOUT_MS,
+      200,
+    );
+    const later = await waitFor(
+      'more frames',
+      async () => {
+        const f = await frames();
+        return f.decoded >= first.decoded + 10 && f.time > first.time ? f : undefined;
+      },
+      MEDIA_TIMEOUT_MS,
+      200,
+    );
     console.log(`viewer decoding ${later.width}px video: ${first.decoded} → ${later.decoded} frames`);
     // resumeConsumer went without an ack and took effect.
     expect(peers.find(viewer.peerId)!.consumers.get(video.id)!.paused).toBe(false);
@@ -544,17 +806,29 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
     await publisher.page.evaluate(() => (window as any).harness.pause('video'));
     const change = await waitFor('producerChange at the viewer', async () => (await viewerEvents('producerChange'))[0], ACK_TIMEOUT_MS);
     expect(change).toEqual({ kind: 'video', peerId: publisher.peerId, paused: true });
-    await waitFor('the viewer consumer to see its producer paused', () => peers.find(viewer.peerId)!.consumers.get(video.id)!.producerPaused, ACK_TIMEOUT_MS);
+    await waitFor(
+      'the viewer consumer to see its producer paused',
+      () => peers.find(viewer.peerId)!.consumers.get(video.id)!.producerPaused,
+      ACK_TIMEOUT_MS,
+    );
 
     await publisher.page.close();
-    const left = await waitFor('peerLeft at the viewer', async () => (await viewerEvents('peerLeft')).find((e: any) => e.peerId === publisher.peerId), ACK_TIMEOUT_MS);
+    const left = await waitFor(
+      'peerLeft at the viewer',
+      async () => (await viewerEvents('peerLeft')).find((e: any) => e.peerId === publisher.peerId),
+      ACK_TIMEOUT_MS,
+    );
     expect(left).toEqual({ peerId: publisher.peerId });
     // Its consumers went with the producers, and the pipe with its last piped producer.
     await waitFor('the viewer consumers closed', () => peers.find(viewer.peerId)!.consumers.size === 0, ACK_TIMEOUT_MS);
-    await waitFor('the pipe transport closed', async () => {
-      const ids = (await viewerRouter.dump()).transportIds as string[];
-      return ids.length === 1 && ids[0] === viewerRecvId;
-    }, ACK_TIMEOUT_MS);
+    await waitFor(
+      'the pipe transport closed',
+      async () => {
+        const ids = (await viewerRouter.dump()).transportIds as string[];
+        return ids.length === 1 && ids[0] === viewerRecvId;
+      },
+      ACK_TIMEOUT_MS,
+    );
     await viewer.page.close();
   });
 
@@ -571,7 +845,10 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
       const payload = { kind: 'audio', rtpParameters: { codecs: ['x'.repeat(SOCKET_MAX_HTTP_BUFFER_SIZE + 1024)] } };
       huge.socket.emit('transportProduce', payload, () => (answered = true));
       let timer: NodeJS.Timeout | undefined;
-      const reason = await Promise.race([disconnected, new Promise<string>((resolve) => (timer = setTimeout(resolve, ACK_TIMEOUT_MS, 'still connected')))]);
+      const reason = await Promise.race([
+        disconnected,
+        new Promise<string>((resolve) => (timer = setTimeout(resolve, ACK_TIMEOUT_MS, 'still connected'))),
+      ]);
       clearTimeout(timer);
       // websocket: the server closes the connection (1009); polling: it answers the POST with 413.
       expect(reason).toMatch(/^transport (close|error)$/);
@@ -602,19 +879,24 @@ describe('signaling protocol (real workers, socket.io clients, Chromium)', () =>
       );
     const empty = (value: unknown) => (Array.isArray(value) ? value.length === 0 : Object.keys(value ?? {}).length === 0);
     // The HLS side closes its plain transports after its FFmpeg stops: give it a moment.
-    const clean = await waitFor('empty routers', async () => {
-      const all = await dumps();
-      const ok = all.every(
-        (d) =>
-          d.worker.routerIds.length === 1 &&
-          empty(d.router.transportIds) &&
-          empty(d.router.mapProducerIdConsumerIds) &&
-          empty(d.router.mapConsumerIdProducerId) &&
-          empty(d.router.mapProducerIdObserverIds) &&
-          d.webRtcServers.every((server) => empty(server.webRtcTransportIds)),
-      );
-      return ok ? all : undefined;
-    }, 30_000, 250).catch(async (error) => {
+    const clean = await waitFor(
+      'empty routers',
+      async () => {
+        const all = await dumps();
+        const ok = all.every(
+          (d) =>
+            d.worker.routerIds.length === 1 &&
+            empty(d.router.transportIds) &&
+            empty(d.router.mapProducerIdConsumerIds) &&
+            empty(d.router.mapConsumerIdProducerId) &&
+            empty(d.router.mapProducerIdObserverIds) &&
+            d.webRtcServers.every((server) => empty(server.webRtcTransportIds)),
+        );
+        return ok ? all : undefined;
+      },
+      30_000,
+      250,
+    ).catch(async (error) => {
       console.log('last dumps', JSON.stringify(await dumps(), null, 2));
       throw error;
     });

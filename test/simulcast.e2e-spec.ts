@@ -37,7 +37,7 @@ const variantsOf = (master: string) =>
     bandwidth: Number(/BANDWIDTH=(\d+)/.exec(attrs)?.[1]),
   }));
 
-describe("simulcast: every layer the original front end sends is its own copied rendition", () => {
+describe('simulcast: every layer the original front end sends is its own copied rendition', () => {
   const fx = useHlsFixture({ HLS_RETENTION_SECONDS: '0', HLS_LIST_SIZE: '30' });
 
   it('1280x720 camera, three encodings (0.1/0.3/0.9 Mbit/s, S1T3): three renditions, each plays when forced, smooth switches, aligned segments', async () => {
@@ -60,13 +60,18 @@ describe("simulcast: every layer the original front end sends is its own copied 
     for (let level = 0; level < levels.length; level++) {
       await viewer.evaluate((l) => (window as any).player.setLevel(l), level);
       const t0 = (await playerState(viewer)).currentTime;
-      await waitFor(`level ${level} (${levels[level].width}x${levels[level].height}) playing`, async () => {
-        const state = await viewer.evaluate(() => {
-          const v = document.querySelector('video')!;
-          return { w: v.videoWidth, h: v.videoHeight, t: v.currentTime };
-        });
-        return state.w === levels[level].width && state.h === levels[level].height && state.t > t0 + 1.5;
-      }, 30_000, 200);
+      await waitFor(
+        `level ${level} (${levels[level].width}x${levels[level].height}) playing`,
+        async () => {
+          const state = await viewer.evaluate(() => {
+            const v = document.querySelector('video')!;
+            return { w: v.videoWidth, h: v.videoHeight, t: v.currentTime };
+          });
+          return state.w === levels[level].width && state.h === levels[level].height && state.t > t0 + 1.5;
+        },
+        30_000,
+        200,
+      );
     }
 
     // Smooth switches (hls.js nextLevel: at the next segment, no flush): down and up, no stall over 100 ms.
@@ -77,10 +82,15 @@ describe("simulcast: every layer the original front end sends is its own copied 
     for (const level of sequence) {
       await viewer.evaluate((l) => ((window as any).player.hls.nextLevel = l), level);
       const since = (await viewer.evaluate(() => (window as any).player.state())).now;
-      await waitFor(`switch to level ${level}`, async () => {
-        const state = await viewer.evaluate(() => (window as any).player.state());
-        return state.switches.some((s: { at: number; level: number }) => s.at >= since && s.level === level) && state.currentTime > 0;
-      }, 30_000, 200);
+      await waitFor(
+        `switch to level ${level}`,
+        async () => {
+          const state = await viewer.evaluate(() => (window as any).player.state());
+          return state.switches.some((s: { at: number; level: number }) => s.at >= since && s.level === level) && state.currentTime > 0;
+        },
+        30_000,
+        200,
+      );
     }
     const after = await viewer.evaluate(() => (window as any).player.state());
     const stalls = after.waits.filter((w: { at: number }) => w.at > before.now);
@@ -94,7 +104,12 @@ describe("simulcast: every layer the original front end sends is its own copied 
     const watcher = await fx.browser.newPage();
     try {
       await watcher.goto(`${fx.app.url}/watch/${peerId}`);
-      await waitFor('the quality picker listing the renditions', async () => (await watcher.locator('#rendition option').count()) === 4, 30_000, 200);
+      await waitFor(
+        'the quality picker listing the renditions',
+        async () => (await watcher.locator('#rendition option').count()) === 4,
+        30_000,
+        200,
+      );
       const options = await watcher.locator('#rendition option').allTextContents();
       expect(options[0]).toBe('Auto');
       const optionHeights = options.slice(1).map((o) => Number(/×(\d+)/.exec(o)![1]));
@@ -102,15 +117,29 @@ describe("simulcast: every layer the original front end sends is its own copied 
       expect(await watcher.locator('#rendition').isDisabled()).toBe(false);
       const smallest = levels.reduce((best: number, l: { height: number }, i: number) => (l.height < levels[best].height ? i : best), 0);
       await watcher.selectOption('#rendition', String(smallest));
-      await waitFor('the picked rendition playing on the watch page', async () => {
-        const shown = await watcher.evaluate(() => {
-          const v = document.querySelector('video')!;
-          return { h: v.videoHeight, level: document.getElementById('rendition-playing')!.dataset.level, text: document.getElementById('rendition-playing')!.textContent };
-        });
-        return shown.h === levels[smallest].height && shown.level === String(smallest) && !shown.text!.includes('(auto)');
-      }, 30_000, 200);
+      await waitFor(
+        'the picked rendition playing on the watch page',
+        async () => {
+          const shown = await watcher.evaluate(() => {
+            const v = document.querySelector('video')!;
+            return {
+              h: v.videoHeight,
+              level: document.getElementById('rendition-playing')!.dataset.level,
+              text: document.getElementById('rendition-playing')!.textContent,
+            };
+          });
+          return shown.h === levels[smallest].height && shown.level === String(smallest) && !shown.text!.includes('(auto)');
+        },
+        30_000,
+        200,
+      );
       await watcher.selectOption('#rendition', '-1');
-      await waitFor('Auto on the watch page', async () => ((await watcher.textContent('#rendition-playing')) ?? '').includes('(auto)'), 30_000, 200);
+      await waitFor(
+        'Auto on the watch page',
+        async () => ((await watcher.textContent('#rendition-playing')) ?? '').includes('(auto)'),
+        30_000,
+        200,
+      );
     } finally {
       await watcher.close();
     }
@@ -132,7 +161,9 @@ describe("simulcast: every layer the original front end sends is its own copied 
       offsets.push(spread);
       if (spread <= FRAME_TICKS) aligned++;
     }
-    console.log(`alignment: ${aligned}/${compared} segments within one frame (spreads in ms: ${offsets.map((o) => Math.round(o / 90)).join(', ')})`);
+    console.log(
+      `alignment: ${aligned}/${compared} segments within one frame (spreads in ms: ${offsets.map((o) => Math.round(o / 90)).join(', ')})`,
+    );
     expect(compared).toBeGreaterThanOrEqual(Math.min(WINDOW_SECONDS, 25));
     expect(aligned / compared).toBeGreaterThanOrEqual(ALIGNED_SHARE);
     const info = await streamInfo(fx.app, peerId);

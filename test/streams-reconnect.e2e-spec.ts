@@ -73,10 +73,14 @@ describe('named streams outlive their connection', () => {
     audio.start();
 
     await first.page.close(); // the publisher's tab dies: its connection closes without a word
-    const parked = await waitFor('the stream parked on filler', async () => {
-      const info = await streamInfo(app, 'studio-1');
-      return info.state === 'parked' && info.tracks.video.source === 'filler' ? info : undefined;
-    }, 15_000);
+    const parked = await waitFor(
+      'the stream parked on filler',
+      async () => {
+        const info = await streamInfo(app, 'studio-1');
+        return info.state === 'parked' && info.tracks.video.source === 'filler' ? info : undefined;
+      },
+      15_000,
+    );
     expect(parked.publisherId).toBeUndefined();
     expect(parked.tracks.audio.source).toBe('filler');
     const before = (await playerState(viewer)).currentTime;
@@ -85,10 +89,14 @@ describe('named streams outlive their connection', () => {
     // Filler kept the playlists moving while nobody published.
     expect(video.allUris().length).toBeGreaterThan(segmentsBefore + 2);
     const second = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic' }, { stream: 'studio-1' });
-    await waitFor('the new publisher feeds the stream', async () => {
-      const info = await streamInfo(app, 'studio-1');
-      return info.publisherId === second.peerId && info.state === 'live' && info.tracks.video?.source === 'rtp';
-    }, 20_000);
+    await waitFor(
+      'the new publisher feeds the stream',
+      async () => {
+        const info = await streamInfo(app, 'studio-1');
+        return info.publisherId === second.peerId && info.state === 'live' && info.tracks.video?.source === 'rtp';
+      },
+      20_000,
+    );
     await waitForNewSegments(app.hlsDir, 'studio-1-video.m3u8', 4, 20_000);
     video.stop();
     audio.stop();
@@ -155,7 +163,12 @@ describe('named streams outlive their connection', () => {
       await page.evaluate(() => (window as any).harness.sendTransport.close());
       const error = await waitFor(
         'TRANSPORT_FAILED at the publisher',
-        () => page.evaluate(() => (window as any).harness.events.find((e: { name: string; data: any }) => e.name === 'error' && e.data?.code === 'TRANSPORT_FAILED')),
+        () =>
+          page.evaluate(() =>
+            (window as any).harness.events.find(
+              (e: { name: string; data: any }) => e.name === 'error' && e.data?.code === 'TRANSPORT_FAILED',
+            ),
+          ),
         20_000,
       );
       expect(error.data.error).toMatch(/received for \d+ ms/);
@@ -180,11 +193,20 @@ describe('named streams outlive their connection', () => {
       const second = await publishFromChromium(browser, other.url, { video: 'camera', audio: 'mic' }, { stream: 'handover' });
       const told = await waitFor(
         'STREAM_TAKEN_OVER at the first publisher',
-        () => first.page.evaluate(() => (window as any).harness.events.find((e: { name: string; data: any }) => e.name === 'error' && e.data?.code === 'STREAM_TAKEN_OVER')),
+        () =>
+          first.page.evaluate(() =>
+            (window as any).harness.events.find(
+              (e: { name: string; data: any }) => e.name === 'error' && e.data?.code === 'STREAM_TAKEN_OVER',
+            ),
+          ),
         15_000,
       );
       expect(told).toBeDefined();
-      await waitFor('the second publisher feeds it', async () => (await streamInfo(other, 'handover')).publisherId === second.peerId, 15_000);
+      await waitFor(
+        'the second publisher feeds it',
+        async () => (await streamInfo(other, 'handover')).publisherId === second.peerId,
+        15_000,
+      );
       const t0 = (await playerState(viewer)).currentTime;
       await waitForNewSegments(other.hlsDir, 'handover-video.m3u8', 3, 20_000);
       watch.stop();
@@ -214,10 +236,14 @@ describe('named streams outlive their connection', () => {
     const oldFiles = old.segments.map((s) => s.uri);
 
     await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic' }, { stream: 'reused' });
-    await waitFor('the new stream has a segment', async () => {
-      const list = await readPlaylist(app.hlsDir, 'reused-video.m3u8');
-      return list && !list.ended && list.segments.length > 0;
-    }, 30_000);
+    await waitFor(
+      'the new stream has a segment',
+      async () => {
+        const list = await readPlaylist(app.hlsDir, 'reused-video.m3u8');
+        return list && !list.ended && list.segments.length > 0;
+      },
+      30_000,
+    );
     const fresh = (await readPlaylist(app.hlsDir, 'reused-video.m3u8'))!;
     expect(segmentNumber(fresh.segments[0].uri)).toBeGreaterThan(lastOld);
     // The old stream's retention (5 s) passes: its segments go, the new stream's stay and go on.
@@ -246,21 +272,31 @@ describe('names and publish tokens are checked at the door', () => {
   /** Connects with `auth` from a page; resolves to the connect_error message, or undefined when accepted. */
   async function refusal(page: Page, auth: Record<string, unknown>): Promise<string | undefined> {
     return page.evaluate(
-      (a) => (window as any).harness.connect(location.origin, a).then(
-        () => {
-          (window as any).harness.close();
-          return undefined;
-        },
-        (error: Error) => error.message,
-      ),
+      (a) =>
+        (window as any).harness.connect(location.origin, a).then(
+          () => {
+            (window as any).harness.close();
+            return undefined;
+          },
+          (error: Error) => error.message,
+        ),
       auth,
     );
   }
 
   it('refuses each bad name and token with its own message, touching nothing else', async () => {
     const { sign } = await import('./support/tokens');
-    const live = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic' }, { stream: 'guarded', token: await sign('guarded', SECRET) });
-    await waitFor('the guarded stream is live', async () => (await streamInfo(app, 'guarded').catch(() => undefined))?.state === 'live', 30_000);
+    const live = await publishFromChromium(
+      browser,
+      app.url,
+      { video: 'camera', audio: 'mic' },
+      { stream: 'guarded', token: await sign('guarded', SECRET) },
+    );
+    await waitFor(
+      'the guarded stream is live',
+      async () => (await streamInfo(app, 'guarded').catch(() => undefined))?.state === 'live',
+      30_000,
+    );
     const page = (await publishFromChromium(browser, app.url, { video: false, audio: false })).page;
     const cases: Array<[string, Record<string, unknown>, RegExp]> = [
       ['bad character', { stream: 'studio 1' }, /character/],
@@ -306,10 +342,15 @@ describe('recordings (HLS_RETENTION_SECONDS=-1)', () => {
     try {
       const { page } = await publishFromChromium(browser, app.url, { video: 'camera', audio: 'mic' }, { stream: 'lecture' });
       await waitFor('live', () => sse.find('peerLive', 'lecture'), 30_000);
-      await waitFor('30 s of media', async () => {
-        const list = await readPlaylist(app.hlsDir, 'lecture-video.m3u8');
-        return (list?.segments.reduce((sum, s) => sum + s.duration, 0) ?? 0) >= 30;
-      }, 90_000, 500);
+      await waitFor(
+        '30 s of media',
+        async () => {
+          const list = await readPlaylist(app.hlsDir, 'lecture-video.m3u8');
+          return (list?.segments.reduce((sum, s) => sum + s.duration, 0) ?? 0) >= 30;
+        },
+        90_000,
+        500,
+      );
       await page.evaluate(() => (window as any).harness.close());
       await waitFor('ended', () => sse.find('peerLeft', 'lecture'), 10_000);
       const ended = await (await fetch(`${app.url}/api/streams?state=ended`)).json();
@@ -323,16 +364,29 @@ describe('recordings (HLS_RETENTION_SECONDS=-1)', () => {
       expect(vod).toContain('#EXT-X-PLAYLIST-TYPE:VOD');
       expect(vod.trim().endsWith('#EXT-X-ENDLIST')).toBe(true);
       expect(vod).toContain('video_lecture_001.ts');
-      const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', join(app.hlsDir, entry.recordingUrl.slice('/live/'.length))]);
+      const { stdout } = await run('ffprobe', [
+        '-v',
+        'error',
+        '-show_entries',
+        'format=duration',
+        '-of',
+        'csv=p=0',
+        join(app.hlsDir, entry.recordingUrl.slice('/live/'.length)),
+      ]);
       expect(Number(stdout)).toBeGreaterThan(29);
 
       const viewer = await playWithHlsJs(browser, app.url, `${app.url}${entry.recordingUrl}`);
       await waitUntilPlaying(viewer, 1);
       await viewer.evaluate(() => (document.querySelector('video')!.playbackRate = 4));
-      const done = await waitFor('the recording played to its end', async () => {
-        const s = await playerState(viewer);
-        return s.ended ? s : undefined;
-      }, 60_000, 250);
+      const done = await waitFor(
+        'the recording played to its end',
+        async () => {
+          const s = await playerState(viewer);
+          return s.ended ? s : undefined;
+        },
+        60_000,
+        250,
+      );
       expect(done.currentTime).toBeGreaterThan(29);
       expect(done.fatalErrors).toEqual([]);
     } finally {

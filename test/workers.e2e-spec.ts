@@ -82,17 +82,25 @@ describe('mediasoup worker pool (real workers)', () => {
     expect(outage.body.error.mediasoup).toMatchObject({ status: 'down', expected: 2 });
     expect(outage.body.error.mediasoup.workers).toEqual([{ id: 0, pid: survivor.worker.pid }]);
 
-    const replacement = await waitFor('worker 1 replaced', () => {
-      const slot = pool.slot(1);
-      return slot && slot.worker.pid !== oldPid ? slot : undefined;
-    }, 30_000);
+    const replacement = await waitFor(
+      'worker 1 replaced',
+      () => {
+        const slot = pool.slot(1);
+        return slot && slot.worker.pid !== oldPid ? slot : undefined;
+      },
+      30_000,
+    );
     // Sequential probes only: overlapping readiness checks can trip over each other's disk probe file.
     const seen: number[] = [outage.status];
-    await waitFor('readiness 200 again', async () => {
-      const { status } = await readiness(app.url);
-      if (seen.at(-1) !== status) seen.push(status);
-      return status === 200;
-    }, 30_000);
+    await waitFor(
+      'readiness 200 again',
+      async () => {
+        const { status } = await readiness(app.url);
+        if (seen.at(-1) !== status) seen.push(status);
+        return status === 200;
+      },
+      30_000,
+    );
 
     expect(replacement.worker.pid).not.toBe(oldPid);
     expect(processGone(oldPid)).toBe(true);
@@ -136,10 +144,14 @@ describe('mediasoup worker pool (real workers)', () => {
     const old = pool.aliveSlots().map((slot) => slot.worker.pid);
     events.length = 0;
     for (const pid of old) process.kill(pid, 'SIGKILL');
-    await waitFor('both replaced', () => {
-      const now = pool.aliveSlots().map((slot) => slot.worker.pid);
-      return now.length === 2 && now.every((pid) => !old.includes(pid));
-    }, 30_000);
+    await waitFor(
+      'both replaced',
+      () => {
+        const now = pool.aliveSlots().map((slot) => slot.worker.pid);
+        return now.length === 2 && now.every((pid) => !old.includes(pid));
+      },
+      30_000,
+    );
     await waitFor('readiness 200', async () => (await readiness(app.url)).status === 200, 30_000);
     expect(events.filter((e) => e.name === 'worker.died')).toHaveLength(2);
     expect(events.filter((e) => e.name === 'worker.started')).toHaveLength(2);

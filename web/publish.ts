@@ -31,7 +31,10 @@ const DEFAULT_PRESET = '480p';
 const el = {
   preview: byId<HTMLVideoElement>('preview'),
   liveBadge: byId('live-badge'),
-  toggles: { video: byId<HTMLButtonElement>('toggle-video'), audio: byId<HTMLButtonElement>('toggle-audio') } as Record<Kind, HTMLButtonElement>,
+  toggles: { video: byId<HTMLButtonElement>('toggle-video'), audio: byId<HTMLButtonElement>('toggle-audio') } as Record<
+    Kind,
+    HTMLButtonElement
+  >,
   form: byId<HTMLFormElement>('settings'),
   devices: { video: byId<HTMLSelectElement>('camera'), audio: byId<HTMLSelectElement>('microphone') } as Record<Kind, HTMLSelectElement>,
   codec: byId<HTMLSelectElement>('codec'),
@@ -131,7 +134,8 @@ async function startMedia(): Promise<void> {
   }
   for (const [kind, track] of acquired) installTrack(kind, track);
   if (!acquired.has('video')) showMessage(`No camera: publishing audio only. (${mediaErrorText(firstError, 'the camera')})`, 'info');
-  else if (!acquired.has('audio')) showMessage(`No microphone: publishing video only. (${mediaErrorText(firstError, 'the microphone')})`, 'info');
+  else if (!acquired.has('audio'))
+    showMessage(`No microphone: publishing video only. (${mediaErrorText(firstError, 'the microphone')})`, 'info');
   await refreshDeviceLists();
   if (!session) setState('ready', 'Ready to go live');
 }
@@ -142,7 +146,9 @@ function installTrack(kind: Kind, track: MediaStreamTrack): void {
   track.enabled = wanted[kind];
   track.addEventListener('ended', () => {
     if (tracks.get(kind) !== track) return;
-    showMessage(`The ${kind === 'video' ? 'camera' : 'microphone'} stopped (unplugged, or taken by another application). Pick another device.`);
+    showMessage(
+      `The ${kind === 'video' ? 'camera' : 'microphone'} stopped (unplugged, or taken by another application). Pick another device.`,
+    );
   });
   if (old && old !== track) old.stop();
   if (kind === 'video') el.preview.srcObject = new MediaStream([track]);
@@ -332,7 +338,9 @@ class PublishSession {
       throw new SessionClosed();
     }
     this.producers.set(kind, producer);
-    producer.on('trackended', () => this.handlers.problem(`The ${kind === 'video' ? 'camera' : 'microphone'} stopped; pick another device.`));
+    producer.on('trackended', () =>
+      this.handlers.problem(`The ${kind === 'video' ? 'camera' : 'microphone'} stopped; pick another device.`),
+    );
     producer.observer.on('close', () => {
       if (this.producers.get(kind) === producer) this.producers.delete(kind);
     });
@@ -384,13 +392,17 @@ class PublishSession {
 
 /** The router's codec of that name that this browser can send; H264 prefers Constrained Baseline. */
 function pickVideoCodec(device: Device, name: VideoCodecName): types.RtpCodecCapability {
-  const video = (device.sendRtpCapabilities.codecs ?? []).filter((codec) => codec.kind === 'video' && !/\/(rtx|red|ulpfec)$/i.test(codec.mimeType));
+  const video = (device.sendRtpCapabilities.codecs ?? []).filter(
+    (codec) => codec.kind === 'video' && !/\/(rtx|red|ulpfec)$/i.test(codec.mimeType),
+  );
   const rank = (codec: types.RtpCodecCapability): number => {
     const params = codec.parameters ?? {};
     if (name !== 'H264') return 0;
     return (params['packetization-mode'] === 1 ? 0 : 10) + (params['profile-level-id'] === '42e01f' ? 0 : 1);
   };
-  const matching = video.filter((codec) => codec.mimeType.toLowerCase() === `video/${name.toLowerCase()}`).sort((a, b) => rank(a) - rank(b));
+  const matching = video
+    .filter((codec) => codec.mimeType.toLowerCase() === `video/${name.toLowerCase()}`)
+    .sort((a, b) => rank(a) - rank(b));
   if (matching.length === 0) {
     const offered = [...new Set(video.map((codec) => codec.mimeType.replace(/^video\//i, '')))].join(', ') || 'none';
     throw new Error(`This browser cannot send ${name} to this server (usable here: ${offered}). Pick another codec.`);
@@ -423,7 +435,13 @@ async function goLive(): Promise<void> {
   session = current;
   el.peerId.textContent = client.peerId;
   client.onDisconnect((reason, byUs) => {
-    if (!byUs) endSession(current, 'error', 'Not live', `Lost the connection to the server (${reason}). The stream has stopped; press Go live to start again.`);
+    if (!byUs)
+      endSession(
+        current,
+        'error',
+        'Not live',
+        `Lost the connection to the server (${reason}). The stream has stopped; press Go live to start again.`,
+      );
   });
   client.on('error', ({ error, code }) => showMessage(`The server reported: ${error} (${code})`));
   setState('connecting', 'Setting up the media connection…');
@@ -475,7 +493,12 @@ function onTransportState(current: PublishSession, state: types.ConnectionState)
   } else if (state === 'disconnected') {
     showMessage('The media connection was interrupted; it usually recovers by itself within seconds.', 'info');
   } else if (state === 'failed') {
-    endSession(current, 'error', 'Not live', 'The media connection failed (ICE/DTLS): UDP to the server may be blocked. Press Go live to try again.');
+    endSession(
+      current,
+      'error',
+      'Not live',
+      'The media connection failed (ICE/DTLS): UDP to the server may be blocked. Press Go live to try again.',
+    );
   }
 }
 

@@ -78,7 +78,10 @@ export class SignalingClient {
     const socket = io(url, { reconnection: false, timeout: timeoutMs, autoConnect: false });
     const client = new SignalingClient(socket);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => fail(new SignalingError('connect', `no answer from the server in ${timeoutMs / 1000} s`, 'TIMEOUT')), timeoutMs);
+      const timer = setTimeout(
+        () => fail(new SignalingError('connect', `no answer from the server in ${timeoutMs / 1000} s`, 'TIMEOUT')),
+        timeoutMs,
+      );
       const fail = (error: SignalingError) => {
         clearTimeout(timer);
         socket.off('connectionSuccess');
@@ -93,9 +96,18 @@ export class SignalingClient {
       });
       // The server refuses a peer it cannot place (no media worker) with `error` and a disconnect.
       socket.once('error', (answer: unknown) => {
-        if (!client.peer) fail(new SignalingError('connect', isAckError(answer) ? answer.error : 'refused by the server', isAckError(answer) ? answer.code : 'REFUSED'));
+        if (!client.peer)
+          fail(
+            new SignalingError(
+              'connect',
+              isAckError(answer) ? answer.error : 'refused by the server',
+              isAckError(answer) ? answer.code : 'REFUSED',
+            ),
+          );
       });
-      socket.once('connect_error', (error: Error) => fail(new SignalingError('connect', `cannot reach the server: ${error.message}`, 'UNREACHABLE')));
+      socket.once('connect_error', (error: Error) =>
+        fail(new SignalingError('connect', `cannot reach the server: ${error.message}`, 'UNREACHABLE')),
+      );
       socket.connect();
     });
   }

@@ -1,17 +1,4 @@
-import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsIP,
-  IsNumber,
-  IsOptional,
-  IsString,
-  Max,
-  Min,
-  Matches,
-  MinLength,
-  validateSync,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsIP, IsNumber, IsOptional, IsString, Max, Min, Matches, MinLength, validateSync } from 'class-validator';
 import { availableParallelism } from 'node:os';
 import { isQuotable, parseIceUrls } from './ice-servers';
 
@@ -91,7 +78,8 @@ export class EnvironmentSchema {
   /** This node's id in the cluster, unique among running nodes (the pod name); empty: `<hostname>-<PORT>`. */
   @Matches(/^([A-Za-z0-9_.-]{1,64})?$/, { message: 'must be 1-64 letters, digits, _, . or -' }) NODE_ID: string = '';
   /** HTTP base address the other nodes reach this one at (proxying); empty: `http://<ANNOUNCED_IP>:<PORT>`. */
-  @Matches(/^(|https?:\/\/[^\s/]+)$/, { message: 'must be empty or an http(s)://host[:port] address without a path' }) NODE_ADDRESS: string = '';
+  @Matches(/^(|https?:\/\/[^\s/]+)$/, { message: 'must be empty or an http(s)://host[:port] address without a path' })
+  NODE_ADDRESS: string = '';
   /** Publishers this node is meant to carry, shown to the other nodes (`/api/cluster`); 0: not declared. */
   @IsInt() @Min(0) @Max(100000) NODE_CAPACITY: number = 0;
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
@@ -126,7 +114,9 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentSc
   const problems = errors.map((error) => {
     const got = JSON.stringify(present[error.property]);
     // Decorators register bottom-up: reversed, the type comes first and the bounds follow as written.
-    return `${error.property}=${got}: ${Object.values(error.constraints ?? {}).reverse().join('; ')}`;
+    return `${error.property}=${got}: ${Object.values(error.constraints ?? {})
+      .reverse()
+      .join('; ')}`;
   });
   problems.push(...crossFieldProblems(env, new Set(errors.map((error) => error.property))));
   if (problems.length > 0) {
@@ -173,7 +163,9 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
     problems.push(`FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must hold at least ${PORTS_PER_LEASE} ports (one stream)`);
   }
   if (ffmpegOk && rtcOk && overlaps(ffmpeg, rtc)) {
-    problems.push(`FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must not overlap RTC_MIN_PORT..RTC_MAX_PORT (${rtc[0]}-${rtc[1]})`);
+    problems.push(
+      `FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (${ffmpeg[0]}-${ffmpeg[1]}) must not overlap RTC_MIN_PORT..RTC_MAX_PORT (${rtc[0]}-${rtc[1]})`,
+    );
   }
   if (ffmpegOk && overlaps(ffmpeg, [EPHEMERAL_PORTS.min, EPHEMERAL_PORTS.max])) {
     problems.push(
@@ -197,7 +189,8 @@ function crossFieldProblems(env: EnvironmentSchema, invalid: Set<string>): strin
   if (env.WEBRTC_SERVER && valid('WEBRTC_SERVER', 'WEBRTC_SERVER_PORT', 'MEDIASOUP_WORKERS', 'WEBRTC_SERVERS_PER_WORKER')) {
     const servers = workers * env.WEBRTC_SERVERS_PER_WORKER;
     const server: [number, number] = [env.WEBRTC_SERVER_PORT, env.WEBRTC_SERVER_PORT + servers - 1];
-    const what = env.WEBRTC_SERVERS_PER_WORKER === 1 ? `${workers} workers` : `${workers} workers × ${env.WEBRTC_SERVERS_PER_WORKER} servers`;
+    const what =
+      env.WEBRTC_SERVERS_PER_WORKER === 1 ? `${workers} workers` : `${workers} workers × ${env.WEBRTC_SERVERS_PER_WORKER} servers`;
     if (server[1] > 65535) {
       problems.push(`WEBRTC_SERVER_PORT (${server[0]}) + ${what} - 1 must not exceed 65535`);
     }
@@ -221,13 +214,18 @@ function whipIceProblems(env: EnvironmentSchema, valid: (...names: (keyof Enviro
   problems.push(...turn.problems.map((p) => `WHIP_TURN_URLS: ${p}`));
   const staticCredentials = env.WHIP_TURN_USERNAME !== '' || env.WHIP_TURN_CREDENTIAL !== '';
   if (turn.urls.length > 0 && env.WHIP_TURN_SECRET === '' && (env.WHIP_TURN_USERNAME === '' || env.WHIP_TURN_CREDENTIAL === '')) {
-    problems.push('WHIP_TURN_URLS needs WHIP_TURN_USERNAME and WHIP_TURN_CREDENTIAL, or WHIP_TURN_SECRET (TURN servers refuse clients without credentials)');
+    problems.push(
+      'WHIP_TURN_URLS needs WHIP_TURN_USERNAME and WHIP_TURN_CREDENTIAL, or WHIP_TURN_SECRET (TURN servers refuse clients without credentials)',
+    );
   }
   if (env.WHIP_TURN_SECRET !== '' && staticCredentials) {
-    problems.push('WHIP_TURN_SECRET and WHIP_TURN_USERNAME/WHIP_TURN_CREDENTIAL exclude each other: credentials come from the secret, or are given');
+    problems.push(
+      'WHIP_TURN_SECRET and WHIP_TURN_USERNAME/WHIP_TURN_CREDENTIAL exclude each other: credentials come from the secret, or are given',
+    );
   }
   for (const name of ['WHIP_TURN_USERNAME', 'WHIP_TURN_CREDENTIAL'] as const) {
-    if (!isQuotable(env[name])) problems.push(`${name} must not contain a double quote, a backslash or a control character (it is sent in a Link header)`);
+    if (!isQuotable(env[name]))
+      problems.push(`${name} must not contain a double quote, a backslash or a control character (it is sent in a Link header)`);
   }
   return problems;
 }

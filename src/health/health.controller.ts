@@ -39,10 +39,11 @@ export class HealthController {
    */
   @Get('ready')
   @ApiOperation({
-    summary: 'Readiness: 200 when every mediasoup worker runs, FFmpeg runs and the HLS directory is writable with free space; 503 names the failing check',
+    summary:
+      'Readiness: 200 when every mediasoup worker runs, FFmpeg runs and the HLS directory is writable with free space; 503 names the failing check',
     description:
       'Also `redis` (cluster mode): while Redis is unreachable it stays up with `degraded: true` and the reason, ' +
-      "since the node still serves its own publishers and viewers; a pod must not leave its Service because Redis did.",
+      'since the node still serves its own publishers and viewers; a pod must not leave its Service because Redis did.',
   })
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {

@@ -11,7 +11,12 @@ describe('JsonLogger', () => {
     logger.log('[peer:Ab_c-9] joined worker 0', 'PeersService');
     expect(lines).toHaveLength(1);
     expect(lines[0].endsWith('\n')).toBe(true);
-    expect(JSON.parse(lines[0])).toMatchObject({ level: 'info', context: 'PeersService', msg: '[peer:Ab_c-9] joined worker 0', peerId: 'Ab_c-9' });
+    expect(JSON.parse(lines[0])).toMatchObject({
+      level: 'info',
+      context: 'PeersService',
+      msg: '[peer:Ab_c-9] joined worker 0',
+      peerId: 'Ab_c-9',
+    });
   });
 
   it('carries the stream id as a field too', () => {

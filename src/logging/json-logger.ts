@@ -2,7 +2,14 @@ import { LoggerService, LogLevel } from '@nestjs/common';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 /** Names log shippers expect (pino's). */
-const LEVEL_NAMES: Record<LogLevel, string> = { fatal: 'fatal', error: 'error', warn: 'warn', log: 'info', debug: 'debug', verbose: 'trace' };
+const LEVEL_NAMES: Record<LogLevel, string> = {
+  fatal: 'fatal',
+  error: 'error',
+  warn: 'warn',
+  log: 'info',
+  debug: 'debug',
+  verbose: 'trace',
+};
 const PEER_ID = /\[peer:([A-Za-z0-9_-]+)/;
 const STREAM_ID = /\[stream:([A-Za-z0-9_-]+)/;
 
@@ -14,7 +21,10 @@ const STREAM_ID = /\[stream:([A-Za-z0-9_-]+)/;
 export class JsonLogger implements LoggerService {
   private enabled: Set<LogLevel>;
 
-  constructor(level: LogLevel, private readonly write: (line: string) => void = (line) => process.stdout.write(line)) {
+  constructor(
+    level: LogLevel,
+    private readonly write: (line: string) => void = (line) => process.stdout.write(line),
+  ) {
     this.enabled = new Set(LEVELS.slice(0, LEVELS.indexOf(level) + 1));
   }
 
@@ -56,7 +66,10 @@ export class JsonLogger implements LoggerService {
     } else {
       record.msg = String(message);
     }
-    for (const [field, pattern] of [['peerId', PEER_ID], ['streamId', STREAM_ID]] as const) {
+    for (const [field, pattern] of [
+      ['peerId', PEER_ID],
+      ['streamId', STREAM_ID],
+    ] as const) {
       const id = typeof record.msg === 'string' ? pattern.exec(record.msg)?.[1] : undefined;
       if (id && record[field] === undefined) record[field] = id;
     }

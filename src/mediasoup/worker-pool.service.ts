@@ -143,7 +143,12 @@ export class WorkerPoolService implements OnModuleInit, OnApplicationShutdown {
       const webRtcServers: WebRtcServer[] = [];
       if (this.config.mediasoup.webRtcServer) {
         const ip = this.listenIp();
-        for (const port of webRtcServerPorts(this.config.mediasoup.webRtcServerPort, id, this.config.mediasoup.webRtcServersPerWorker, this.size)) {
+        for (const port of webRtcServerPorts(
+          this.config.mediasoup.webRtcServerPort,
+          id,
+          this.config.mediasoup.webRtcServersPerWorker,
+          this.size,
+        )) {
           webRtcServers.push(
             await worker.createWebRtcServer({
               listenInfos: [

@@ -78,11 +78,20 @@ export class ClassicRendition {
     // The next segment ends this one; after skipped indexes (segments this rendition has no media
     // for) its own last frame does, or it would stretch over the segments it skipped.
     if (this.open && unit.segment === this.open.index + 1) finished = this.finish(unit.pts, true);
-    else if (this.open && unit.segment !== this.open.index) finished = this.finish(Math.min(unit.pts, this.open.lastPts + this.frameTicks), false);
+    else if (this.open && unit.segment !== this.open.index)
+      finished = this.finish(Math.min(unit.pts, this.open.lastPts + this.frameTicks), false);
     if (this.prevPts !== undefined && unit.pts > this.prevPts) this.frameTicks = unit.pts - this.prevPts;
     this.prevPts = unit.pts;
     if (!this.open) {
-      this.open = { index: unit.segment, number, cc, firstPts: unit.pts, lastPts: unit.pts, chunks: [unit.programHeaders], bytes: unit.programHeaders.length };
+      this.open = {
+        index: unit.segment,
+        number,
+        cc,
+        firstPts: unit.pts,
+        lastPts: unit.pts,
+        chunks: [unit.programHeaders],
+        bytes: unit.programHeaders.length,
+      };
     }
     this.framesOpen++;
     this.open.chunks.push(unit.packets);

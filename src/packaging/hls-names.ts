@@ -20,7 +20,11 @@ export const segmentName = (streamId: string, rendition: string, number: number)
  * A recording (HLS_RETENTION_SECONDS=-1): VOD playlists of a stream from its first segment, named by
  * the stream's start so a later stream of the same name never overwrites them.
  */
-export const recordingTag = (startedAt: Date) => `rec-${startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+export const recordingTag = (startedAt: Date) =>
+  `rec-${startedAt
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}`;
 export const recordingMasterName = (streamId: string, tag: string) => `${streamId}.${tag}.m3u8`;
 export const recordingPlaylistName = (streamId: string, rendition: string, tag: string) => `${streamId}-${rendition}.${tag}.m3u8`;
 

@@ -27,8 +27,12 @@ describe('renderMasterPlaylist', () => {
       audio: { codec: 'mp4a.40.2', channels: 2, bandwidth: 150_000 },
     });
     expect(text.match(/#EXT-X-MEDIA:/g)).toHaveLength(1);
-    expect(text).toContain('#EXT-X-STREAM-INF:BANDWIDTH=1185000,CODECS="avc1.42c01f,mp4a.40.2",RESOLUTION=960x540,FRAME-RATE=30.000,AUDIO="aud"\ns-video.m3u8\n');
-    expect(text).toContain('#EXT-X-STREAM-INF:BANDWIDTH=495000,CODECS="avc1.42c015,mp4a.40.2",RESOLUTION=480x270,FRAME-RATE=29.970,AUDIO="aud"\ns-video.r1.m3u8\n');
+    expect(text).toContain(
+      '#EXT-X-STREAM-INF:BANDWIDTH=1185000,CODECS="avc1.42c01f,mp4a.40.2",RESOLUTION=960x540,FRAME-RATE=30.000,AUDIO="aud"\ns-video.m3u8\n',
+    );
+    expect(text).toContain(
+      '#EXT-X-STREAM-INF:BANDWIDTH=495000,CODECS="avc1.42c015,mp4a.40.2",RESOLUTION=480x270,FRAME-RATE=29.970,AUDIO="aud"\ns-video.r1.m3u8\n',
+    );
     expect(text).toContain('RESOLUTION=240x135,FRAME-RATE=30.000,AUDIO="aud"\ns-video.r0.m3u8\n');
   });
 

@@ -32,7 +32,8 @@ export class MediaPlaylist {
     readonly targetDuration: number,
     private readonly listSize: number,
   ) {
-    if (!Number.isInteger(targetDuration) || targetDuration < 1) throw new RangeError(`target duration must be a whole number of seconds, got ${targetDuration}`);
+    if (!Number.isInteger(targetDuration) || targetDuration < 1)
+      throw new RangeError(`target duration must be a whole number of seconds, got ${targetDuration}`);
   }
 
   /** Segments appended since the playlist began. */

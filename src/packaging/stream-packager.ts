@@ -532,7 +532,12 @@ export class StreamPackager {
     // Other renditions than before: written once each of them has a segment of this run (the
     // earlier runs' segments then leave the playlists, and none may be left empty).
     const named = [...input.video.map((v) => v.rendition), ...(audio ? [audio.name] : [])];
-    if (this.isLive && renditions !== this.masterRenditions && named.some((name) => (this.renditions.get(name)?.playlist?.lastNumber ?? -1) < this.runBase)) return;
+    if (
+      this.isLive &&
+      renditions !== this.masterRenditions &&
+      named.some((name) => (this.renditions.get(name)?.playlist?.lastNumber ?? -1) < this.runBase)
+    )
+      return;
     const peak = input.video.reduce((max, v) => Math.max(max, v.bandwidth), 0) + audioPeak;
     const key = JSON.stringify(input.video.map((v) => [v.rendition, v.codec, v.width, v.height])) + `|${!!audio}`;
     if (this.isLive && key === this.masterKey && peak <= this.declaredBandwidth) return;

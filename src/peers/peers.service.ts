@@ -242,7 +242,10 @@ export class PeersService implements OnModuleInit, OnApplicationShutdown {
     const peer = this.get(peerId);
     if (!peer.producers.has(kind)) throw new NotFoundError(`peer has no ${kind} producer`);
     const run = (peer.pausing.get(kind) ?? Promise.resolve()).then(() => this.applyPaused(peer, kind, paused));
-    peer.pausing.set(kind, run.catch(() => undefined)); // the caller gets the error; the queue moves on
+    peer.pausing.set(
+      kind,
+      run.catch(() => undefined),
+    ); // the caller gets the error; the queue moves on
     await run;
   }
 

@@ -147,6 +147,13 @@ export class RouterPipes {
       for (const end of ends) end.close();
       throw error;
     }
-    return new PipeLink(key, new Map([[a.id, ends[0]], [b.id, ends[1]]]), onClose);
+    return new PipeLink(
+      key,
+      new Map([
+        [a.id, ends[0]],
+        [b.id, ends[1]],
+      ]),
+      onClose,
+    );
   }
 }

@@ -18,8 +18,12 @@ describe('buildFfmpegArgs', () => {
     const { args, outputs } = buildFfmpegArgs(base);
     const all = args.join(' ');
     expect(all).toContain('-protocol_whitelist file,udp,rtp -buffer_size 4194304 -i /w/input.sdp');
-    expect(all).toContain('-map 0:v:0 -c:v copy -output_ts_offset 0.000000 -f mpegts -pes_payload_size 0 -omit_video_pes_length 0 -flush_packets 1 pipe:3');
-    expect(all).toContain('-map 0:a:0 -c:a aac -b:a 128k -ar 48000 -ac 2 -output_ts_offset 0.000000 -f mpegts -pes_payload_size 0 -omit_video_pes_length 0 -flush_packets 1 pipe:4');
+    expect(all).toContain(
+      '-map 0:v:0 -c:v copy -output_ts_offset 0.000000 -f mpegts -pes_payload_size 0 -omit_video_pes_length 0 -flush_packets 1 pipe:3',
+    );
+    expect(all).toContain(
+      '-map 0:a:0 -c:a aac -b:a 128k -ar 48000 -ac 2 -output_ts_offset 0.000000 -f mpegts -pes_payload_size 0 -omit_video_pes_length 0 -flush_packets 1 pipe:4',
+    );
     expect(outputs).toEqual([
       { rendition: 'video', kind: 'video' },
       { rendition: 'audio', kind: 'audio' },
@@ -45,12 +49,22 @@ describe('buildFfmpegArgs', () => {
     expect(copied.outputs.map((o) => o.rendition)).toEqual(['video', 'video.r1', 'video.r0', 'audio']);
     const all = copied.args.join(' ');
     expect(all).toContain('-map 0:v:0 -c:v copy');
-    expect(all).toContain('-map 0:v:2 -c:v copy -output_ts_offset 0.000000 -f mpegts -pes_payload_size 0 -omit_video_pes_length 0 -flush_packets 1 pipe:5');
+    expect(all).toContain(
+      '-map 0:v:2 -c:v copy -output_ts_offset 0.000000 -f mpegts -pes_payload_size 0 -omit_video_pes_length 0 -flush_packets 1 pipe:5',
+    );
     expect(all).toContain('pipe:6');
-    const transcoded = text({ ...base, video: { source: 'rtp', mode: 'transcode', renditions: ['video', 'video.r1'], bitratesKbps: [900, 300] } });
+    const transcoded = text({
+      ...base,
+      video: { source: 'rtp', mode: 'transcode', renditions: ['video', 'video.r1'], bitratesKbps: [900, 300] },
+    });
     expect(transcoded).toContain('-map 0:v:0 -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -b:v 900k');
     expect(transcoded).toContain('-map 0:v:1 -c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -b:v 300k');
-    const filler = text({ ...base, sdpPath: undefined, audio: undefined, video: { source: 'filler', width: 320, height: 180, renditions: ['video', 'video.r0'] } });
+    const filler = text({
+      ...base,
+      sdpPath: undefined,
+      audio: undefined,
+      video: { source: 'filler', width: 320, height: 180, renditions: ['video', 'video.r0'] },
+    });
     expect(filler.match(/-map 0:v:0 -c:v libx264 -preset ultrafast/g)).toHaveLength(2);
   });
 

@@ -60,7 +60,12 @@ export function buildFfmpegCommands(plan: FfmpegPlan): FfmpegCommand[] {
   return kinds.map((kind) => {
     const live = plan[kind]!.source === 'rtp';
     const sdpPath = live && plan.sdpPath ? plan.sdpPath.replace(/\.sdp$/, `-${kind}.sdp`) : undefined;
-    const single: FfmpegPlan = { ...plan, sdpPath, video: kind === 'video' ? plan.video : undefined, audio: kind === 'audio' ? plan.audio : undefined };
+    const single: FfmpegPlan = {
+      ...plan,
+      sdpPath,
+      video: kind === 'video' ? plan.video : undefined,
+      audio: kind === 'audio' ? plan.audio : undefined,
+    };
     return { kinds: [kind], sdpPath, ...buildFfmpegArgs(single) };
   });
 }
@@ -99,24 +104,64 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
     args.push('-map', `${videoInput}:v:${video.source === 'rtp' ? index : 0}`);
     if (video.source === 'rtp' && plan.profile === 'legacy') {
       args.push(
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-r', String(LEGACY_FPS),
-        '-g', String(LEGACY_FPS), '-keyint_min', String(LEGACY_FPS), '-sc_threshold', '0',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-tune',
+        'zerolatency',
+        '-pix_fmt',
+        'yuv420p',
+        '-r',
+        String(LEGACY_FPS),
+        '-g',
+        String(LEGACY_FPS),
+        '-keyint_min',
+        String(LEGACY_FPS),
+        '-sc_threshold',
+        '0',
       );
     } else if (video.source === 'rtp' && video.mode === 'copy') {
       args.push('-c:v', 'copy');
     } else if (video.source === 'rtp') {
       const kbps = video.bitratesKbps?.[index] ?? plan.x264BitrateKbps;
       args.push(
-        '-c:v', 'libx264', '-preset', plan.x264Preset, '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-        '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * 2}k`,
-        '-sc_threshold', '0', '-force_key_frames', keyframes,
+        '-c:v',
+        'libx264',
+        '-preset',
+        plan.x264Preset,
+        '-tune',
+        'zerolatency',
+        '-pix_fmt',
+        'yuv420p',
+        '-b:v',
+        `${kbps}k`,
+        '-maxrate',
+        `${kbps}k`,
+        '-bufsize',
+        `${kbps * 2}k`,
+        '-sc_threshold',
+        '0',
+        '-force_key_frames',
+        keyframes,
         // Keep the sender's frame rate: RTP input is probed as a high tbr and would be duplicated up to it.
-        '-fps_mode', 'passthrough',
+        '-fps_mode',
+        'passthrough',
       );
     } else {
       args.push(
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-        '-b:v', '200k', '-force_key_frames', keyframes,
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-tune',
+        'zerolatency',
+        '-pix_fmt',
+        'yuv420p',
+        '-b:v',
+        '200k',
+        '-force_key_frames',
+        keyframes,
       );
     }
     args.push(...tsOutput(plan, FIRST_OUTPUT_FD + outputs.length));
@@ -138,8 +183,16 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
  */
 function tsOutput(plan: FfmpegPlan, fd: number): string[] {
   return [
-    '-output_ts_offset', plan.timelineOffsetSeconds.toFixed(6),
-    '-f', 'mpegts', '-pes_payload_size', '0', '-omit_video_pes_length', '0', '-flush_packets', '1',
+    '-output_ts_offset',
+    plan.timelineOffsetSeconds.toFixed(6),
+    '-f',
+    'mpegts',
+    '-pes_payload_size',
+    '0',
+    '-omit_video_pes_length',
+    '0',
+    '-flush_packets',
+    '1',
     `pipe:${fd}`,
   ];
 }

@@ -39,13 +39,27 @@ export class LayeredRtpFeed implements Feed {
     let demuxer: RtpDemuxer | undefined;
     try {
       // Paused until FFmpeg listens, so the first video it receives is the keyframe asked for then.
-      const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: true, pipe: true });
+      const consumer = await transport.consume({
+        producerId: producer.id,
+        rtpCapabilities: router.rtpCapabilities,
+        paused: true,
+        pipe: true,
+      });
       const codec = consumer.rtpParameters.codecs.find((c) => !/\/rtx$/i.test(c.mimeType))!;
       const encodings = producer.rtpParameters.encodings ?? [];
-      const outputs = layers.map(({ rendition, encodingIndex }, i) => ({ rendition, ports: layerPorts(i), codec, maxBitrate: encodings[encodingIndex]?.maxBitrate }));
+      const outputs = layers.map(({ rendition, encodingIndex }, i) => ({
+        rendition,
+        ports: layerPorts(i),
+        codec,
+        maxBitrate: encodings[encodingIndex]?.maxBitrate,
+      }));
       const ssrcs = consumer.rtpParameters.encodings ?? [];
       demuxer = new RtpDemuxer(
-        layers.map(({ encodingIndex }, i) => ({ ssrc: ssrcs[encodingIndex].ssrc!, rtpPort: outputs[i].ports.rtp, rtcpPort: outputs[i].ports.rtcp })),
+        layers.map(({ encodingIndex }, i) => ({
+          ssrc: ssrcs[encodingIndex].ssrc!,
+          rtpPort: outputs[i].ports.rtp,
+          rtcpPort: outputs[i].ports.rtcp,
+        })),
       );
       const { rtpPort, rtcpPort } = await demuxer.open();
       await transport.connect({ ip: '127.0.0.1', port: rtpPort, rtcpPort });

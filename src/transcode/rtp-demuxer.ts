@@ -93,7 +93,7 @@ export class RtpDemuxer {
 /** The packets of a compound RTCP packet (each has its length in 32-bit words minus one, RFC 3550 6.4.1). */
 export function splitRtcp(compound: Buffer): Buffer[] {
   const packets: Buffer[] = [];
-  for (let at = 0; at + 8 <= compound.length; ) {
+  for (let at = 0; at + 8 <= compound.length;) {
     if (compound[at] >> 6 !== 2) break;
     const length = (compound.readUInt16BE(at + 2) + 1) * 4;
     if (at + length > compound.length) break;

@@ -138,7 +138,12 @@ export class RtpFeed implements Feed {
       encodingIdx: encodings.findIndex((e) => (rid !== undefined && e.rid === rid) || e.ssrc === ssrc),
       score,
     }));
-    this.applyLayer(this.selector?.update(layers.filter((l) => l.encodingIdx >= 0), Date.now()));
+    this.applyLayer(
+      this.selector?.update(
+        layers.filter((l) => l.encodingIdx >= 0),
+        Date.now(),
+      ),
+    );
   }
 
   private applyLayer(layer: number | undefined): void {

@@ -1,12 +1,22 @@
 import { SegmentCutter, TimedUnit } from './segment-cutter';
 
 const CLOCK = 90_000;
-const video = (seconds: number, keyframe = false): TimedUnit => ({ pts: Math.round(seconds * CLOCK), dts: Math.round(seconds * CLOCK), keyframe });
+const video = (seconds: number, keyframe = false): TimedUnit => ({
+  pts: Math.round(seconds * CLOCK),
+  dts: Math.round(seconds * CLOCK),
+  keyframe,
+});
 const audio = (seconds: number): TimedUnit => ({ pts: Math.round(seconds * CLOCK), dts: Math.round(seconds * CLOCK), keyframe: true });
 
 type Kind = 'video' | 'audio';
 
-function collect(renditions: Array<{ name: string; kind: Kind }> = [{ name: 'video', kind: 'video' }, { name: 'audio', kind: 'audio' }], target = 1) {
+function collect(
+  renditions: Array<{ name: string; kind: Kind }> = [
+    { name: 'video', kind: 'video' },
+    { name: 'audio', kind: 'audio' },
+  ],
+  target = 1,
+) {
   const out: Array<{ rendition: string; t: number; segment: number; keyframe: boolean }> = [];
   const cuts: number[] = [];
   const clock = { now: 0 };
@@ -63,7 +73,11 @@ describe('SegmentCutter', () => {
     const late = of('audio').filter((o) => o.t >= 1.0);
     expect(late.length).toBeGreaterThan(0);
     expect(late.every((o) => o.segment === 1)).toBe(true);
-    expect(of('audio').filter((o) => o.t < 1.0).every((o) => o.segment === 0)).toBe(true);
+    expect(
+      of('audio')
+        .filter((o) => o.t < 1.0)
+        .every((o) => o.segment === 0),
+    ).toBe(true);
   });
 
   it('does not hold audio when video stops coming: it is cut every target on its own, and video rejoins at a keyframe', () => {
@@ -80,7 +94,11 @@ describe('SegmentCutter', () => {
     cutter.push('video', video(3.2, true));
     const back = of('video').at(-1)!;
     expect(back.keyframe).toBe(true);
-    expect(of('video').filter((o) => o.t > 0).every((o) => o.keyframe || o.segment === back.segment)).toBe(true);
+    expect(
+      of('video')
+        .filter((o) => o.t > 0)
+        .every((o) => o.keyframe || o.segment === back.segment),
+    ).toBe(true);
   });
 
   it('cuts every simulcast layer at its own keyframe of the same captured frame, with the same index', () => {
@@ -168,7 +186,11 @@ describe('SegmentCutter', () => {
     }
     expect(cuts).toEqual([0, 1, 2, 3]);
     // Audio is placed by the video's cuts (held, not cut alone).
-    expect(of('audio').filter((o) => o.segment === 1).every((o) => o.t >= 1 && o.t < 2)).toBe(true);
+    expect(
+      of('audio')
+        .filter((o) => o.segment === 1)
+        .every((o) => o.t >= 1 && o.t < 2),
+    ).toBe(true);
   });
 
   it('a host too busy to read its pipes for 1.5 s (then each pipe in one burst, audio first) does not cut audio apart from video', () => {

@@ -136,7 +136,8 @@ export class SegmentCutter<U extends TimedUnit> {
       // A keyframe of the same instant as the last cut (another layer's) joins it; a later one far
       // enough on starts the next segment.
       const aligned = start !== undefined && Math.abs(unit.pts - start) <= ALIGN_TICKS;
-      if (!aligned && (start === undefined || unit.pts - start >= this.target * this.minShare || (cutAlone && unit.pts > start))) this.cut(unit.pts);
+      if (!aligned && (start === undefined || unit.pts - start >= this.target * this.minShare || (cutAlone && unit.pts > start)))
+        this.cut(unit.pts);
       // Each rendition starts a segment only at its own keyframe: at the cut its time falls in.
       video.index = Math.max(video.index, this.segmentAt(unit.pts + ALIGN_TICKS));
     }
@@ -159,7 +160,11 @@ export class SegmentCutter<U extends TimedUnit> {
       for (const held of other.held) {
         const start = this.cuts.at(-1);
         if (start === undefined) this.cut(held.pts);
-        else if (held.pts - this.cuts[0] >= this.target * this.cuts.length - CLOCK / 1000 && held.pts - start >= this.target * this.minShare) this.cut(held.pts);
+        else if (
+          held.pts - this.cuts[0] >= this.target * this.cuts.length - CLOCK / 1000 &&
+          held.pts - start >= this.target * this.minShare
+        )
+          this.cut(held.pts);
       }
       this.release(name, other, Infinity);
       return;
@@ -181,14 +186,19 @@ export class SegmentCutter<U extends TimedUnit> {
   /** Video renditions that count for holding audio: sending now (a dropped layer does not hold the rest). */
   private flowingVideos(): VideoState[] {
     const now = this.now();
-    return [...this.videos.values()].filter((v) => v.seen && (now - v.lastAt < this.maxHoldMs || this.latestDts - v.progress < this.maxLagTicks));
+    return [...this.videos.values()].filter(
+      (v) => v.seen && (now - v.lastAt < this.maxHoldMs || this.latestDts - v.progress < this.maxLagTicks),
+    );
   }
 
   private anyVideoFlowing(): boolean {
     if (this.videos.size === 0) return false;
     // Before any video has come, give it the hold time to start (FFmpeg starts every output at once).
     if (![...this.videos.values()].some((v) => v.seen)) {
-      return this.now() - (this.startedAt ?? this.now()) < this.maxHoldMs || this.latestDts - (this.firstDts ?? this.latestDts) < this.maxLagTicks;
+      return (
+        this.now() - (this.startedAt ?? this.now()) < this.maxHoldMs ||
+        this.latestDts - (this.firstDts ?? this.latestDts) < this.maxLagTicks
+      );
     }
     return this.flowingVideos().length > 0;
   }

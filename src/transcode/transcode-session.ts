@@ -353,7 +353,12 @@ export class TranscodeSession {
     const encodings = producer.rtpParameters.encodings ?? [];
     const top = encodings.map((_, i) => i).slice(-this.maxLayers(producer));
     return top
-      .map((i) => ({ rendition: this.layerName(i, producer), kind: 'video' as const, source: 'absent' as const, maxBitrate: encodings[i]?.maxBitrate }))
+      .map((i) => ({
+        rendition: this.layerName(i, producer),
+        kind: 'video' as const,
+        source: 'absent' as const,
+        maxBitrate: encodings[i]?.maxBitrate,
+      }))
       .filter((t) => !tracks.some((r) => r.rendition === t.rendition));
   }
 
@@ -361,7 +366,9 @@ export class TranscodeSession {
   private layerBitratesKbps(producer: Producer): number[] | undefined {
     if (this.videoMode(producer) === 'copy' || !this.isLayered(producer)) return undefined;
     const encodings = producer.rtpParameters.encodings ?? [];
-    return this.layersFed.map((i) => Math.max(100, Math.round((encodings[i]?.maxBitrate ?? this.config.ffmpeg.x264BitrateKbps * 1000) / 1000)));
+    return this.layersFed.map((i) =>
+      Math.max(100, Math.round((encodings[i]?.maxBitrate ?? this.config.ffmpeg.x264BitrateKbps * 1000) / 1000)),
+    );
   }
 
   private activityOf(producer: Producer): ProducerActivity {
@@ -475,7 +482,9 @@ export class TranscodeSession {
     for (const command of commands) {
       const feeds = live.filter((feed) => command.kinds.includes(feed.kind));
       if (command.sdpPath) {
-        const streams = feeds.flatMap((f) => f.outputs.map((o) => ({ kind: f.kind, rtpPort: o.ports.rtp, rtcpPort: o.ports.rtcp, codec: o.codec })));
+        const streams = feeds.flatMap((f) =>
+          f.outputs.map((o) => ({ kind: f.kind, rtpPort: o.ports.rtp, rtcpPort: o.ports.rtcp, codec: o.codec })),
+        );
         await writeFile(command.sdpPath, buildSdp(streams));
       }
       members.push({ command, ports: feeds.flatMap((f) => f.outputs.flatMap((o) => [o.ports.rtp, o.ports.rtcp])) });
@@ -537,12 +546,20 @@ export class TranscodeSession {
       await video.resume();
       keyframes.start();
       // FFmpeg takes the media now: a WHIP answer may go out, so the publisher's first keyframe is not lost.
-      this.listener.onReceiving(run, live.map((feed) => feed.producer.id));
+      this.listener.onReceiving(
+        run,
+        live.map((feed) => feed.producer.id),
+      );
       const started = Date.now();
-      if (first && !(await first) && !this.closed) this.logger.warn(`${this.prefix} no video keyframe within ${Date.now() - started} ms: audio starts without it`);
+      if (first && !(await first) && !this.closed)
+        this.logger.warn(`${this.prefix} no video keyframe within ${Date.now() - started} ms: audio starts without it`);
     }
     for (const feed of live) if (feed !== video) await feed.resume();
-    if (!video) this.listener.onReceiving(run, live.map((feed) => feed.producer.id));
+    if (!video)
+      this.listener.onReceiving(
+        run,
+        live.map((feed) => feed.producer.id),
+      );
   }
 
   private async stopInstance(reason: string): Promise<void> {

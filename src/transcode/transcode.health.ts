@@ -33,5 +33,4 @@ export class TranscodeHealthIndicator {
     const { ok, detail } = this.ffmpegChecked!;
     return ok ? indicator.up({ version: detail }) : indicator.down({ error: detail });
   }
-
 }

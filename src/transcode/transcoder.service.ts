@@ -199,8 +199,10 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
       onIngestCounted: (kind: MediaKind, packets: number, lost: number) => {
         if (packets > 0 || lost > 0) this.bus.emit('transcode.ingest-counted', { streamId, kind, packets, lost });
       },
-      onFfmpegLoss: (missedPackets: number, droppedFrames: number) => this.bus.emit('transcode.ffmpeg-loss', { streamId, missedPackets, droppedFrames }),
-      onLayerFailed: (kind: MediaKind, layer: number, error: string) => this.bus.emit('transcode.layer-failed', { streamId, kind, layer, error }),
+      onFfmpegLoss: (missedPackets: number, droppedFrames: number) =>
+        this.bus.emit('transcode.ffmpeg-loss', { streamId, missedPackets, droppedFrames }),
+      onLayerFailed: (kind: MediaKind, layer: number, error: string) =>
+        this.bus.emit('transcode.layer-failed', { streamId, kind, layer, error }),
       onReceiving: (run: number, producerIds: string[]) => this.bus.emit('transcode.receiving', { streamId, run, producerIds }),
     };
   }
@@ -221,7 +223,9 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
   private checkActivity(): void {
     for (const entry of this.entries.values()) {
       if (entry.session && !entry.closing) {
-        entry.session.checkActivity().catch((error) => this.logger.warn(`[stream:${entry.streamId}] activity check: ${errorMessage(error)}`));
+        entry.session
+          .checkActivity()
+          .catch((error) => this.logger.warn(`[stream:${entry.streamId}] activity check: ${errorMessage(error)}`));
       }
     }
   }

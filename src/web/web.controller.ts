@@ -12,7 +12,6 @@ const ASSET_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.(js|css|map|txt)$/;
 /** socket.io ids, which are the peer ids. */
 const PEER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-
 const PAGE_HEADERS = {
   'Cache-Control': 'no-cache',
   'Content-Security-Policy': PAGE_CONTENT_SECURITY_POLICY,
@@ -54,19 +53,20 @@ export class WebController implements OnModuleInit {
   asset(@Param('file') file: string, @Res() res: Response): void {
     if (!ASSET_NAME.test(file)) throw new NotFoundException('no such file');
     // File names are not content-hashed, so browsers revalidate (ETag) instead of caching blindly.
-    res.sendFile(file, { root: WEB_ROOT, dotfiles: 'deny', headers: { 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' } }, (error) => {
-      if (error && !res.headersSent) res.status(404).json({ statusCode: 404, message: 'no such file' });
-    });
+    res.sendFile(
+      file,
+      { root: WEB_ROOT, dotfiles: 'deny', headers: { 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' } },
+      (error) => {
+        if (error && !res.headersSent) res.status(404).json({ statusCode: 404, message: 'no such file' });
+      },
+    );
   }
 
   private sendPage(res: Response, page: 'publish.html' | 'watch.html'): void {
     res.sendFile(page, { root: WEB_ROOT, headers: PAGE_HEADERS }, (error) => {
       if (!error || res.headersSent) return;
       this.logger.warn(`cannot send ${page}: ${error.message}`);
-      res
-        .status(503)
-        .type('text/plain')
-        .send('The web pages are not built on this server: run `npm run build:web`, then reload.');
+      res.status(503).type('text/plain').send('The web pages are not built on this server: run `npm run build:web`, then reload.');
     });
   }
 }

@@ -65,7 +65,9 @@ class Harness {
     }
     if (tracks.video) {
       const chosen = this.device!.rtpCapabilities.codecs!.find(
-        (c) => c.mimeType.toLowerCase() === `video/${codec.toLowerCase()}` && (codec !== 'H264' || c.parameters?.['profile-level-id'] === '42e01f'),
+        (c) =>
+          c.mimeType.toLowerCase() === `video/${codec.toLowerCase()}` &&
+          (codec !== 'H264' || c.parameters?.['profile-level-id'] === '42e01f'),
       );
       const encodings: RtpEncodingParameters[] | undefined = simulcast
         ? [
@@ -107,7 +109,9 @@ class Harness {
   }
 
   /** What the browser's sender reports for `kind`: RTP packets sent, keyframe requests received, keyframes encoded. */
-  async senderStats(kind: 'audio' | 'video'): Promise<{ packetsSent: number; pliCount: number; firCount: number; keyFramesEncoded: number }> {
+  async senderStats(
+    kind: 'audio' | 'video',
+  ): Promise<{ packetsSent: number; pliCount: number; firCount: number; keyFramesEncoded: number }> {
     const report = await this.producers.get(kind)!.getStats();
     const sum = { packetsSent: 0, pliCount: 0, firCount: 0, keyFramesEncoded: 0 };
     report.forEach((stat: any) => {
@@ -187,7 +191,13 @@ class Harness {
    * A canvas that shows a moving pattern and turns white for 100 ms every second, together with a
    * 1 kHz beep: found again in the HLS output, the two measure the audio/video offset.
    */
-  private flashAndBeep(withVideo: boolean, withAudio: boolean, width: number, height: number, out: { video?: MediaStreamTrack; audio?: MediaStreamTrack }) {
+  private flashAndBeep(
+    withVideo: boolean,
+    withAudio: boolean,
+    width: number,
+    height: number,
+    out: { video?: MediaStreamTrack; audio?: MediaStreamTrack },
+  ) {
     const canvas = document.createElement('canvas');
     canvas.width = width;
     canvas.height = height;

@@ -9,7 +9,12 @@ import { parsePlaylistSegments } from './playlist-watch';
 const run = promisify(execFile);
 
 /** Copies every segment of a stream's media playlists as they appear, for `seconds` of media. */
-export async function collectSegments(hlsDir: string, peerId: string, seconds: number, timeoutMs = 60_000): Promise<Record<'video' | 'audio', string[]>> {
+export async function collectSegments(
+  hlsDir: string,
+  peerId: string,
+  seconds: number,
+  timeoutMs = 60_000,
+): Promise<Record<'video' | 'audio', string[]>> {
   const out = await mkdtemp(join(tmpdir(), 'segments-'));
   const copied: Record<'video' | 'audio', string[]> = { video: [], audio: [] };
   const durations = { video: 0, audio: 0 };
@@ -33,20 +38,45 @@ export async function collectSegments(hlsDir: string, peerId: string, seconds: n
 
 /** Times (s, on the segments' own clock) at which the picture turns white. */
 export async function flashTimes(segments: string[]): Promise<number[]> {
-  const { stdout } = await run('ffmpeg', [
-    '-v', 'error', '-copyts', '-i', `concat:${segments.join('|')}`, '-an',
-    '-vf', 'scale=64:48,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-', '-f', 'null', '-',
-  ], { maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-copyts',
+      '-i',
+      `concat:${segments.join('|')}`,
+      '-an',
+      '-vf',
+      'scale=64:48,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-',
+      '-f',
+      'null',
+      '-',
+    ],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
   return risingEdges(stdout, 'lavfi.signalstats.YAVG', (value) => value > 180);
 }
 
 /** Times (s, on the segments' own clock) at which the beep starts. */
 export async function beepTimes(segments: string[]): Promise<number[]> {
-  const { stdout } = await run('ffmpeg', [
-    '-v', 'error', '-copyts', '-i', `concat:${segments.join('|')}`, '-vn',
-    '-af', 'asetnsamples=n=240:p=0,astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-',
-    '-f', 'null', '-',
-  ], { maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-copyts',
+      '-i',
+      `concat:${segments.join('|')}`,
+      '-vn',
+      '-af',
+      'asetnsamples=n=240:p=0,astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-',
+      '-f',
+      'null',
+      '-',
+    ],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
   return risingEdges(stdout, 'lavfi.astats.Overall.RMS_level', (value) => value > -30);
 }
 

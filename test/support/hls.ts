@@ -93,18 +93,50 @@ export class SseClient {
 
 /** Mean luma (YAVG, 16–235) of a segment's video: about 16 for the black filler. */
 export async function meanLuma(path: string): Promise<number> {
-  const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', path, '-an', '-vf', 'scale=64:48,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-', '-f', 'null', '-'], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-i',
+      path,
+      '-an',
+      '-vf',
+      'scale=64:48,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-',
+      '-f',
+      'null',
+      '-',
+    ],
+    {
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   const values = [...stdout.matchAll(/lavfi\.signalstats\.YAVG=([\d.]+)/g)].map((m) => Number(m[1]));
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
 }
 
 /** Peak RMS level (dBFS, over 5 ms windows) of a segment's audio: -inf for the silent filler. */
 export async function peakAudioLevel(path: string): Promise<number> {
-  const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', path, '-vn', '-af', 'asetnsamples=n=240:p=0,astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-', '-f', 'null', '-'], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const values = [...stdout.matchAll(/lavfi\.astats\.Overall\.RMS_level=(-?[\d.]+|-inf)/g)].map((m) => (m[1] === '-inf' ? -Infinity : Number(m[1])));
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-i',
+      path,
+      '-vn',
+      '-af',
+      'asetnsamples=n=240:p=0,astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-',
+      '-f',
+      'null',
+      '-',
+    ],
+    {
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
+  const values = [...stdout.matchAll(/lavfi\.astats\.Overall\.RMS_level=(-?[\d.]+|-inf)/g)].map((m) =>
+    m[1] === '-inf' ? -Infinity : Number(m[1]),
+  );
   return Math.max(-Infinity, ...values);
 }

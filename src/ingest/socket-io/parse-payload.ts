@@ -24,7 +24,12 @@ export function parsePayload<T extends object>(dto: ClassConstructor<T>, payload
     throw new BadRequestError(`payload must be an object, got ${kindOf(payload)}`);
   }
   const instance = plainToInstance(dto, payload);
-  const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: false, forbidUnknownValues: false, stopAtFirstError: true });
+  const errors = validateSync(instance, {
+    whitelist: true,
+    forbidNonWhitelisted: false,
+    forbidUnknownValues: false,
+    stopAtFirstError: true,
+  });
   if (errors.length > 0) throw new BadRequestError(`invalid payload: ${describe(errors).join('; ')}`);
   return instance;
 }

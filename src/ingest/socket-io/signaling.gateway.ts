@@ -88,7 +88,8 @@ export class SignalingGateway implements OnGatewayInit, OnGatewayConnection {
     // A client that calls disconnect() ended on purpose; a closed or timed-out connection is gone
     // and its named stream waits for it (the reconnect grace period).
     socket.on('disconnect', (reason) => {
-      const intentional = reason === 'client namespace disconnect' || (reason === 'server namespace disconnect' && socket.data.endedOnPurpose === true);
+      const intentional =
+        reason === 'client namespace disconnect' || (reason === 'server namespace disconnect' && socket.data.endedOnPurpose === true);
       void this.peers.leave(socket.id, `disconnected (${reason})`, intentional);
     });
     socket.onAny((event: string, ...args: unknown[]) => this.answerUnknown(socket, event, args));
@@ -221,7 +222,10 @@ export class SignalingGateway implements OnGatewayInit, OnGatewayConnection {
     if (reason === 'taken-over') {
       socket.emit('error', { error: `another publisher took stream "${streamId}" over on ${where}`, code: 'STREAM_TAKEN_OVER' });
     } else {
-      socket.emit('error', { error: `stream "${streamId}" is published on ${where} (both accepted it while Redis was unreachable)`, code: 'STREAM_IN_USE' });
+      socket.emit('error', {
+        error: `stream "${streamId}" is published on ${where} (both accepted it while Redis was unreachable)`,
+        code: 'STREAM_IN_USE',
+      });
     }
     socket.data.endedOnPurpose = true;
     socket.disconnect(true);

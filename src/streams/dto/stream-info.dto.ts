@@ -2,7 +2,10 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { StreamInfo } from '../stream-info';
 
 export class TrackInfoDto {
-  @ApiProperty({ enum: ['rtp', 'filler'], description: "rtp: the publisher's media; filler: black video / silence (paused, silent, or no publisher now)" })
+  @ApiProperty({
+    enum: ['rtp', 'filler'],
+    description: "rtp: the publisher's media; filler: black video / silence (paused, silent, or no publisher now)",
+  })
   source: 'rtp' | 'filler';
   @ApiProperty({ example: 'H264', description: 'Codec the publisher sends (H264, VP8, VP9, opus)' }) codecIn: string;
   @ApiProperty({ enum: ['H264', 'AAC'] }) codecOut: 'H264' | 'AAC';
@@ -42,10 +45,16 @@ export class StreamInfoDto implements StreamInfo {
   @ApiPropertyOptional({ example: 'Nbm4Zqc4p_B15RMwAAAA', description: 'The connection publishing it now; absent while parked or ended' })
   publisherId?: string;
   @ApiProperty({ format: 'date-time' }) startedAt: string;
-  @ApiProperty({ enum: ['starting', 'live', 'parked', 'ended'], description: 'parked: its publisher is gone and may come back within the grace period; filler plays' })
+  @ApiProperty({
+    enum: ['starting', 'live', 'parked', 'ended'],
+    description: 'parked: its publisher is gone and may come back within the grace period; filler plays',
+  })
   state: 'starting' | 'live' | 'parked' | 'ended';
   @ApiPropertyOptional({ format: 'date-time' }) endedAt?: string;
-  @ApiPropertyOptional({ example: '/live/studio-1.rec-20261203T161530Z.m3u8', description: 'VOD master of the recording (HLS_RETENTION_SECONDS=-1), once ended' })
+  @ApiPropertyOptional({
+    example: '/live/studio-1.rec-20261203T161530Z.m3u8',
+    description: 'VOD master of the recording (HLS_RETENTION_SECONDS=-1), once ended',
+  })
   recordingUrl?: string;
   @ApiProperty({ example: '/live/Nbm4Zqc4p_B15RMwAAAA.m3u8' }) masterUrl: string;
   @ApiProperty({
@@ -61,9 +70,13 @@ export class StreamInfoDto implements StreamInfo {
   keyframeIntervalSeconds?: number;
   @ApiProperty({
     type: [String],
-    description: 'Things to know, in words: e.g. keyframes come slower than the segment target (a publisher such as OBS that ignores keyframe requests), so segments last that long',
+    description:
+      'Things to know, in words: e.g. keyframes come slower than the segment target (a publisher such as OBS that ignores keyframe requests), so segments last that long',
   })
   notices: string[];
-  @ApiPropertyOptional({ example: 'webrtc-hls-0', description: 'Cluster mode (REDIS_URL): the node that has the stream; its files play through any node' })
+  @ApiPropertyOptional({
+    example: 'webrtc-hls-0',
+    description: 'Cluster mode (REDIS_URL): the node that has the stream; its files play through any node',
+  })
   node?: string;
 }

@@ -31,7 +31,8 @@ const IsId = () =>
     name: 'isId',
     validator: {
       validate: (value: unknown) => typeof value === 'string' && value.length > 0 && value.length <= ID_MAX,
-      defaultMessage: (args?: ValidationArguments) => `${args?.property} must be an id (a non-empty string of at most ${ID_MAX} characters)`,
+      defaultMessage: (args?: ValidationArguments) =>
+        `${args?.property} must be an id (a non-empty string of at most ${ID_MAX} characters)`,
     },
   });
 
@@ -41,13 +42,19 @@ export class CreateWebRtcTransportDto {
 
 class DtlsFingerprintDto {
   @IsIn(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']) algorithm: string;
-  @Matches(/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})*$/, { message: 'value must be a hex fingerprint' }) @MaxLength(200) @IsString()
+  @Matches(/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})*$/, { message: 'value must be a hex fingerprint' })
+  @MaxLength(200)
+  @IsString()
   value: string;
 }
 
 class DtlsParametersDto {
   @IsOptional() @IsIn(['auto', 'client', 'server']) role?: 'auto' | 'client' | 'server';
-  @ValidateNested({ each: true }) @Type(() => DtlsFingerprintDto) @ArrayMaxSize(8) @ArrayNotEmpty() @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => DtlsFingerprintDto)
+  @ArrayMaxSize(8)
+  @ArrayNotEmpty()
+  @IsArray()
   fingerprints: DtlsFingerprintDto[];
 }
 
