@@ -50,7 +50,6 @@ const RETENTION_SECONDS = 5;
 const KILL_SPACING_MS = 35_000;
 const PUBLISHER_TIMEOUT_SECONDS = 10;
 const MAX_STALL_MS = 2000;
-/** Near an FFmpeg restart: a kill, or a pause or resume (each switches FFmpeg to or from filler). */
 const MAX_STALL_NEAR_KILL_MS = 3000;
 const NEAR_KILL_MS = 5000;
 /** RSS growth is judged only on runs this long: shorter ones are mostly warm-up. */
@@ -283,8 +282,6 @@ function streamRecord(id) {
         cause: undefined,
         causeAt: undefined,
         kills: [],
-        /** FFmpeg restarts a viewer may notice: kills, pauses and resumes. */
-        restarts: [],
         viewer: undefined,
         events: [],
       }),
@@ -547,7 +544,6 @@ function killFfmpeg() {
     process.kill(pid, 'SIGKILL');
     counts.ffmpegKills++;
     streamRecord(stream).kills.push(Date.now());
-    streamRecord(stream).restarts.push(Date.now());
     event(stream, 'FFmpeg killed');
     log(`x FFmpeg ${pid} of ${stream}`);
     return true;
@@ -619,14 +615,9 @@ const actions = {
     publisher.toggling = true;
     log(`~ ${publisher.id} pauses ${kinds.join('+')} for ${ms} ms`);
     event(publisher.id, `pause ${kinds.join('+')} ${ms} ms`);
-    // A pause and a resume each switch FFmpeg between the publisher's RTP and filler: a new FFmpeg
-    // run, which a viewer sees as it sees a killed FFmpeg's restart.
-    const restarts = streamRecord(publisher.id).restarts;
-    restarts.push(Date.now());
     background(
       publisher
         .toggle(kinds, ms)
-        .then(() => restarts.push(Date.now()))
         .catch((error) => note(`toggle ${publisher.id}: ${error.message}`))
         .finally(() => (publisher.toggling = false)),
     );
@@ -756,7 +747,7 @@ for (const record of streams.values()) {
   let worstOver = 0;
   for (const stall of stalls) {
     const ms = Math.min(stall.to, judgedUntil) - stall.from;
-    const nearKill = record.restarts.some((k) => stall.to >= k && stall.from <= k + NEAR_KILL_MS);
+    const nearKill = record.kills.some((k) => stall.to >= k && stall.from <= k + NEAR_KILL_MS);
     const limit = nearKill ? MAX_STALL_NEAR_KILL_MS : MAX_STALL_MS;
     worst = Math.max(worst, ms);
     if (ms > limit) worstOver = Math.max(worstOver, ms);
@@ -838,7 +829,7 @@ check(
   workerGrowth.length ? workerGrowth.map((w) => `pid ${w.pid} ${pct(w.growth)}`).join(', ') : 'no worker lived through both windows',
 );
 check(
-  `viewers: no stall over ${MAX_STALL_MS / 1000} s (${MAX_STALL_NEAR_KILL_MS / 1000} s near an FFmpeg restart: kill, pause, resume)`,
+  `viewers: no stall over ${MAX_STALL_MS / 1000} s (${MAX_STALL_NEAR_KILL_MS / 1000} s near an FFmpeg kill)`,
   badViewers.length === 0 && judged.length > 0,
   `${judged.length} viewers judged, longest stall ${(Math.max(0, ...judged.map((v) => v.worst)) / 1000).toFixed(2)} s` +
     (badViewers.length
