@@ -17,7 +17,7 @@ describe('buildFfmpegArgs', () => {
   it('copies H264 and encodes Opus to AAC from one SDP, each rendition as MPEG-TS to its own pipe', () => {
     const { args, outputs } = buildFfmpegArgs(base);
     const all = args.join(' ');
-    expect(all).toContain('-protocol_whitelist file,udp,rtp -buffer_size 4194304 -i /w/input.sdp');
+    expect(all).toContain('-protocol_whitelist file,udp,rtp -buffer_size 4194304 -analyzeduration 0 -fpsprobesize 0 -i /w/input.sdp');
     expect(all).toContain(
       '-map 0:v:0 -c:v copy -output_ts_offset 0.000000 -f mpegts -pes_payload_size 0 -omit_video_pes_length 0 -flush_packets 1 pipe:3',
     );

@@ -81,7 +81,20 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
   const args = ['-hide_banner', '-loglevel', 'info', '-nostdin', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5'];
   const inputs: string[][] = [];
   if (plan.sdpPath) {
-    inputs.push(['-protocol_whitelist', 'file,udp,rtp', '-buffer_size', String(RTP_RECEIVE_BUFFER), '-i', plan.sdpPath]);
+    // No probing: the SDP names every codec, the packager reads sizes from the SPS, and probing held
+    // the first units back about a second at every start and restart (viewers saw it as a stall).
+    inputs.push([
+      '-protocol_whitelist',
+      'file,udp,rtp',
+      '-buffer_size',
+      String(RTP_RECEIVE_BUFFER),
+      '-analyzeduration',
+      '0',
+      '-fpsprobesize',
+      '0',
+      '-i',
+      plan.sdpPath,
+    ]);
   }
   const rtpInput = 0;
   let videoInput = rtpInput;
