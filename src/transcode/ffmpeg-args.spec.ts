@@ -104,5 +104,9 @@ describe('buildFfmpegCommands', () => {
     expect(audio).toMatchObject({ kinds: ['audio'], sdpPath: '/w/input-audio.sdp', outputs: [{ rendition: 'audio', kind: 'audio' }] });
     expect(video.args.join(' ')).toContain('-c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -r 15');
     expect(audio.args.join(' ')).toContain('-i /w/input-audio.sdp');
+    // 30 fps in, 15 out: the frames FFmpeg drops for that are not loss (the bench's verdict counts loss).
+    expect(video.convertsFrameRate).toBe(true);
+    expect(audio.convertsFrameRate).toBe(false);
+    expect(buildFfmpegCommands(base)[0].convertsFrameRate).toBe(false);
   });
 });

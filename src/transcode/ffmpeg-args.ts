@@ -40,6 +40,8 @@ export interface FfmpegCommand {
   sdpPath?: string;
   args: string[];
   outputs: FfmpegOutput[];
+  /** It changes the video's frame rate (legacy: 15 fps): the frames it drops doing so are not loss. */
+  convertsFrameRate?: boolean;
 }
 
 /** The original design's video settings: everything re-encoded, 15 fps. */
@@ -75,7 +77,7 @@ export function buildFfmpegCommands(plan: FfmpegPlan): FfmpegCommand[] {
  * MPEG-TS to its own pipe, one PES per frame, flushed at once. It writes no HLS: Node cuts the
  * segments from these bytes, at the same instants for every rendition.
  */
-export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: FfmpegOutput[] } {
+export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: FfmpegOutput[]; convertsFrameRate: boolean } {
   const { video, audio } = plan;
   if (!video && !audio) throw new RangeError('an FFmpeg plan needs video or audio');
   const args = ['-hide_banner', '-loglevel', 'info', '-nostdin', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5'];
@@ -185,7 +187,8 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
     args.push(...tsOutput(plan, FIRST_OUTPUT_FD + outputs.length));
     outputs.push({ rendition: 'audio', kind: 'audio' });
   }
-  return { args, outputs };
+  const convertsFrameRate = video?.source === 'rtp' && plan.profile === 'legacy';
+  return { args, outputs, convertsFrameRate };
 }
 
 /**

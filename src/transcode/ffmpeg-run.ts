@@ -53,7 +53,7 @@ export class FfmpegRun {
   ) {
     this.members = members.map(({ command, ports }, index) => {
       const process = new FfmpegProcess(runner, binary, command.args, command.outputs.length, onLine, (missed, dropped) =>
-        this.sink.onLoss?.(missed, dropped),
+        this.sink.onLoss?.(missed, command.convertsFrameRate ? 0 : dropped),
       );
       const cutter = new SegmentCutter<TsAccessUnit & { programHeaders: Buffer }>(
         command.outputs.map((o) => ({ name: o.rendition, kind: o.kind })),
