@@ -480,11 +480,11 @@ const PLAYLIST_POLL_MS = 500;
 const playlistTimer = setInterval(async () => {
   for (const record of streams.values()) {
     if (!record.liveAt || record.endedAt) continue;
+    // A failed poll (a connection reset under load, the body cut) is a poll missed, nothing more.
     const fetchText = (name) =>
-      fetch(`${url}/live/${name}`).then(
-        (r) => (r.ok ? r.text() : undefined),
-        () => undefined,
-      );
+      fetch(`${url}/live/${name}`)
+        .then((r) => (r.ok ? r.text() : undefined))
+        .catch(() => undefined);
     const [text, audio] = await Promise.all([fetchText(`${record.id}-video.m3u8`), fetchText(`${record.id}-audio.m3u8`)]);
     if (!text) continue;
     // The last 15 s of both playlists, for the report of a viewer that stalled.
@@ -713,7 +713,7 @@ await waitFor(
   async () => (await (await fetch(`${url}/api/streams`)).json()).length === 0,
   remaining((RETENTION_SECONDS + 30) * 1000),
 ).catch((error) => note(error.message));
-const metrics = parsePrometheus(await (await fetch(`${url}/metrics`)).text());
+const metrics = parsePrometheus(await fetch(`${url}/metrics`).then((r) => r.text(), () => ''));
 const final = await inspect();
 const tree = serverTree();
 const leftover = {
