@@ -713,7 +713,12 @@ await waitFor(
   async () => (await (await fetch(`${url}/api/streams`)).json()).length === 0,
   remaining((RETENTION_SECONDS + 30) * 1000),
 ).catch((error) => note(error.message));
-const metrics = parsePrometheus(await fetch(`${url}/metrics`).then((r) => r.text(), () => ''));
+const metrics = parsePrometheus(
+  await fetch(`${url}/metrics`).then(
+    (r) => r.text(),
+    () => '',
+  ),
+);
 const final = await inspect();
 const tree = serverTree();
 const leftover = {
