@@ -92,6 +92,12 @@ const LAYERS_WAIT_MS = 4000;
  * every rendition it names has a segment: the moment the stream is live), and the clean-up of old
  * segments. It receives units; it never holds a transcoder.
  */
+/** The media playlists a master names, in its order. */
+const renditionsOf = (master: MasterPlaylistInput): string[] => [
+  ...master.video.map((v) => v.rendition),
+  ...(master.audio ? ['audio'] : []),
+];
+
 export class StreamPackager {
   private readonly logger = new Logger('Packager');
   private readonly renditions = new Map<string, ClassicRendition>();
@@ -116,8 +122,6 @@ export class StreamPackager {
   private declaredBandwidth = 0;
   private firstVideoSegmentAt?: number;
   private masterKey = '';
-  /** The renditions the master written last names (and whether it has audio). */
-  private masterRenditions = '';
   private isLive = false;
   private masterInput?: MasterPlaylistInput;
   private ended = false;
@@ -434,15 +438,7 @@ export class StreamPackager {
       .filter(([name]) => name !== rendition.name)
       .flatMap(([, segments]) => segments);
     for (let number = last.number + 1; number < Math.min(firstNumber, from.nextNumber); number++) {
-      const known = others.find((s) => s.number === number);
-      seeded.push({
-        uri: segmentName(this.streamId, rendition.name, number),
-        number,
-        duration: known?.duration ?? this.options.segmentSeconds,
-        bytes: 0,
-        cc: known?.cc ?? last.cc,
-        gap: true,
-      });
+      seeded.push(this.gap(rendition, number, others.find((s) => s.number === number) ?? { cc: last.cc }));
     }
     playlist.seed(seeded);
     rendition.lastNumber = seeded.at(-1)!.number;
@@ -480,17 +476,15 @@ export class StreamPackager {
     if (last === undefined) return [];
     const gaps: Segment[] = [];
     for (let number = last + 1; number < finished.number; number++) {
-      const known = this.numbered.get(number);
-      gaps.push({
-        uri: segmentName(this.streamId, rendition.name, number),
-        number,
-        duration: known?.duration ?? this.options.segmentSeconds,
-        bytes: 0,
-        cc: known?.cc ?? finished.cc,
-        gap: true,
-      });
+      gaps.push(this.gap(rendition, number, this.numbered.get(number) ?? { cc: finished.cc }));
     }
     return gaps;
+  }
+
+  /** An EXT-X-GAP entry for `number`, timed and counted as another rendition had it (else a target long). */
+  private gap(rendition: ClassicRendition, number: number, like: { duration?: number; cc: number }): Segment {
+    const uri = segmentName(this.streamId, rendition.name, number);
+    return { uri, number, duration: like.duration ?? this.options.segmentSeconds, bytes: 0, cc: like.cc, gap: true };
   }
 
   /**
@@ -528,16 +522,11 @@ export class StreamPackager {
       })),
       audio: audio ? { codec: 'mp4a.40.2', channels: 2, bandwidth: audioPeak, averageBandwidth: audio.averageBps } : undefined,
     };
-    const renditions = `${input.video.map((v) => v.rendition).join(',')}|${!!audio}`;
-    // Other renditions than before: written once each of them has a segment of this run (the
-    // earlier runs' segments then leave the playlists, and none may be left empty).
-    const named = [...input.video.map((v) => v.rendition), ...(audio ? [audio.name] : [])];
-    if (
-      this.isLive &&
-      renditions !== this.masterRenditions &&
-      named.some((name) => (this.renditions.get(name)?.playlist?.lastNumber ?? -1) < this.runBase)
-    )
-      return;
+    // Other renditions than the master written last: written once each of them has a segment of this
+    // run (the earlier runs' segments then leave the playlists, and none may be left empty).
+    const named = renditionsOf(input);
+    const renamed = this.isLive && named.join(',') !== renditionsOf(this.masterInput!).join(',');
+    if (renamed && named.some((name) => (this.renditions.get(name)?.playlist?.lastNumber ?? -1) < this.runBase)) return;
     const peak = input.video.reduce((max, v) => Math.max(max, v.bandwidth), 0) + audioPeak;
     const key = JSON.stringify(input.video.map((v) => [v.rendition, v.codec, v.width, v.height])) + `|${!!audio}`;
     if (this.isLive && key === this.masterKey && peak <= this.declaredBandwidth) return;
@@ -545,8 +534,7 @@ export class StreamPackager {
     this.declaredBandwidth = Math.max(this.declaredBandwidth, Math.ceil(peak));
     if (!layered && input.video[0]) input.video[0].bandwidth = this.declaredBandwidth - audioPeak;
     this.masterKey = key;
-    if (this.isLive && renditions !== this.masterRenditions) await this.dropEarlierRuns();
-    this.masterRenditions = renditions;
+    if (renamed) await this.dropEarlierRuns();
     await this.store.writePlaylist(masterPlaylistName(this.streamId), renderMasterPlaylist(input));
     this.masterInput = input;
     if (!this.isLive) {

@@ -119,14 +119,7 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
     args.push('-map', `${videoInput}:v:${video.source === 'rtp' ? index : 0}`);
     if (video.source === 'rtp' && plan.profile === 'legacy') {
       args.push(
-        '-c:v',
-        'libx264',
-        '-preset',
-        'ultrafast',
-        '-tune',
-        'zerolatency',
-        '-pix_fmt',
-        'yuv420p',
+        ...x264('ultrafast'),
         '-r',
         String(LEGACY_FPS),
         '-g',
@@ -141,14 +134,7 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
     } else if (video.source === 'rtp') {
       const kbps = video.bitratesKbps?.[index] ?? plan.x264BitrateKbps;
       args.push(
-        '-c:v',
-        'libx264',
-        '-preset',
-        plan.x264Preset,
-        '-tune',
-        'zerolatency',
-        '-pix_fmt',
-        'yuv420p',
+        ...x264(plan.x264Preset),
         '-b:v',
         `${kbps}k`,
         '-maxrate',
@@ -164,20 +150,7 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
         'passthrough',
       );
     } else {
-      args.push(
-        '-c:v',
-        'libx264',
-        '-preset',
-        'ultrafast',
-        '-tune',
-        'zerolatency',
-        '-pix_fmt',
-        'yuv420p',
-        '-b:v',
-        '200k',
-        '-force_key_frames',
-        keyframes,
-      );
+      args.push(...x264('ultrafast'), '-b:v', '200k', '-force_key_frames', keyframes);
     }
     args.push(...tsOutput(plan, FIRST_OUTPUT_FD + outputs.length));
     outputs.push({ rendition, kind: 'video' });
@@ -189,6 +162,11 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
   }
   const convertsFrameRate = video?.source === 'rtp' && plan.profile === 'legacy';
   return { args, outputs, convertsFrameRate };
+}
+
+/** libx264 as every encode here runs it: no lookahead (zerolatency), 4:2:0 for every player. */
+function x264(preset: string): string[] {
+  return ['-c:v', 'libx264', '-preset', preset, '-tune', 'zerolatency', '-pix_fmt', 'yuv420p'];
 }
 
 /**
