@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { waitFor } from './support/app';
 import { launchChromium } from './support/browser';
-import { parseMediaPlaylist, readPlaylist, SseClient } from './support/hls';
+import { parseMediaPlaylist, PlaylistHistory, PlaylistState, playlistState, readPlaylist, SseClient } from './support/hls';
 import { llPlaylistPosition, parseLlMediaPlaylist } from './support/ll-hls-rules';
 import { fixtureOffer, postOffer, whipRequest } from './support/whip';
 import { NodeProcess } from './support/node-process';
@@ -58,19 +58,14 @@ async function startTime(path: string): Promise<number> {
 }
 
 /** Every state of a media playlist seen through one node, polled over HTTP one request after another, as a player does. */
-class PlaylistWatch {
-  readonly seen: Array<{
-    mediaSequence: number;
-    discontinuitySequence: number;
-    uris: string[];
-    discontinuities: number;
-    servedBy: string | null;
-  }> = [];
+class PlaylistWatch extends PlaylistHistory<PlaylistState & { servedBy: string | null }> {
   readonly failures: string[] = [];
   private running = false;
   private done?: Promise<void>;
 
-  constructor(private readonly url: string) {}
+  constructor(private readonly url: string) {
+    super();
+  }
 
   start(): void {
     this.running = true;
@@ -93,24 +88,7 @@ class PlaylistWatch {
       this.failures.push(response instanceof Error ? response.message : String(response.status));
       return;
     }
-    const text = await response.text();
-    this.seen.push({
-      mediaSequence: Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1]),
-      discontinuitySequence: Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(text)?.[1]),
-      uris: text.split('\n').filter((l) => l.endsWith('.ts')),
-      discontinuities: text.split('\n').filter((l) => l === '#EXT-X-DISCONTINUITY').length,
-      servedBy: response.headers.get('x-served-by'),
-    });
-  }
-
-  allUris(): string[] {
-    const all: string[] = [];
-    for (const s of this.seen) for (const uri of s.uris) if (!all.includes(uri)) all.push(uri);
-    return all;
-  }
-
-  changes(): number {
-    return Math.max(...this.seen.map((s) => s.discontinuitySequence + s.discontinuities));
+    this.seen.push({ ...playlistState(await response.text()), servedBy: response.headers.get('x-served-by') });
   }
 }
 

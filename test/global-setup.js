@@ -19,15 +19,11 @@ module.exports = async function globalSetup(globalConfig) {
   const pattern = globalConfig.testPathPattern;
   const selects = (path) => !pattern || new RegExp(pattern, 'i').test(path);
   // Every e2e spec may open the bundled pages (/watch, /publish), which only the web build writes.
-  if (e2eSpecs().some(selects) && newest(join(ROOT, 'public', 'app'), /\.js$/) < newest(join(ROOT, 'web'), /\.(ts|html|css)$/)) {
+  const selected = e2eSpecs().filter(selects);
+  if (selected.length > 0 && newest(join(ROOT, 'public', 'app'), /\.js$/) < newest(join(ROOT, 'web'), /\.(ts|html|css)$/)) {
     run('the web pages (public/app/)', [join(ROOT, 'scripts', 'build-web.mjs')]);
   }
-  if (
-    !e2eSpecs()
-      .filter((path) => /\bmain\.js\b/.test(readFileSync(path, 'utf8')))
-      .some(selects)
-  )
-    return;
+  if (!selected.some((path) => /\bmain\.js\b/.test(readFileSync(path, 'utf8')))) return;
   const built = join(ROOT, 'dist', 'main.js');
   if (existsSync(built) && statSync(built).mtimeMs > newestSource()) return;
   run('src/ into dist/', [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);

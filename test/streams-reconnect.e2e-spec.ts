@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startApp, streamInfo, TestApp, waitFor } from './support/app';
 import { launchChromium } from './support/browser';
-import { readPlaylist, SseClient } from './support/hls';
+import { PlaylistHistory, playlistState, readPlaylist, SseClient } from './support/hls';
 import { useHlsFixture } from './support/hls-fixture';
 import { playerState, playWithHlsJs, publishFromChromium, waitForNewSegments, waitUntilPlaying } from './support/publisher';
 
@@ -13,42 +13,25 @@ jest.setTimeout(240_000);
 const run = promisify(execFile);
 
 /** Every playlist state seen while polling: numbers must only move forward. */
-class PlaylistWatch {
-  readonly seen: Array<{ mediaSequence: number; discontinuitySequence: number; uris: string[]; discontinuities: number }> = [];
+class PlaylistWatch extends PlaylistHistory {
   private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly dir: string,
     private readonly name: string,
-  ) {}
+  ) {
+    super();
+  }
 
   start(): void {
     this.timer = setInterval(async () => {
       const text = (await readPlaylist(this.dir, this.name))?.text;
-      if (!text) return;
-      this.seen.push({
-        mediaSequence: Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1]),
-        discontinuitySequence: Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(text)?.[1]),
-        uris: text.split('\n').filter((l) => l.endsWith('.ts')),
-        discontinuities: text.split('\n').filter((l) => l === '#EXT-X-DISCONTINUITY').length,
-      });
+      if (text) this.seen.push(playlistState(text));
     }, 250);
   }
 
   stop(): void {
     clearInterval(this.timer);
-  }
-
-  /** Every segment URI ever listed, in order of first appearance. */
-  allUris(): string[] {
-    const all: string[] = [];
-    for (const s of this.seen) for (const uri of s.uris) if (!all.includes(uri)) all.push(uri);
-    return all;
-  }
-
-  /** The number of source changes seen: discontinuity sequence plus tags still in the window, at its highest. */
-  changes(): number {
-    return Math.max(...this.seen.map((s) => s.discontinuitySequence + s.discontinuities));
   }
 }
 

@@ -3,7 +3,7 @@ import { copyFile, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { readPlaylist } from './hls';
+import { printFrameMetadata, readPlaylist } from './hls';
 import { parsePlaylistSegments } from './playlist-watch';
 
 const run = promisify(execFile);
@@ -38,45 +38,13 @@ export async function collectSegments(
 
 /** Times (s, on the segments' own clock) at which the picture turns white. */
 export async function flashTimes(segments: string[]): Promise<number[]> {
-  const { stdout } = await run(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-copyts',
-      '-i',
-      `concat:${segments.join('|')}`,
-      '-an',
-      '-vf',
-      'scale=64:48,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-',
-      '-f',
-      'null',
-      '-',
-    ],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
+  const stdout = await printFrameMetadata(`concat:${segments.join('|')}`, 'luma', { copyts: true });
   return risingEdges(stdout, 'lavfi.signalstats.YAVG', (value) => value > 180);
 }
 
 /** Times (s, on the segments' own clock) at which the beep starts. */
 export async function beepTimes(segments: string[]): Promise<number[]> {
-  const { stdout } = await run(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-copyts',
-      '-i',
-      `concat:${segments.join('|')}`,
-      '-vn',
-      '-af',
-      'asetnsamples=n=240:p=0,astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-',
-      '-f',
-      'null',
-      '-',
-    ],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
+  const stdout = await printFrameMetadata(`concat:${segments.join('|')}`, 'rms', { copyts: true });
   return risingEdges(stdout, 'lavfi.astats.Overall.RMS_level', (value) => value > -30);
 }
 

@@ -14,6 +14,41 @@ export interface ParsedPlaylist {
   ended: boolean;
 }
 
+/** Where a media playlist stands: its sequence numbers, segments and discontinuity tags. */
+export interface PlaylistState {
+  mediaSequence: number;
+  discontinuitySequence: number;
+  uris: string[];
+  discontinuities: number;
+}
+
+export function playlistState(text: string): PlaylistState {
+  const lines = text.split('\n');
+  return {
+    mediaSequence: Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1]),
+    discontinuitySequence: Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(text)?.[1]),
+    uris: lines.filter((l) => l.endsWith('.ts')),
+    discontinuities: lines.filter((l) => l === '#EXT-X-DISCONTINUITY').length,
+  };
+}
+
+/** Every state of one media playlist seen, in order: what a player reloading it saw. */
+export class PlaylistHistory<S extends PlaylistState = PlaylistState> {
+  readonly seen: S[] = [];
+
+  /** Every segment URI ever listed, in order of first appearance. */
+  allUris(): string[] {
+    const all: string[] = [];
+    for (const s of this.seen) for (const uri of s.uris) if (!all.includes(uri)) all.push(uri);
+    return all;
+  }
+
+  /** The number of source changes seen: discontinuity sequence plus tags still in the window, at its highest. */
+  changes(): number {
+    return Math.max(...this.seen.map((s) => s.discontinuitySequence + s.discontinuities));
+  }
+}
+
 export function parseMediaPlaylist(text: string): ParsedPlaylist {
   const lines = text.split('\n');
   const segments: ParsedPlaylist['segments'] = [];
@@ -91,50 +126,29 @@ export class SseClient {
   }
 }
 
+/**
+ * What FFmpeg's metadata filters print for `input` (with each frame's pts_time): the mean luma (YAVG)
+ * of every video frame, or the RMS level of every 5 ms of audio. `copyts` keeps the input's own clock.
+ */
+export async function printFrameMetadata(input: string, measure: 'luma' | 'rms', options: { copyts?: boolean } = {}): Promise<string> {
+  const filter =
+    measure === 'luma'
+      ? ['-an', '-vf', 'scale=64:48,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-']
+      : ['-vn', '-af', 'asetnsamples=n=240:p=0,astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-'];
+  const args = ['-v', 'error', ...(options.copyts ? ['-copyts'] : []), '-i', input, ...filter, '-f', 'null', '-'];
+  return (await run('ffmpeg', args, { maxBuffer: 64 * 1024 * 1024 })).stdout;
+}
+
 /** Mean luma (YAVG, 16–235) of a segment's video: about 16 for the black filler. */
 export async function meanLuma(path: string): Promise<number> {
-  const { stdout } = await run(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-i',
-      path,
-      '-an',
-      '-vf',
-      'scale=64:48,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-',
-      '-f',
-      'null',
-      '-',
-    ],
-    {
-      maxBuffer: 16 * 1024 * 1024,
-    },
-  );
+  const stdout = await printFrameMetadata(path, 'luma');
   const values = [...stdout.matchAll(/lavfi\.signalstats\.YAVG=([\d.]+)/g)].map((m) => Number(m[1]));
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
 }
 
 /** Peak RMS level (dBFS, over 5 ms windows) of a segment's audio: -inf for the silent filler. */
 export async function peakAudioLevel(path: string): Promise<number> {
-  const { stdout } = await run(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-i',
-      path,
-      '-vn',
-      '-af',
-      'asetnsamples=n=240:p=0,astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-',
-      '-f',
-      'null',
-      '-',
-    ],
-    {
-      maxBuffer: 16 * 1024 * 1024,
-    },
-  );
+  const stdout = await printFrameMetadata(path, 'rms');
   const values = [...stdout.matchAll(/lavfi\.astats\.Overall\.RMS_level=(-?[\d.]+|-inf)/g)].map((m) =>
     m[1] === '-inf' ? -Infinity : Number(m[1]),
   );
