@@ -1,7 +1,7 @@
 import { BadRequestException, Controller, Get, Inject, Logger, NotFoundException, Param, Res } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { lstat } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appConfig, AppConfig } from '../config/app.config';
 import { errorMessage } from '../common/errors';
@@ -14,6 +14,9 @@ const EXPECTED_CODES = new Set(['ENOENT', 'ENOTDIR', 'ECONNABORTED', 'ECONNRESET
 /**
  * Serves the HLS directory at /live. Names are checked before the disk is touched, and sendFile's
  * root keeps the path inside the directory. CORS is open by default, as players expect of HLS.
+ * Playlists are read whole, from one open: they are replaced by a rename every segment, and sendFile
+ * (send) takes the length from one stat and reads from a second open, so a rename between the two
+ * served the new playlist cut at the old one's length (seen: hls.js stopped on a URI cut in half).
  */
 @ApiTags('hls')
 @Controller('live')
@@ -41,24 +44,24 @@ export class LiveFilesController {
     const playlist = type === 'playlist';
     const stats = await lstat(join(this.config.hls.dir, file)).catch((error) => this.readFailed(file, playlist, error));
     if (!stats?.isFile()) throw new NotFoundException(`${file} not found`);
-    res.sendFile(
-      file,
-      {
-        root: this.config.hls.dir,
-        dotfiles: 'deny',
-        headers: {
-          'Content-Type': playlist ? 'application/vnd.apple.mpegurl' : 'video/mp2t',
-          // Playlists change every segment; a segment never changes once listed.
-          'Cache-Control': playlist ? 'no-cache' : `public, max-age=${SEGMENT_MAX_AGE_SECONDS}, immutable`,
-          'Access-Control-Allow-Origin': this.config.hls.corsOrigin,
-        },
-      },
-      (error?: Error) => {
-        if (!error) return;
-        this.readFailed(file, playlist, error);
-        if (!res.headersSent) res.status(404).json(new NotFoundException(`${file} not found`).getResponse());
-      },
-    );
+    const headers = {
+      'Content-Type': playlist ? 'application/vnd.apple.mpegurl' : 'video/mp2t',
+      // Playlists change every segment; a segment never changes once listed.
+      'Cache-Control': playlist ? 'no-cache' : `public, max-age=${SEGMENT_MAX_AGE_SECONDS}, immutable`,
+      'Access-Control-Allow-Origin': this.config.hls.corsOrigin,
+    };
+    if (playlist) {
+      const body = await readFile(join(this.config.hls.dir, file)).catch((error) => this.readFailed(file, playlist, error));
+      if (!body) throw new NotFoundException(`${file} not found`);
+      res.set(headers).send(body);
+      return;
+    }
+    // Segments are written once, before any playlist names them: streamed from disk.
+    res.sendFile(file, { root: this.config.hls.dir, dotfiles: 'deny', headers }, (error?: Error) => {
+      if (!error) return;
+      this.readFailed(file, playlist, error);
+      if (!res.headersSent) res.status(404).json(new NotFoundException(`${file} not found`).getResponse());
+    });
   }
 
   /** Logs and counts a read that failed for a reason other than the file being gone or the client leaving. */

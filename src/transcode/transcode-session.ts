@@ -55,6 +55,20 @@ interface Wanted {
   router: Router;
 }
 
+/**
+ * A run being replaced. It plays on until its successor has media (make before break), so a switch
+ * between the publisher's RTP and filler leaves no hole in the playlists: the successor's start-up
+ * (FFmpeg listening, the first keyframe) is hidden behind it. Owns what only it uses.
+ */
+interface Outgoing {
+  instance: FfmpegRun;
+  keyframes?: KeyframeRequester;
+  /** Its feeds, when the successor got feeds of its own (on other ports). */
+  feeds: Feed[];
+  /** Its ports, when the successor listens on others: released once it has exited. */
+  lease?: PortLease;
+}
+
 const KINDS: MediaKind[] = ['video', 'audio'];
 const RESTART_DELAYS_MS = [250, 1000, 2000, 5000, 10000];
 /** A run that lasted this long resets the crash backoff. */
@@ -74,6 +88,12 @@ const ACTIVITY_POLL_MS = 100;
 const LAYER_START_WAIT_MS = 2_000;
 /** A new simulcast layer restarts FFmpeg at most this often (a flapping top layer must not). */
 const LAYER_RESTART_MIN_MS = 10_000;
+/**
+ * How long a run being replaced plays on at most while its successor starts (FFmpeg listening, the
+ * first keyframe: normally well under a second). Bounds the overlap of two runs, and so how far ahead
+ * the successor's timeline starts (it must start after everything the outgoing run can still produce).
+ */
+const HANDOVER_MAX_MS = FIRST_KEYFRAME_WAIT_MS + 1_000;
 const CLOCK = 90_000;
 /** Consecutive units of a rendition further apart than this are a jump in FFmpeg's timing, worth a line. */
 const JUMP_TICKS = 0.5 * CLOCK;
@@ -110,6 +130,10 @@ export class TranscodeSession {
   private instance?: FfmpegRun;
   private plan?: FfmpegPlan;
   private keyframes?: KeyframeRequester;
+  /** The run `instance` replaces, while it plays on. */
+  private outgoing?: Outgoing;
+  /** Aborted when a change arrives while a run starts: its waits (first keyframe, handover) end at once. */
+  private superseded?: AbortController;
   private queue: Promise<void> = Promise.resolve();
   private queued?: { reasons: string[] };
   private runs = 0;
@@ -125,7 +149,10 @@ export class TranscodeSession {
 
   constructor(
     readonly streamId: string,
-    private readonly lease: PortLease,
+    /** The ports the current run listens on; a handover may move to others. */
+    private lease: PortLease,
+    /** More ports for a successor run while the current one still listens (rejects when none are free). */
+    private readonly leasePorts: () => Promise<PortLease>,
     private readonly config: AppConfig,
     private readonly runner: ProcessRunner,
     private readonly listener: SessionListener,
@@ -142,9 +169,9 @@ export class TranscodeSession {
     return `[stream:${this.streamId}]`;
   }
 
-  /** The FFmpeg processes running now (one, or one per kind with the legacy profile). */
+  /** The FFmpeg processes running now (one, or one per kind with the legacy profile; more during a handover). */
   get pids(): number[] {
-    return this.instance?.state === 'exited' ? [] : (this.instance?.pids ?? []);
+    return [this.outgoing?.instance, this.instance].flatMap((instance) => (!instance || instance.state === 'exited' ? [] : instance.pids));
   }
 
   get restarts(): number {
@@ -277,6 +304,8 @@ export class TranscodeSession {
     }
     const queued = { reasons: [reason] };
     this.queued = queued;
+    // A run still starting is already out of date: it stops waiting, the change follows at once.
+    this.superseded?.abort();
     this.queue = this.queue
       .then(() => {
         this.queued = undefined;
@@ -291,7 +320,8 @@ export class TranscodeSession {
     if (this.closed) return;
     const next = this.planFor();
     if (this.instance && this.instance.state !== 'exited' && next && samePlan(next, this.plan)) return;
-    await this.stopInstance(reason);
+    const outgoing = next && !this.shuttingDown() ? await this.handOver(next) : undefined;
+    if (!outgoing) await this.stopInstance(reason);
     if (this.refeedVideo) {
       this.refeedVideo = false;
       this.closeFeed('video');
@@ -304,15 +334,56 @@ export class TranscodeSession {
       if (this.wanted.get(kind)?.producer !== feed.producer || feed.isClosed || feed instanceof RtpFeed) this.closeFeed(kind);
     }
     // Going down (a signal to the whole group takes the workers, so producers close): no new run.
-    if (!next || this.shuttingDown()) return;
-    for (const [kind, { producer, router }] of this.wanted) {
-      if (!this.feeds.has(kind) && !producer.closed) {
-        const feed = await this.openFeed(kind, producer, router);
-        this.feeds.set(kind, feed);
-        if (kind === 'video') this.videoRenditions = feed.outputs.map((o) => o.rendition);
-      }
+    if (!next || this.shuttingDown()) {
+      if (outgoing) await this.retire(outgoing);
+      return;
     }
-    await this.startInstance(this.planFor()!, reason);
+    try {
+      for (const [kind, { producer, router }] of this.wanted) {
+        if (!this.feeds.has(kind) && !producer.closed) {
+          const feed = await this.openFeed(kind, producer, router);
+          this.feeds.set(kind, feed);
+          if (kind === 'video') this.videoRenditions = feed.outputs.map((o) => o.rendition);
+        }
+      }
+    } catch (error) {
+      if (outgoing) await this.retire(outgoing);
+      throw error;
+    }
+    await this.startInstance(this.planFor()!, reason, outgoing);
+  }
+
+  /**
+   * Sets the running FFmpeg aside to play on while the next run starts. When both runs take RTP
+   * they cannot share ports: the next one gets ports (and feeds) of its own, or, when no ports are
+   * free, the running one is stopped first as before (undefined).
+   */
+  private async handOver(next: FfmpegPlan): Promise<Outgoing | undefined> {
+    const instance = this.instance;
+    if (!instance || instance.state !== 'listening') return undefined;
+    const outgoing: Outgoing = { instance, keyframes: this.keyframes, feeds: [] };
+    if (takesRtp(this.plan) && takesRtp(next)) {
+      const lease = await this.leasePorts().catch(() => undefined);
+      if (!lease || this.closed) {
+        lease?.release();
+        return undefined;
+      }
+      outgoing.lease = this.lease;
+      outgoing.feeds = [...this.feeds.values()];
+      this.feeds.clear();
+      this.lease = lease;
+    }
+    this.outgoing = outgoing;
+    return outgoing;
+  }
+
+  /** The outgoing run stops (its last units are handed on); then what it alone used is closed. */
+  private async retire(outgoing: Outgoing): Promise<void> {
+    outgoing.keyframes?.stop();
+    await outgoing.instance.stop();
+    for (const feed of outgoing.feeds) feed.close();
+    outgoing.lease?.release();
+    if (this.outgoing === outgoing) this.outgoing = undefined;
   }
 
   private isLive(kind: MediaKind): boolean {
@@ -470,24 +541,27 @@ export class TranscodeSession {
     feed.close();
   }
 
-  private async startInstance(plan: FfmpegPlan, reason: string): Promise<void> {
-    // The new run's timestamps start after everything already handed on (monotonic across runs).
-    plan = { ...plan, timelineOffsetSeconds: this.timelineEnd > 0 ? this.timelineEnd / CLOCK + 0.1 : 0 };
+  private async startInstance(plan: FfmpegPlan, reason: string, outgoing?: Outgoing): Promise<void> {
+    // The new run's timestamps start after everything already handed on (monotonic across runs),
+    // and, while an outgoing run plays on, after all it can still hand on.
+    const ahead = outgoing ? HANDOVER_MAX_MS / 1000 : 0;
+    plan = { ...plan, timelineOffsetSeconds: this.timelineEnd > 0 || outgoing ? this.timelineEnd / CLOCK + ahead + 0.1 : 0 };
     const live = KINDS.filter((kind) => plan[kind]?.source === 'rtp').map((kind) => this.feeds.get(kind)!);
+    const feeds = [...this.feeds.values()];
     await mkdir(this.workDir, { recursive: true });
-    for (const feed of this.feeds.values()) await feed.pause();
+    for (const feed of feeds) await feed.pause();
 
     const commands = buildFfmpegCommands(plan);
     const members = [];
     for (const command of commands) {
-      const feeds = live.filter((feed) => command.kinds.includes(feed.kind));
+      const commandFeeds = live.filter((feed) => command.kinds.includes(feed.kind));
       if (command.sdpPath) {
-        const streams = feeds.flatMap((f) =>
+        const streams = commandFeeds.flatMap((f) =>
           f.outputs.map((o) => ({ kind: f.kind, rtpPort: o.ports.rtp, rtcpPort: o.ports.rtcp, codec: o.codec })),
         );
         await writeFile(command.sdpPath, buildSdp(streams));
       }
-      members.push({ command, ports: feeds.flatMap((f) => f.outputs.flatMap((o) => [o.ports.rtp, o.ports.rtcp])) });
+      members.push({ command, ports: commandFeeds.flatMap((f) => f.outputs.flatMap((o) => [o.ports.rtp, o.ports.rtcp])) });
       this.logger.debug(`${this.prefix} ffmpeg ${command.args.join(' ')}`);
     }
     const run = ++this.runs;
@@ -496,15 +570,42 @@ export class TranscodeSession {
       c.outputs.map((o) => ({ rendition: o.rendition, kind: o.kind, source: plan[o.kind]!.source, maxBitrate: declared.get(o.rendition) })),
     );
     tracks.push(...this.absentLayers(tracks));
-    this.listener.onRunStarted(run, tracks, reason);
+    const announce = () => {
+      this.listener.onRunStarted(run, tracks, reason);
+      if (run > 1) this.listener.onRestart(reason);
+    };
+    // Without an outgoing run, the run is the stream's media from its first unit on.
+    if (!outgoing) announce();
     const video = live.find((feed) => feed.kind === 'video');
+    const superseded = new AbortController();
+    this.superseded = superseded;
+    if (this.queued) superseded.abort(); // a change came while this run was being prepared
+    const waits = AbortSignal.any([this.closing.signal, superseded.signal]);
     const keyframes = new KeyframeRequester(
       () => video?.requestKeyFrame(),
       this.config.hls.segmentSeconds * 1000,
       plan.video?.source === 'rtp' && plan.video.mode === 'copy',
     );
+    // With an outgoing run, units wait here until the handover: the first of the rendition that
+    // leads (video, or audio alone) ends it, or any one once video's first keyframe is given up on.
+    const held: Array<[string, MediaUnit]> = [];
+    let holding = !!outgoing;
+    const leading = tracks.find((t) => t.kind === 'video' && t.source !== 'absent')?.rendition ?? tracks[0]?.rendition;
+    let leaderGivenUp = false;
+    let onMedia = () => {};
+    const hasMedia = new Promise<void>((resolve) => (onMedia = resolve));
     const lastPts = new Map<string, number>();
     let jumps = 0;
+    const handOn = (rendition: string, unit: MediaUnit) => {
+      this.noteUnit(rendition, unit);
+      const last = lastPts.get(rendition);
+      lastPts.set(rendition, unit.pts);
+      if (last !== undefined && Math.abs(unit.pts - last) > JUMP_TICKS && jumps++ < 3) {
+        // FFmpeg re-timed the stream (an RTCP sender report moved it): a hole or an overlap.
+        this.logger.warn(`${this.prefix} run ${run}: ${rendition} timestamps jumped ${((unit.pts - last) / CLOCK).toFixed(3)} s`);
+      }
+      this.listener.onUnit(run, rendition, unit);
+    };
     const instance = new FfmpegRun(
       this.runner,
       this.config.ffmpeg.path,
@@ -512,18 +613,13 @@ export class TranscodeSession {
       this.config.hls.segmentSeconds,
       {
         onUnit: (rendition, unit) => {
-          this.noteUnit(rendition, unit);
-          const last = lastPts.get(rendition);
-          lastPts.set(rendition, unit.pts);
-          if (last !== undefined && Math.abs(unit.pts - last) > JUMP_TICKS && jumps++ < 3) {
-            // FFmpeg re-timed the stream (an RTCP sender report moved it): a hole or an overlap.
-            this.logger.warn(`${this.prefix} run ${run}: ${rendition} timestamps jumped ${((unit.pts - last) / CLOCK).toFixed(3)} s`);
-          }
-          this.listener.onUnit(run, rendition, unit);
+          if (!holding) return handOn(rendition, unit);
+          held.push([rendition, unit]);
+          if (rendition === leading || leaderGivenUp) onMedia();
         },
         onCut: () => {
           keyframes.onCut();
-          for (const feed of this.feeds.values()) feed.tick();
+          for (const feed of feeds) feed.tick();
         },
         onLoss: (missed, dropped) => this.listener.onFfmpegLoss(missed, dropped),
         onKeyframeNeeded: () => keyframes.askSoon(),
@@ -533,33 +629,54 @@ export class TranscodeSession {
     this.instance = instance;
     this.plan = plan;
     this.keyframes = keyframes;
-    this.logger.log(`${this.prefix} FFmpeg run ${run} (pid ${instance.pids.join(',')}, ${describePlan(plan)}): ${reason}`);
+    this.logger.log(
+      `${this.prefix} FFmpeg run ${run} (pid ${instance.pids.join(',')}, ${describePlan(plan)})${outgoing ? ', the last one plays on until it has media' : ''}: ${reason}`,
+    );
     void instance.exited.then((exit) => this.onExit(instance, exit.code, exit.signal, exit.requested));
     void instance.drained.then(() => this.listener.onRunEnded(run, reason));
-    if (run > 1) this.listener.onRestart(reason);
 
-    await instance.waitUntilListening();
-    if (video) {
-      // Video first; the other kinds once its first keyframe has gone out, so every stream of the
-      // run starts its clock together (see RtpFeed.waitForFirstKeyframe): A/V sync from the first frame.
-      const first = video.waitForFirstKeyframe?.(FIRST_KEYFRAME_WAIT_MS, this.closing.signal);
-      await video.resume();
-      keyframes.start();
-      // FFmpeg takes the media now: a WHIP answer may go out, so the publisher's first keyframe is not lost.
-      this.listener.onReceiving(
-        run,
-        live.map((feed) => feed.producer.id),
-      );
-      const started = Date.now();
-      if (first && !(await first) && !this.closed)
-        this.logger.warn(`${this.prefix} no video keyframe within ${Date.now() - started} ms: audio starts without it`);
+    let failed = false;
+    try {
+      await instance.waitUntilListening();
+      if (video) {
+        // Video first; the other kinds once its first keyframe has gone out, so every stream of the
+        // run starts its clock together (see RtpFeed.waitForFirstKeyframe): A/V sync from the first frame.
+        const first = video.waitForFirstKeyframe?.(FIRST_KEYFRAME_WAIT_MS, waits);
+        await video.resume();
+        keyframes.start();
+        // FFmpeg takes the media now: a WHIP answer may go out, so the publisher's first keyframe is not lost.
+        this.listener.onReceiving(
+          run,
+          live.map((feed) => feed.producer.id),
+        );
+        const started = Date.now();
+        if (first && !(await first) && !waits.aborted) {
+          this.logger.warn(`${this.prefix} no video keyframe within ${Date.now() - started} ms: audio starts without it`);
+          leaderGivenUp = true;
+          if (held.length > 0) onMedia();
+        }
+      }
+      for (const feed of live) if (feed !== video) await feed.resume();
+      if (!video)
+        this.listener.onReceiving(
+          run,
+          live.map((feed) => feed.producer.id),
+        );
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      if (outgoing) {
+        // The handover: when this run has media, at most HANDOVER_MAX_MS after it started, and at once
+        // when it failed or ended or the session closes.
+        if (!failed) await untilFirst([hasMedia, instance.exited], HANDOVER_MAX_MS - (Date.now() - instance.startedAt), waits);
+        await this.retire(outgoing);
+        announce();
+        for (const [rendition, unit] of held.splice(0)) handOn(rendition, unit);
+        holding = false;
+      }
+      if (this.superseded === superseded) this.superseded = undefined;
     }
-    for (const feed of live) if (feed !== video) await feed.resume();
-    if (!video)
-      this.listener.onReceiving(
-        run,
-        live.map((feed) => feed.producer.id),
-      );
   }
 
   private async stopInstance(reason: string): Promise<void> {
@@ -617,4 +734,29 @@ function describePlan(plan: FfmpegPlan): string {
   const video = plan.video ? (plan.video.source === 'rtp' ? `video ${plan.video.mode}` : 'video filler') : undefined;
   const audio = plan.audio ? (plan.audio.source === 'rtp' ? 'audio aac' : 'audio filler') : undefined;
   return [video, audio].filter(Boolean).join(' + ');
+}
+
+/** Whether a run of this plan listens on RTP ports (any kind from the publisher rather than filler). */
+function takesRtp(plan?: FfmpegPlan): boolean {
+  return plan?.video?.source === 'rtp' || plan?.audio?.source === 'rtp';
+}
+
+/** Resolves when the first of `events` does, after `timeoutMs`, or once `signal` aborts. */
+async function untilFirst(events: Array<Promise<unknown>>, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort = () => {};
+  try {
+    await Promise.race([
+      ...events,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, timeoutMs));
+        onAbort = resolve;
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  }
 }

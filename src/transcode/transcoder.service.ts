@@ -158,6 +158,7 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
       const session = new TranscodeSession(
         entry.streamId,
         lease,
+        () => this.ports.lease(),
         this.config,
         this.runner,
         this.listenerFor(entry.streamId),
