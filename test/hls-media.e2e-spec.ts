@@ -3,6 +3,7 @@ import { streamInfo, waitFor } from './support/app';
 import { TranscoderService } from '../src/transcode/transcoder.service';
 import { beepTimes, flashTimes, median, pairOffsets, SegmentCollector, startTime, theilSen } from './support/av-offset';
 import { readPlaylist } from './support/hls';
+import { PlaylistWatch } from './support/playlist-watch';
 import { longestStall, playerStalls, playerState, playWithHlsJs, waitForNewSegments, waitUntilPlaying } from './support/publisher';
 
 jest.setTimeout(240_000);
@@ -129,11 +130,12 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     expect((await playerState(viewer)).fatalErrors).toEqual([]);
   });
 
-  it('(g) mic and camera paused for 5 s and resumed: the viewer keeps playing without a reload', async () => {
+  it('(g) mic and camera paused for 5 s and resumed: the viewer keeps playing without a reload, the stream loses no time', async () => {
     const { page, peerId } = await fx.goLive({ video: 'camera', audio: 'mic' });
     const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
     await waitUntilPlaying(viewer, 2);
     const video = `${peerId}-video.m3u8`;
+    const watch = new PlaylistWatch(fx.app.url, [video]);
 
     await page.evaluate(() => {
       (window as any).harness.pause('audio');
@@ -142,12 +144,25 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     // The scenario itself: a pause of 5 s (filler plays meanwhile).
     await new Promise((resolve) => setTimeout(resolve, 5000));
     const atResume = await playerState(viewer);
+    const resumedAt = Date.now();
+    const before = watch.segments(video).at(-1)!;
     await page.evaluate(() => {
       (window as any).harness.resume('audio');
       (window as any).harness.resume('video');
     });
     // Back to the publisher's media: the stream has moved on by several segments, and so has the viewer.
     await waitForNewSegments(fx.app.hlsDir, video, 6, 60_000);
+    await watch.stop();
+    // Media time listed since the last segment before the resume against the wall clock over the same
+    // span: the new run's start (FFmpeg, the first keyframe) must not open a hole in the stream. Every
+    // second lost is a second of every viewer's buffer gone (make before break; see TranscodeSession).
+    const after = watch.segments(video).filter((s) => s.seq > before.seq);
+    const listedSeconds = after.reduce((sum, s) => sum + s.duration, 0);
+    const wallSeconds = (after.at(-1)!.firstSeenAt - before.firstSeenAt) / 1000;
+    console.log(
+      `(g) across the resume: ${listedSeconds.toFixed(2)} s of media listed in ${wallSeconds.toFixed(2)} s (${after.length} segments from ${((before.firstSeenAt - resumedAt) / 1000).toFixed(1)} s)`,
+    );
+    expect(wallSeconds - listedSeconds).toBeLessThanOrEqual(1);
     await waitFor('the viewer 5 s further', async () => (await playerState(viewer)).currentTime > atResume.currentTime + 5, 60_000, 200);
     // What the viewer saw, sampled in its page: it never stood still for long, and it never reloaded.
     const state = await playerState(viewer);
