@@ -87,6 +87,11 @@ export class FfmpegRun {
     return 'listening';
   }
 
+  /** Whether any of its processes binds RTP ports (a run of filler alone binds none). */
+  get bindsPorts(): boolean {
+    return this.members.some((m) => m.ports.length > 0);
+  }
+
   get pids(): number[] {
     return this.members.map((m) => m.process.pid).filter((pid): pid is number => pid !== undefined);
   }

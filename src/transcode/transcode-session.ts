@@ -362,7 +362,8 @@ export class TranscodeSession {
     const instance = this.instance;
     if (!instance || instance.state !== 'listening') return undefined;
     const outgoing: Outgoing = { instance, keyframes: this.keyframes, feeds: [] };
-    if (takesRtp(this.plan) && takesRtp(next)) {
+    // The running plan may be cleared (a layer to add forces a new run): ask the run itself.
+    if (instance.bindsPorts && takesRtp(next)) {
       const lease = await this.leasePorts().catch(() => undefined);
       if (!lease || this.closed) {
         lease?.release();
@@ -544,7 +545,7 @@ export class TranscodeSession {
   private async startInstance(plan: FfmpegPlan, reason: string, outgoing?: Outgoing): Promise<void> {
     // The new run's timestamps start after everything already handed on (monotonic across runs),
     // and, while an outgoing run plays on, after all it can still hand on.
-    const ahead = outgoing ? HANDOVER_MAX_MS / 1000 : 0;
+    const ahead = outgoing ? (HANDOVER_MAX_MS + 1000) / 1000 : 0;
     plan = { ...plan, timelineOffsetSeconds: this.timelineEnd > 0 || outgoing ? this.timelineEnd / CLOCK + ahead + 0.1 : 0 };
     const live = KINDS.filter((kind) => plan[kind]?.source === 'rtp').map((kind) => this.feeds.get(kind)!);
     const feeds = [...this.feeds.values()];
