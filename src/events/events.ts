@@ -81,6 +81,11 @@ export interface BusEvents {
   /** An FFmpeg run began: what each rendition carries. Units of earlier runs are complete. */
   'transcode.run-started': { streamId: string; run: number; tracks: RunTrack[]; reason: string };
   /**
+   * A run is starting while the current one plays on (make before break): `run-started` with these
+   * tracks follows once it has media, within `withinMs`, or never if it fails first.
+   */
+  'transcode.run-preparing': { streamId: string; run: number; tracks: RunTrack[]; withinMs: number };
+  /**
    * FFmpeg of this run listens and its feeds are resumed: from now on, media of these producers
    * reaches it. (What arrives before is dropped: a publisher that never answers keyframe requests,
    * like OBS, would lose its first keyframe interval.)

@@ -147,6 +147,11 @@ export class PackagingService implements OnModuleInit, OnApplicationShutdown {
     this.entries.get(streamId)?.packager.onRunStarted(run, tracks);
   }
 
+  @OnBusEvent('transcode.run-preparing')
+  onRunPreparing({ streamId, tracks, withinMs }: BusEvents['transcode.run-preparing']): void {
+    this.entries.get(streamId)?.packager.onRunPreparing(tracks, withinMs);
+  }
+
   @OnBusEvent('transcode.unit')
   onUnit({ streamId, run, rendition, unit }: BusEvents['transcode.unit']): void {
     this.entries.get(streamId)?.packager.onUnit(run, rendition, unit);

@@ -125,6 +125,73 @@ describe('StreamPackager', () => {
     expect(playlist('s1-audio.m3u8')).toContain('#EXT-X-MEDIA-SEQUENCE:1\n');
   });
 
+  describe('a master of simulcast layers (written once)', () => {
+    /** Layers as a browser ramps them up: r0 first; `video` (the top) is declared but absent. */
+    const LOW_ONLY: RunTrack[] = [
+      { rendition: 'video.r0', kind: 'video', source: 'rtp' },
+      { rendition: 'video', kind: 'video', source: 'absent' },
+      { rendition: 'audio', kind: 'audio', source: 'rtp' },
+    ];
+    const BOTH: RunTrack[] = [
+      { rendition: 'video', kind: 'video', source: 'rtp' },
+      { rendition: 'video.r0', kind: 'video', source: 'rtp' },
+      { rendition: 'audio', kind: 'audio', source: 'rtp' },
+    ];
+    let now = 1_000_000;
+    beforeEach(() => {
+      now = 1_000_000;
+      jest.spyOn(Date, 'now').mockImplementation(() => now);
+    });
+    afterEach(() => jest.restoreAllMocks());
+    /**
+     * A run's units from `start` (its segments numbered as one cutter numbers them), handed on in
+     * slices up to a time: every video unit to each of the tracks' flowing video renditions.
+     */
+    const runOf = (run: number, tracks: RunTrack[], start: number) => {
+      const videos = tracks.filter((t) => t.kind === 'video' && t.source === 'rtp').map((t) => t.rendition);
+      const units = runUnits(8, start);
+      return async (until: number) => {
+        while (units.length > 0 && units[0].unit.pts < until * CLOCK) {
+          const { rendition, unit } = units.shift()!;
+          for (const name of rendition === 'video' ? videos : [rendition]) packager.onUnit(run, name, unit);
+        }
+        await packager.settled();
+      };
+    };
+    const master = () => readdirSync(dir).includes('s1.m3u8') && playlist('s1.m3u8');
+
+    it('waits while a run that brings a layer is prepared, then names every layer', async () => {
+      packager.onRunStarted(1, LOW_ONLY);
+      const run1 = runOf(1, LOW_ONLY, 10);
+      await run1(13);
+      expect(master()).toBe(false); // waiting for the other layer
+      now += 3000;
+      packager.onRunPreparing(BOTH, 6000); // the layer flows; its run starts while run 1 plays on
+      now += 3000; // past the 4 s after the first video segment
+      await run1(15);
+      expect(master()).toBe(false);
+      now += 2000;
+      packager.onRunStarted(2, BOTH);
+      await runOf(2, BOTH, 21)(23.5);
+      expect(master()).toMatch(/s1-video\.m3u8\n[^]*s1-video\.r0\.m3u8\n/);
+      expect(events.live).toBe(1);
+    });
+
+    it('a prepared run that never starts holds the master no longer than it said', async () => {
+      packager.onRunStarted(1, LOW_ONLY);
+      const run1 = runOf(1, LOW_ONLY, 10);
+      await run1(13);
+      packager.onRunPreparing(BOTH, 6000);
+      now += 5000;
+      await run1(15);
+      expect(master()).toBe(false);
+      now += 1500;
+      await run1(17);
+      expect(master()).toContain('s1-video.r0.m3u8');
+      expect(master()).not.toContain('s1-video.m3u8');
+    });
+  });
+
   it('slides the window, and deletes a segment one window after it left the playlist', async () => {
     play(1, 14, 10);
     await packager.settled();

@@ -82,7 +82,9 @@ const BANDWIDTH_HEADROOM = 1.15;
 /**
  * With several video renditions (simulcast layers) the master is written once, so it waits this
  * long after the first video segment for the other layers (a browser starts its top layer only
- * once its bandwidth estimate allows); a layer that has not flowed by then is not announced.
+ * once its bandwidth estimate allows), and as long after a run that brings a layer has started,
+ * for that layer's first segment; a layer that has not flowed by then is not announced. While such
+ * a run is being prepared (the current one plays on until it has media) the wait goes on too.
  */
 const LAYERS_WAIT_MS = 4000;
 
@@ -120,7 +122,9 @@ export class StreamPackager {
   /** Duration and discontinuity count of each recent segment number, from whichever rendition had it first. */
   private readonly numbered = new Map<number, { duration: number; cc: number }>();
   private declaredBandwidth = 0;
-  private firstVideoSegmentAt?: number;
+  /** Until when a master of several video renditions waits for those without a segment yet. */
+  private layersDeadline?: number;
+  private sawVideoSegment = false;
   private masterKey = '';
   private isLive = false;
   private masterInput?: MasterPlaylistInput;
@@ -181,6 +185,25 @@ export class StreamPackager {
     this.wanted = tracks;
     this.keyframes.reset();
     this.ll?.onRunStarted(run, tracks);
+    if (this.bringsLayers(tracks)) this.waitForLayersUntil(Date.now() + LAYERS_WAIT_MS);
+  }
+
+  /**
+   * A run is starting while the current one plays on; it is announced (onRunStarted) within
+   * `withinMs` or never. A master still waiting for its layers waits for this run's.
+   */
+  onRunPreparing(tracks: RunTrack[], withinMs: number): void {
+    if (this.bringsLayers(tracks)) this.waitForLayersUntil(Date.now() + withinMs);
+  }
+
+  /** Whether, before the master is written, these tracks carry a video rendition that has no segment yet. */
+  private bringsLayers(tracks: RunTrack[]): boolean {
+    if (this.isLive) return false;
+    return tracks.some((t) => t.kind === 'video' && t.source === 'rtp' && !this.renditions.get(t.rendition)?.playlist?.segmentCount);
+  }
+
+  private waitForLayersUntil(deadline: number): void {
+    this.layersDeadline = Math.max(this.layersDeadline ?? 0, deadline);
   }
 
   onUnit(run: number, rendition: string, unit: MediaUnit): void {
@@ -499,10 +522,13 @@ export class StreamPackager {
     if (audioTrack && !segments(audioTrack)) return;
     const flowing = videoTracks.filter((t) => segments(t) > 0);
     if (videoTracks.length > 0 && flowing.length === 0) return;
-    this.firstVideoSegmentAt ??= flowing.length > 0 ? Date.now() : undefined;
+    if (flowing.length > 0 && !this.sawVideoSegment) {
+      this.sawVideoSegment = true;
+      this.waitForLayersUntil(Date.now() + LAYERS_WAIT_MS);
+    }
     const layered = videoTracks.length > 1;
     if (layered && this.isLive) return;
-    if (layered && flowing.length < videoTracks.length && Date.now() - (this.firstVideoSegmentAt ?? 0) < LAYERS_WAIT_MS) return;
+    if (layered && flowing.length < videoTracks.length && Date.now() < (this.layersDeadline ?? 0)) return;
     const variants = flowing.map((t) => ({ track: t, rendition: this.renditions.get(t.rendition)! }));
     if (variants.some((v) => !v.rendition.video)) return; // the codec string comes from the SPS
     const audio = audioTrack && this.renditions.get(audioTrack.rendition);

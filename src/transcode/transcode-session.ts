@@ -37,6 +37,8 @@ export interface TrackInfo {
 /** What a session reports to its owner; the owner turns it into bus events. */
 export interface SessionListener {
   onRunStarted(run: number, tracks: RunTrack[], reason: string): void;
+  /** A run starts while the running one plays on; onRunStarted follows within `withinMs` or never. */
+  onRunPreparing(run: number, tracks: RunTrack[], withinMs: number): void;
   onUnit(run: number, rendition: string, unit: MediaUnit): void;
   onRunEnded(run: number, reason: string): void;
   onRestart(reason: string): void;
@@ -575,8 +577,10 @@ export class TranscodeSession {
       this.listener.onRunStarted(run, tracks, reason);
       if (run > 1) this.listener.onRestart(reason);
     };
-    // Without an outgoing run, the run is the stream's media from its first unit on.
+    // Without an outgoing run, the run is the stream's media from its first unit on. With one, it is
+    // announced at the handover; what it will carry is said now (a master waiting for layers waits on).
     if (!outgoing) announce();
+    else this.listener.onRunPreparing(run, tracks, HANDOVER_MAX_MS);
     const video = live.find((feed) => feed.kind === 'video');
     const superseded = new AbortController();
     this.superseded = superseded;

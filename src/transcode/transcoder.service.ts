@@ -193,6 +193,8 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
     return {
       onRunStarted: (run: number, tracks: BusEvents['transcode.run-started']['tracks'], reason: string) =>
         this.bus.emit('transcode.run-started', { streamId, run, tracks, reason }),
+      onRunPreparing: (run: number, tracks: BusEvents['transcode.run-preparing']['tracks'], withinMs: number) =>
+        this.bus.emit('transcode.run-preparing', { streamId, run, tracks, withinMs }),
       onUnit: (run: number, rendition: string, unit: BusEvents['transcode.unit']['unit']) =>
         this.bus.emit('transcode.unit', { streamId, run, rendition, unit }),
       onRunEnded: (run: number, reason: string) => this.bus.emit('transcode.run-ended', { streamId, run, reason }),
