@@ -71,7 +71,12 @@ describe('simulcast: every layer the original front end sends is its own copied 
         },
         30_000,
         200,
-      );
+      ).catch(async (e) => {
+        for (const r of ['', '-video', '-video.r1', '-video.r0', '-audio'])
+          console.log(r, (await readPlaylist(fx.app.hlsDir, `${peerId}${r}.m3u8`))?.text);
+        console.log(JSON.stringify(await viewer.evaluate(() => (window as any).player.state())).slice(0, 3000));
+        throw e;
+      });
     }
 
     // Smooth switches (hls.js nextLevel: at the next segment, no flush): down and up, no stall over 100 ms.

@@ -147,13 +147,15 @@ describe('StreamPackager', () => {
      * A run's units from `start` (its segments numbered as one cutter numbers them), handed on in
      * slices up to a time: every video unit to each of the tracks' flowing video renditions.
      */
-    const runOf = (run: number, tracks: RunTrack[], start: number) => {
+    const runOf = (run: number, tracks: RunTrack[], start: number, late?: { rendition: string; from: number }) => {
       const videos = tracks.filter((t) => t.kind === 'video' && t.source === 'rtp').map((t) => t.rendition);
       const units = runUnits(8, start);
       return async (until: number) => {
         while (units.length > 0 && units[0].unit.pts < until * CLOCK) {
           const { rendition, unit } = units.shift()!;
-          for (const name of rendition === 'video' ? videos : [rendition]) packager.onUnit(run, name, unit);
+          for (const name of rendition === 'video' ? videos : [rendition]) {
+            if (name !== late?.rendition || unit.pts >= late.from * CLOCK) packager.onUnit(run, name, unit);
+          }
         }
         await packager.settled();
       };
@@ -175,6 +177,22 @@ describe('StreamPackager', () => {
       await runOf(2, BOTH, 21)(23.5);
       expect(master()).toMatch(/s1-video\.m3u8\n[^]*s1-video\.r0\.m3u8\n/);
       expect(events.live).toBe(1);
+    });
+
+    it("starts every playlist where all layers have media when one layer's first keyframe came late", async () => {
+      packager.onRunStarted(1, LOW_ONLY);
+      await runOf(1, LOW_ONLY, 10)(13);
+      packager.onRunPreparing(BOTH, 6000);
+      now += 3000;
+      packager.onRunStarted(2, BOTH);
+      await runOf(2, BOTH, 21, { rendition: 'video.r0', from: 23 })(26.5); // r0 misses its first two segments
+      const lists = ['s1-video.m3u8', 's1-video.r0.m3u8', 's1-audio.m3u8'].map(playlist);
+      expect(lists[1]).not.toContain('#EXT-X-GAP');
+      const sequences = lists.map((text) => /#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)![1]);
+      expect(new Set(sequences).size).toBe(1);
+      const firstNumbers = lists.map((text) => Number(/_(\d+)\.ts\n/.exec(text)![1]));
+      expect(firstNumbers).toEqual(Array(3).fill(Number(sequences[0])));
+      expect(master()).toMatch(/s1-video\.m3u8\n[^]*s1-video\.r0\.m3u8\n/);
     });
 
     it('a prepared run that never starts holds the master no longer than it said', async () => {

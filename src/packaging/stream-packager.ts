@@ -553,6 +553,14 @@ export class StreamPackager {
     const named = renditionsOf(input);
     const renamed = this.isLive && named.join(',') !== renditionsOf(this.masterInput!).join(',');
     if (renamed && named.some((name) => (this.renditions.get(name)?.playlist?.lastNumber ?? -1) < this.runBase)) return;
+    // The first master: where a rendition it names starts with gaps (a layer whose first keyframe came
+    // a segment after the others'), every playlist starts where all of them have media. A player
+    // starts near the front; hls.js, finding a gap in the rendition a viewer picked, leaves it.
+    let from: number | undefined;
+    if (!this.isLive) {
+      from = this.firstCommonMedia(named);
+      if (from === undefined) return;
+    }
     const peak = input.video.reduce((max, v) => Math.max(max, v.bandwidth), 0) + audioPeak;
     const key = JSON.stringify(input.video.map((v) => [v.rendition, v.codec, v.width, v.height])) + `|${!!audio}`;
     if (this.isLive && key === this.masterKey && peak <= this.declaredBandwidth) return;
@@ -560,7 +568,8 @@ export class StreamPackager {
     this.declaredBandwidth = Math.max(this.declaredBandwidth, Math.ceil(peak));
     if (!layered && input.video[0]) input.video[0].bandwidth = this.declaredBandwidth - audioPeak;
     this.masterKey = key;
-    if (renamed) await this.dropEarlierRuns();
+    if (renamed) await this.dropBefore(this.runBase);
+    else if (from !== undefined && this.gapsBefore(named, from)) await this.dropBefore(from);
     await this.store.writePlaylist(masterPlaylistName(this.streamId), renderMasterPlaylist(input));
     this.masterInput = input;
     if (!this.isLive) {
@@ -570,20 +579,35 @@ export class StreamPackager {
   }
 
   /**
-   * The master is about to name other renditions (audio joined a video-only stream, or left it): the
-   * segments of earlier runs leave every playlist, classic and Low-Latency. A player that starts in
-   * them finds no media for a rendition the new master promises (hls.js then waits for audio that
-   * never comes, and never plays); they stay fetchable for players already in them.
+   * Segments numbered below `number` leave every playlist, classic and Low-Latency; they stay
+   * fetchable for players already in them. Used when the master is about to name other renditions
+   * (audio joined a video-only stream, or left it: a player starting in the earlier runs' segments
+   * finds no media for a rendition the new master promises, and hls.js waits for it forever), and
+   * when the first master's renditions start with gaps.
    */
-  private async dropEarlierRuns(): Promise<void> {
+  private async dropBefore(number: number): Promise<void> {
     for (const rendition of this.renditions.values()) {
       const playlist = rendition.playlist;
-      const dropped = playlist?.dropBefore(this.runBase) ?? [];
+      const dropped = playlist?.dropBefore(number) ?? [];
       if (!playlist || dropped.length === 0) continue;
       await this.store.writePlaylist(mediaPlaylistName(this.streamId, rendition.name), playlist.render());
       await this.expire(rendition, dropped);
     }
-    this.ll?.dropBefore(this.runBase);
+    this.ll?.dropBefore(number);
+  }
+
+  /** The first number, at or after the start of every one of these playlists, at which each has media. */
+  private firstCommonMedia(names: string[]): number | undefined {
+    const windows = names.map((name) => this.renditions.get(name)?.playlist?.segments ?? []);
+    if (windows.some((w) => w.length === 0)) return undefined;
+    const start = Math.max(...windows.map((w) => w[0].number));
+    const candidates = windows[0].filter((s) => s.number >= start && !s.gap).map((s) => s.number);
+    return candidates.find((n) => windows.every((w) => w.some((s) => s.number === n && !s.gap)));
+  }
+
+  /** Whether any of these playlists lists a gap before `number`. */
+  private gapsBefore(names: string[], number: number): boolean {
+    return names.some((name) => this.renditions.get(name)?.playlist?.segments.some((s) => s.number < number && s.gap));
   }
 
   /** Segments that slid out of the window stay one more window (players may still fetch them). */

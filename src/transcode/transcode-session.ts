@@ -88,8 +88,19 @@ const FIRST_KEYFRAME_WAIT_MS = 5_000;
 const ACTIVITY_POLL_MS = 100;
 /** How long a simulcast producer's layers may take to start sending after produce(). */
 const LAYER_START_WAIT_MS = 2_000;
+/**
+ * Once one layer sends, how long the first run waits for the others: a browser starts the layers its
+ * bandwidth estimate allows within milliseconds of each other (measured: Chromium's three in the same
+ * stats poll, or the first alone), and one that is not sending by then comes with a restart.
+ */
+const LAYER_JOIN_MS = 500;
 /** A new simulcast layer restarts FFmpeg at most this often (a flapping top layer must not). */
 const LAYER_RESTART_MIN_MS = 10_000;
+/**
+ * For this long after a simulcast producer's first run, a layer that starts is added at once: a
+ * browser ramps its layers up in its first seconds, before the master (written once) names them.
+ */
+const LAYER_SETTLE_MS = 10_000;
 /**
  * How long a run being replaced plays on at most while its successor starts (FFmpeg listening, the
  * first keyframe: normally well under a second). Bounds the overlap of two runs, and so how far ahead
@@ -127,6 +138,10 @@ export class TranscodeSession {
   /** Simulcast: the encodings the current video feed carries, and when a restart last added one. */
   private layersFed: number[] = [];
   private layersChangedAt = 0;
+  /** Until when layers that start are added at once (see LAYER_SETTLE_MS), for which producer. */
+  private layersSettling?: { producer: Producer; until: number };
+  /** A layered feed's layers are being chosen (layersFed is about to change). */
+  private choosingLayers = false;
   /** The video feed is to be opened again (with other layers) at the next run. */
   private refeedVideo = false;
   private instance?: FfmpegRun;
@@ -480,7 +495,9 @@ export class TranscodeSession {
   /** Simulcast H264 that is copied gets each flowing layer as its own rendition; anything else one stream. */
   private async openFeed(kind: MediaKind, producer: Producer, router: Router): Promise<Feed> {
     if (kind !== 'video' || !this.isLayered(producer)) return RtpFeed.open(router, producer, this.lease[kind], this.prefix);
-    const layers = await this.layersToFeed(producer);
+    this.choosingLayers = true;
+    const layers = await this.layersToFeed(producer).finally(() => (this.choosingLayers = false));
+    if (this.layersSettling?.producer !== producer) this.layersSettling = { producer, until: Date.now() + LAYER_SETTLE_MS };
     this.layersFed = layers.map((l) => l.encodingIndex);
     this.logger.log(`${this.prefix} simulcast: copying ${layers.map((l) => `encoding ${l.encodingIndex} as ${l.rendition}`).join(', ')}`);
     return LayeredRtpFeed.open(router, producer, layers, (i) => this.lease.videoLayer(i));
@@ -495,11 +512,16 @@ export class TranscodeSession {
     const activity = this.activityOf(producer);
     const encodings = producer.rtpParameters.encodings ?? [];
     let flowing: number[] = [];
-    // Just after produce() the layers may not have sent yet: give them a moment (bounded).
-    for (let waited = 0; waited <= LAYER_START_WAIT_MS; waited += ACTIVITY_POLL_MS) {
+    // Just after produce() the layers may not have sent yet: give them a moment (bounded), and once
+    // one sends, the others a shorter one.
+    const started = Date.now();
+    let firstAt: number | undefined;
+    while (!producer.closed) {
       activity.update(await producer.getStats().catch(() => []), Date.now());
       flowing = activity.flowing(Date.now(), SILENCE_MS);
-      if (flowing.length > 0 || producer.closed) break;
+      if (flowing.length > 0) firstAt ??= Date.now();
+      if (flowing.length >= Math.min(encodings.length, this.maxLayers(producer))) break;
+      if (firstAt !== undefined ? Date.now() - firstAt >= LAYER_JOIN_MS : Date.now() - started >= LAYER_START_WAIT_MS) break;
       await new Promise((resolve) => setTimeout(resolve, ACTIVITY_POLL_MS));
     }
     if (flowing.length === 0) flowing = [encodings.length - 1];
@@ -529,8 +551,12 @@ export class TranscodeSession {
   /** A layer that started flowing after the run began is added by a new run (not more than one per interval). */
   private checkLayers(activity: ProducerActivity, now: number): void {
     const added = activity.flowing(now, SILENCE_MS).filter((i) => !this.layersFed.includes(i));
-    const room = this.layersFed.length < this.maxLayers(this.wanted.get('video')!.producer);
-    if (added.length === 0 || !room || now - this.layersChangedAt < LAYER_RESTART_MIN_MS) return;
+    const producer = this.wanted.get('video')!.producer;
+    const room = this.layersFed.length < this.maxLayers(producer);
+    const settling = this.layersSettling?.producer === producer && now < this.layersSettling.until;
+    // A refeed already asked for, or layers being chosen now, will see this layer too.
+    if (this.refeedVideo || this.choosingLayers) return;
+    if (added.length === 0 || !room || (!settling && now - this.layersChangedAt < LAYER_RESTART_MIN_MS)) return;
     this.layersChangedAt = now;
     this.plan = undefined; // the plan alone does not show which layers the feed carries
     this.refeedVideo = true;
