@@ -97,6 +97,9 @@ export class RtpFeed implements Feed {
         timer = setTimeout(() => resolve(false), timeoutMs);
         // Closing the consumer (the feed, the producer) or the session ends the wait too.
         onAbort = () => resolve(false);
+        // A signal aborted already never fires again: a change that came while this run was being
+        // prepared must end the wait too (it waited the whole 5 s for a paused producer's keyframe).
+        if (abort.aborted) resolve(false);
         abort.addEventListener('abort', onAbort);
         this.consumer.observer.once('close', onAbort);
       });

@@ -64,6 +64,8 @@ interface Wanted {
  */
 interface Outgoing {
   instance: FfmpegRun;
+  /** What it was started with. */
+  plan?: FfmpegPlan;
   keyframes?: KeyframeRequester;
   /** Its feeds, when the successor got feeds of its own (on other ports). */
   feeds: Feed[];
@@ -142,6 +144,8 @@ export class TranscodeSession {
   private layersSettling?: { producer: Producer; until: number };
   /** A layered feed's layers are being chosen (layersFed is about to change). */
   private choosingLayers = false;
+  /** The plan the running FFmpeg was started with (`plan` is cleared to force a new run). */
+  private runPlan?: FfmpegPlan;
   /** The video feed is to be opened again (with other layers) at the next run. */
   private refeedVideo = false;
   private instance?: FfmpegRun;
@@ -378,7 +382,7 @@ export class TranscodeSession {
   private async handOver(next: FfmpegPlan): Promise<Outgoing | undefined> {
     const instance = this.instance;
     if (!instance || instance.state !== 'listening') return undefined;
-    const outgoing: Outgoing = { instance, keyframes: this.keyframes, feeds: [] };
+    const outgoing: Outgoing = { instance, plan: this.runPlan, keyframes: this.keyframes, feeds: [] };
     // The running plan may be cleared (a layer to add forces a new run): ask the run itself.
     if (instance.bindsPorts && takesRtp(next)) {
       const lease = await this.leasePorts().catch(() => undefined);
@@ -393,6 +397,16 @@ export class TranscodeSession {
     }
     this.outgoing = outgoing;
     return outgoing;
+  }
+
+  /**
+   * Whether a run being replaced still hands media on: one of its kinds is filler, or RTP that still
+   * comes. Not when every producer it takes was paused, went silent or closed (a dropped publisher).
+   */
+  private handsOnMedia(outgoing: Outgoing): boolean {
+    const plan = outgoing.plan;
+    if (!plan) return true;
+    return KINDS.some((kind) => plan[kind] && (plan[kind].source !== 'rtp' || this.isLive(kind)));
   }
 
   /** The outgoing run stops (its last units are handed on); then what it alone used is closed. */
@@ -624,7 +638,8 @@ export class TranscodeSession {
     const leading = tracks.find((t) => t.kind === 'video' && t.source !== 'absent')?.rendition ?? tracks[0]?.rendition;
     let leaderGivenUp = false;
     let onMedia = () => {};
-    const hasMedia = new Promise<void>((resolve) => (onMedia = resolve));
+    let hasMediaYet = false;
+    const hasMedia = new Promise<void>((resolve) => (onMedia = resolve)).then(() => (hasMediaYet = true));
     const lastPts = new Map<string, number>();
     let jumps = 0;
     const handOn = (rendition: string, unit: MediaUnit) => {
@@ -659,12 +674,25 @@ export class TranscodeSession {
     );
     this.instance = instance;
     this.plan = plan;
+    this.runPlan = plan;
     this.keyframes = keyframes;
     this.logger.log(
       `${this.prefix} FFmpeg run ${run} (pid ${instance.pids.join(',')}, ${describePlan(plan)})${outgoing ? ', the last one plays on until it has media' : ''}: ${reason}`,
     );
     void instance.exited.then((exit) => this.onExit(instance, exit.code, exit.signal, exit.requested));
     void instance.drained.then(() => this.listener.onRunEnded(run, reason));
+
+    // An outgoing run that gets no RTP any more (every producer it takes paused, silent or gone) has
+    // nothing more to play: it stops now, while this run starts, so its last units are listed at once
+    // rather than after this run's start-up; this run's units follow as they come.
+    const handover =
+      outgoing && !this.handsOnMedia(outgoing)
+        ? this.retire(outgoing).then(() => {
+            announce();
+            for (const [rendition, unit] of held.splice(0)) handOn(rendition, unit);
+            holding = false;
+          })
+        : undefined;
 
     let failed = false;
     try {
@@ -697,7 +725,8 @@ export class TranscodeSession {
       failed = true;
       throw error;
     } finally {
-      if (outgoing) {
+      if (handover) await handover;
+      else if (outgoing) {
         // The handover: when this run has media, at most HANDOVER_MAX_MS after it started, and at once
         // when it failed or ended or the session closes.
         if (!failed) await untilFirst([hasMedia, instance.exited], HANDOVER_MAX_MS - (Date.now() - instance.startedAt), waits);
@@ -705,6 +734,10 @@ export class TranscodeSession {
         announce();
         for (const [rendition, unit] of held.splice(0)) handOn(rendition, unit);
         holding = false;
+      }
+      if (outgoing) {
+        const how = handover ? 'the last one stopped at once' : hasMediaYet ? 'it had media' : 'without media';
+        this.logger.log(`${this.prefix} run ${run} took over after ${Date.now() - instance.startedAt} ms (${how})`);
       }
       if (this.superseded === superseded) this.superseded = undefined;
     }
