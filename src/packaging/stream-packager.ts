@@ -199,7 +199,12 @@ export class StreamPackager {
   /** Whether, before the master is written, these tracks carry a video rendition that has no segment yet. */
   private bringsLayers(tracks: RunTrack[]): boolean {
     if (this.isLive) return false;
-    return tracks.some((t) => t.kind === 'video' && t.source === 'rtp' && !this.renditions.get(t.rendition)?.playlist?.segmentCount);
+    return tracks.some((t) => t.kind === 'video' && t.source === 'rtp' && !this.segmentsOf(t.rendition));
+  }
+
+  /** Segments a rendition has had listed (0 before its first). */
+  private segmentsOf(rendition: string): number {
+    return this.renditions.get(rendition)?.playlist?.segmentCount ?? 0;
   }
 
   private waitForLayersUntil(deadline: number): void {
@@ -516,7 +521,7 @@ export class StreamPackager {
    * several (simulcast layers) it is written once, so it never changes under a playing viewer.
    */
   private async writeMasterIfDue(): Promise<void> {
-    const segments = (track: RunTrack) => this.renditions.get(track.rendition)?.playlist?.segmentCount ?? 0;
+    const segments = (track: RunTrack) => this.segmentsOf(track.rendition);
     const videoTracks = this.wanted.filter((t) => t.kind === 'video');
     const audioTrack = this.wanted.find((t) => t.kind === 'audio');
     if (audioTrack && !segments(audioTrack)) return;

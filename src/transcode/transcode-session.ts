@@ -685,14 +685,13 @@ export class TranscodeSession {
     // An outgoing run that gets no RTP any more (every producer it takes paused, silent or gone) has
     // nothing more to play: it stops now, while this run starts, so its last units are listed at once
     // rather than after this run's start-up; this run's units follow as they come.
-    const handover =
-      outgoing && !this.handsOnMedia(outgoing)
-        ? this.retire(outgoing).then(() => {
-            announce();
-            for (const [rendition, unit] of held.splice(0)) handOn(rendition, unit);
-            holding = false;
-          })
-        : undefined;
+    const takeOver = async (from: Outgoing) => {
+      await this.retire(from);
+      announce();
+      for (const [rendition, unit] of held.splice(0)) handOn(rendition, unit);
+      holding = false;
+    };
+    const handover = outgoing && !this.handsOnMedia(outgoing) ? takeOver(outgoing) : undefined;
 
     let failed = false;
     try {
@@ -730,10 +729,7 @@ export class TranscodeSession {
         // The handover: when this run has media, at most HANDOVER_MAX_MS after it started, and at once
         // when it failed or ended or the session closes.
         if (!failed) await untilFirst([hasMedia, instance.exited], HANDOVER_MAX_MS - (Date.now() - instance.startedAt), waits);
-        await this.retire(outgoing);
-        announce();
-        for (const [rendition, unit] of held.splice(0)) handOn(rendition, unit);
-        holding = false;
+        await takeOver(outgoing);
       }
       if (outgoing) {
         const how = handover ? 'the last one stopped at once' : hasMediaYet ? 'it had media' : 'without media';
