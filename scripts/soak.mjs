@@ -507,7 +507,9 @@ const rssSamples = [];
 function sampleRss() {
   const node = proc.readRss(server.pid)?.rssMiB;
   const workers = Object.fromEntries(workerPids().map((pid) => [pid, proc.readRss(pid)?.rssMiB]));
-  rssSamples.push({ at: Date.now(), node, workers });
+  // With the load of the moment: RSS follows the number of live streams and viewers.
+  const live = [...streams.values()].filter((r) => r.liveAt && !r.endedAt).length;
+  rssSamples.push({ at: Date.now(), node, workers, live, publishers: publishers.size });
 }
 
 const runMs = MINUTES * 60_000;
@@ -771,7 +773,12 @@ for (const record of streams.values()) {
     playlistGaps: (record.playlistGaps ?? []).map(
       (g) => `${((g.from - churnStart) / 1000).toFixed(1)}+${((g.to - g.from) / 1000).toFixed(1)}`,
     ),
-    errors: (viewer.errors ?? []).map((e) => e.details),
+    // What the player and the browser said, with when and on which segment where it was about media.
+    errors: (viewer.errors ?? []).map((e) =>
+      /append|RequiresReset|MediaError/i.test(e.details)
+        ? `${e.at ? ((e.at - churnStart) / 1000).toFixed(1) : '?'} ${e.details}${e.frag ? ` [${e.frag}]` : ''}${e.reason ? ` (${e.reason.slice(0, 300)})` : ''}`
+        : e.details,
+    ),
     // Both playlists as they were when its worst stall began.
     playlistsAtStall: (() => {
       const worstStall = stalls.reduce((a, b) => (b.to - b.from > (a ? a.to - a.from : 0) ? b : a), undefined);

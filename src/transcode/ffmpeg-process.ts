@@ -140,10 +140,9 @@ export class FfmpegProcess {
   private onStderr(line: string): void {
     const missed = /RTP: missed (\d+) packets/.exec(line);
     if (missed) {
-      // Counted only when it can be loss. FFmpeg adds 65535 to a negative gap (a late or repeated
-      // packet), and at a stream's start its jitter buffer reports gaps of thousands that grow by one
-      // per packet (measured: 16 lines of "missed 12488…12503" with mediasoup counting no loss): no
-      // loss on loopback is that large in one go.
+      // Counted only when it can be loss: FFmpeg adds 65535 to a negative gap (a late or repeated
+      // packet), and no loss on loopback is that large in one go. (Gaps of thousands that grew by one
+      // per packet were mediasoup's bandwidth probes on the video port: see ffmpeg-rtp-capabilities.)
       const count = Number(missed[1]);
       if (count <= MAX_MISSED_PER_LINE) {
         this.missedPackets += count;

@@ -6,6 +6,7 @@ import type { Feed, FeedOutput } from './feed';
 import type { MediaKind } from './media-unit';
 import type { PortPair } from './port-pool';
 import { RtpDemuxer } from './rtp-demuxer';
+import { ffmpegRtpCapabilities } from './ffmpeg-rtp-capabilities';
 
 /** A layer to feed: which encoding of the producer, under which rendition name. */
 export interface Layer {
@@ -41,7 +42,7 @@ export class LayeredRtpFeed implements Feed {
       // Paused until FFmpeg listens, so the first video it receives is the keyframe asked for then.
       const consumer = await transport.consume({
         producerId: producer.id,
-        rtpCapabilities: router.rtpCapabilities,
+        rtpCapabilities: ffmpegRtpCapabilities(router.rtpCapabilities),
         paused: true,
         pipe: true,
       });

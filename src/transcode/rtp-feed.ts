@@ -8,6 +8,7 @@ import { errorMessage } from '../common/errors';
 import type { Feed, FeedOutput } from './feed';
 import { LayerSelector } from './layer-selector';
 import type { PortPair } from './port-pool';
+import { ffmpegRtpCapabilities } from './ffmpeg-rtp-capabilities';
 
 /**
  * One producer fed to FFmpeg as one stream: a plain transport to FFmpeg's ports and a consumer on it. Owns both;
@@ -49,7 +50,7 @@ export class RtpFeed implements Feed {
     const transport = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
     try {
       await transport.connect({ ip: '127.0.0.1', port: ports.rtp, rtcpPort: ports.rtcp });
-      const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: true });
+      const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: ffmpegRtpCapabilities(router.rtpCapabilities), paused: true });
       return new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix, onLayerFailed);
     } catch (error) {
       transport.close();

@@ -79,8 +79,13 @@ const RESTART_DELAYS_MS = [250, 1000, 2000, 5000, 10000];
 const HEALTHY_RUN_MS = 30_000;
 /** No unit out of FFmpeg for this long while it should produce: it is stuck, restart it. */
 const STALL_MS = 6_000;
-/** A producer that received no RTP for this long is silent: its kind switches to filler. */
-export const SILENCE_MS = 1_500;
+/**
+ * A producer that received no RTP for this long is silent: its kind switches to filler. Noticed within
+ * this plus one activity check (250 ms), under the 2 s a viewer's buffer covers. Audio sends a packet
+ * every 20 ms (Opus DTX every 400 ms); video can idle near 1 fps (a still screen share repeats its frame
+ * once a second), so it gets more room.
+ */
+export const SILENCE_MS: Record<MediaKind, number> = { audio: 1_000, video: 1_500 };
 /**
  * How long a run's other kinds wait for video's first keyframe. A publisher that ignores keyframe
  * requests sends one every GOP (OBS: 2 s by default); past this, audio starts alone.
@@ -160,6 +165,7 @@ export class TranscodeSession {
   private runs = 0;
   private crashes = 0;
   private closed = false;
+  private checkingActivity = false;
   /** Aborted by close(): waits inside a run's start give up at once. */
   private readonly closing = new AbortController();
   private restartTimer?: NodeJS.Timeout;
@@ -232,7 +238,18 @@ export class TranscodeSession {
    * and FFmpeg runs that stopped producing.
    */
   async checkActivity(now = Date.now()): Promise<void> {
-    if (this.closed) return;
+    // One check at a time: a slow getStats under load must not let an older answer follow a newer one.
+    if (this.closed || this.checkingActivity) return;
+    this.checkingActivity = true;
+    try {
+      await this.checkActivityOnce(now);
+    } finally {
+      this.checkingActivity = false;
+    }
+  }
+
+  private async checkActivityOnce(now: number): Promise<void> {
+    const quiet = new Map<MediaKind, number>();
     for (const [kind, { producer }] of this.wanted) {
       if (producer.closed || producer.paused) continue;
       const stats = await producer.getStats().catch(() => undefined);
@@ -242,9 +259,15 @@ export class TranscodeSession {
       // What mediasoup received since the last look, for the metrics.
       const { packets, lost } = activity.countSinceLastLook(stats);
       this.listener.onIngestCounted(kind, packets, lost);
-      const quietFor = activity.quietFor(now);
+      quiet.set(kind, activity.quietFor(now));
       if (kind === 'video' && this.isLayered(producer) && this.isLive('video')) this.checkLayers(activity, now);
-      if (!this.silent.has(kind) && quietFor >= SILENCE_MS) {
+    }
+    // A kind that is silent takes along another that has been quiet as long as the shortest bound (a
+    // publisher that vanished stops both at once): one switch to filler, not one per kind.
+    const goneSilent = [...quiet].some(([kind, ms]) => !this.silent.has(kind) && ms >= SILENCE_MS[kind]);
+    const shortest = Math.min(...Object.values(SILENCE_MS));
+    for (const [kind, quietFor] of quiet) {
+      if (!this.silent.has(kind) && (quietFor >= SILENCE_MS[kind] || (goneSilent && quietFor >= shortest))) {
         this.silent.add(kind);
         this.logger.warn(`${this.prefix} no ${kind} RTP for ${quietFor} ms: filler until it comes back`);
         void this.enqueue(`${kind} silent`);
@@ -482,7 +505,7 @@ export class TranscodeSession {
 
   private renditionInfo(producer: Producer): NonNullable<TrackInfo['renditions']> {
     const encodings = producer.rtpParameters.encodings ?? [];
-    const flowing = this.activityOf(producer).flowing(Date.now(), SILENCE_MS);
+    const flowing = this.activityOf(producer).flowing(Date.now(), SILENCE_MS.video);
     return [...this.layerNames.entries()]
       .sort(([a], [b]) => b - a)
       .map(([index, rendition]) => ({
@@ -532,7 +555,7 @@ export class TranscodeSession {
     let firstAt: number | undefined;
     while (!producer.closed) {
       activity.update(await producer.getStats().catch(() => []), Date.now());
-      flowing = activity.flowing(Date.now(), SILENCE_MS);
+      flowing = activity.flowing(Date.now(), SILENCE_MS.video);
       if (flowing.length > 0) firstAt ??= Date.now();
       if (flowing.length >= Math.min(encodings.length, this.maxLayers(producer))) break;
       if (firstAt !== undefined ? Date.now() - firstAt >= LAYER_JOIN_MS : Date.now() - started >= LAYER_START_WAIT_MS) break;
@@ -564,7 +587,7 @@ export class TranscodeSession {
 
   /** A layer that started flowing after the run began is added by a new run (not more than one per interval). */
   private checkLayers(activity: ProducerActivity, now: number): void {
-    const added = activity.flowing(now, SILENCE_MS).filter((i) => !this.layersFed.includes(i));
+    const added = activity.flowing(now, SILENCE_MS.video).filter((i) => !this.layersFed.includes(i));
     const producer = this.wanted.get('video')!.producer;
     const room = this.layersFed.length < this.maxLayers(producer);
     const settling = this.layersSettling?.producer === producer && now < this.layersSettling.until;

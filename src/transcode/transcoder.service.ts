@@ -13,7 +13,7 @@ import { TrackInfo, TranscodeSession } from './transcode-session';
 /** How long the first producer waits for the other kind, so both share one FFmpeg and one timeline. */
 export const JOIN_WINDOW_MS = 400;
 /** How often sessions look for producers gone silent and FFmpeg runs gone quiet. */
-const ACTIVITY_CHECK_MS = 500;
+const ACTIVITY_CHECK_MS = 250;
 
 export type { TrackInfo };
 

@@ -13,7 +13,7 @@ const STALL_MIN_MS = 300;
 class Player {
   video = document.createElement('video');
   hls?: Hls;
-  errors: Array<{ type: string; details: string; fatal: boolean; reason?: string }> = [];
+  errors: Array<{ type: string; details: string; fatal: boolean; reason?: string; frag?: string; at?: number }> = [];
   /** Times the player loaded the master: more than one means something reloaded it. */
   manifestLoads = 0;
   /** The longest time currentTime stood still once playing had begun (ms). */
@@ -45,6 +45,20 @@ class Player {
         details: data.details,
         fatal: data.fatal,
         reason: (data.reason ?? data.error?.message)?.slice(0, 2000),
+        // Which segment, for an error of appending or decoding (sn, playlist, discontinuity).
+        frag: data.frag ? `${data.frag.type} sn ${data.frag.sn} cc ${data.frag.cc} ${data.frag.url.split('/').pop()}` : undefined,
+        at: Date.now(),
+      }),
+    );
+    // The element's own error says what the browser's demuxer or decoder refused (hls.js only sees
+    // that the MediaSource closed).
+    this.video.addEventListener('error', () =>
+      this.errors.push({
+        type: 'mediaElement',
+        details: `MediaError ${this.video.error?.code}`,
+        fatal: false,
+        reason: this.video.error?.message?.slice(0, 2000),
+        at: Date.now(),
       }),
     );
     hls.on(Hls.Events.MANIFEST_LOADING, () => this.manifestLoads++);
