@@ -29,7 +29,14 @@ describe('ffmpegRtpCapabilities', () => {
     const producer = await send.produce({
       kind: 'video',
       rtpParameters: {
-        codecs: [{ mimeType: 'video/H264', payloadType: 102, clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f' } }],
+        codecs: [
+          {
+            mimeType: 'video/H264',
+            payloadType: 102,
+            clockRate: 90000,
+            parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f' },
+          },
+        ],
         encodings: [{ ssrc: 1111 }],
         headerExtensions: [
           { uri: 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01', id: 5 },
@@ -39,7 +46,11 @@ describe('ffmpegRtpCapabilities', () => {
     });
     const recv = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
     const plain = await recv.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: true });
-    const trimmed = await recv.consume({ producerId: producer.id, rtpCapabilities: ffmpegRtpCapabilities(router.rtpCapabilities), paused: true });
+    const trimmed = await recv.consume({
+      producerId: producer.id,
+      rtpCapabilities: ffmpegRtpCapabilities(router.rtpCapabilities),
+      paused: true,
+    });
     const bwe = (consumer: typeof plain) =>
       consumer.rtpParameters.headerExtensions!.filter((e) => /transport-wide-cc|abs-send-time/.test(e.uri)).length;
     // The control: with the router's capabilities the consumer takes both extensions.

@@ -50,7 +50,11 @@ export class RtpFeed implements Feed {
     const transport = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
     try {
       await transport.connect({ ip: '127.0.0.1', port: ports.rtp, rtcpPort: ports.rtcp });
-      const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: ffmpegRtpCapabilities(router.rtpCapabilities), paused: true });
+      const consumer = await transport.consume({
+        producerId: producer.id,
+        rtpCapabilities: ffmpegRtpCapabilities(router.rtpCapabilities),
+        paused: true,
+      });
       return new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix, onLayerFailed);
     } catch (error) {
       transport.close();
