@@ -71,7 +71,14 @@ describe('buildFfmpegArgs', () => {
   it('keeps the timeline moving with filler inputs while producers are paused', () => {
     const all = text({ ...base, sdpPath: undefined, video: { source: 'filler', width: 640, height: 480 }, audio: { source: 'filler' } });
     expect(all).not.toContain('.sdp');
-    expect(all).toContain('-re -f lavfi -i color=c=black:s=640x480:r=15 -re -f lavfi -i anullsrc=r=48000:cl=stereo');
+    // Filler alone: one segment at once, then real time (split: the lead, then the paced rest).
+    expect(all).not.toContain('-re ');
+    expect(all).toContain(
+      '-f lavfi -i color=c=black:s=640x480:r=15,split[lead][rest];[lead]trim=end=1[first];[rest]trim=start=1,setpts=PTS-STARTPTS,realtime[paced];[first][paced]concat=n=2:v=1:a=0[out0]',
+    );
+    expect(all).toContain(
+      '-f lavfi -i anullsrc=r=48000:cl=stereo,asplit[lead][rest];[lead]atrim=end=1[first];[rest]atrim=start=1,asetpts=PTS-STARTPTS,arealtime[paced];[first][paced]concat=n=2:v=0:a=1[out0]',
+    );
     expect(all).toContain('-map 0:v:0');
     expect(all).toContain('-map 1:a:0');
   });

@@ -101,13 +101,17 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
   const rtpInput = 0;
   let videoInput = rtpInput;
   let audioInput = rtpInput;
+  // Filler alone (no RTP to keep in step with) starts with one segment at once, then runs in real
+  // time: a publisher that vanished leaves nothing to play on, and the filler's first segment would
+  // otherwise come a whole segment after FFmpeg starts, while viewers drain their buffers.
+  const lead = plan.sdpPath ? 0 : plan.segmentSeconds;
   if (video?.source === 'filler') {
     videoInput = inputs.length;
-    inputs.push(['-re', '-f', 'lavfi', '-i', `color=c=black:s=${video.width}x${video.height}:r=${FILLER_FPS}`]);
+    inputs.push(fillerInput(`color=c=black:s=${video.width}x${video.height}:r=${FILLER_FPS}`, 'video', lead));
   }
   if (audio?.source === 'filler') {
     audioInput = inputs.length;
-    inputs.push(['-re', '-f', 'lavfi', '-i', 'anullsrc=r=48000:cl=stereo']);
+    inputs.push(fillerInput('anullsrc=r=48000:cl=stereo', 'audio', lead));
   }
   args.push(...inputs.flat());
 
@@ -162,6 +166,20 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
   }
   const convertsFrameRate = video?.source === 'rtp' && plan.profile === 'legacy';
   return { args, outputs, convertsFrameRate };
+}
+
+/**
+ * A lavfi source in real time (`-re`), or with its first `leadSeconds` at once and the rest in real
+ * time from there (the realtime filter paces from the first frame it sees, after the lead).
+ */
+function fillerInput(source: string, kind: 'video' | 'audio', leadSeconds: number): string[] {
+  if (leadSeconds <= 0) return ['-re', '-f', 'lavfi', '-i', source];
+  const a = kind === 'audio' ? 'a' : '';
+  const graph =
+    `${source},${a}split[lead][rest];[lead]${a}trim=end=${leadSeconds}[first];` +
+    `[rest]${a}trim=start=${leadSeconds},${a}setpts=PTS-STARTPTS,${a}realtime[paced];` +
+    `[first][paced]concat=n=2:v=${a ? 0 : 1}:a=${a ? 1 : 0}[out0]`;
+  return ['-f', 'lavfi', '-i', graph];
 }
 
 /** libx264 as every encode here runs it: no lookahead (zerolatency), 4:2:0 for every player. */
