@@ -97,12 +97,20 @@ describe('simulcast: every layer the original front end sends is its own copied 
         200,
       );
     }
+    // LEVEL_SWITCHED comes when the new level's segment is buffered, so on a fast host the five can
+    // come within a second or two of playback: the player is then watched until it has played 3 s
+    // past the first switch, and every wait for data in all that time counts.
+    await waitFor(
+      'playback 3 s past the first switch',
+      async () => (await viewer.evaluate(() => (window as any).player.state())).currentTime > before.currentTime + 3,
+      30_000,
+      200,
+    );
     const after = await viewer.evaluate(() => (window as any).player.state());
     const stalls = after.waits.filter((w: { at: number }) => w.at > before.now);
     console.log(`switch stalls (ms): ${JSON.stringify(stalls.map((w: { ms: number }) => Math.round(w.ms)))}`);
     expect(stalls.every((w: { ms: number }) => w.ms <= 100)).toBe(true);
     expect(after.fatalErrors).toEqual([]);
-    expect(after.currentTime).toBeGreaterThan(before.currentTime + 3);
 
     // The watch page's quality picker: Auto plus one option per rendition, best first; picking the
     // smallest plays it (the picture's size says so), and Auto hands the choice back to hls.js.
