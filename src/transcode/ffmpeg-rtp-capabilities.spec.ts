@@ -29,14 +29,8 @@ describe('ffmpegRtpCapabilities', () => {
     const producer = await send.produce({
       kind: 'video',
       rtpParameters: {
-        codecs: [
-          {
-            mimeType: 'video/H264',
-            payloadType: 102,
-            clockRate: 90000,
-            parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f' },
-          },
-        ],
+        // Any video codec: what decides is the header extensions the consumer takes.
+        codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 }],
         encodings: [{ ssrc: 1111 }],
         headerExtensions: [
           { uri: 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01', id: 5 },

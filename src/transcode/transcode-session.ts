@@ -86,6 +86,8 @@ const STALL_MS = 6_000;
  * once a second), so it gets more room.
  */
 export const SILENCE_MS: Record<MediaKind, number> = { audio: 1_000, video: 1_500 };
+/** A kind quiet this long goes to filler along with another kind that went silent (see checkActivity). */
+const SHORTEST_SILENCE_MS = Math.min(...Object.values(SILENCE_MS));
 /**
  * How long a run's other kinds wait for video's first keyframe. A publisher that ignores keyframe
  * requests sends one every GOP (OBS: 2 s by default); past this, audio starts alone.
@@ -265,9 +267,8 @@ export class TranscodeSession {
     // A kind that is silent takes along another that has been quiet as long as the shortest bound (a
     // publisher that vanished stops both at once): one switch to filler, not one per kind.
     const goneSilent = [...quiet].some(([kind, ms]) => !this.silent.has(kind) && ms >= SILENCE_MS[kind]);
-    const shortest = Math.min(...Object.values(SILENCE_MS));
     for (const [kind, quietFor] of quiet) {
-      if (!this.silent.has(kind) && (quietFor >= SILENCE_MS[kind] || (goneSilent && quietFor >= shortest))) {
+      if (!this.silent.has(kind) && (quietFor >= SILENCE_MS[kind] || (goneSilent && quietFor >= SHORTEST_SILENCE_MS))) {
         this.silent.add(kind);
         this.logger.warn(`${this.prefix} no ${kind} RTP for ${quietFor} ms: filler until it comes back`);
         void this.enqueue(`${kind} silent`);
