@@ -5,7 +5,7 @@ import { TsDemuxer } from '../src/media/ts-demuxer';
 import { streamInfo, waitFor } from './support/app';
 import { readPlaylist } from './support/hls';
 import { useHlsFixture } from './support/hls-fixture';
-import { playerState, playWithHlsJs, waitForNewSegments, waitUntilPlaying } from './support/publisher';
+import { playerState, playWithHlsJs, waitUntilPlaying } from './support/publisher';
 
 jest.setTimeout(300_000);
 
@@ -65,8 +65,11 @@ describe('simulcast: every layer the original front end sends is its own copied 
         async () => {
           const state = await viewer.evaluate(() => {
             const v = document.querySelector('video')!;
-            return { w: v.videoWidth, h: v.videoHeight, t: v.currentTime };
+            return { w: v.videoWidth, h: v.videoHeight, t: v.currentTime, level: (window as any).player.hls.currentLevel };
           });
+          // A layer the browser stopped for a while (CPU or bandwidth short: its segments are GAPs)
+          // makes hls.js leave the forced level; the viewer picks it again, as a person would.
+          if (state.level !== level) await viewer.evaluate((l) => (window as any).player.setLevel(l), level);
           return state.w === levels[level].width && state.h === levels[level].height && state.t > t0 + 1.5;
         },
         30_000,
@@ -158,26 +161,30 @@ describe('simulcast: every layer the original front end sends is its own copied 
     }
 
     // Aligned: segment n starts on the same captured frame in every rendition.
-    await waitForNewSegments(fx.app.hlsDir, `${peerId}-video.m3u8`, WINDOW_SECONDS, WINDOW_SECONDS * 3000);
-    const lists = await Promise.all(['video', 'video.r1', 'video.r0'].map((r) => readPlaylist(fx.app.hlsDir, `${peerId}-${r}.m3u8`)));
-    const numbers = lists[0]!.segments.map((s) => Number(/_(\d+)\.ts$/.exec(s.uri)![1]));
-    let aligned = 0;
-    let compared = 0;
-    const offsets: number[] = [];
-    for (const n of numbers) {
-      const names = lists.map((list) => list!.segments.find((s) => s.uri.endsWith(`_${String(n).padStart(3, '0')}.ts`))?.uri);
-      if (names.some((name) => !name)) continue;
-      const pts = await Promise.all(names.map((name) => firstPts(fx.app.hlsDir, name!)));
-      if (pts.some((p) => p === undefined)) continue;
-      compared++;
-      const spread = Math.max(...(pts as number[])) - Math.min(...(pts as number[]));
-      offsets.push(spread);
-      if (spread <= FRAME_TICKS) aligned++;
+    // Read as the segments are listed (the window is longer than a playlist lists), each segment
+    // number once all three renditions have it.
+    const segmentNumber = (uri: string) => Number(/_(\d+)\.ts$/.exec(uri)![1]);
+    const spreads = new Map<number, number>();
+    const deadline = Date.now() + WINDOW_SECONDS * 3000;
+    while (spreads.size < WINDOW_SECONDS && Date.now() < deadline) {
+      const lists = await Promise.all(['video', 'video.r1', 'video.r0'].map((r) => readPlaylist(fx.app.hlsDir, `${peerId}-${r}.m3u8`)));
+      const byNumber = lists.map((list) => new Map((list?.segments ?? []).map((s) => [segmentNumber(s.uri), s.uri])));
+      for (const n of byNumber[0].keys()) {
+        const names = byNumber.map((m) => m.get(n));
+        if (spreads.has(n) || names.some((name) => !name)) continue;
+        const pts = await Promise.all(names.map((name) => firstPts(fx.app.hlsDir, name!)));
+        if (pts.some((p) => p === undefined)) continue; // a GAP segment, or one already rotated out
+        spreads.set(n, Math.max(...(pts as number[])) - Math.min(...(pts as number[])));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
+    const offsets = [...spreads.values()];
+    const compared = offsets.length;
+    const aligned = offsets.filter((spread) => spread <= FRAME_TICKS).length;
     console.log(
       `alignment: ${aligned}/${compared} segments within one frame (spreads in ms: ${offsets.map((o) => Math.round(o / 90)).join(', ')})`,
     );
-    expect(compared).toBeGreaterThanOrEqual(Math.min(WINDOW_SECONDS, 25));
+    expect(compared).toBeGreaterThanOrEqual(WINDOW_SECONDS);
     expect(aligned / compared).toBeGreaterThanOrEqual(ALIGNED_SHARE);
     const info = await streamInfo(fx.app, peerId);
     expect(info.tracks.video.mode).toBe('copy');

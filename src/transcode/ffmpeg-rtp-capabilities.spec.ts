@@ -1,9 +1,9 @@
-import { Worker, createWorker } from 'mediasoup';
+import { createWorker, types as mediasoupTypes } from 'mediasoup';
 import { MEDIA_CODECS } from '../mediasoup/media-codecs';
 import { ffmpegRtpCapabilities } from './ffmpeg-rtp-capabilities';
 
 describe('ffmpegRtpCapabilities', () => {
-  let worker: Worker;
+  let worker: mediasoupTypes.Worker;
   beforeAll(async () => {
     worker = await createWorker({ logLevel: 'error' });
   });
