@@ -34,15 +34,28 @@ export const DEFAULT_RAMPS = {
   copy: {
     h264: [1, 5, 10, 12, 15, 18, 20, 25, 30, 40, 50, 60, 80, 100],
     browser: [5, 10, 20, 30, 40, 60],
+    'browser-top': [5, 10, 20, 30, 40, 60],
     vp8: [1, 2, 3, 4, 6, 8],
     audio: [1, 20, 40, 80, 120],
   },
-  legacy: { h264: [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20], browser: [1, 2, 4, 6, 8], vp8: [1, 2, 3, 4, 6, 8], audio: [1, 20, 40, 80, 120] },
+  legacy: {
+    h264: [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20],
+    browser: [1, 2, 4, 6, 8],
+    'browser-top': [1, 2, 4, 6, 8],
+    vp8: [1, 2, 3, 4, 6, 8],
+    audio: [1, 20, 40, 80, 120],
+  },
 };
-export const VARIANT_NAMES = ['h264', 'browser', 'vp8', 'audio'];
+export const VARIANT_NAMES = ['h264', 'browser', 'browser-top', 'vp8', 'audio'];
 /** Variants that get short steps and at most `secondary.maxSteps` of them. */
 const SECONDARY = new Set(['vp8', 'audio']);
-const KINDS = { h264: ['video', 'audio'], browser: ['video', 'audio'], vp8: ['video', 'audio'], audio: ['audio'] };
+const KINDS = {
+  h264: ['video', 'audio'],
+  browser: ['video', 'audio'],
+  'browser-top': ['video', 'audio'],
+  vp8: ['video', 'audio'],
+  audio: ['audio'],
+};
 /** A publisher that is not live this long after it connected counts as failed. */
 const TTL_TIMEOUT_MS = 20_000;
 
@@ -179,6 +192,7 @@ export async function runBench(options) {
         h264: 'H264 CB 3.1 1280x720 30 fps 2.5 Mbit/s, 1 s GOP (keyframe on request too) + Opus 48 kHz stereo 64 kbit/s',
         browser:
           'like Chromium: simulcast H264 CB r0/r1/r2 320x180/640x360/1280x720 30 fps 0.1/0.3/0.9 Mbit/s, keyframes only on request (and once per 20 s loop), MID+RID header extensions, + Opus',
+        'browser-top': "the browser variant's r2 alone (1280x720 0.9 Mbit/s, keyframes on request), one encoding, + Opus",
         vp8: 'VP8 720p30 2.5 Mbit/s + Opus',
         audio: 'Opus only',
       },

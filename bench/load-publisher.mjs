@@ -10,7 +10,8 @@
 //   await p.close();
 //   shutdown();          // once, at the end (libdatachannel keeps the process alive otherwise)
 //
-// Variants: 'h264' (720p30 2.5 Mbit/s, 1 s GOP, + Opus), 'vp8', 'audio', and 'browser': like Chromium
+// Variants: 'h264' (720p30 2.5 Mbit/s, 1 s GOP, + Opus), 'vp8', 'audio', 'browser-top' (the browser
+// variant's top encoding alone), and 'browser': like Chromium
 // with simulcast, three H264 encodings r0/r1/r2 (180p/360p/720p at 0.1/0.3/0.9 Mbit/s, MID and RID
 // header extensions) whose only keyframes are the ones asked for (PLI/FIR) and one per 20 s loop.
 //
@@ -82,6 +83,12 @@ export const VARIANTS = {
         { file: 'sim-r2.h264', rid: 'r2', encoding: { maxBitrate: 900_000, scaleResolutionDownBy: 1, scalabilityMode: 'S1T3' } },
       ],
     },
+    { kind: 'audio', codec: 'opus', streams: [{ file: 'audio.opus' }] },
+  ],
+  // The browser variant's top encoding alone (one rendition): the simulcast variant's CPU less this
+  // one's is what the two lower copied renditions cost.
+  'browser-top': [
+    { kind: 'video', codec: 'h264', streams: [{ file: 'sim-r2.h264' }] },
     { kind: 'audio', codec: 'opus', streams: [{ file: 'audio.opus' }] },
   ],
 };

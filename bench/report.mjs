@@ -7,6 +7,7 @@ export const TARGETS = {
   cpuPerStream: 0.05, // cores of server CPU per copied H264 + Opus stream
   ttlSeconds: (segmentSeconds) => 2 * segmentSeconds + 1, // produce -> first playable master
   ratio: 4, // loss-free streams per core, copy vs legacy
+  cpuPerRendition: 0.02, // cores per extra copied simulcast rendition
 };
 
 /** Capacity of one ramp (verdict.js) with the steps it points at and the CPU slope over passing steps. */
@@ -137,7 +138,44 @@ export function evaluateTargets(result) {
             : undefined,
     });
   }
+  const simulcast = simulcastRenditionCost(result);
+  if (simulcast) out.push(simulcast);
   return out;
+}
+
+/**
+ * What an extra copied simulcast rendition costs: the browser variant (three encodings, three
+ * renditions) against its top encoding alone (one rendition), at the highest N both passed, per
+ * publisher, split over its two extra renditions. An upper bound: it includes receiving the two lower
+ * layers, which a simulcast publisher sends whether they are copied or not.
+ */
+function simulcastRenditionCost(result) {
+  const three = result.profiles.copy?.variants?.browser?.steps;
+  const one = result.profiles.copy?.variants?.['browser-top']?.steps;
+  if (!three || !one) return undefined;
+  const pairs = three
+    .filter((s) => s.verdict === 'pass')
+    .map((s) => [s, one.find((t) => t.n === s.n && t.verdict === 'pass')])
+    .filter(([, t]) => t);
+  const [withLayers, topAlone] = pairs.at(-1) ?? [];
+  const cost = withLayers ? (withLayers.perStreamCores - topAlone.perStreamCores) / 2 : undefined;
+  const part = (k) => fmt((withLayers.splitPerStream[k] - topAlone.splitPerStream[k]) / 2, 4);
+  return {
+    id: 'simulcastRendition',
+    target: `≤ ${TARGETS.cpuPerRendition} core per extra copied simulcast rendition`,
+    measured: withLayers
+      ? `${fmt(cost, 4)} core (FFmpeg ${part('ffmpeg')}, worker ${part('mediasoup')}, Nest ${part('node')}) at N=${withLayers.n}: ` +
+        `three renditions ${fmt(withLayers.perStreamCores, 4)} core/stream, the top layer alone ${fmt(topAlone.perStreamCores, 4)}`
+      : 'n/a',
+    value: cost,
+    met: cost !== undefined && cost <= TARGETS.cpuPerRendition,
+    shortfall:
+      cost === undefined
+        ? 'no N at which both the browser and browser-top variants passed'
+        : cost > TARGETS.cpuPerRendition
+          ? `${pct(cost, TARGETS.cpuPerRendition)} over`
+          : undefined,
+  };
 }
 
 function rss(step, kind) {

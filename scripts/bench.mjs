@@ -7,8 +7,8 @@
 //                                      highest passing N and a burst of 20 joining at once; browser-like
 //                                      simulcast, vp8 and audio-only ramps
 //   node scripts/bench.mjs --smoke     (or --quick) N=2, 2 x 4 s, copy only, no Chromium
-// Options: --max-n N, --profiles copy,legacy, --variants h264,browser,vp8,audio, --ramp 1,5,10 (the ramp
-//          of every profile and of the h264 and browser variants), --warmup S, --window S, --windows R
+// Options: --max-n N, --profiles copy,legacy, --variants h264,browser,browser-top,vp8,audio, --ramp 1,5,10 (the ramp
+//          of every profile and of the h264, browser and browser-top variants), --warmup S, --window S, --windows R
 //          (measured period = R windows of S seconds), --confirm R (windows to measure the loss-free N again; 0: not), --no-g2g / --g2g, --g2g-seconds S, --burst N (0: none),
 //          --port-base P (HTTP on P+400, WebRTC on P, RTC P+10..P+999, FFmpeg P+1000..P+2999; default 14000),
 //          --server-cores 0, --generator-cores 1, --out DIR, --budget-minutes M, --server-dir DIR (measure the
@@ -58,7 +58,7 @@ const unknown = argv.filter((a) => a.startsWith('--') && !KNOWN.has(a));
 if (unknown.length || has('--help')) {
   if (unknown.length) console.error(`unknown option(s): ${unknown.join(', ')}`);
   console.error(
-    'usage: node scripts/bench.mjs [--smoke|--quick] [--max-n N] [--profiles copy,legacy] [--variants h264,browser,vp8,audio] [--ramp 1,5,10] [--warmup S] [--window S] [--windows R] [--confirm R] ' +
+    'usage: node scripts/bench.mjs [--smoke|--quick] [--max-n N] [--profiles copy,legacy] [--variants h264,browser,browser-top,vp8,audio] [--ramp 1,5,10] [--warmup S] [--window S] [--windows R] [--confirm R] ' +
       '[--no-g2g|--g2g] [--g2g-seconds S] [--burst N] [--port-base P] [--server-cores 0] [--generator-cores 1] [--out DIR] [--budget-minutes M] [--server-dir DIR] [--server-rmem BYTES]',
   );
   process.exit(unknown.length ? 2 : 0);
@@ -73,7 +73,7 @@ if (arg('--variants')) options.variants = list(arg('--variants'));
 if (arg('--ramp')) {
   const ramp = list(arg('--ramp')).map(Number);
   options.ramps = Object.fromEntries(
-    Object.entries(DEFAULT_RAMPS).map(([profile, ramps]) => [profile, { ...ramps, h264: ramp, browser: ramp }]),
+    Object.entries(DEFAULT_RAMPS).map(([profile, ramps]) => [profile, { ...ramps, h264: ramp, browser: ramp, 'browser-top': ramp }]),
   );
 }
 if (arg('--warmup')) options.warmupSeconds = Number(arg('--warmup'));
