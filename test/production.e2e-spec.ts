@@ -7,6 +7,7 @@ import { io } from 'socket.io-client';
 import { useHlsFixture } from './support/hls-fixture';
 import { waitFor } from './support/app';
 import { randomPortEnv } from './support/ports';
+import { freePort } from './support/redis-server';
 import { launchChromium } from './support/browser';
 import { publishFromChromium, waitForNewSegments } from './support/publisher';
 
@@ -111,7 +112,9 @@ describe('JSON logs (LOG_FORMAT=json)', () => {
   it('every line parses as JSON, and a publish is logged with its peerId', async () => {
     const lines: Array<Record<string, unknown>> = [];
     const raw: string[] = [];
-    const port = 41000 + Math.floor(Math.random() * 1000);
+    // A port the kernel says is free now (a random one in 41000-41999 sits in the ephemeral range, where
+    // a client connection of this very run took it once: EADDRINUSE).
+    const port = await freePort();
     child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
       env: {
         ...process.env,
@@ -130,7 +133,12 @@ describe('JSON logs (LOG_FORMAT=json)', () => {
       lines.push(JSON.parse(line));
     });
     const url = `http://127.0.0.1:${port}`;
-    await waitFor('server up', async () => (await fetch(`${url}/health/live`)).ok, 20_000, 200);
+    // Up, or gone: a server that exits at start fails the test at once with its exit code.
+    const exited = new Promise<never>((_, reject) =>
+      child!.once('exit', (code) => reject(new Error(`the server exited with code ${code} before it was up`))),
+    );
+    exited.catch(() => undefined);
+    await Promise.race([waitFor('server up', async () => (await fetch(`${url}/health/live`)).ok, 60_000, 200), exited]);
     const browser = await launchChromium();
     try {
       const { peerId } = await publishFromChromium(browser, url, { video: 'camera', audio: 'mic' });
