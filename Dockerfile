@@ -35,9 +35,10 @@ ENV NODE_ENV=production \
 RUN mkdir -p "$HLS_DIR" && chown -R node:node "$HLS_DIR"
 VOLUME /var/lib/webrtc-hls/live
 USER node
-# HTTP (pages, socket.io signaling, /live, /health); WebRtcServer: UDP and TCP port 20000 + worker
-# index (MEDIASOUP_WORKERS workers, default one per core: publish as many ports as workers).
-EXPOSE 4000/tcp 20000-20001/udp 20000-20001/tcp
+# HTTP (pages, socket.io signaling, /live, /health); WebRtcServers: UDP and TCP ports 20000 … 20000 +
+# 4 × workers − 1 (MEDIASOUP_WORKERS workers, default one per core; WEBRTC_SERVERS_PER_WORKER=4, each its
+# own socket): publish all of them. Two workers, as in docker-compose.yml: 20000-20007.
+EXPOSE 4000/tcp 20000-20007/udp 20000-20007/tcp
 # Readiness: workers alive, FFmpeg runnable, HLS directory writable with room. (No curl in -slim.)
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

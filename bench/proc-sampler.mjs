@@ -35,8 +35,11 @@ export function processTree(rootPid, processes) {
  */
 export const SOCKET_CLASSES = ['webRtcServer', 'worker', 'ffmpeg', 'node', 'other'];
 
+/** The WebRtcServers' ports: the block's first ten (bench/server-process.mjs), RTC ports from there. */
+const WEBRTC_SERVER_PORTS = 10;
+
 function socketClass(kind, port, webRtcServerPort) {
-  if (kind === 'mediasoup') return port === webRtcServerPort ? 'webRtcServer' : 'worker';
+  if (kind === 'mediasoup') return port >= webRtcServerPort && port < webRtcServerPort + WEBRTC_SERVER_PORTS ? 'webRtcServer' : 'worker';
   return kind; // ffmpeg, node, other
 }
 

@@ -126,7 +126,7 @@ process.on('uncaughtException', (error) => void abort(error));
 
 ensureBuilt(root, log);
 hlsDir = mkdtempSync(join(tmpdir(), 'webrtc-hls-soak-'));
-// The port block (800 ports from --port-base): WebRTC servers at +0/+1, RTC +10…+209, HTTP +300,
+// The port block (800 ports from --port-base): WebRTC servers at +0…+7 (two workers × four), RTC +10…+209, HTTP +300,
 // FFmpeg +400…+799 (50 streams of 8 ports). Below the service's defaults (20000…) and the tests' blocks.
 const port = PORT_BASE + 300;
 server = fork(join(root, 'scripts', 'soak-server.mjs'), [], {

@@ -182,9 +182,9 @@ describe('benchmark smoke run (scripts/bench.mjs --smoke)', () => {
     expect(step.generatorCores).toBeGreaterThan(0);
     expect(step.rssMiB.node.maxProcess).toBeGreaterThan(0);
 
-    // Every UDP socket of the server's processes is watched: the WebRtcServer's, the plain
-    // transports' and FFmpeg's (found through /proc/<pid>/fd, whatever their ports).
-    expect(step.udpSockets.webRtcServer).toBe(1);
+    // Every UDP socket of the server's processes is watched: the WebRtcServers' (one worker, four
+    // servers by default), the plain transports' and FFmpeg's (found through /proc/<pid>/fd).
+    expect(step.udpSockets.webRtcServer).toBe(4);
     expect(step.udpSockets.worker).toBeGreaterThanOrEqual(4);
     expect(step.udpSockets.ffmpeg).toBeGreaterThanOrEqual(4);
     for (const k of ['webRtcServer', 'worker', 'ffmpeg', 'node', 'other']) expect(step.udpDrops[k]).toBeGreaterThanOrEqual(0);

@@ -81,7 +81,7 @@ function askRaw(client: Client, event: string, payloadJson: string): Promise<Ack
   });
 }
 
-/** A WebRtcServer port pair and RTC/FFmpeg ranges nobody else on this machine is using right now. */
+/** WebRtcServer ports and RTC/FFmpeg ranges nobody else on this machine is using right now. */
 async function freePortBase(): Promise<number> {
   const udpFree = (port: number) =>
     new Promise<boolean>((resolve) => {
@@ -98,7 +98,8 @@ async function freePortBase(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     // Below Linux's ephemeral range (32768+), away from the defaults (20000-23999).
     const base = 24_000 + Math.floor(Math.random() * 85) * 100;
-    const ports = [base, base + 1, base + 10, base + 60];
+    // Two workers × four WebRtcServers (base…base+7), and the RTC and FFmpeg ranges' first ports.
+    const ports = [...Array.from({ length: 8 }, (_, i) => base + i), base + 10, base + 60];
     const free = await Promise.all(ports.map(async (p) => (await udpFree(p)) && (await tcpFree(p))));
     if (free.every(Boolean)) return base;
   }

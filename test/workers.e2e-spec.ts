@@ -2,6 +2,7 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { BusEvents } from '../src/events/events';
 import { WorkerPoolService } from '../src/mediasoup/worker-pool.service';
+import { webRtcServerPorts } from '../src/mediasoup/port-slices';
 import { startApp, TestApp, waitFor } from './support/app';
 
 jest.setTimeout(90_000);
@@ -134,7 +135,11 @@ describe('mediasoup worker pool (real workers)', () => {
     try {
       expect(transport.iceCandidates.length).toBeGreaterThan(0);
       expect(transport.iceCandidates.every((c) => c.ip === '127.0.0.1')).toBe(true);
-      expect(transport.iceCandidates.some((c) => c.port === app.config.mediasoup.webRtcServerPort + 1)).toBe(true);
+      // One of worker 1's WebRtcServers (the pool spreads transports over them).
+      const { webRtcServerPort, webRtcServersPerWorker } = app.config.mediasoup;
+      const ports = webRtcServerPorts(webRtcServerPort, 1, webRtcServersPerWorker, pool.size);
+      expect(ports).toHaveLength(4); // the default
+      expect(transport.iceCandidates.some((c) => ports.includes(c.port))).toBe(true);
     } finally {
       transport.close();
     }

@@ -30,8 +30,9 @@ describe('validateEnvironment', () => {
         MEDIASOUP_WORKERS: 0,
         WEBRTC_SERVER: true,
         WEBRTC_SERVER_PORT: 20000,
-        RTC_MIN_PORT: 20100,
-        RTC_MAX_PORT: 21099,
+        WEBRTC_SERVERS_PER_WORKER: 4,
+        RTC_MIN_PORT: 20300,
+        RTC_MAX_PORT: 21299,
         FFMPEG_MIN_PORT: 22000,
         FFMPEG_MAX_PORT: 23999,
         FFMPEG_PATH: 'ffmpeg',
@@ -250,7 +251,7 @@ describe('validateEnvironment', () => {
 
     it('the FFmpeg and RTC ranges must not overlap', () => {
       expect(linesOf(problemsOf({ FFMPEG_MIN_PORT: '21000', FFMPEG_MAX_PORT: '21999' }))).toEqual([
-        'FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (21000-21999) must not overlap RTC_MIN_PORT..RTC_MAX_PORT (20100-21099)',
+        'FFMPEG_MIN_PORT..FFMPEG_MAX_PORT (21000-21999) must not overlap RTC_MIN_PORT..RTC_MAX_PORT (20300-21299)',
       ]);
     });
 
@@ -267,21 +268,32 @@ describe('validateEnvironment', () => {
     });
 
     it('WebRtcServer ports (one per worker) must not overlap the RTC or FFmpeg ranges', () => {
-      // 3 workers on 20098, 20099, 20100: the last one is RTC_MIN_PORT.
-      expect(linesOf(problemsOf({ MEDIASOUP_WORKERS: '3', WEBRTC_SERVER_PORT: '20098' }))).toEqual([
-        'WEBRTC_SERVER_PORT..+2 (20098-20100, one per worker) must not overlap the RTC port range',
+      const one = { WEBRTC_SERVERS_PER_WORKER: '1' };
+      // 3 workers on 20298, 20299, 20300: the last one is RTC_MIN_PORT.
+      expect(linesOf(problemsOf({ ...one, MEDIASOUP_WORKERS: '3', WEBRTC_SERVER_PORT: '20298' }))).toEqual([
+        'WEBRTC_SERVER_PORT..+2 (20298-20300, one per worker) must not overlap the RTC port range',
       ]);
-      expect(linesOf(problemsOf({ MEDIASOUP_WORKERS: '1', WEBRTC_SERVER_PORT: '22000' }))).toEqual([
+      expect(linesOf(problemsOf({ ...one, MEDIASOUP_WORKERS: '1', WEBRTC_SERVER_PORT: '22000' }))).toEqual([
         'WEBRTC_SERVER_PORT..+0 (22000-22000, one per worker) must not overlap the FFMPEG port range',
       ]);
-      expect(() => validateEnvironment({ MEDIASOUP_WORKERS: '2', WEBRTC_SERVER_PORT: '20098' })).not.toThrow();
+      expect(() => validateEnvironment({ ...one, MEDIASOUP_WORKERS: '2', WEBRTC_SERVER_PORT: '20298' })).not.toThrow();
+    });
+
+    it('by default four WebRtcServers per worker, all before the RTC range', () => {
+      // 2 workers × 4 servers on 20293…20300: the last one is RTC_MIN_PORT.
+      expect(linesOf(problemsOf({ MEDIASOUP_WORKERS: '2', WEBRTC_SERVER_PORT: '20293' }))).toEqual([
+        'WEBRTC_SERVER_PORT..+7 (20293-20300, 4 per worker) must not overlap the RTC port range',
+      ]);
+      expect(() => validateEnvironment({ MEDIASOUP_WORKERS: '2', WEBRTC_SERVER_PORT: '20292' })).not.toThrow();
+      // The most workers there can be, with the default ports: 64 × 4 from 20000 end before 20300.
+      expect(() => validateEnvironment({ MEDIASOUP_WORKERS: '64' })).not.toThrow();
     });
 
     it('MEDIASOUP_WORKERS=0 checks with one worker per core, the count that will run', () => {
       const cores = availableParallelism();
-      const env = { MEDIASOUP_WORKERS: '0', WEBRTC_SERVER_PORT: String(20100 - cores) };
+      const env = { MEDIASOUP_WORKERS: '0', WEBRTC_SERVER_PORT: String(20300 - 4 * cores) };
       expect(() => validateEnvironment(env)).not.toThrow();
-      const clash = { MEDIASOUP_WORKERS: '0', WEBRTC_SERVER_PORT: String(20100 - cores + 1) };
+      const clash = { MEDIASOUP_WORKERS: '0', WEBRTC_SERVER_PORT: String(20300 - 4 * cores + 1) };
       expect(linesOf(problemsOf(clash))).toEqual([expect.stringContaining('must not overlap the RTC port range')]);
     });
 
@@ -293,8 +305,11 @@ describe('validateEnvironment', () => {
     });
 
     it('WebRtcServer ports must not run past 65535', () => {
-      expect(linesOf(problemsOf({ MEDIASOUP_WORKERS: '4', WEBRTC_SERVER_PORT: '65534' }))).toEqual([
+      expect(linesOf(problemsOf({ WEBRTC_SERVERS_PER_WORKER: '1', MEDIASOUP_WORKERS: '4', WEBRTC_SERVER_PORT: '65534' }))).toEqual([
         'WEBRTC_SERVER_PORT (65534) + 4 workers - 1 must not exceed 65535',
+      ]);
+      expect(linesOf(problemsOf({ MEDIASOUP_WORKERS: '4', WEBRTC_SERVER_PORT: '65530' }))).toEqual([
+        'WEBRTC_SERVER_PORT (65530) + 4 workers × 4 servers - 1 must not exceed 65535',
       ]);
     });
 

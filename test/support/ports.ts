@@ -20,11 +20,12 @@ export function randomPortEnv(): Record<string, string> {
     if (taken.has(base)) continue;
     if ([...listening].some((port) => port >= base && port < base + BLOCK)) continue;
     taken.add(base);
+    // WebRtcServers first (four per worker by default: room for ten workers), then RTC, then FFmpeg.
     return {
       WEBRTC_SERVER_PORT: String(base),
-      RTC_MIN_PORT: String(base + 10),
-      RTC_MAX_PORT: String(base + 109),
-      FFMPEG_MIN_PORT: String(base + 110),
+      RTC_MIN_PORT: String(base + 40),
+      RTC_MAX_PORT: String(base + 139),
+      FFMPEG_MIN_PORT: String(base + 140),
       FFMPEG_MAX_PORT: String(base + 249),
     };
   }
