@@ -192,9 +192,11 @@ describe('named streams outlive their connection', () => {
       );
       const t0 = (await playerState(viewer)).currentTime;
       await waitForNewSegments(other.hlsDir, 'handover-video.m3u8', 3, 20_000);
+      // The viewer keeps playing: it gets 1.5 s further (how soon after the segments depends on the
+      // host; a stall is bounded below).
+      await waitFor('the viewer 1.5 s further', async () => (await playerState(viewer)).currentTime > t0 + 1.5, 30_000, 200);
       watch.stop();
       const state = await playerState(viewer);
-      expect(state.currentTime).toBeGreaterThan(t0 + 1.5);
       expect(state.fatalErrors).toEqual([]);
       expect(state.manifestLoads).toBe(1);
       expect(state.longestStallMs).toBeLessThan(3000);
