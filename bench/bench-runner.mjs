@@ -30,18 +30,20 @@ import { percentile, round, sleep, wallNow, withTimeout } from './stats.mjs';
 import { capacityOf, judge } from './verdict.js';
 
 /** Ramps per profile and variant: denser where the capacity is expected. */
+// browser-top is measured against browser at the same N (bench/report.mjs), so they share a ramp.
+const BROWSER_RAMPS = { copy: [5, 10, 20, 30, 40, 60], legacy: [1, 2, 4, 6, 8] };
 export const DEFAULT_RAMPS = {
   copy: {
     h264: [1, 5, 10, 12, 15, 18, 20, 25, 30, 40, 50, 60, 80, 100],
-    browser: [5, 10, 20, 30, 40, 60],
-    'browser-top': [5, 10, 20, 30, 40, 60],
+    browser: BROWSER_RAMPS.copy,
+    'browser-top': BROWSER_RAMPS.copy,
     vp8: [1, 2, 3, 4, 6, 8],
     audio: [1, 20, 40, 80, 120],
   },
   legacy: {
     h264: [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20],
-    browser: [1, 2, 4, 6, 8],
-    'browser-top': [1, 2, 4, 6, 8],
+    browser: BROWSER_RAMPS.legacy,
+    'browser-top': BROWSER_RAMPS.legacy,
     vp8: [1, 2, 3, 4, 6, 8],
     audio: [1, 20, 40, 80, 120],
   },
@@ -248,7 +250,9 @@ export async function runBench(options) {
     ours.add(server.pid);
     const live = watchLiveTimes(server.url);
     await withTimeout(live.opened, 10_000, 'SSE /api/live-streams did not open');
-    const sampler = new ProcSampler({ serverPid: server.pid, webRtcServerPort: ports.webRtcServerPort, extra: { harness: process.pid } });
+    // The WebRtcServers listen below the RTC range (however many per worker).
+    const webRtcServerPorts = [ports.webRtcServerPort, ports.rtcMin - 1];
+    const sampler = new ProcSampler({ serverPid: server.pid, webRtcServerPorts, extra: { harness: process.pid } });
     sampler.run();
     const watcher = new PlaylistWatcher({ hlsDir, targetSeconds: o.segmentSeconds });
     watcher.start();

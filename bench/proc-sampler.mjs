@@ -35,11 +35,9 @@ export function processTree(rootPid, processes) {
  */
 export const SOCKET_CLASSES = ['webRtcServer', 'worker', 'ffmpeg', 'node', 'other'];
 
-/** The WebRtcServers' ports: the block's first ten (bench/server-process.mjs), RTC ports from there. */
-const WEBRTC_SERVER_PORTS = 10;
-
-function socketClass(kind, port, webRtcServerPort) {
-  if (kind === 'mediasoup') return port >= webRtcServerPort && port < webRtcServerPort + WEBRTC_SERVER_PORTS ? 'webRtcServer' : 'worker';
+/** `webRtcServerPorts`: the [first, last] port the worker's WebRtcServers may listen on. */
+function socketClass(kind, port, [first, last]) {
+  if (kind === 'mediasoup') return port >= first && port <= last ? 'webRtcServer' : 'worker';
   return kind; // ffmpeg, node, other
 }
 
@@ -50,9 +48,9 @@ function socketClass(kind, port, webRtcServerPort) {
  * during the window counts from zero; one that died counts up to its last sample.
  */
 export class ProcSampler {
-  constructor({ serverPid, webRtcServerPort, extra = {}, intervalMs = 1000 }) {
+  constructor({ serverPid, webRtcServerPorts, extra = {}, intervalMs = 1000 }) {
     this.serverPid = serverPid;
-    this.webRtcServerPort = webRtcServerPort;
+    this.webRtcServerPorts = webRtcServerPorts;
     /** name -> pid of processes measured on their own (not their children). */
     this.extra = extra;
     this.intervalMs = intervalMs;
@@ -125,7 +123,7 @@ export class ProcSampler {
         } else {
           // Sockets there at the first sample count from then; later ones were born since: from 0.
           this.sockets.set(inode, {
-            cls: socketClass(p.kind, s.port, this.webRtcServerPort),
+            cls: socketClass(p.kind, s.port, this.webRtcServerPorts),
             port: s.port,
             base: this.started ? 0 : s.drops,
             last: s.drops,

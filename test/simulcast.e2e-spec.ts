@@ -2,6 +2,7 @@ import type { Page } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsDemuxer } from '../src/media/ts-demuxer';
+import { segmentNumber } from '../src/packaging/hls-names';
 import { streamInfo, waitFor } from './support/app';
 import { readPlaylist } from './support/hls';
 import { useHlsFixture } from './support/hls-fixture';
@@ -163,12 +164,11 @@ describe('simulcast: every layer the original front end sends is its own copied 
     // Aligned: segment n starts on the same captured frame in every rendition.
     // Read as the segments are listed (the window is longer than a playlist lists), each segment
     // number once all three renditions have it.
-    const segmentNumber = (uri: string) => Number(/_(\d+)\.ts$/.exec(uri)![1]);
     const spreads = new Map<number, number>();
     const deadline = Date.now() + WINDOW_SECONDS * 3000;
     while (spreads.size < WINDOW_SECONDS && Date.now() < deadline) {
       const lists = await Promise.all(['video', 'video.r1', 'video.r0'].map((r) => readPlaylist(fx.app.hlsDir, `${peerId}-${r}.m3u8`)));
-      const byNumber = lists.map((list) => new Map((list?.segments ?? []).map((s) => [segmentNumber(s.uri), s.uri])));
+      const byNumber = lists.map((list) => new Map((list?.segments ?? []).map((s) => [segmentNumber(s.uri)!, s.uri])));
       for (const n of byNumber[0].keys()) {
         const names = byNumber.map((m) => m.get(n));
         if (spreads.has(n) || names.some((name) => !name)) continue;
