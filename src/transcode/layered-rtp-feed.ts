@@ -81,7 +81,9 @@ export class LayeredRtpFeed implements Feed {
   }
 
   async resume(): Promise<void> {
-    if (!this.consumer.closed) await this.consumer.resume();
+    if (this.consumer.closed) return;
+    this.demuxer.restart();
+    await this.consumer.resume();
   }
 
   requestKeyFrame(): void {

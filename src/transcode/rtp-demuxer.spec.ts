@@ -1,11 +1,12 @@
 import { createSocket, Socket } from 'node:dgram';
-import { RtpDemuxer, splitRtcp } from './rtp-demuxer';
+import { RtpDemuxer, senderReport, splitRtcp } from './rtp-demuxer';
 
-const rtp = (ssrc: number, seq: number) => {
+const rtp = (ssrc: number, seq: number, timestamp = 0) => {
   const packet = Buffer.alloc(20);
   packet[0] = 0x80;
   packet[1] = 96;
   packet.writeUInt16BE(seq, 2);
+  packet.writeUInt32BE(timestamp, 4);
   packet.writeUInt32BE(ssrc, 8);
   return packet;
 };
@@ -48,35 +49,61 @@ describe('splitRtcp', () => {
   });
 });
 
+describe('senderReport', () => {
+  it("writes an RFC 3550 sender report with mediasoup's millisecond NTP and the packet's timestamp", () => {
+    const report = senderReport(0xdeadbeef, 12_345_678.5, 0xfffffff0, 7, 700);
+    expect(splitRtcp(report)).toHaveLength(1);
+    expect([report[0], report[1], report.readUInt16BE(2), report.readUInt32BE(4)]).toEqual([0x80, 200, 6, 0xdeadbeef]);
+    expect(report.readUInt32BE(8)).toBe(12_345);
+    expect(report.readUInt32BE(12) / 2 ** 32).toBeCloseTo(0.6785, 6);
+    expect([report.readUInt32BE(16), report.readUInt32BE(20), report.readUInt32BE(24)]).toEqual([0xfffffff0, 7, 700]);
+  });
+});
+
 describe('RtpDemuxer', () => {
-  it('routes each SSRC to its own ports, each stream only after its first sender report, dropping unknown SSRCs', async () => {
+  it("routes each SSRC to its own ports, each stream's first packet after a restart behind a sender report of its own", async () => {
     const [a, aRtcp, b, bRtcp] = await Promise.all([listener(), listener(), listener(), listener()]);
-    const demuxer = new RtpDemuxer([
-      { ssrc: 1, rtpPort: a.port, rtcpPort: aRtcp.port },
-      { ssrc: 2, rtpPort: b.port, rtcpPort: bRtcp.port },
-    ]);
+    let now = 5_000;
+    const demuxer = new RtpDemuxer(
+      [
+        { ssrc: 1, rtpPort: a.port, rtcpPort: aRtcp.port },
+        { ssrc: 2, rtpPort: b.port, rtcpPort: bRtcp.port },
+      ],
+      '127.0.0.1',
+      () => now,
+    );
     const sender = createSocket('udp4');
     try {
       const { rtpPort, rtcpPort } = await demuxer.open();
       const send = (packet: Buffer, port: number) => new Promise((resolve) => sender.send(packet, port, '127.0.0.1', resolve));
-      await send(rtp(1, 1), rtpPort); // before any report: held back
-      await until(() => demuxer.dropped === 1);
-      // One compound for both streams, as mediasoup sends it: each stream gets its own part.
+      await send(rtp(1, 1, 90_000), rtpPort);
+      await until(() => a.got.length === 2);
+      // The report first, on the RTP port (FFmpeg reads one socket in order): now against the packet's timestamp.
+      expect([a.got[0][1], a.got[0].readUInt32BE(4), a.got[0].readUInt32BE(8), a.got[0].readUInt32BE(16)]).toEqual([200, 1, 5, 90_000]);
+      expect([a.got[1][1] & 0x7f, a.got[1].readUInt16BE(2)]).toEqual([96, 1]);
+      await send(rtp(1, 2, 93_000), rtpPort);
+      await send(rtp(2, 1, 7), rtpPort);
+      await until(() => a.got.length === 3 && b.got.length === 2);
+      expect(a.got[2][1]).toBe(96); // no second report for a stream that has had one
+      expect([b.got[0][1], b.got[0].readUInt32BE(4), b.got[0].readUInt32BE(16)]).toEqual([200, 2, 7]);
+      // A new FFmpeg run: each stream's next packet has a report again, counting what went before.
+      now = 6_250;
+      demuxer.restart();
+      await send(rtp(1, 3, 96_000), rtpPort);
+      await until(() => a.got.length === 5);
+      expect([a.got[3][1], a.got[3].readUInt32BE(8), a.got[3].readUInt32BE(16), a.got[3].readUInt32BE(20)]).toEqual([200, 6, 96_000, 2]);
+      expect(a.got[3].readUInt32BE(12) / 2 ** 32).toBeCloseTo(0.25, 6);
+      // mediasoup's compound for both streams: each stream gets its own part, on its RTCP port.
       await send(Buffer.concat([rtcp(200, 1), rtcp(202, 1, 3), rtcp(200, 2), rtcp(200, 99)]), rtcpPort);
       await until(() => aRtcp.got.length === 1 && bRtcp.got.length === 1);
       expect(aRtcp.got[0].length).toBe(28 + 16);
       expect(bRtcp.got[0].readUInt32BE(4)).toBe(2);
-      // RTP flows once FFmpeg has had time to read the report.
-      await until(() => {
-        void send(rtp(1, 2), rtpPort);
-        void send(rtp(2, 2), rtpPort);
-        return a.got.length > 0 && b.got.length > 0;
-      });
-      expect(a.got.every((p) => p.readUInt32BE(8) === 1)).toBe(true);
-      expect(b.got.every((p) => p.readUInt32BE(8) === 2)).toBe(true);
+      expect(a.got.every((p) => p.readUInt32BE(p[1] === 200 ? 4 : 8) === 1)).toBe(true);
       const dropped = demuxer.dropped;
-      await send(rtp(77, 1), rtpPort);
-      await until(() => demuxer.dropped === dropped + 1);
+      await send(rtp(77, 1, 0), rtpPort);
+      await send(Buffer.from([1, 2, 3]), rtpPort);
+      await until(() => demuxer.dropped === dropped + 2);
+      expect(demuxer.forwarded).toBe(4);
     } finally {
       sender.close();
       demuxer.close();

@@ -1,29 +1,33 @@
 import { createSocket, Socket } from 'node:dgram';
 
-/** How long after forwarding a stream's first sender report its RTP starts to flow. */
-const SR_SETTLE_MS = 50;
-
 export interface DemuxRoute {
   ssrc: number;
-  /** Where this stream's RTP and RTCP go (FFmpeg's ports for one layer). */
+  /** Where this stream's RTP and RTCP go (FFmpeg's ports for one stream). */
   rtpPort: number;
   rtcpPort: number;
 }
 
 /**
- * Splits RTP and RTCP that arrive on one pair of sockets by SSRC, forwarding each stream to its own
+ * Passes a consumer's RTP and RTCP on to FFmpeg through Node, split by SSRC: each stream to its own
  * pair of ports. mediasoup's pipe consumer sends every simulcast layer with its own SSRC on one
- * transport; FFmpeg cannot split several SSRCs arriving on one port, so each layer gets its own
- * m-line and ports, fed from here. Packets of SSRCs without a route (RTX, probation) are dropped.
+ * transport, and FFmpeg cannot split several SSRCs arriving on one port; a plain consumer has one
+ * stream. Packets of SSRCs without a route (RTX, probation) are dropped.
  *
- * A stream's RTP is held back until its first RTCP sender report has gone through: each layer has
- * its own RTP timestamp base, and FFmpeg puts streams on one timeline from their sender reports. A
- * stream whose packets came before its first report would jump when it arrived (measured: hours).
+ * FFmpeg puts the streams of one SDP on one timeline from their RTCP sender reports, and times a
+ * stream's packets that come before its first report from that stream's own first packet: when the
+ * report comes, the stream jumps (measured: a camera's first 1.3 s after a resume 0.41 s early, so
+ * its first flash 0.41 s off its beep; a simulcast layer, hours). mediasoup sends its first report up
+ * to a second after a consumer resumes. So the first packet of each stream after `restart()` goes
+ * out behind a sender report made here by mediasoup's own rule (the time a packet is forwarded,
+ * on mediasoup's clock, against its RTP timestamp), on the RTP port, which FFmpeg reads in order
+ * (rtpdec parses RTCP that comes on the RTP socket). mediasoup's reports then follow as they come.
  */
 export class RtpDemuxer {
   private readonly routes = new Map<number, DemuxRoute>();
-  /** When each SSRC's RTP may flow: a moment after its first sender report was forwarded. */
-  private readonly syncedAt = new Map<number, number>();
+  /** Streams that have had a sender report since the last restart: their RTP flows as it comes. */
+  private readonly reported = new Set<number>();
+  /** RTP packets and octets forwarded per stream, for the reports' sender counts. */
+  private readonly sent = new Map<number, { packets: number; octets: number }>();
   private rtp?: Socket;
   private rtcp?: Socket;
   private closed = false;
@@ -34,6 +38,8 @@ export class RtpDemuxer {
   constructor(
     routes: DemuxRoute[],
     private readonly host = '127.0.0.1',
+    /** mediasoup's clock: its worker times reports with uv_hrtime in ms, as Node's hrtime does. */
+    private readonly nowMs: () => number = () => Number(process.hrtime.bigint() / 1_000_000n),
   ) {
     for (const route of routes) this.routes.set(route.ssrc, route);
   }
@@ -43,6 +49,11 @@ export class RtpDemuxer {
     this.rtp = await bind(this.host, (packet) => this.onRtp(packet));
     this.rtcp = await bind(this.host, (packet) => this.onRtcp(packet));
     return { rtpPort: this.rtp.address().port, rtcpPort: this.rtcp.address().port };
+  }
+
+  /** A new FFmpeg run listens: each stream's next packet goes out behind a sender report. */
+  restart(): void {
+    this.reported.clear();
   }
 
   /** Idempotent. */
@@ -58,8 +69,16 @@ export class RtpDemuxer {
     if (packet.length < 12 || packet[0] >> 6 !== 2) return this.drop();
     const ssrc = packet.readUInt32BE(8);
     const route = this.routes.get(ssrc);
-    const from = this.syncedAt.get(ssrc);
-    if (!route || from === undefined || Date.now() < from) return this.drop();
+    if (!route) return this.drop();
+    const sent = this.sent.get(ssrc) ?? { packets: 0, octets: 0 };
+    this.sent.set(ssrc, sent);
+    if (!this.reported.has(ssrc)) {
+      this.reported.add(ssrc);
+      const report = senderReport(ssrc, this.nowMs(), packet.readUInt32BE(4), sent.packets, sent.octets);
+      this.rtp!.send(report, route.rtpPort, this.host);
+    }
+    sent.packets++;
+    sent.octets += packet.length - 12;
     this.forwarded++;
     this.rtp!.send(packet, route.rtpPort, this.host);
   }
@@ -78,16 +97,32 @@ export class RtpDemuxer {
     }
     if (byStream.size === 0) return this.drop();
     for (const [ssrc, packets] of byStream) {
+      // A report of mediasoup's own does not stand for ours: FFmpeg may read the RTP socket first.
       this.rtcp!.send(Buffer.concat(packets), this.routes.get(ssrc)!.rtcpPort, this.host);
-      // Packet type 200 is a sender report. FFmpeg polls its RTP socket before its RTCP one, so RTP
-      // flows only once it has surely read the report (it reads both in a tight loop).
-      if (packets.some((p) => p[1] === 200) && !this.syncedAt.has(ssrc)) this.syncedAt.set(ssrc, Date.now() + SR_SETTLE_MS);
     }
   }
 
   private drop(): void {
     this.dropped++;
   }
+}
+
+/**
+ * An RTCP sender report (RFC 3550 6.4.1) with no report blocks: `ntpMs` as mediasoup writes it (whole
+ * seconds and the fraction of the millisecond clock, Utils::Time::TimeMs2Ntp).
+ */
+export function senderReport(ssrc: number, ntpMs: number, rtpTimestamp: number, packets: number, octets: number): Buffer {
+  const report = Buffer.alloc(28);
+  report[0] = 0x80; // version 2, no padding, no report blocks
+  report[1] = 200;
+  report.writeUInt16BE(6, 2); // length in 32-bit words minus one
+  report.writeUInt32BE(ssrc >>> 0, 4);
+  report.writeUInt32BE(Math.floor(ntpMs / 1000) >>> 0, 8);
+  report.writeUInt32BE(Math.floor(((ntpMs % 1000) / 1000) * 2 ** 32) >>> 0, 12);
+  report.writeUInt32BE(rtpTimestamp >>> 0, 16);
+  report.writeUInt32BE(packets >>> 0, 20);
+  report.writeUInt32BE(octets >>> 0, 24);
+  return report;
 }
 
 /** The packets of a compound RTCP packet (each has its length in 32-bit words minus one, RFC 3550 6.4.1). */

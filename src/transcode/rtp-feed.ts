@@ -9,10 +9,12 @@ import type { Feed, FeedOutput } from './feed';
 import { LayerSelector } from './layer-selector';
 import type { PortPair } from './port-pool';
 import { ffmpegRtpCapabilities } from './ffmpeg-rtp-capabilities';
+import { RtpDemuxer } from './rtp-demuxer';
 
 /**
- * One producer fed to FFmpeg as one stream: a plain transport to FFmpeg's ports and a consumer on it. Owns both;
- * closing the transport closes the consumer. The consumer starts paused so the first video FFmpeg
+ * One producer fed to FFmpeg as one stream: a consumer on a plain transport, whose RTP reaches FFmpeg's
+ * ports through an RtpDemuxer of one route (so FFmpeg hears a sender report before the stream's first
+ * packet of every run). Owns the transport (closing it closes the consumer) and the demuxer. The consumer starts paused so the first video FFmpeg
  * receives is the keyframe asked for once it listens. A simulcast producer is fed one layer at a time,
  * chosen by a LayerSelector.
  */
@@ -30,6 +32,7 @@ export class RtpFeed implements Feed {
     private readonly ports: PortPair,
     private readonly logPrefix: string,
     private readonly onLayerFailed: (layer: number, error: string) => void,
+    private readonly demuxer: RtpDemuxer,
   ) {
     if (consumer.type === 'simulcast') {
       this.selector = new LayerSelector();
@@ -48,15 +51,19 @@ export class RtpFeed implements Feed {
     onLayerFailed: (layer: number, error: string) => void = () => undefined,
   ): Promise<RtpFeed> {
     const transport = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
+    let demuxer: RtpDemuxer | undefined;
     try {
-      await transport.connect({ ip: '127.0.0.1', port: ports.rtp, rtcpPort: ports.rtcp });
       const consumer = await transport.consume({
         producerId: producer.id,
         rtpCapabilities: ffmpegRtpCapabilities(router.rtpCapabilities),
         paused: true,
       });
-      return new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix, onLayerFailed);
+      demuxer = new RtpDemuxer([{ ssrc: consumer.rtpParameters.encodings![0].ssrc!, rtpPort: ports.rtp, rtcpPort: ports.rtcp }]);
+      const { rtpPort, rtcpPort } = await demuxer.open();
+      await transport.connect({ ip: '127.0.0.1', port: rtpPort, rtcpPort });
+      return new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix, onLayerFailed, demuxer);
     } catch (error) {
+      demuxer?.close();
       transport.close();
       throw error;
     }
@@ -79,7 +86,9 @@ export class RtpFeed implements Feed {
   }
 
   async resume(): Promise<void> {
-    if (!this.consumer.closed) await this.consumer.resume();
+    if (this.consumer.closed) return;
+    this.demuxer.restart();
+    await this.consumer.resume();
   }
 
   /**
@@ -137,6 +146,7 @@ export class RtpFeed implements Feed {
     this.closed = true;
     if (this.onScore) this.producer.off('score', this.onScore);
     this.transport.close();
+    this.demuxer.close();
   }
 
   private onScores(scores: ProducerScore[]): void {

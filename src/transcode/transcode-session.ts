@@ -372,10 +372,10 @@ export class TranscodeSession {
       this.closeFeed('video');
     }
     for (const [kind, feed] of this.feeds) {
-      // Every run gets new consumers (not the layered feed: its demuxer holds RTP until each layer's
-      // first sender report): one that fed an earlier run keeps sending sender reports while paused,
-      // and FFmpeg takes a report that comes before the first packet as the start of that stream's
-      // clock (measured: audio 0.5 s off video after a resume, until the next audio report).
+      // Every run gets new consumers (not the layered feed, whose layers take a while to choose): one
+      // that fed an earlier run keeps sending sender reports while paused, extrapolated from before the
+      // pause (measured: audio 0.5 s off video after a resume while FFmpeg went by one). Each feed's
+      // demuxer also puts a report of its own before a stream's first packet of every run.
       if (this.wanted.get(kind)?.producer !== feed.producer || feed.isClosed || feed instanceof RtpFeed) this.closeFeed(kind);
     }
     // Going down (a signal to the whole group takes the workers, so producers close): no new run.
