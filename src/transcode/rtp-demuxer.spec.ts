@@ -1,5 +1,6 @@
 import { createSocket, Socket } from 'node:dgram';
 import { RtpDemuxer, senderReport, splitRtcp } from './rtp-demuxer';
+import { gapFillFor } from './rtp-gap-filler';
 
 const rtp = (ssrc: number, seq: number, timestamp = 0) => {
   const packet = Buffer.alloc(20);
@@ -109,6 +110,42 @@ describe('RtpDemuxer', () => {
       demuxer.close();
       demuxer.close();
       for (const l of [a, aRtcp, b, bRtcp]) l.socket.close();
+    }
+  });
+
+  it("fills a route's gaps with silence while FFmpeg listens (between restart and halt), behind a report of the first frame's time", async () => {
+    const out = await listener();
+    let now = 1_000;
+    const demuxer = new RtpDemuxer(
+      [{ ssrc: 9, rtpPort: out.port, rtcpPort: out.port, fill: gapFillFor({ mimeType: 'audio/opus', payloadType: 111 }) }],
+      '127.0.0.1',
+      () => now,
+    );
+    try {
+      await demuxer.open();
+      now = 5_000;
+      demuxer.restart();
+      // Nothing came: the filled clock starts at the first look, and the first frame is due 300 ms on.
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      expect(out.got).toHaveLength(0);
+      now = 5_400;
+      await until(() => out.got.length >= 2);
+      now = 5_500;
+      await until(() => out.got.length >= 7);
+      const [report, ...frames] = out.got;
+      expect([report[1], report.readUInt32BE(4), report.readUInt32BE(8), report.readUInt32BE(16)]).toEqual([200, 9, 5, 960]);
+      expect(report.readUInt32BE(12) / 2 ** 32).toBeCloseTo(0.32, 6);
+      expect(frames.map((f) => [f[1] & 0x7f, f.readUInt32BE(8), f.length])).toEqual(frames.map(() => [111, 9, 15]));
+      expect(frames.map((f) => f.readUInt16BE(2))).toEqual(frames.map((_, i) => i + 1));
+      expect(demuxer.filled.frames).toBe(frames.length);
+      demuxer.halt();
+      const sent = out.got.length;
+      now = 9_000;
+      await new Promise((resolve) => setTimeout(resolve, 100)); // five ticks' time: none may fill now
+      expect(out.got.length).toBe(sent);
+    } finally {
+      demuxer.close();
+      out.socket.close();
     }
   });
 });

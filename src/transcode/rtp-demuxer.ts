@@ -1,11 +1,17 @@
 import { createSocket, Socket } from 'node:dgram';
+import { GapFill, RtpGapFiller } from './rtp-gap-filler';
 
 export interface DemuxRoute {
   ssrc: number;
   /** Where this stream's RTP and RTCP go (FFmpeg's ports for one stream). */
   rtpPort: number;
   rtcpPort: number;
+  /** Keep the stream going with this while its sender sends nothing (see RtpGapFiller). */
+  fill?: GapFill;
 }
+
+/** How often gaps are looked for and filled: one audio frame. */
+const FILL_TICK_MS = 20;
 
 /**
  * Passes a consumer's RTP and RTCP on to FFmpeg through Node, split by SSRC: each stream to its own
@@ -21,6 +27,8 @@ export interface DemuxRoute {
  * out behind a sender report made here by mediasoup's own rule (the time a packet is forwarded,
  * on mediasoup's clock, against its RTP timestamp), on the RTP port, which FFmpeg reads in order
  * (rtpdec parses RTCP that comes on the RTP socket). mediasoup's reports then follow as they come.
+ *
+ * A route with `fill` never stops while FFmpeg listens: its gaps are filled with silence.
  */
 export class RtpDemuxer {
   private readonly routes = new Map<number, DemuxRoute>();
@@ -28,6 +36,8 @@ export class RtpDemuxer {
   private readonly reported = new Set<number>();
   /** RTP packets and octets forwarded per stream, for the reports' sender counts. */
   private readonly sent = new Map<number, { packets: number; octets: number }>();
+  private readonly fillers = new Map<number, RtpGapFiller>();
+  private fillTimer?: NodeJS.Timeout;
   private rtp?: Socket;
   private rtcp?: Socket;
   private closed = false;
@@ -41,8 +51,18 @@ export class RtpDemuxer {
     /** mediasoup's clock: its worker times reports with uv_hrtime in ms, as Node's hrtime does. */
     private readonly nowMs: () => number = () => Number(process.hrtime.bigint() / 1_000_000n),
   ) {
-    for (const route of routes) this.routes.set(route.ssrc, route);
+    for (const route of routes) {
+      this.routes.set(route.ssrc, route);
+      if (route.fill) this.fillers.set(route.ssrc, new RtpGapFiller(route.ssrc, route.fill));
+    }
   }
+
+  /** Frames of silence sent so far, and sender packets dropped because their time was filled already. */
+  get filled(): { frames: number; overlapped: number } {
+    return { frames: this.fillFrames, overlapped: [...this.fillers.values()].reduce((n, f) => n + f.overlapped, 0) };
+  }
+
+  private fillFrames = 0;
 
   /** Binds both sockets on free ports; resolves with them (the plain transport connects to these). */
   async open(): Promise<{ rtpPort: number; rtcpPort: number }> {
@@ -54,12 +74,23 @@ export class RtpDemuxer {
   /** A new FFmpeg run listens: each stream's next packet goes out behind a sender report. */
   restart(): void {
     this.reported.clear();
+    if (this.fillers.size > 0 && !this.fillTimer && !this.closed) {
+      this.fillTimer = setInterval(() => this.fillGaps(), FILL_TICK_MS);
+      this.fillTimer.unref();
+    }
+  }
+
+  /** FFmpeg stops listening: gaps are no longer filled (until the next restart). */
+  halt(): void {
+    clearInterval(this.fillTimer);
+    this.fillTimer = undefined;
   }
 
   /** Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.halt();
     this.rtp?.close();
     this.rtcp?.close();
   }
@@ -70,11 +101,34 @@ export class RtpDemuxer {
     const ssrc = packet.readUInt32BE(8);
     const route = this.routes.get(ssrc);
     if (!route) return this.drop();
+    const now = this.nowMs();
+    const filler = this.fillers.get(ssrc);
+    if (filler) {
+      const passed = filler.onPacket(packet, now);
+      if (!passed) return;
+      if (passed.newClock) this.reported.delete(ssrc);
+    }
+    this.forward(route, packet, now);
+  }
+
+  private fillGaps(): void {
+    const now = this.nowMs();
+    for (const [ssrc, filler] of this.fillers) {
+      for (const { packet, at } of filler.due(now)) {
+        this.fillFrames++;
+        this.forward(this.routes.get(ssrc)!, packet, at);
+      }
+    }
+  }
+
+  /** Sends one RTP packet on, behind a sender report if its stream has had none since the restart. */
+  private forward(route: DemuxRoute, packet: Buffer, at: number): void {
+    const ssrc = route.ssrc;
     const sent = this.sent.get(ssrc) ?? { packets: 0, octets: 0 };
     this.sent.set(ssrc, sent);
     if (!this.reported.has(ssrc)) {
       this.reported.add(ssrc);
-      const report = senderReport(ssrc, this.nowMs(), packet.readUInt32BE(4), sent.packets, sent.octets);
+      const report = senderReport(ssrc, at, packet.readUInt32BE(4), sent.packets, sent.octets);
       this.rtp!.send(report, route.rtpPort, this.host);
     }
     sent.packets++;
@@ -93,6 +147,13 @@ export class RtpDemuxer {
       // SR, SDES and BYE name their stream in bytes 4–7 (RFC 3550 6.4, 6.5, 6.6).
       const ssrc = packet.readUInt32BE(4);
       if (!this.routes.has(ssrc)) continue;
+      // While a gap is filled, mediasoup's reports extrapolate the sender's last packet, as the filled
+      // frames do: nothing to add, and one read late would undo the report placing its return.
+      const filler = this.fillers.get(ssrc);
+      if (filler?.isFilling) continue;
+      // A filled stream's timestamps run on the filled clock: its reports must say the same.
+      if (filler && packet[1] === 200 && packet.length >= 20)
+        packet.writeUInt32BE((packet.readUInt32BE(16) + filler.timestampShift) % 2 ** 32, 16);
       byStream.set(ssrc, [...(byStream.get(ssrc) ?? []), packet]);
     }
     if (byStream.size === 0) return this.drop();

@@ -10,6 +10,7 @@ import { LayerSelector } from './layer-selector';
 import type { PortPair } from './port-pool';
 import { ffmpegRtpCapabilities } from './ffmpeg-rtp-capabilities';
 import { RtpDemuxer } from './rtp-demuxer';
+import { gapFillFor } from './rtp-gap-filler';
 
 /**
  * One producer fed to FFmpeg as one stream: a consumer on a plain transport, whose RTP reaches FFmpeg's
@@ -58,7 +59,9 @@ export class RtpFeed implements Feed {
         rtpCapabilities: ffmpegRtpCapabilities(router.rtpCapabilities),
         paused: true,
       });
-      demuxer = new RtpDemuxer([{ ssrc: consumer.rtpParameters.encodings![0].ssrc!, rtpPort: ports.rtp, rtcpPort: ports.rtcp }]);
+      // Opus audio never stops for FFmpeg: a pause or a silent publisher is silence, not a new run.
+      const fill = gapFillFor(consumer.rtpParameters.codecs[0]);
+      demuxer = new RtpDemuxer([{ ssrc: consumer.rtpParameters.encodings![0].ssrc!, rtpPort: ports.rtp, rtcpPort: ports.rtcp, fill }]);
       const { rtpPort, rtcpPort } = await demuxer.open();
       await transport.connect({ ip: '127.0.0.1', port: rtpPort, rtcpPort });
       return new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix, onLayerFailed, demuxer);
@@ -82,8 +85,10 @@ export class RtpFeed implements Feed {
   }
 
   async pause(): Promise<void> {
+    this.demuxer.halt();
     if (!this.consumer.closed && !this.consumer.paused) await this.consumer.pause();
   }
+
 
   async resume(): Promise<void> {
     if (this.consumer.closed) return;

@@ -18,6 +18,7 @@ import { Layer, LayeredRtpFeed } from './layered-rtp-feed';
 import { MAX_VIDEO_LAYERS } from './port-pool';
 import { ProducerActivity } from './producer-activity';
 import { RtpFeed } from './rtp-feed';
+import { gapFillFor } from './rtp-gap-filler';
 import { buildSdp } from './sdp';
 
 export interface TrackInfo {
@@ -297,7 +298,8 @@ export class TranscodeSession {
       const producer = this.wanted.get(kind)?.producer;
       if (producer) this.lastCodec.set(kind, producer.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? 'unknown');
       result[kind] = {
-        source: this.plan?.[kind]?.source ?? (this.isLive(kind) ? 'rtp' : 'filler'),
+        // A kind whose gaps are filled takes RTP while paused or silent, but what plays is silence.
+        source: this.plan?.[kind]?.source === 'rtp' || !this.plan?.[kind] ? (this.isLive(kind) ? 'rtp' : 'filler') : 'filler',
         codecIn: this.lastCodec.get(kind) ?? 'unknown',
         codecOut: kind === 'video' ? 'H264' : 'AAC',
         mode: kind === 'video' && producer ? this.videoMode(producer) : kind === 'video' ? 'copy' : 'transcode',
@@ -430,7 +432,7 @@ export class TranscodeSession {
   private handsOnMedia(outgoing: Outgoing): boolean {
     const plan = outgoing.plan;
     if (!plan) return true;
-    return KINDS.some((kind) => plan[kind] && (plan[kind].source !== 'rtp' || this.isLive(kind)));
+    return KINDS.some((kind) => plan[kind] && (plan[kind].source !== 'rtp' || this.takesRtp(kind)));
   }
 
   /** The outgoing run stops (its last units are handed on); then what it alone used is closed. */
@@ -447,18 +449,29 @@ export class TranscodeSession {
     return !!wanted && !wanted.producer.closed && !wanted.producer.paused && !this.silent.has(kind);
   }
 
+  /**
+   * Whether FFmpeg takes this kind's RTP: while it is live, and for a kind whose gaps its feed fills
+   * (Opus audio), as long as its producer exists: a pause or a silent publisher is silence from the
+   * feed, not a new run with filler (which waited for a keyframe: seconds without audio under load).
+   */
+  private takesRtp(kind: MediaKind): boolean {
+    const producer = this.wanted.get(kind)?.producer;
+    if (!producer || producer.closed) return false;
+    return this.isLive(kind) || (!!producer.rtpParameters.codecs[0] && gapFillFor(producer.rtpParameters.codecs[0]) !== undefined);
+  }
+
   private planFor(): FfmpegPlan | undefined {
     if (this.kinds.size === 0) return undefined;
     const video = this.wanted.get('video')?.producer;
     const { hls, ffmpeg } = this.config;
     return {
-      sdpPath: this.isLive('video') || this.isLive('audio') ? join(this.workDir, 'input.sdp') : undefined,
+      sdpPath: this.takesRtp('video') || this.takesRtp('audio') ? join(this.workDir, 'input.sdp') : undefined,
       video: !this.kinds.has('video')
         ? undefined
         : video && this.isLive('video')
           ? { source: 'rtp', mode: this.videoMode(video), renditions: this.videoRenditions, bitratesKbps: this.layerBitratesKbps(video) }
           : { source: 'filler', ...this.videoSize, renditions: this.videoRenditions },
-      audio: !this.kinds.has('audio') ? undefined : this.isLive('audio') ? { source: 'rtp' } : { source: 'filler' },
+      audio: !this.kinds.has('audio') ? undefined : this.takesRtp('audio') ? { source: 'rtp' } : { source: 'filler' },
       segmentSeconds: hls.segmentSeconds,
       timelineOffsetSeconds: 0,
       x264Preset: ffmpeg.x264Preset,
