@@ -89,7 +89,6 @@ export class RtpFeed implements Feed {
     if (!this.consumer.closed && !this.consumer.paused) await this.consumer.pause();
   }
 
-
   async resume(): Promise<void> {
     if (this.consumer.closed) return;
     this.demuxer.restart();
