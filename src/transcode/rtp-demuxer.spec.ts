@@ -148,4 +148,47 @@ describe('RtpDemuxer', () => {
       out.socket.close();
     }
   });
+
+  it("places a sender that returns after a fill behind a report of its own, and moves mediasoup's reports onto the filled clock", async () => {
+    const [out, outRtcp] = await Promise.all([listener(), listener()]);
+    let now = 1_000;
+    const fill = gapFillFor({ mimeType: 'audio/opus', payloadType: 111 });
+    const demuxer = new RtpDemuxer([{ ssrc: 9, rtpPort: out.port, rtcpPort: outRtcp.port, fill }], '127.0.0.1', () => now);
+    const sender = createSocket('udp4');
+    const send = (packet: Buffer, port: number) => new Promise((resolve) => sender.send(packet, port, '127.0.0.1', resolve));
+    const report = (ts: number) => {
+      const sr = rtcp(200, 9);
+      sr.writeUInt32BE(ts, 16);
+      return sr;
+    };
+    try {
+      const { rtpPort, rtcpPort } = await demuxer.open();
+      demuxer.restart();
+      await send(rtp(9, 10, 48_000), rtpPort);
+      await until(() => out.got.length === 2); // a report, then the packet
+      now = 1_400; // filled from 1020 to 1320
+      await until(() => out.got.length === 2 + 16);
+      const lastFilled = out.got.at(-1)!;
+      expect([lastFilled.readUInt16BE(2), lastFilled.readUInt32BE(4)]).toEqual([26, 48_000 + 16 * 960]);
+      // mediasoup's report while filling: held back (it only extrapolates the last packet; the last
+      // assertion sees that it never reached FFmpeg).
+      await send(report(60_000), rtcpPort);
+      // The sender returns where its clock stopped: a report first, then its packet on the filled clock.
+      await send(rtp(9, 11, 48_960), rtpPort);
+      await until(() => out.got.length === 2 + 16 + 2);
+      const [placed, back] = out.got.slice(-2);
+      const onFilled = 48_000 + 16 * 960 + 80 * 48;
+      expect([placed[1], placed.readUInt32BE(16), placed.readUInt32BE(8)]).toEqual([200, onFilled, 1]);
+      expect([back.readUInt16BE(2), back.readUInt32BE(4)]).toEqual([27, onFilled]);
+      // mediasoup's next report names the sender's clock: it reaches FFmpeg on the filled one.
+      await send(report(50_000), rtcpPort);
+      await until(() => outRtcp.got.length === 1);
+      expect(outRtcp.got[0].readUInt32BE(16)).toBe(50_000 + onFilled - 48_960);
+    } finally {
+      sender.close();
+      demuxer.close();
+      out.socket.close();
+      outRtcp.socket.close();
+    }
+  });
 });
