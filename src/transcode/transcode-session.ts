@@ -451,13 +451,18 @@ export class TranscodeSession {
 
   /**
    * Whether FFmpeg takes this kind's RTP: while it is live, and for a kind whose gaps its feed fills
-   * (Opus audio), as long as its producer exists: a pause or a silent publisher is silence from the
-   * feed, not a new run with filler (which waited for a keyframe: seconds without audio under load).
+   * (Opus audio) while the stream's video is live (or it has none): a paused or silent microphone is
+   * silence from the feed, not a new run with filler (which waited for a keyframe: seconds without
+   * audio under load). With video off too (mic and camera paused, a publisher that froze), filler
+   * alone, which starts with a segment at once: the segments are cut at video keyframes, so an old
+   * run with filled audio but no video lists nothing (measured: playlists still for 2–2.5 s).
    */
   private takesRtp(kind: MediaKind): boolean {
+    if (this.isLive(kind)) return true;
     const producer = this.wanted.get(kind)?.producer;
-    if (!producer || producer.closed) return false;
-    return this.isLive(kind) || (!!producer.rtpParameters.codecs[0] && gapFillFor(producer.rtpParameters.codecs[0]) !== undefined);
+    const codec = producer?.rtpParameters.codecs[0];
+    if (!producer || producer.closed || !codec || !gapFillFor(codec)) return false;
+    return KINDS.every((other) => other === kind || !this.kinds.has(other) || this.isLive(other));
   }
 
   private planFor(): FfmpegPlan | undefined {
