@@ -53,6 +53,7 @@ export class RtpDemuxer {
   ) {
     for (const route of routes) {
       this.routes.set(route.ssrc, route);
+      this.sent.set(route.ssrc, { packets: 0, octets: 0 });
       if (route.fill) this.fillers.set(route.ssrc, new RtpGapFiller(route.ssrc, route.fill));
     }
   }
@@ -101,13 +102,12 @@ export class RtpDemuxer {
     const ssrc = packet.readUInt32BE(8);
     const route = this.routes.get(ssrc);
     if (!route) return this.drop();
-    const now = this.nowMs();
     const filler = this.fillers.get(ssrc);
-    if (filler) {
-      const passed = filler.onPacket(packet, now);
-      if (!passed) return;
-      if (passed.newClock) this.reported.delete(ssrc);
-    }
+    if (!filler) return this.forward(route, packet);
+    const now = this.nowMs();
+    const passed = filler.onPacket(packet, now);
+    if (!passed) return;
+    if (passed.newClock) this.reported.delete(ssrc);
     this.forward(route, packet, now);
   }
 
@@ -121,14 +121,16 @@ export class RtpDemuxer {
     }
   }
 
-  /** Sends one RTP packet on, behind a sender report if its stream has had none since the restart. */
-  private forward(route: DemuxRoute, packet: Buffer, at: number): void {
+  /**
+   * Sends one RTP packet on, behind a sender report if its stream has had none since the restart.
+   * `at`: the time its timestamp stands for (the clock is read only when a report is due).
+   */
+  private forward(route: DemuxRoute, packet: Buffer, at?: number): void {
     const ssrc = route.ssrc;
-    const sent = this.sent.get(ssrc) ?? { packets: 0, octets: 0 };
-    this.sent.set(ssrc, sent);
+    const sent = this.sent.get(ssrc)!;
     if (!this.reported.has(ssrc)) {
       this.reported.add(ssrc);
-      const report = senderReport(ssrc, at, packet.readUInt32BE(4), sent.packets, sent.octets);
+      const report = senderReport(ssrc, at ?? this.nowMs(), packet.readUInt32BE(4), sent.packets, sent.octets);
       this.rtp!.send(report, route.rtpPort, this.host);
     }
     sent.packets++;

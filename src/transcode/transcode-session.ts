@@ -299,7 +299,7 @@ export class TranscodeSession {
       if (producer) this.lastCodec.set(kind, producer.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? 'unknown');
       result[kind] = {
         // A kind whose gaps are filled takes RTP while paused or silent, but what plays is silence.
-        source: this.plan?.[kind]?.source === 'rtp' || !this.plan?.[kind] ? (this.isLive(kind) ? 'rtp' : 'filler') : 'filler',
+        source: this.isLive(kind) && this.plan?.[kind]?.source !== 'filler' ? 'rtp' : 'filler',
         codecIn: this.lastCodec.get(kind) ?? 'unknown',
         codecOut: kind === 'video' ? 'H264' : 'AAC',
         mode: kind === 'video' && producer ? this.videoMode(producer) : kind === 'video' ? 'copy' : 'transcode',
