@@ -93,7 +93,7 @@ export function defaultOptions(overrides = {}) {
     // vp8 and audio-only get shorter steps and at most this many.
     secondary: { warmupSeconds: 6, windowSeconds: 12, windows: 1, maxSteps: 3 },
     g2g: !smoke,
-    g2gSeconds: 16,
+    g2gSeconds: 18,
     burst: smoke ? 0 : 20,
     segmentSeconds: 1,
     serverCores: '0',
@@ -269,6 +269,7 @@ export async function runBench(options) {
         const timing = secondary ? o.secondary : { warmupSeconds: o.warmupSeconds, windowSeconds: o.windowSeconds, windows: o.windows };
         const variantResult = { ramp, ...timing, steps: [] };
         profileResult.variants[variant] = variantResult;
+        if (variant === 'h264' && phase.g2g) profileResult.glassToGlassIdle = await glassToGlass(ctx, 0);
         const ramped = await runRamp(ctx, { variant, ramp, timing, variantResult });
         try {
           if (variant === 'h264' && phase.g2g) profileResult.glassToGlass = await glassToGlassUnderLoad(ctx, ramped, variantResult);
@@ -638,7 +639,6 @@ async function closePublishers(ctx, state, ids) {
  * (the failed step's) leave first. Low-Latency HLS side by side when the server announces it.
  */
 async function glassToGlassUnderLoad(ctx, state, variantResult) {
-  const { o, profile, server, live, hlsDir, log } = ctx;
   const cap = capacityOf(variantResult.steps);
   const keep = [...state.publishers.keys()].slice(0, cap.maxPass);
   await closePublishers(
@@ -646,20 +646,26 @@ async function glassToGlassUnderLoad(ctx, state, variantResult) {
     state,
     [...state.publishers.keys()].filter((id) => !keep.includes(id)),
   );
-  const loadN = state.publishers.size;
-  log(`[${profile}] glass-to-glass at N=${loadN} (highest passing): Chromium publisher + hls.js, ${o.g2gSeconds} s`);
+  return glassToGlass(ctx, state.publishers.size);
+}
+
+/** Glass-to-glass for one viewer of the measurement's own publisher while `loadN` load publishers run. */
+async function glassToGlass(ctx, loadN) {
+  const { o, profile, server, live, hlsDir, log } = ctx;
+  const what = loadN === 0 ? 'N=1 (the measuring publisher alone)' : `N=${loadN} (highest passing) + the measuring publisher`;
+  log(`[${profile}] glass-to-glass at ${what}: Chromium publisher + hls.js, ${o.g2gSeconds} s per layout`);
   try {
     const g = await withTimeout(
       measureGlassToGlass({ serverUrl: server.url, hlsDir, live, seconds: o.g2gSeconds, log }),
-      (o.g2gSeconds + 120) * 1000,
+      (2 * o.g2gSeconds + 180) * 1000,
       'glass-to-glass measurement took too long',
     );
     g.loadN = loadN;
     const ll = g.lowLatency
-      ? `; Low-Latency median ${g.lowLatency.medianMs} ms, p95 ${g.lowLatency.p95Ms} ms`
+      ? `; Low-Latency median ${g.lowLatency.medianMs} ms, p95 ${g.lowLatency.p95Ms} ms, ${g.lowLatency.stalls} stalls in ${g.lowLatency.playingSeconds} s`
       : '; no llMasterUrl announced';
     log(
-      `[${profile}] glass-to-glass at N=${loadN}: classic median ${g.medianMs} ms, p95 ${g.p95Ms} ms (${g.samples} frames)${ll}; produce -> playable ${g.produceToPlayableMs} ms`,
+      `[${profile}] glass-to-glass at ${what}: classic median ${g.medianMs} ms, p95 ${g.p95Ms} ms (${g.samples} frames), ${g.stalls} stalls in ${g.playingSeconds} s${ll}; produce -> playable ${g.produceToPlayableMs} ms`,
     );
     return g;
   } catch (error) {

@@ -62,11 +62,14 @@ async function lowLatencyMaster(serverUrl, live, peerId) {
  * `sessionCount` fresh players one after the other on `url`, each collecting for `seconds /
  * sessionCount` after `settleSeconds` of playing: where a player starts within a segment (and any
  * stall, which hls.js's defaults never catch up on) sets its latency, so one session is one draw.
+ * Stalls ('waiting' while playing) are counted over each session's whole playback.
  */
 async function playSessions(browser, serverUrl, url, config, { seconds, sessionCount, settleSeconds, log }) {
   const sessions = [];
   const samples = [];
   const hlsLatency = [];
+  let stalls = 0;
+  let playingSeconds = 0;
   for (let i = 0; i < sessionCount; i++) {
     const playerPage = await openPage(browser, serverUrl, 'player', log);
     await playerPage.evaluate(([u, c]) => window.stampPlayer.play(u, c), [url, config]);
@@ -85,6 +88,8 @@ async function playSessions(browser, serverUrl, url, config, { seconds, sessionC
     await playerPage.close();
     samples.push(...report.samples);
     hlsLatency.push(...report.hlsLatencySeconds);
+    stalls += report.stalls;
+    playingSeconds += report.playingSeconds;
     sessions.push({
       samples: report.samples.length,
       unreadableFrames: report.unreadable,
@@ -93,6 +98,8 @@ async function playSessions(browser, serverUrl, url, config, { seconds, sessionC
       hlsJsLatencyMedianS: round(percentile(report.hlsLatencySeconds, 50), 2),
       hlsJsTargetLatencyS: round(report.targetLatency, 2),
       resolution: `${report.videoWidth}x${report.videoHeight}`,
+      stalls: report.stalls,
+      playingSeconds: round(report.playingSeconds, 1),
       playerErrors: report.errors.slice(0, 5),
       droppedFrames: report.droppedFrames,
     });
@@ -107,6 +114,9 @@ async function playSessions(browser, serverUrl, url, config, { seconds, sessionC
     minMs: round(samples.length ? Math.min(...samples) : undefined, 0),
     maxMs: round(samples.length ? Math.max(...samples) : undefined, 0),
     hlsJsLatencyMedianS: round(percentile(hlsLatency, 50), 2),
+    stalls,
+    playingSeconds: round(playingSeconds, 1),
+    stallsPerMinute: playingSeconds > 0 ? round((stalls * 60) / playingSeconds, 2) : undefined,
     resolution: sessions.at(-1)?.resolution,
     sessions,
   };
@@ -115,7 +125,7 @@ async function playSessions(browser, serverUrl, url, config, { seconds, sessionC
 /**
  * Publishes one stamped stream from Chromium and measures glass-to-glass latency over `seconds` of
  * playback with hls.js defaults on the classic master and, when the server announces a Low-Latency
- * master (`llMasterUrl`), at the same time with `lowLatencyMode: true` on that one.
+ * master (`llMasterUrl`), then with `lowLatencyMode: true` on that one.
  * `live` is the harness's SSE watcher (peerLive times and payloads).
  */
 export async function measureGlassToGlass({
@@ -123,7 +133,7 @@ export async function measureGlassToGlass({
   hlsDir,
   live,
   seconds = 16,
-  sessionCount = 2,
+  sessionCount = 3,
   settleSeconds = 3,
   chromiumPath = '/usr/bin/chromium',
   log = () => {},
@@ -152,10 +162,12 @@ export async function measureGlassToGlass({
     if (!playableAt) throw new Error('the Chromium stream never became playable');
     const llUrl = await lowLatencyMaster(serverUrl, live, peerId);
     const options = { seconds, sessionCount, settleSeconds, log };
-    const [classic, lowLatency] = await Promise.all([
-      playSessions(browser, serverUrl, `${serverUrl}/live/${peerId}.m3u8`, undefined, options),
-      llUrl ? playSessions(browser, serverUrl, llUrl, { lowLatencyMode: true }, options) : undefined,
-    ]);
+    // One layout after the other, never both players at once: they share the harness's core with the
+    // Chromium publisher's encoder, and two players starting together saturated it (measured: Low-Latency
+    // medians of 1.47-2.41 s beside a classic player, 1.02-1.26 s alone). A player that starts slowly
+    // starts further behind, and hls.js's defaults never catch up; a viewer has a machine of its own.
+    const classic = await playSessions(browser, serverUrl, `${serverUrl}/live/${peerId}.m3u8`, undefined, options);
+    const lowLatency = llUrl ? await playSessions(browser, serverUrl, llUrl, { lowLatencyMode: true }, options) : undefined;
     Object.assign(result, classic, { seconds, lowLatency });
     result.publisherVideo = await publisherPage.evaluate(() => window.stampPublisher.stats()).catch((e) => ({ error: String(e) }));
     await publisherPage.evaluate(() => window.stampPublisher.close()).catch(() => undefined);

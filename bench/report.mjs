@@ -8,6 +8,11 @@ export const TARGETS = {
   ttlSeconds: (segmentSeconds) => 2 * segmentSeconds + 1, // produce -> first playable master
   ratio: 4, // loss-free streams per core, copy vs legacy
   cpuPerRendition: 0.02, // cores per extra copied simulcast rendition
+  // Low-Latency HLS glass-to-glass with hls.js in lowLatencyMode (ms), and its stalls per minute.
+  llMedianAlone: 1500,
+  llP95Alone: 2000,
+  llMedianUnderLoad: 2000,
+  llStallsPerMinute: 1,
 };
 
 /** Capacity of one ramp (verdict.js) with the steps it points at and the CPU slope over passing steps. */
@@ -138,8 +143,58 @@ export function evaluateTargets(result) {
             : undefined,
     });
   }
+  out.push(...lowLatencyTargets(result.profiles.copy));
   const simulcast = simulcastRenditionCost(result);
   if (simulcast) out.push(simulcast);
+  return out;
+}
+
+/** Low-Latency HLS glass-to-glass (copy profile): alone at N=1, and at the highest passing N. */
+function lowLatencyTargets(copy) {
+  if (!copy || (!copy.glassToGlassIdle && !copy.glassToGlass)) return [];
+  const ll = (g) => (g && !g.error ? g.lowLatency : undefined);
+  const s = (ms) => (ms === undefined ? 'n/a' : `${round(ms / 1000, 2)} s`);
+  const out = [];
+  const alone = ll(copy.glassToGlassIdle);
+  if (copy.glassToGlassIdle) {
+    out.push({
+      id: 'llAlone',
+      target: `Low-Latency glass-to-glass at N=1, hls.js lowLatencyMode: median ≤ ${TARGETS.llMedianAlone / 1000} s, p95 ≤ ${TARGETS.llP95Alone / 1000} s`,
+      measured: alone
+        ? `median ${s(alone.medianMs)}, p95 ${s(alone.p95Ms)} (${alone.samples} frames, ${alone.sessions.length} players)`
+        : `not measured: ${copy.glassToGlassIdle.error ?? 'no llMasterUrl announced'}`,
+      value: alone?.medianMs,
+      met: !!alone && alone.medianMs <= TARGETS.llMedianAlone && alone.p95Ms <= TARGETS.llP95Alone,
+      shortfall: !alone ? 'not measured' : `median ${s(alone.medianMs)}, p95 ${s(alone.p95Ms)}`,
+    });
+  }
+  const loaded = ll(copy.glassToGlass);
+  if (copy.glassToGlass) {
+    out.push({
+      id: 'llUnderLoad',
+      target: `Low-Latency glass-to-glass while the highest passing N runs: median ≤ ${TARGETS.llMedianUnderLoad / 1000} s`,
+      measured: loaded
+        ? `median ${s(loaded.medianMs)}, p95 ${s(loaded.p95Ms)} at N=${copy.glassToGlass.loadN} + 1`
+        : `not measured: ${copy.glassToGlass.error ?? 'no llMasterUrl announced'}`,
+      value: loaded?.medianMs,
+      met: !!loaded && loaded.medianMs <= TARGETS.llMedianUnderLoad,
+      shortfall: !loaded ? 'not measured' : `median ${s(loaded.medianMs)}`,
+    });
+  }
+  const players = [alone, loaded].filter(Boolean);
+  if (players.length) {
+    const stalls = players.reduce((n, g) => n + (g.stalls ?? 0), 0);
+    const minutes = players.reduce((n, g) => n + (g.playingSeconds ?? 0), 0) / 60;
+    const perMinute = minutes > 0 ? stalls / minutes : undefined;
+    out.push({
+      id: 'llStalls',
+      target: `Low-Latency players: ≤ ${TARGETS.llStallsPerMinute} stall per minute`,
+      measured: `${stalls} stalls in ${round(minutes * 60, 1)} s of playback${perMinute === undefined ? '' : ` (${round(perMinute, 2)} per minute)`}`,
+      value: perMinute,
+      met: perMinute !== undefined && perMinute <= TARGETS.llStallsPerMinute,
+      shortfall: perMinute === undefined ? 'no playback measured' : `${round(perMinute, 2)} per minute`,
+    });
+  }
   return out;
 }
 
@@ -251,27 +306,38 @@ export function targetTable(result) {
 
 export function latencyTable(result) {
   const rows = [
-    '| profile | streams running | glass-to-glass classic HLS median / p95 ms (frames) | glass-to-glass Low-Latency HLS median / p95 ms (frames) | Chromium produce→playable ms | burst: N joining, within ms | burst produce→playable median / p95 / max ms |',
-    '| --- | ---: | --- | --- | ---: | --- | --- |',
+    '| profile | streams running | glass-to-glass classic HLS median / p95 ms (frames), stalls | glass-to-glass Low-Latency HLS median / p95 ms (frames), stalls | Chromium produce→playable ms | burst: N joining, within ms | burst produce→playable median / p95 / max ms |',
+    '| --- | --- | --- | --- | ---: | --- | --- |',
   ];
+  const stalls = (g) => (g.stalls === undefined ? '' : `, ${g.stalls} in ${g.playingSeconds} s`);
   for (const [profile, p] of Object.entries(result.profiles)) {
-    const g = p.glassToGlass;
     const b = p.burst;
-    if (!g && !b) continue;
-    const classic = !g ? '–' : g.error ? `failed: ${g.error}` : `${g.medianMs} / ${g.p95Ms} (${g.samples})`;
-    const ll =
-      !g || g.error
-        ? '–'
-        : g.lowLatency
-          ? `${g.lowLatency.medianMs} / ${g.lowLatency.p95Ms} (${g.lowLatency.samples})`
-          : 'not announced (no llMasterUrl)';
-    const burst = b ? `${b.count}, ${cell(b.joinSpanMs)}` : '–';
-    const bt = b
-      ? `${cell(b.produceToPlayable.medianMs)} / ${cell(b.produceToPlayable.p95Ms)} / ${cell(b.produceToPlayable.maxMs)}${b.notPlayable ? ` (${b.notPlayable} never)` : ''}`
-      : '–';
-    rows.push(`| ${profile} | ${cell(g?.loadN)} | ${classic} | ${ll} | ${cell(g?.produceToPlayableMs)} | ${burst} | ${bt} |`);
+    const measured = [p.glassToGlassIdle, p.glassToGlass].filter(Boolean);
+    if (measured.length === 0 && !b) continue;
+    for (const [i, g] of (measured.length ? measured : [undefined]).entries()) {
+      const classic = !g ? '–' : g.error ? `failed: ${g.error}` : `${g.medianMs} / ${g.p95Ms} (${g.samples})${stalls(g)}`;
+      const ll =
+        !g || g.error
+          ? '–'
+          : g.lowLatency
+            ? `${g.lowLatency.medianMs} / ${g.lowLatency.p95Ms} (${g.lowLatency.samples})${stalls(g.lowLatency)}`
+            : 'not announced (no llMasterUrl)';
+      const last = i === measured.length - 1 || measured.length === 0;
+      const burst = b && last ? `${b.count}, ${cell(b.joinSpanMs)}` : '–';
+      const bt =
+        b && last
+          ? `${cell(b.produceToPlayable.medianMs)} / ${cell(b.produceToPlayable.p95Ms)} / ${cell(b.produceToPlayable.maxMs)}${b.notPlayable ? ` (${b.notPlayable} never)` : ''}`
+          : '–';
+      rows.push(`| ${profile} | ${streamsRunning(g)} | ${classic} | ${ll} | ${cell(g?.produceToPlayableMs)} | ${burst} | ${bt} |`);
+    }
   }
   return rows.length > 2 ? rows.join('\n') : '';
+}
+
+/** "1 (alone)" or "10 + 1": the load publishers and the measuring one. */
+function streamsRunning(g) {
+  if (g?.loadN === undefined) return '–';
+  return g.loadN === 0 ? '1 (alone)' : `${g.loadN} + 1`;
 }
 
 export function renderMarkdown(result) {

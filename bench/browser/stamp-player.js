@@ -14,6 +14,10 @@ class StampPlayer {
   errors = [];
   hlsLatency = [];
   collecting = false;
+  // Stalls: the element ran out of media while playing (a 'waiting' that is not a seek), counted from
+  // the first presented frame on, and that span of playback, for stalls per minute.
+  stalls = [];
+  firstFrameAt = undefined;
 
   play(url, config) {
     const video = document.createElement('video');
@@ -34,8 +38,12 @@ class StampPlayer {
     canvas.width = width;
     canvas.height = height;
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    video.addEventListener('waiting', () => {
+      if (this.firstFrameAt !== undefined && !video.seeking) this.stalls.push({ at: Date.now(), currentTime: video.currentTime });
+    });
     const onFrame = (now, meta) => {
       this.frames++;
+      this.firstFrameAt ??= Date.now();
       if (this.collecting && this.samples.length < MAX_SAMPLES && video.videoWidth > 0) {
         // Source coordinates in the video's own pixels (the stream is 640x480 unless a profile scales).
         const sx = (STAMP.x * video.videoWidth) / 640;
@@ -67,6 +75,8 @@ class StampPlayer {
       unreadable: this.unreadable,
       frames: this.frames,
       errors: this.errors,
+      stalls: this.stalls.length,
+      playingSeconds: this.firstFrameAt === undefined ? 0 : (Date.now() - this.firstFrameAt) / 1000,
       hlsLatencySeconds: this.hlsLatency,
       currentTime: v?.currentTime,
       videoWidth: v?.videoWidth,
