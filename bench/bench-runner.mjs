@@ -10,7 +10,7 @@
 // whole measured period; the windows one by one show how stable that verdict is. The ramp stops at
 // the first step that does not pass. After the H264 ramp: glass-to-glass for one viewer while the
 // highest passing N runs, and produce -> playable when `burst` publishers join at once.
-import { execFileSync, execSync } from 'node:child_process';
+import { execFile, execFileSync, execSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -94,6 +94,8 @@ export function defaultOptions(overrides = {}) {
     secondary: { warmupSeconds: 6, windowSeconds: 12, windows: 1, maxSteps: 3 },
     g2g: !smoke,
     g2gSeconds: 18,
+    // What Low-Latency HLS costs the server (bench/ll-measure.mjs: 100 LL viewers, 1,000 blocked requests).
+    llServer: !smoke,
     burst: smoke ? 0 : 20,
     segmentSeconds: 1,
     serverCores: '0',
@@ -292,6 +294,10 @@ export async function runBench(options) {
     save();
   }
 
+  if (o.llServer && o.profiles.includes('copy')) {
+    result.lowLatencyServer = await measureLowLatencyServer({ root: o.root, serverCores, generatorCores, portBase: o.portBase, outDir, log });
+    save();
+  }
   if (!o.smoke) calibrateNow('end');
   // Realtime vs monotonic clock rate over the run (ppm; lag is measured on the monotonic one).
   const monoSpan = performance.now() - clock0.mono;
@@ -621,6 +627,38 @@ async function runRamp(ctx, { variant, ramp, timing, variantResult }) {
     throw error;
   }
   return state;
+}
+
+/**
+ * bench/ll-measure.mjs in a child on the harness's core (its server pinned like the bench's): the
+ * Nest process's CPU with 100 simulated LL viewers and with 1,000 blocked requests held, the delay
+ * from a part to the blocked answers, and LL packaging's own cost per stream.
+ */
+async function measureLowLatencyServer({ root, serverCores, generatorCores, portBase, outDir, log }) {
+  const file = join(outDir, `ll-measure-${process.pid}.json`);
+  log('Low-Latency server costs: bench/ll-measure.mjs (100 LL viewers, 1,000 blocked requests)');
+  try {
+    await new Promise((done, fail) =>
+      execFile(
+        'taskset',
+        ['-c', generatorCores, process.execPath, join(root, 'bench', 'll-measure.mjs'), '--port-base', String(portBase), '--server-cores', serverCores, '--json', file],
+        { cwd: root, timeout: 300_000, maxBuffer: 1 << 24 },
+        (error, stdout, stderr) => (error ? fail(new Error(`${error.message}\n${stderr.slice(-2000)}`)) : done(stdout)),
+      ),
+    );
+    const measured = JSON.parse(readFileSync(file, 'utf8'));
+    const v = measured.withViewers;
+    log(
+      `Low-Latency server costs: packaging ${round(measured.packaging.withRendersCoresPerStream, 4)} core/stream; ${measured.viewers} viewers +${round(v.addedCores, 3)} core ` +
+        `(${round(v.cpuMicrosPerRequest, 0)} µs/request), part → answer p95 ≤ ${v.answerP95Ms ?? '> 250'} ms; ${measured.blocked} held ${round(measured.held.addedCores, 3)} core`,
+    );
+    return measured;
+  } catch (error) {
+    log(`Low-Latency server costs failed: ${error.message}`);
+    return { error: String(error.message ?? error).slice(0, 2000) };
+  } finally {
+    rmSync(file, { force: true });
+  }
 }
 
 /** Closes the publishers of `ids` and waits (bounded) until the server has let them go. */

@@ -3,6 +3,7 @@
 // the units it already demuxes for the classic segments).
 //
 //   taskset -c 1 node bench/ll-measure.mjs [--seconds 20] [--port-base 17000] [--viewers 100] [--blocked 1000]
+//     [--server-cores 0] [--json FILE]   (npm run bench runs it and reads FILE)
 //
 // 1. Packaging alone, offline: the bench's 720p30 2.5 Mbit/s H264 + 128 kbit/s AAC (demuxed and cut by
 //    the server's own code), 120 s of media through an LlStreamPackager; CPU per second of media, with
@@ -14,7 +15,7 @@
 //    blocked for it, from the server's histogram.
 // Prints a Markdown table; the server's log goes to bench-results/ll-measure-server.log.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -35,6 +36,8 @@ const SECONDS = Number(args.seconds ?? 20);
 const VIEWERS = Number(args.viewers ?? 100);
 const BLOCKED = Number(args.blocked ?? 1000);
 const PORT_BASE = Number(args['port-base'] ?? 17000);
+const SERVER_CORES = args['server-cores'] ?? '0';
+const JSON_FILE = args.json;
 const log = (line) => console.error(`[ll-measure] ${line}`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -194,7 +197,11 @@ function p95(before, after) {
   const les = Object.keys(after);
   const total = after['+Inf'] - (before['+Inf'] ?? 0);
   const bucket = les.find((le) => after[le] - (before[le] ?? 0) >= 0.95 * total);
-  return { total, p95: bucket === '+Inf' ? '> 250 ms' : `≤ ${Number(bucket) * 1000} ms` };
+  return {
+    total,
+    p95: bucket === '+Inf' ? '> 250 ms' : `≤ ${Number(bucket) * 1000} ms`,
+    p95Ms: bucket === '+Inf' ? undefined : Number(bucket) * 1000, // the bucket's upper bound
+  };
 }
 
 const ports = portBlock(PORT_BASE);
@@ -203,7 +210,7 @@ mkdirSync(join(root, 'bench-results'), { recursive: true });
 const server = await startServer({
   root,
   profile: 'copy',
-  cores: '0',
+  cores: SERVER_CORES,
   ports,
   hlsDir,
   logFile: join(root, 'bench-results', 'll-measure-server.log'),
@@ -211,6 +218,12 @@ const server = await startServer({
   log,
 });
 const rows = [];
+// The same figures for `npm run bench` (--json).
+const summary = {
+  viewers: VIEWERS,
+  blocked: BLOCKED,
+  packaging: { coresPerStream: bare.cpuPerMediaSecond, withRendersCoresPerStream: withRenders.cpuPerMediaSecond, memoryMiB: bare.memoryMiB },
+};
 try {
   const live = watchLiveTimes(server.url);
   await live.opened;
@@ -226,6 +239,7 @@ try {
 
   const idle = await cpuOver(server.pid, SECONDS);
   rows.push(['1 stream, no viewer', idle.toFixed(3), '', '']);
+  summary.idleCores = idle;
 
   const counters = { playlists: 0, parts: 0, bytes: 0, errors: 0 };
   let stop = { done: false };
@@ -240,6 +254,16 @@ try {
   await Promise.all(loops);
   const delay = p95(before, await answerBuckets(server.url));
   const requestsPerSecond = ((counters.playlists - c0.playlists) * 2) / SECONDS; // each reload is followed by its part
+  summary.withViewers = {
+    cores: withViewers,
+    addedCores: withViewers - idle,
+    reloadsPerSecondPerViewer: rate,
+    requestsPerSecond,
+    cpuMicrosPerRequest: ((withViewers - idle) / requestsPerSecond) * 1e6,
+    answers: delay.total,
+    answerP95Ms: delay.p95Ms,
+    errors: counters.errors,
+  };
   rows.push([
     `1 stream, ${VIEWERS} LL viewers (video + audio: ${rate.toFixed(1)} blocked reloads/s per viewer, each followed by its part; ${Math.round(requestsPerSecond)} requests/s)`,
     withViewers.toFixed(3),
@@ -295,6 +319,7 @@ try {
   }
   agent.destroy();
   const whileHeld = heldTicks / CLK_TCK / heldSeconds;
+  summary.held = { cores: whileHeld, addedCores: whileHeld - idle, sampledSeconds: heldSeconds, errors: heldErrors };
   rows.push([
     `1 stream, ${BLOCKED} requests blocked (sampled ${heldSeconds.toFixed(1)} s while all were held)`,
     whileHeld.toFixed(3),
@@ -315,4 +340,5 @@ console.log(
 );
 console.log(`| … and both playlists rendered after every part | ${withRenders.cpuPerMediaSecond.toFixed(4)} per stream | | |`);
 for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+if (JSON_FILE) writeFileSync(JSON_FILE, JSON.stringify(summary, null, 2));
 process.exit(0);

@@ -13,6 +13,9 @@ export const TARGETS = {
   llP95Alone: 2000,
   llMedianUnderLoad: 2000,
   llStallsPerMinute: 1,
+  llAnswerP95Ms: 50, // from a part to the answers of the requests blocked for it
+  llHeldCores: 0.05, // 1,000 blocked requests held
+  llCoresPerStream: 0.01, // LL packaging on top of the copy path
 };
 
 /** Capacity of one ramp (verdict.js) with the steps it points at and the CPU slope over passing steps. */
@@ -144,6 +147,7 @@ export function evaluateTargets(result) {
     });
   }
   out.push(...lowLatencyTargets(result.profiles.copy));
+  out.push(...lowLatencyServerTargets(result.lowLatencyServer));
   const simulcast = simulcastRenditionCost(result);
   if (simulcast) out.push(simulcast);
   return out;
@@ -196,6 +200,42 @@ function lowLatencyTargets(copy) {
     });
   }
   return out;
+}
+
+/** What Low-Latency HLS costs the server (bench/ll-measure.mjs). */
+function lowLatencyServerTargets(m) {
+  if (!m) return [];
+  if (m.error) return [{ id: 'llServer', target: 'Low-Latency server costs (bench/ll-measure.mjs)', measured: 'failed', met: false, shortfall: m.error }];
+  const v = m.withViewers;
+  const per100 = (v.addedCores * 100) / m.viewers;
+  return [
+    {
+      id: 'llAnswer',
+      target: `a blocked Low-Latency request answered within ${TARGETS.llAnswerP95Ms} ms of its part (p95)`,
+      measured:
+        `p95 ${v.answerP95Ms === undefined ? '> 250' : `≤ ${v.answerP95Ms}`} ms over ${v.answers.toLocaleString('en-US')} answers with ${m.viewers} LL viewers ` +
+        `(${round(v.requestsPerSecond, 0)} requests/s, ${v.errors} errors); CPU per 100 LL viewers ${round(per100, 2)} core (${round(v.cpuMicrosPerRequest, 0)} µs per request)`,
+      value: v.answerP95Ms,
+      met: v.answerP95Ms !== undefined && v.answerP95Ms <= TARGETS.llAnswerP95Ms && v.errors === 0,
+      shortfall: v.errors > 0 ? `${v.errors} errors` : `p95 ${v.answerP95Ms ?? '> 250'} ms`,
+    },
+    {
+      id: 'llHeld',
+      target: `${m.blocked.toLocaleString('en-US')} blocked Low-Latency requests held cost < ${TARGETS.llHeldCores} core`,
+      measured: `${round(m.held.addedCores, 3)} core over no viewer (${round(m.held.cores, 3)} while held, sampled ${round(m.held.sampledSeconds, 1)} s; ${m.held.errors} errors)`,
+      value: m.held.addedCores,
+      met: m.held.sampledSeconds > 0 && m.held.addedCores < TARGETS.llHeldCores && m.held.errors === 0,
+      shortfall: m.held.sampledSeconds > 0 ? `${round(m.held.addedCores, 3)} core, ${m.held.errors} errors` : 'never all held at once',
+    },
+    {
+      id: 'llPerStream',
+      target: `Low-Latency packaging ≤ +${TARGETS.llCoresPerStream} core per stream over the copy path`,
+      measured: `${round(m.packaging.withRendersCoresPerStream, 4)} core per stream with both playlists rendered after every part (${round(m.packaging.coresPerStream, 4)} without), ${round(m.packaging.memoryMiB, 1)} MiB held`,
+      value: m.packaging.withRendersCoresPerStream,
+      met: m.packaging.withRendersCoresPerStream <= TARGETS.llCoresPerStream,
+      shortfall: `${round(m.packaging.withRendersCoresPerStream, 4)} core`,
+    },
+  ];
 }
 
 /**

@@ -9,7 +9,7 @@
 //   node scripts/bench.mjs --smoke     (or --quick) N=2, 2 x 4 s, copy only, no Chromium
 // Options: --max-n N, --profiles copy,legacy, --variants h264,browser,browser-top,vp8,audio, --ramp 1,5,10 (the ramp
 //          of every profile and of the h264, browser and browser-top variants), --warmup S, --window S, --windows R
-//          (measured period = R windows of S seconds), --confirm R (windows to measure the loss-free N again; 0: not), --no-g2g / --g2g, --g2g-seconds S, --burst N (0: none),
+//          (measured period = R windows of S seconds), --confirm R (windows to measure the loss-free N again; 0: not), --no-g2g / --g2g, --g2g-seconds S, --no-ll-server (skip LL's server costs), --burst N (0: none),
 //          --port-base P (HTTP on P+400, WebRTC on P, RTC P+10..P+999, FFmpeg P+1000..P+2999; default 14000),
 //          --server-cores 0, --generator-cores 1, --out DIR, --budget-minutes M, --server-dir DIR (measure the
 //          dist/main.js of another checkout, built there if stale).
@@ -43,6 +43,7 @@ const KNOWN = new Set([
   '--no-g2g',
   '--g2g',
   '--g2g-seconds',
+  '--no-ll-server',
   '--burst',
   '--port-base',
   '--server-cores',
@@ -59,7 +60,7 @@ if (unknown.length || has('--help')) {
   if (unknown.length) console.error(`unknown option(s): ${unknown.join(', ')}`);
   console.error(
     'usage: node scripts/bench.mjs [--smoke|--quick] [--max-n N] [--profiles copy,legacy] [--variants h264,browser,browser-top,vp8,audio] [--ramp 1,5,10] [--warmup S] [--window S] [--windows R] [--confirm R] ' +
-      '[--no-g2g|--g2g] [--g2g-seconds S] [--burst N] [--port-base P] [--server-cores 0] [--generator-cores 1] [--out DIR] [--budget-minutes M] [--server-dir DIR] [--server-rmem BYTES]',
+      '[--no-g2g|--g2g] [--g2g-seconds S] [--no-ll-server] [--burst N] [--port-base P] [--server-cores 0] [--generator-cores 1] [--out DIR] [--budget-minutes M] [--server-dir DIR] [--server-rmem BYTES]',
   );
   process.exit(unknown.length ? 2 : 0);
 }
@@ -86,6 +87,7 @@ if (arg('--inject-fault')) options.inject = { atN: Number(arg('--inject-fault'))
 if (has('--no-g2g')) options.g2g = false;
 if (has('--g2g')) options.g2g = true;
 if (arg('--g2g-seconds')) options.g2gSeconds = Number(arg('--g2g-seconds'));
+if (has('--no-ll-server')) options.llServer = false;
 if (arg('--port-base')) options.portBase = Number(arg('--port-base'));
 if (arg('--server-cores')) options.serverCores = arg('--server-cores');
 if (arg('--generator-cores')) options.generatorCores = arg('--generator-cores');
