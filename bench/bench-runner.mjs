@@ -295,7 +295,14 @@ export async function runBench(options) {
   }
 
   if (o.llServer && o.profiles.includes('copy')) {
-    result.lowLatencyServer = await measureLowLatencyServer({ root: o.root, serverCores, generatorCores, portBase: o.portBase, outDir, log });
+    result.lowLatencyServer = await measureLowLatencyServer({
+      root: o.root,
+      serverCores,
+      generatorCores,
+      portBase: o.portBase,
+      outDir,
+      log,
+    });
     save();
   }
   if (!o.smoke) calibrateNow('end');
@@ -641,7 +648,18 @@ async function measureLowLatencyServer({ root, serverCores, generatorCores, port
     await new Promise((done, fail) =>
       execFile(
         'taskset',
-        ['-c', generatorCores, process.execPath, join(root, 'bench', 'll-measure.mjs'), '--port-base', String(portBase), '--server-cores', serverCores, '--json', file],
+        [
+          '-c',
+          generatorCores,
+          process.execPath,
+          join(root, 'bench', 'll-measure.mjs'),
+          '--port-base',
+          String(portBase),
+          '--server-cores',
+          serverCores,
+          '--json',
+          file,
+        ],
         { cwd: root, timeout: 300_000, maxBuffer: 1 << 24 },
         (error, stdout, stderr) => (error ? fail(new Error(`${error.message}\n${stderr.slice(-2000)}`)) : done(stdout)),
       ),

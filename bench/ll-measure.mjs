@@ -222,7 +222,11 @@ const rows = [];
 const summary = {
   viewers: VIEWERS,
   blocked: BLOCKED,
-  packaging: { coresPerStream: bare.cpuPerMediaSecond, withRendersCoresPerStream: withRenders.cpuPerMediaSecond, memoryMiB: bare.memoryMiB },
+  packaging: {
+    coresPerStream: bare.cpuPerMediaSecond,
+    withRendersCoresPerStream: withRenders.cpuPerMediaSecond,
+    memoryMiB: bare.memoryMiB,
+  },
 };
 try {
   const live = watchLiveTimes(server.url);

@@ -205,7 +205,10 @@ function lowLatencyTargets(copy) {
 /** What Low-Latency HLS costs the server (bench/ll-measure.mjs). */
 function lowLatencyServerTargets(m) {
   if (!m) return [];
-  if (m.error) return [{ id: 'llServer', target: 'Low-Latency server costs (bench/ll-measure.mjs)', measured: 'failed', met: false, shortfall: m.error }];
+  if (m.error)
+    return [
+      { id: 'llServer', target: 'Low-Latency server costs (bench/ll-measure.mjs)', measured: 'failed', met: false, shortfall: m.error },
+    ];
   const v = m.withViewers;
   const per100 = (v.addedCores * 100) / m.viewers;
   return [
