@@ -60,8 +60,8 @@ export interface LlRunContext {
   run: number;
   /** Discontinuity Sequence Number of the run's segments (the stream's, the same in every rendition). */
   dsn: number;
-  /** Wall-clock ms of a 90 kHz timestamp of this run (EXT-X-PROGRAM-DATE-TIME). */
-  dateOf(pts90: number): number;
+  /** Wall-clock ms of a 90 kHz timestamp of this run (EXT-X-PROGRAM-DATE-TIME), for a rendition of `kind`. */
+  dateOf(pts90: number, kind: MediaKind): number;
   /** The msn whose time covers `pts90` by the leader's cuts, at least `from` (to place filled audio). */
   msnAt(pts90: number, from: number): number;
 }
@@ -367,7 +367,7 @@ export class LlRendition {
       parts: [],
       mapUri: this.track!.uri,
       discontinuitySequence: context.dsn,
-      programDateTime: context.dateOf(pts90),
+      programDateTime: context.dateOf(pts90, this.kind),
     };
     this.events.changed(this, 'segment-started');
   }

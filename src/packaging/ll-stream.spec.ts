@@ -394,6 +394,48 @@ describe('LlStreamPackager: segments, runs and memory', () => {
     expect(checkLlRenditionSet({ [VIDEO_URI]: text, [AUDIO_URI]: h.ll.playlist('audio')! })).toEqual([]);
   });
 
+  it('places every part, as a player adds up the playlist, on its media: audio never after it (hls.js waited for audio it had)', () => {
+    const h = new Harness();
+    h.startRun(BOTH);
+    h.play(0.0137, 20); // off the millisecond grid, as WebRTC timestamps are
+    const stored = (name: string): Map<string, Buffer> => {
+      const r = h.ll.rendition(name)!;
+      return new Map([...r.segments.flatMap((s) => s.parts), ...(r.inProgress?.parts ?? [])].map((p) => [p.uri, p.data]));
+    };
+    const listed = (name: string) => {
+      const playlist = parseLlMediaPlaylist(h.ll.playlist(name)!);
+      const parts: Array<{ uri: string; declaredEnd: number }> = [];
+      let t = 0;
+      for (const segment of playlist.segments) {
+        // A segment listed without parts counts by its EXTINF; one with parts, part by part.
+        if (segment.parts.length === 0) t += segment.duration;
+        for (const part of segment.parts) parts.push({ uri: part.uri, declaredEnd: (t += part.duration) });
+      }
+      for (const part of playlist.pending?.parts ?? []) parts.push({ uri: part.uri, declaredEnd: (t += part.duration) });
+      return { date: playlist.segments[0].programDateTime!.ms, parts, firstSegmentUri: playlist.segments[0].uri };
+    };
+    const video = listed('video');
+    const audio = listed('audio');
+    const videoParts = stored('video');
+    const audioParts = stored('audio');
+    // A player maps the video's first listed segment to its first frame and places audio by date.
+    const firstVideoPart = h.ll.rendition('video')!.segments.find((s) => s.uri === video.firstSegmentUri)!.parts[0];
+    const videoZero = decodeTime(firstVideoPart.data) / CLOCK;
+    const audioOffset = (audio.date - video.date) / 1000;
+    for (const part of video.parts) {
+      const data = videoParts.get(part.uri)!;
+      const end = (decodeTime(data) + fragmentDuration(data)) / CLOCK - videoZero;
+      expect(Math.abs(part.declaredEnd - end)).toBeLessThan(1e-5);
+    }
+    for (const part of audio.parts) {
+      const data = audioParts.get(part.uri)!;
+      const end = (decodeTime(data) + fragmentDuration(data)) / 48000 - videoZero;
+      const declared = audioOffset + part.declaredEnd; // as the player sums it
+      expect(declared).toBeLessThanOrEqual(end + 1e-5);
+      expect(end - declared).toBeLessThan(0.0025);
+    }
+  });
+
   it('keeps a bounded window in memory: old parts and segments go, a delta update skips what lies beyond CAN-SKIP-UNTIL', () => {
     const h = new Harness(12, 4);
     h.startRun(BOTH);

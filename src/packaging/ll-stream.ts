@@ -226,7 +226,14 @@ export class LlStreamPackager {
     return {
       run: this.run!,
       dsn: this.dsn,
-      dateOf: (pts90) => anchor.wall + Math.round((pts90 - anchor.pts) / 90),
+      // Dates are whole milliseconds; hls.js places an audio rendition by its date against the
+      // video's. Rounded down for audio and up for video, audio's dates are never later than its media:
+      // a player that believes an audio part ends after its media does waits for a part it already has
+      // (hls.js stalled on a part 2.7 ms ahead of its media).
+      dateOf: (pts90, kind) => {
+        const ms = (pts90 - anchor.pts) / 90;
+        return anchor.wall + (kind === 'audio' ? Math.floor(ms + 1e-9) : Math.ceil(ms - 1e-9));
+      },
       msnAt: (pts90, from) => {
         let msn = from;
         for (const cut of cuts) if (cut.msn > msn && cut.pts <= pts90) msn = cut.msn;

@@ -633,7 +633,11 @@ describe('compareLlReloads', () => {
       replace('#EXT-X-DISCONTINUITY-SEQUENCE:0', '#EXT-X-DISCONTINUITY-SEQUENCE:2', before),
     );
     expectReload(replace('#EXT-X-TARGETDURATION:1', '#EXT-X-TARGETDURATION:2', after), 'reload-target-duration', /changed from 1 to 2/);
-    expectReload(replace('PART-TARGET=0.234', 'PART-TARGET=0.300', after), 'reload-part-target', /PART-TARGET changed from 0.234 to 0.3/);
+    expectReload(
+      replace('PART-TARGET=0.234000', 'PART-TARGET=0.300000', after),
+      'reload-part-target',
+      /PART-TARGET changed from 0.234 to 0.3/,
+    );
     expectReload(replace('PART-HOLD-BACK=0.702', 'PART-HOLD-BACK=0.900', after), 'reload-server-control', /EXT-X-SERVER-CONTROL changed/);
     expectReload(after, 'reload-ended', /EXT-X-ENDLIST disappeared/, replace(/#EXT-X-PRELOAD-HINT:.*\n/, '#EXT-X-ENDLIST\n', before));
     expectReload(
@@ -642,14 +646,14 @@ describe('compareLlReloads', () => {
       /msn 1 \(line \d+\) changed URI from video-s1.m4s to video-s1b.m4s/,
     );
     expectReload(
-      replace('#EXTINF:1.000,\nvideo-s1.m4s', '#EXTINF:1.001,\nvideo-s1.m4s', after),
+      replace('#EXTINF:1.000000,\nvideo-s1.m4s', '#EXTINF:1.001000,\nvideo-s1.m4s', after),
       'reload-segment',
-      /changed EXTINF from 1.000 to 1.001/,
+      /changed EXTINF from 1.000000 to 1.001000/,
     );
     expectReload(
       replace('URI="video-p11.m4s"', 'URI="video-p11b.m4s"', after),
       'reload-parts',
-      /msn 2: part 1 changed from video-p11.m4s 0.233 to video-p11b.m4s 0.233/,
+      /msn 2: part 1 changed from video-p11.m4s 0.233333 to video-p11b.m4s 0.233333/,
     );
     expectReload(
       replace(/#EXT-X-PART:[^\n]*video-p1[12].m4s"\n/g, '', after),
@@ -665,7 +669,7 @@ describe('compareLlReloads', () => {
       after,
       'reload-segments',
       /the last segment went back from msn 2 to 1: segments are only removed from the start/,
-      replace('#EXTINF:1.000,\nvideo-s1.m4s\n', '#EXTINF:1.000,\nvideo-s1.m4s\n#EXTINF:1.000,\nvideo-s2.m4s\n', before).replace(
+      replace('#EXTINF:1.000000,\nvideo-s1.m4s\n', '#EXTINF:1.000000,\nvideo-s1.m4s\n#EXTINF:1.000000,\nvideo-s2.m4s\n', before).replace(
         /#EXT-X-PART:[^\n]*video-p1[01][^\n]*\n/g,
         '',
       ),

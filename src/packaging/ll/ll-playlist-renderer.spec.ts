@@ -1,4 +1,11 @@
-import { formatSeconds, formatSecondsUp, llPlaylistControl, llSkippedSegments, renderLlPlaylist } from './ll-playlist-renderer';
+import {
+  formatDuration,
+  formatSeconds,
+  formatSecondsUp,
+  llPlaylistControl,
+  llSkippedSegments,
+  renderLlPlaylist,
+} from './ll-playlist-renderer';
 import { LlPart, LlPlaylistState, LlSegment, llLivePosition, llRenditionReport } from './ll-playlist-state';
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5, 0);
@@ -64,21 +71,21 @@ describe('renderLlPlaylist', () => {
         '#EXT-X-VERSION:9',
         '#EXT-X-TARGETDURATION:1',
         '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=6.000,PART-HOLD-BACK=0.750',
-        '#EXT-X-PART-INF:PART-TARGET=0.250',
+        '#EXT-X-PART-INF:PART-TARGET=0.250000',
         '#EXT-X-MEDIA-SEQUENCE:7',
         '#EXT-X-DISCONTINUITY-SEQUENCE:0',
         '#EXT-X-INDEPENDENT-SEGMENTS',
         '#EXT-X-MAP:URI="init0.mp4"',
         '#EXT-X-PROGRAM-DATE-TIME:2025-01-02T03:04:05.000Z',
-        '#EXT-X-PART:DURATION=0.250,URI="part14.m4s",INDEPENDENT=YES',
-        '#EXT-X-PART:DURATION=0.250,URI="part15.m4s"',
-        '#EXTINF:0.500,',
+        '#EXT-X-PART:DURATION=0.250000,URI="part14.m4s",INDEPENDENT=YES',
+        '#EXT-X-PART:DURATION=0.250000,URI="part15.m4s"',
+        '#EXTINF:0.500000,',
         'seg7.m4s',
-        '#EXT-X-PART:DURATION=0.250,URI="part16.m4s",INDEPENDENT=YES',
-        '#EXT-X-PART:DURATION=0.250,URI="part17.m4s"',
-        '#EXTINF:0.500,',
+        '#EXT-X-PART:DURATION=0.250000,URI="part16.m4s",INDEPENDENT=YES',
+        '#EXT-X-PART:DURATION=0.250000,URI="part17.m4s"',
+        '#EXTINF:0.500000,',
         'seg8.m4s',
-        '#EXT-X-PART:DURATION=0.250,URI="part18.m4s",INDEPENDENT=YES',
+        '#EXT-X-PART:DURATION=0.250000,URI="part18.m4s",INDEPENDENT=YES',
         '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part19.m4s"',
         '#EXT-X-RENDITION-REPORT:URI="audio.m3u8",LAST-MSN=9,LAST-PART=0',
         '',
@@ -107,7 +114,7 @@ describe('renderLlPlaylist', () => {
       '#EXT-X-DISCONTINUITY',
       '#EXT-X-MAP:URI="init1.mp4"',
       '#EXT-X-PROGRAM-DATE-TIME:2025-01-02T03:04:07.000Z',
-      '#EXT-X-PART:DURATION=0.200,URI="part10.m4s",INDEPENDENT=YES',
+      '#EXT-X-PART:DURATION=0.200000,URI="part10.m4s",INDEPENDENT=YES',
     ]);
     expect(text.filter((l) => l.startsWith('#EXT-X-MAP'))).toHaveLength(2);
     expect(text.filter((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME'))).toHaveLength(2);
@@ -159,11 +166,11 @@ describe('delta updates', () => {
       '#EXT-X-MEDIA-SEQUENCE:100\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n',
     );
     expect(text).toContain(
-      '#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n#EXT-X-MAP:URI="init0.mp4"\n#EXT-X-PROGRAM-DATE-TIME:2025-01-02T03:04:08.000Z\n#EXTINF:1.000,\nseg103.m4s\n',
+      '#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n#EXT-X-MAP:URI="init0.mp4"\n#EXT-X-PROGRAM-DATE-TIME:2025-01-02T03:04:08.000Z\n#EXTINF:1.000000,\nseg103.m4s\n',
     );
     for (const msn of [100, 101, 102]) expect(text).not.toContain(`seg${msn}.m4s`);
     // Everything after the first kept segment is the same as in the full playlist.
-    expect(full.endsWith(text.slice(text.indexOf('#EXTINF:1.000,\nseg103.m4s')))).toBe(true);
+    expect(full.endsWith(text.slice(text.indexOf('#EXTINF:1.000000,\nseg103.m4s')))).toBe(true);
   });
 
   it('answers v2 the same, with an empty RECENTLY-REMOVED-DATERANGES (we have no date ranges)', () => {
@@ -193,28 +200,40 @@ describe('delta updates', () => {
 
 describe('formatting and derived values', () => {
   it('rounds PART-TARGET up so that every part stays at or under it once both are written', () => {
+    const state = build({ count: 0 });
     for (let i = 0; i < 2000; i++) {
       const partTarget = 0.15 + Math.random() * 0.2;
       const part = partTarget * Math.random() ** 0.1; // many parts close to the target
-      expect(Number(formatSeconds(part))).toBeLessThanOrEqual(Number(formatSecondsUp(partTarget)));
+      expect(Number(formatDuration(part))).toBeLessThanOrEqual(llPlaylistControl({ ...state, partTarget }).partTarget);
     }
-    expect(formatSecondsUp(0.2)).toBe('0.200'); // no float noise pushes an exact value up
+    expect(llPlaylistControl({ ...state, partTarget: 0.2 }).partTarget).toBe(0.2); // no float noise pushes an exact value up
+    expect(formatSecondsUp(0.2)).toBe('0.200');
     expect(formatSecondsUp(0.2001)).toBe('0.201');
     expect(formatSeconds(1 / 3)).toBe('0.333');
   });
 
+  it('writes durations to the microsecond, so that their sums stay on the media (AAC frames are 21.333 ms)', () => {
+    expect(formatDuration(1024 / 48000)).toBe('0.021333');
+    expect(formatDuration((47 * 1024) / 48000)).toBe('1.002667');
+    // Twelve such segments as written add up to the media within 6 µs; at whole milliseconds they were 4 ms off.
+    const written = Array.from({ length: 12 }, () => Number(formatDuration((47 * 1024) / 48000))).reduce((a, b) => a + b, 0);
+    expect(Math.abs(written - (12 * 47 * 1024) / 48000)).toBeLessThan(6e-6);
+  });
+
   it('writes a part cut at 85 % of PART-TARGET at no less than 85 % of PART-TARGET as written', () => {
-    // PART-TARGET 0.2331 is written 0.234, whose 85 % is 0.1989: a 0.19814 s part (85.0 % of 0.2331)
-    // would round to 0.198 and break 4.4.4.9 on paper; it is written 0.199. Exempt or short parts are not touched.
+    // PART-TARGET 0.2 / 0.925 (0.2162162…) is written 0.216217, whose 85 % is 0.18378445: a part of
+    // 0.1837838 s (85.0 % of the real target) would round to 0.183784 and break 4.4.4.9 on paper; it is
+    // written 0.183785. Exempt or short parts are not touched.
     const state = build({ count: 0 });
     const parts: LlPart[] = [
-      { uri: 'a.m4s', duration: 0.19814, independent: true },
-      { uri: 'b.m4s', duration: 0.19814, independent: false },
+      { uri: 'a.m4s', duration: 0.1837838, independent: true },
+      { uri: 'b.m4s', duration: 0.1837838, independent: false },
       { uri: 'c.m4s', duration: 0.1, independent: false },
     ];
-    const text = renderLlPlaylist({ ...state, partTarget: 0.2331, inProgress: { ...state.inProgress!, parts } });
+    const text = renderLlPlaylist({ ...state, partTarget: 0.2 / 0.925, inProgress: { ...state.inProgress!, parts } });
+    expect(text).toContain('#EXT-X-PART-INF:PART-TARGET=0.216217\n');
     expect(text).toContain(
-      '#EXT-X-PART:DURATION=0.198,URI="a.m4s",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.199,URI="b.m4s"\n#EXT-X-PART:DURATION=0.100,URI="c.m4s"\n',
+      '#EXT-X-PART:DURATION=0.183784,URI="a.m4s",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.183785,URI="b.m4s"\n#EXT-X-PART:DURATION=0.100000,URI="c.m4s"\n',
     );
   });
 
@@ -226,9 +245,11 @@ describe('formatting and derived values', () => {
     expect(low.canSkipUntil).toBe(6);
     expect(low.version).toBe(9);
     expect(llPlaylistControl({ ...state, partHoldBack: 1.5, canSkipUntil: 12 })).toMatchObject({ partHoldBack: 1.5, canSkipUntil: 12 });
-    expect(renderLlPlaylist(state)).toContain('PART-HOLD-BACK=0.690\n#EXT-X-PART-INF:PART-TARGET=0.230\n');
-    // Hold back follows PART-TARGET as written: 3 × 0.234, not 3 × 0.2331 rounded up (0.700).
-    expect(renderLlPlaylist({ ...state, partTarget: 0.2331 })).toContain('PART-HOLD-BACK=0.702\n#EXT-X-PART-INF:PART-TARGET=0.234\n');
+    expect(renderLlPlaylist(state)).toContain('PART-HOLD-BACK=0.690\n#EXT-X-PART-INF:PART-TARGET=0.230000\n');
+    // Hold back follows PART-TARGET as written (rounded up to the µs), rounded up to the ms: 3 × 0.216217.
+    expect(renderLlPlaylist({ ...state, partTarget: 0.2 / 0.925 })).toContain(
+      'PART-HOLD-BACK=0.649\n#EXT-X-PART-INF:PART-TARGET=0.216217\n',
+    );
   });
 });
 

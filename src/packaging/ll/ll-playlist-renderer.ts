@@ -15,9 +15,19 @@ export interface LlRenderRequest {
 /** Float noise guard for comparisons of sums of durations (seconds). */
 const EPSILON = 1e-6;
 
-/** Seconds with 3 decimals; every duration in the playlist goes through here so the text is stable. */
+/** Seconds with 3 decimals (CAN-SKIP-UNTIL, PART-HOLD-BACK): bounds, not positions. */
 export function formatSeconds(seconds: number): string {
   return (Math.round(seconds * 1000) / 1000).toFixed(3);
+}
+
+/**
+ * Media durations (EXTINF, part DURATION, PART-TARGET) to the microsecond. A player places every
+ * segment and part by adding up the durations written before it; at whole milliseconds that sum drifted
+ * from the media by several ms over a 12-segment playlist (AAC frames are 21.333 ms), and hls.js, which
+ * takes a part to end where the sum says, waited for audio it already had (a stall).
+ */
+export function formatDuration(seconds: number): string {
+  return (Math.round(seconds * 1e6) / 1e6).toFixed(6);
 }
 
 /**
@@ -39,7 +49,7 @@ export interface LlPlaylistControl {
 
 export function llPlaylistControl(state: LlPlaylistState): LlPlaylistControl {
   // Hold back is computed from PART-TARGET as written (rounded up), so the written values keep the ratio.
-  const partTarget = ceilMs(state.partTarget);
+  const partTarget = ceilUs(state.partTarget);
   const minHoldBack = PART_HOLD_BACK_PARTS * partTarget;
   const minSkip = SKIP_BOUNDARY_TARGETS * state.targetDuration;
   const canSkipUntil = state.canSkipUntil === 0 ? 0 : Math.max(state.canSkipUntil ?? minSkip, minSkip);
@@ -51,6 +61,10 @@ export function llPlaylistControl(state: LlPlaylistState): LlPlaylistControl {
 
 function ceilMs(seconds: number): number {
   return Math.ceil(seconds * 1000 - EPSILON) / 1000;
+}
+
+function ceilUs(seconds: number): number {
+  return Math.ceil(seconds * 1e6 - 1e-3) / 1e6;
 }
 
 /**
@@ -95,7 +109,7 @@ export function renderLlPlaylist(state: LlPlaylistState, request: LlRenderReques
     `#EXT-X-VERSION:${control.version}`,
     `#EXT-X-TARGETDURATION:${state.targetDuration}`,
     `#EXT-X-SERVER-CONTROL:${serverControl.join(',')}`,
-    `#EXT-X-PART-INF:PART-TARGET=${formatSecondsUp(control.partTarget)}`,
+    `#EXT-X-PART-INF:PART-TARGET=${formatDuration(control.partTarget)}`,
     `#EXT-X-MEDIA-SEQUENCE:${state.mediaSequence}`,
     `#EXT-X-DISCONTINUITY-SEQUENCE:${firstDsn}`,
   ];
@@ -132,7 +146,7 @@ export function renderLlPlaylist(state: LlPlaylistState, request: LlRenderReques
     writeSegmentTags(segment, i === skipped);
     if (total - segmentStart <= partWindow) writeParts(lines, segment.parts, state.partTarget);
     segmentStart += segment.duration;
-    lines.push(`#EXTINF:${formatSeconds(segment.duration)},`, segment.uri);
+    lines.push(`#EXTINF:${formatDuration(segment.duration)},`, segment.uri);
   }
   if (inProgress) {
     writeSegmentTags(inProgress, skipped === segments.length);
@@ -161,15 +175,15 @@ function sumDurations(items: readonly { duration: number }[]): number {
 
 /**
  * A part cut at ≥ 85 % of the real PART-TARGET can still round under 85 % of PART-TARGET as written
- * (rounded up), by less than 2.4 ms; such a part is written at that floor instead, so the text obeys
- * 4.4.4.9 exactly. Decided from the part alone (not from whether it ends its segment), so a part is
- * written the same in every reload.
+ * (rounded up), by a microsecond or two; such a part is written at that floor instead, so the text
+ * obeys 4.4.4.9 exactly. Decided from the part alone (not from whether it ends its segment), so a part
+ * is written the same in every reload.
  */
 function writeParts(lines: string[], parts: readonly LlPart[], partTarget: number): void {
-  const floor = ceilMs(0.85 * ceilMs(partTarget));
+  const floor = ceilUs(0.85 * ceilUs(partTarget));
   for (const part of parts) {
-    let written = Math.round(part.duration * 1000) / 1000;
+    let written = Math.round(part.duration * 1e6) / 1e6;
     if (!part.independent && written < floor && part.duration >= 0.85 * partTarget - EPSILON) written = floor;
-    lines.push(`#EXT-X-PART:DURATION=${written.toFixed(3)},URI="${part.uri}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
+    lines.push(`#EXT-X-PART:DURATION=${formatDuration(written)},URI="${part.uri}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
   }
 }
