@@ -100,6 +100,7 @@ async function playSessions(browser, serverUrl, url, config, { seconds, sessionC
       resolution: `${report.videoWidth}x${report.videoHeight}`,
       stalls: report.stalls,
       playingSeconds: round(report.playingSeconds, 1),
+      hlsLog: report.hlsLog, // only for a player that stalled: what hls.js did up to the stall
       playerErrors: report.errors.slice(0, 5),
       droppedFrames: report.droppedFrames,
     });

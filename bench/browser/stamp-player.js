@@ -6,6 +6,8 @@ import Hls from 'hls.js';
 import { STAMP, decodeStamp, readStampBits } from './stamp.js';
 
 const MAX_SAMPLES = 20_000;
+const LOG_LINES = 3000;
+const AFTER_STALL = 500;
 
 class StampPlayer {
   samples = []; // { at, latencyMs }
@@ -18,6 +20,7 @@ class StampPlayer {
   // the first presented frame on, and that span of playback, for stalls per minute.
   stalls = [];
   firstFrameAt = undefined;
+  log = [];
 
   play(url, config) {
     const video = document.createElement('video');
@@ -26,7 +29,20 @@ class StampPlayer {
     video.playsInline = true;
     document.body.appendChild(video);
     this.video = video;
-    const hls = new Hls(config ?? {}); // defaults on purpose: what a viewer gets without tuning
+    // hls.js's own log, kept for a player that stalls (the report carries it then): a stall's cause is
+    // in what the player did just before it. The last LOG_LINES lines, and from the first stall on,
+    // AFTER_STALL more lines and no more (so the lines before it are never pushed out).
+    const t0 = performance.now();
+    let cap;
+    const keep =
+      (level) =>
+      (...args) => {
+        if (cap !== undefined && this.log.length >= cap) return;
+        this.log.push(`${Math.round(performance.now() - t0)} ${level} ${args.map(String).join(' ')}`);
+        if (cap === undefined && this.log.length > LOG_LINES) this.log.splice(0, this.log.length - LOG_LINES);
+      };
+    const debug = { log: keep('log'), info: keep('info'), warn: keep('warn'), error: keep('error'), debug: () => {} };
+    const hls = new Hls({ ...(config ?? {}), debug }); // defaults on purpose (the log aside): what a viewer gets without tuning
     this.hls = hls;
     hls.on(Hls.Events.ERROR, (_e, data) => this.errors.push({ type: data.type, details: data.details, fatal: data.fatal }));
     hls.loadSource(url);
@@ -39,7 +55,14 @@ class StampPlayer {
     canvas.height = height;
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
     video.addEventListener('waiting', () => {
-      if (this.firstFrameAt !== undefined && !video.seeking) this.stalls.push({ at: Date.now(), currentTime: video.currentTime });
+      if (this.firstFrameAt === undefined || video.seeking) return;
+      const buffered = Array.from(
+        { length: video.buffered.length },
+        (_, i) => `${video.buffered.start(i).toFixed(3)}-${video.buffered.end(i).toFixed(3)}`,
+      );
+      this.stalls.push({ at: Date.now(), currentTime: video.currentTime });
+      cap ??= this.log.length + AFTER_STALL;
+      keep('stall')(`currentTime ${video.currentTime.toFixed(3)} buffered ${buffered.join(',')}`);
     });
     const onFrame = (now, meta) => {
       this.frames++;
@@ -76,6 +99,7 @@ class StampPlayer {
       frames: this.frames,
       errors: this.errors,
       stalls: this.stalls.length,
+      hlsLog: this.stalls.length > 0 ? this.log : undefined,
       playingSeconds: this.firstFrameAt === undefined ? 0 : (Date.now() - this.firstFrameAt) / 1000,
       hlsLatencySeconds: this.hlsLatency,
       currentTime: v?.currentTime,
