@@ -81,10 +81,15 @@ describe('WHIP ingest: the OBS stand-in and every refusal', () => {
       const durations = playlist.segments.slice(0, -1).map((segment) => segment.duration);
       expect(durations.filter((d) => Math.abs(d - 2) >= 0.05).length).toBeLessThanOrEqual(1);
       expect(durations.filter((d) => Math.abs(d - 2) < 0.05).length).toBeGreaterThanOrEqual(2);
-      const info = await waitFor('keyframe interval measured', async () => {
-        const i = await streamInfo(app, 'studio');
-        return i.keyframeIntervalSeconds !== undefined ? i : undefined;
-      });
+      // The notice needs five intervals (10 s of 2 s keyframes) before it calls keyframes slow.
+      const info = await waitFor(
+        'keyframes called slow',
+        async () => {
+          const i = await streamInfo(app, 'studio');
+          return i.notices.length > 0 ? i : undefined;
+        },
+        60_000,
+      );
       expect(info).toMatchObject({
         state: 'live',
         named: true,

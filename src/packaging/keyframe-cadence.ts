@@ -33,9 +33,13 @@ export class KeyframeCadence {
     return Math.round(sorted[Math.floor(sorted.length / 2)] * 100) / 100;
   }
 
-  /** Whether keyframes come too seldom for segments of `targetSeconds`. */
+  /**
+   * Whether keyframes come too seldom for segments of `targetSeconds`: judged on a full window only.
+   * A stream's first keyframes say little (a publisher that answers requests sent its first two 1.3 s
+   * apart on a busy 2-core host), and the notice tells its user to change the encoder's settings.
+   */
   slowerThan(targetSeconds: number): boolean {
     const interval = this.intervalSeconds;
-    return interval !== undefined && interval > targetSeconds * SLOW_SHARE;
+    return this.intervals.length >= KEPT && interval !== undefined && interval > targetSeconds * SLOW_SHARE;
   }
 }
