@@ -31,8 +31,9 @@ export function formatDuration(seconds: number): string {
 }
 
 /**
- * Rounded UP to the millisecond: PART-TARGET and PART-HOLD-BACK, so that a part ≤ PART-TARGET still
- * is after both are rounded (a part rounds to the nearest millisecond, never above the ceiling).
+ * Rounded UP to the millisecond: PART-HOLD-BACK, so that it stays at least 3 × PART-TARGET as written
+ * (PART-TARGET itself is rounded up to the microsecond, so that a part, rounded to the nearest
+ * microsecond, is never above it).
  */
 export function formatSecondsUp(seconds: number): string {
   return ceilMs(seconds).toFixed(3);
