@@ -7,6 +7,7 @@ import {
   checkMasterPlaylist,
   compareLlReloads,
   formatViolations,
+  listedParts,
   LlCheckOptions,
   parseLlMediaPlaylist,
 } from '../../test/support/ll-hls-rules';
@@ -398,41 +399,29 @@ describe('LlStreamPackager: segments, runs and memory', () => {
     const h = new Harness();
     h.startRun(BOTH);
     h.play(0.0137, 20); // off the millisecond grid, as WebRTC timestamps are
-    const stored = (name: string): Map<string, Buffer> => {
-      const r = h.ll.rendition(name)!;
-      return new Map([...r.segments.flatMap((s) => s.parts), ...(r.inProgress?.parts ?? [])].map((p) => [p.uri, p.data]));
-    };
     const listed = (name: string) => {
       const playlist = parseLlMediaPlaylist(h.ll.playlist(name)!);
-      const parts: Array<{ uri: string; declaredEnd: number }> = [];
-      let t = 0;
-      for (const segment of playlist.segments) {
-        // A segment listed without parts counts by its EXTINF; one with parts, part by part.
-        if (segment.parts.length === 0) t += segment.duration;
-        for (const part of segment.parts) parts.push({ uri: part.uri, declaredEnd: (t += part.duration) });
-      }
-      for (const part of playlist.pending?.parts ?? []) parts.push({ uri: part.uri, declaredEnd: (t += part.duration) });
-      return { date: playlist.segments[0].programDateTime!.ms, parts, firstSegmentUri: playlist.segments[0].uri };
+      return { date: playlist.segments[0].programDateTime!.ms, parts: listedParts(playlist), first: playlist.segments[0].uri };
+    };
+    /** Where a listed part's media ends (seconds on its track's timescale), from its own fragment. */
+    const mediaEnd = (name: string, uri: string, timescale: number): number => {
+      const data = h.ll.rendition(name)!.part(partNumber(uri)!)!;
+      return (decodeTime(data) + fragmentDuration(data)) / timescale;
     };
     const video = listed('video');
     const audio = listed('audio');
-    const videoParts = stored('video');
-    const audioParts = stored('audio');
     // A player maps the video's first listed segment to its first frame and places audio by date.
-    const firstVideoPart = h.ll.rendition('video')!.segments.find((s) => s.uri === video.firstSegmentUri)!.parts[0];
+    const firstVideoPart = h.ll.rendition('video')!.segments.find((s) => s.uri === video.first)!.parts[0];
     const videoZero = decodeTime(firstVideoPart.data) / CLOCK;
     const audioOffset = (audio.date - video.date) / 1000;
-    for (const part of video.parts) {
-      const data = videoParts.get(part.uri)!;
-      const end = (decodeTime(data) + fragmentDuration(data)) / CLOCK - videoZero;
-      expect(Math.abs(part.declaredEnd - end)).toBeLessThan(1e-5);
+    for (const { part, end } of video.parts) {
+      expect(Math.abs(end - (mediaEnd('video', part.uri, CLOCK) - videoZero))).toBeLessThan(1e-5);
     }
-    for (const part of audio.parts) {
-      const data = audioParts.get(part.uri)!;
-      const end = (decodeTime(data) + fragmentDuration(data)) / 48000 - videoZero;
-      const declared = audioOffset + part.declaredEnd; // as the player sums it
-      expect(declared).toBeLessThanOrEqual(end + 1e-5);
-      expect(end - declared).toBeLessThan(0.0025);
+    for (const { part, end } of audio.parts) {
+      const media = mediaEnd('audio', part.uri, 48000) - videoZero;
+      const declared = audioOffset + end; // as the player sums it
+      expect(declared).toBeLessThanOrEqual(media + 1e-5);
+      expect(media - declared).toBeLessThan(0.0025);
     }
   });
 

@@ -497,7 +497,7 @@ export interface LlCheckOptions {
 const HALF_MS = 0.0005;
 const EPS = 1e-9;
 
-interface PartAt {
+export interface PartAt {
   part: ParsedPart;
   msn: number;
   index: number;
@@ -507,7 +507,8 @@ interface PartAt {
   end: number;
 }
 
-function listedParts(playlist: ParsedMediaPlaylist): PartAt[] {
+/** Every listed part with its end, as a player adds up the playlist (EXTINF for each complete segment). */
+export function listedParts(playlist: ParsedMediaPlaylist): PartAt[] {
   const out: PartAt[] = [];
   let time = 0;
   for (const segment of playlist.segments) {
