@@ -647,9 +647,13 @@ async function runRamp(ctx, { variant, ramp, timing, variantResult }) {
 async function measureLowLatencyServer({ root, serverCores, generatorCores, portBase, outDir, log }) {
   const file = join(outDir, `ll-measure-${process.pid}.json`);
   log('Low-Latency server costs: bench/ll-measure.mjs (100 LL viewers, 1,000 blocked requests)');
+  // The child starts a server of its own: its whole tree is this run's to kill, on the time limit here
+  // and on Ctrl-C (emergencyStop), not just the child (a SIGTERM would leave that server running).
+  let child;
+  let timer;
   try {
-    await new Promise((done, fail) =>
-      execFile(
+    await new Promise((done, fail) => {
+      child = execFile(
         'taskset',
         [
           '-c',
@@ -663,10 +667,12 @@ async function measureLowLatencyServer({ root, serverCores, generatorCores, port
           '--json',
           file,
         ],
-        { cwd: root, timeout: 300_000, maxBuffer: 1 << 24 },
+        { cwd: root, maxBuffer: 1 << 24 },
         (error, stdout, stderr) => (error ? fail(new Error(`${error.message}\n${stderr.slice(-2000)}`)) : done(stdout)),
-      ),
-    );
+      );
+      ours.add(child.pid);
+      timer = setTimeout(() => killTree(child.pid), 300_000);
+    });
     const measured = JSON.parse(readFileSync(file, 'utf8'));
     const v = measured.withViewers;
     log(
@@ -678,6 +684,8 @@ async function measureLowLatencyServer({ root, serverCores, generatorCores, port
     log(`Low-Latency server costs failed: ${error.message}`);
     return { error: String(error.message ?? error).slice(0, 2000) };
   } finally {
+    clearTimeout(timer);
+    if (child) ours.delete(child.pid);
     rmSync(file, { force: true });
   }
 }
