@@ -16,7 +16,8 @@ export interface VideoTrack {
 
 export interface AudioTrack {
   kind: 'audio';
-  /** Also the track's timescale, so each AAC frame lasts exactly 1024 ticks. */
+  /** Defaults to the sample rate, so each AAC frame lasts exactly 1024 ticks. */
+  timescale?: number;
   sampleRate: number;
   channels: number;
   /** The 2-byte AudioSpecificConfig (see aac.ts). */
@@ -35,9 +36,9 @@ export interface Fmp4Sample {
   data: Buffer;
 }
 
-/** The track's media timescale: 90 kHz video unless set, the sample rate for audio. */
+/** The track's media timescale: unless set, 90 kHz for video and the sample rate for audio. */
 export function trackTimescale(track: Fmp4Track): number {
-  return track.kind === 'video' ? (track.timescale ?? 90000) : track.sampleRate;
+  return track.timescale ?? (track.kind === 'video' ? 90000 : track.sampleRate);
 }
 
 /**

@@ -8,6 +8,21 @@ import { LlLivePosition, LlPart, LlPartTiming, LlPlaylistState, LlRenditionRepor
 
 const CLOCK = 90_000;
 
+/**
+ * Fragments count time in microseconds, both tracks. Chromium keeps buffered ranges in whole
+ * microseconds and the playlist lists durations to the microsecond, so a part ends, as a player adds
+ * the playlist up, where its media ends in the buffer. On 48 kHz or 90 kHz ticks the two differ by a
+ * fraction of a microsecond, and hls.js, its audio buffer ending short of the part it had loaded,
+ * took the next load for loop loading and loaded no audio until playback stalled (seen in the bench).
+ */
+const TIMESCALE = 1_000_000;
+
+/** `value` ticks of a `from` Hz clock on a `to` Hz clock, rounded; exact at any size (no 2^53 overflow). */
+function rescale(value: number, from: number, to: number): number {
+  const whole = Math.floor(value / from);
+  return whole * to + Math.round(((value - whole * from) * to) / from);
+}
+
 /** A published part: its place in the rendition's part counter and its bytes (moof + mdat). */
 export interface LlStoredPart extends LlPart {
   number: number;
@@ -26,7 +41,7 @@ interface InProgress extends LlSegmentInProgress {
   parts: LlStoredPart[];
 }
 
-/** A sample on the track's timescale, its duration not known until the next one arrives. */
+/** A sample in microseconds (TIMESCALE), its duration not known until the next one arrives. */
 interface Sample {
   dts: number;
   pts: number;
@@ -45,12 +60,13 @@ interface Track {
   number: number;
   uri: string;
   run: number;
-  timescale: number;
   minTicks: number;
   maxTicks: number;
   /** Video: the SPS it was made from (a keyframe starting a segment with another one gets a new init). */
   sps?: Buffer;
   pps?: Buffer[];
+  /** Audio: the frame clock (its sample rate; an AAC frame is 1024 ticks of it). */
+  sampleRate?: number;
   /** Audio: a silent frame of its configuration, to fill holes (none for layouts without one). */
   silence?: Buffer;
 }
@@ -115,9 +131,9 @@ export class LlRendition {
   private nextInit = 0;
   private partRun?: number;
   private lastMsn?: number;
-  /** The last gap between two samples (track timescale): the duration given to a run's last sample. */
+  /** The last gap between two samples (µs): the duration given to a run's last sample. */
   private sampleTicks = 0;
-  /** Audio: when the next frame is due (track timescale), to snap jitter and fill holes. */
+  /** Audio: when the next frame is due (ticks of the frame clock), to snap jitter and fill holes. */
   private audioNext?: number;
   private warned = new Set<string>();
 
@@ -253,8 +269,8 @@ export class LlRendition {
     }
     const track = this.track;
     if (!track) return; // nothing decodable before the first keyframe with its SPS
-    const dts = Math.round((unit.dts * track.timescale) / CLOCK);
-    const pts = Math.round((unit.pts * track.timescale) / CLOCK);
+    const dts = rescale(unit.dts, CLOCK, TIMESCALE);
+    const pts = rescale(unit.pts, CLOCK, TIMESCALE);
     this.addSample({ dts, pts, keyframe: unit.keyframe, data: annexBToAvcc(unit.data, { dropAud: true }) }, msn, unit.pts, context);
   }
 
@@ -266,8 +282,8 @@ export class LlRendition {
       this.warnOnce(`sps-${run}`, `unreadable SPS (${(error as Error).message}); keeping the previous init section`);
       return;
     }
-    const track: Fmp4Track = { kind: 'video', width: info.width, height: info.height, sps: [sps], pps };
-    this.setTrack(run, initSegment(track), 90_000, { sps, pps });
+    const track: Fmp4Track = { kind: 'video', timescale: TIMESCALE, width: info.width, height: info.height, sps: [sps], pps };
+    this.setTrack(run, initSegment(track), { sps, pps });
   }
 
   private pushAudio(unit: MediaUnit, msn: number, context: LlRunContext): void {
@@ -277,13 +293,19 @@ export class LlRendition {
     // One init per run: FFmpeg's encoder settings do not change within a run.
     if (!this.track || this.track.run !== context.run) {
       const asc = audioSpecificConfig(first);
-      const track: Fmp4Track = { kind: 'audio', sampleRate: first.sampleRate, channels: first.channels, audioSpecificConfig: asc };
-      this.setTrack(context.run, initSegment(track), first.sampleRate, { silence: silentAacFrame(first.objectType, first.channels) });
+      const { sampleRate, channels } = first;
+      const track: Fmp4Track = { kind: 'audio', timescale: TIMESCALE, sampleRate, channels, audioSpecificConfig: asc };
+      this.setTrack(context.run, initSegment(track), { sampleRate, silence: silentAacFrame(first.objectType, channels) });
       this.audioNext = undefined;
     }
     const track = this.track!;
+    const rate = track.sampleRate!;
+    // Frames are placed on the frame clock, where they follow each other by exactly 1024 ticks, and
+    // written in microseconds (21,333 or 21,334 µs at 48 kHz, adding up without drift).
     const frameTicks = AAC_FRAME_SAMPLES;
-    let time = Math.round((unit.pts * track.timescale) / CLOCK);
+    const us = (ticks: number) => rescale(ticks, rate, TIMESCALE);
+    const at90 = (ticks: number) => rescale(ticks, rate, CLOCK);
+    let time = rescale(unit.pts, CLOCK, rate);
     const next = this.audioNext;
     if (next !== undefined) {
       if (time >= next + frameTicks / 2 && track.silence) {
@@ -292,9 +314,8 @@ export class LlRendition {
         const holeFrames = Math.round((time - next) / frameTicks);
         for (let i = 0; i < holeFrames; i++) {
           const at = next + i * frameTicks;
-          const at90 = Math.round((at * CLOCK) / track.timescale);
-          const fillMsn = Math.min(msn, context.msnAt(at90, this.inProgress?.msn ?? msn));
-          this.addSample({ dts: at, pts: at, keyframe: true, data: track.silence }, fillMsn, at90, context);
+          const fillMsn = Math.min(msn, context.msnAt(at90(at), this.inProgress?.msn ?? msn));
+          this.addSample({ dts: us(at), pts: us(at), keyframe: true, data: track.silence }, fillMsn, at90(at), context);
         }
         time = next + holeFrames * frameTicks;
       } else if (time < next + frameTicks / 2) {
@@ -303,17 +324,12 @@ export class LlRendition {
     }
     frames.forEach((frame, i) => {
       const at = time + i * frameTicks;
-      this.addSample({ dts: at, pts: at, keyframe: true, data: frame.data }, msn, Math.round((at * CLOCK) / track.timescale), context);
+      this.addSample({ dts: us(at), pts: us(at), keyframe: true, data: frame.data }, msn, at90(at), context);
     });
     this.audioNext = time + frames.length * frameTicks;
   }
 
-  private setTrack(
-    run: number,
-    init: Buffer,
-    timescale: number,
-    details: Omit<Track, 'number' | 'uri' | 'run' | 'timescale' | 'minTicks' | 'maxTicks'>,
-  ): void {
+  private setTrack(run: number, init: Buffer, details: Omit<Track, 'number' | 'uri' | 'run' | 'minTicks' | 'maxTicks'>): void {
     const number = this.nextInit++;
     const { timing } = this.options;
     this.inits.set(number, init);
@@ -321,10 +337,9 @@ export class LlRendition {
       number,
       uri: llInitName(this.options.streamId, this.name, this.options.epoch, number),
       run,
-      timescale,
       // A part ends at the first sample at or after minTicks, and never after maxTicks (PART-TARGET).
-      minTicks: Math.ceil(timing.minPart * timescale - 1e-6),
-      maxTicks: Math.floor(timing.partTarget * timescale + 1e-6),
+      minTicks: Math.ceil(timing.minPart * TIMESCALE - 1e-6),
+      maxTicks: Math.floor(timing.partTarget * TIMESCALE + 1e-6),
       ...details,
     };
   }
@@ -393,7 +408,7 @@ export class LlRendition {
     if (nextDts > open.start + track.maxTicks && !flushing) {
       this.warnOnce(
         `long-gap-${track.run}`,
-        `a gap of ${(((nextDts - last.dts) * 1000) / track.timescale).toFixed(0)} ms between samples; the part ends at PART-TARGET`,
+        `a gap of ${((nextDts - last.dts) / 1000).toFixed(0)} ms between samples; the part ends at PART-TARGET`,
       );
     }
     const fmp4: Fmp4Sample[] = samples.map((sample, i) => ({
@@ -407,7 +422,7 @@ export class LlRendition {
     const part: LlStoredPart = {
       uri: this.partUri(number),
       number,
-      duration: (end - open.start) / track.timescale,
+      duration: (end - open.start) / TIMESCALE,
       independent: open.independent,
       data: mediaFragment(number + 1, open.start, fmp4),
     };

@@ -62,6 +62,14 @@ function decodeTime(fragment: Buffer): number {
   return Number(fragment.readBigUInt64BE(at + 8));
 }
 
+/** The media timescale of an init section (mdhd version 0: version/flags, two dates, then the timescale). */
+function timescaleOf(init: Buffer): number {
+  return init.readUInt32BE(init.indexOf('mdhd', 0, 'latin1') + 16);
+}
+
+/** Where Chromium's buffered range ends after `ticks` on a `timescale` clock: in whole microseconds, truncated. */
+const bufferedEnd = (ticks: number, timescale: number): number => Math.floor((ticks * 1_000_000) / timescale + 1e-9) / 1_000_000;
+
 /** Sum of a fragment's sample durations. */
 function fragmentDuration(fragment: Buffer): number {
   const at = fragment.indexOf('trun', 0, 'latin1');
@@ -287,8 +295,9 @@ describe('LlStreamPackager: parts', () => {
     }
     // The media says the same: each part's fragment lasts what the playlist says and starts where the
     // previous one ended (a sample after a gap is decoded from the part's end on, presented at its own time).
+    const scale = timescaleOf(video.init(0)!);
     all.forEach((part, i) => {
-      expect(fragmentDuration(part.data) / CLOCK).toBeCloseTo(part.duration, 9);
+      expect(fragmentDuration(part.data) / scale).toBeCloseTo(part.duration, 9);
       if (i > 0) expect(decodeTime(part.data)).toBe(decodeTime(all[i - 1].data) + fragmentDuration(all[i - 1].data));
     });
     // So the parts add up to the media's time: from the first frame to the start of the part in progress.
@@ -298,7 +307,7 @@ describe('LlStreamPackager: parts', () => {
     const inProgressStart = video.inProgress?.parts[0]
       ? decodeTime(video.inProgress.parts[0].data)
       : decodeTime(lastComplete) + fragmentDuration(lastComplete);
-    expect(total).toBeCloseTo((inProgressStart - firstFrame) / CLOCK, 6);
+    expect(total).toBeCloseTo((inProgressStart - firstFrame) / scale, 6);
     expect(h.violations('video', { reports: true })).toBe('');
     expect(h.violations('audio', { reports: true })).toBe('');
     expect(h.warnings.some((w) => /gap of \d+ ms/.test(w))).toBe(true);
@@ -395,35 +404,71 @@ describe('LlStreamPackager: segments, runs and memory', () => {
     expect(checkLlRenditionSet({ [VIDEO_URI]: text, [AUDIO_URI]: h.ll.playlist('audio')! })).toEqual([]);
   });
 
-  it('places every part, as a player adds up the playlist, on its media: audio never after it (hls.js waited for audio it had)', () => {
-    const h = new Harness();
-    h.startRun(BOTH);
-    h.play(0.0137, 20); // off the millisecond grid, as WebRTC timestamps are
-    const listed = (name: string) => {
-      const playlist = parseLlMediaPlaylist(h.ll.playlist(name)!);
-      return { date: playlist.segments[0].programDateTime!.ms, parts: listedParts(playlist), first: playlist.segments[0].uri };
-    };
-    /** Where a listed part's media ends (seconds on its track's timescale), from its own fragment. */
-    const mediaEnd = (name: string, uri: string, timescale: number): number => {
-      const data = h.ll.rendition(name)!.part(partNumber(uri)!)!;
-      return (decodeTime(data) + fragmentDuration(data)) / timescale;
-    };
-    const video = listed('video');
-    const audio = listed('audio');
-    // A player maps the video's first listed segment to its first frame and places audio by date.
-    const firstVideoPart = h.ll.rendition('video')!.segments.find((s) => s.uri === video.first)!.parts[0];
-    const videoZero = decodeTime(firstVideoPart.data) / CLOCK;
-    const audioOffset = (audio.date - video.date) / 1000;
-    for (const { part, end } of video.parts) {
-      expect(Math.abs(end - (mediaEnd('video', part.uri, CLOCK) - videoZero))).toBeLessThan(1e-5);
-    }
-    for (const { part, end } of audio.parts) {
-      const media = mediaEnd('audio', part.uri, 48000) - videoZero;
-      const declared = audioOffset + end; // as the player sums it
-      expect(declared).toBeLessThanOrEqual(media + 1e-5);
-      expect(media - declared).toBeLessThan(0.0025);
-    }
-  });
+  it.each([
+    ['off the millisecond grid, as WebRTC timestamps are', 0.0137],
+    ['on it (dates are whole milliseconds, and the audio of segment 19 starts on one)', 0],
+  ])(
+    'places every part, as a player adds up the playlist, where its media ends in the buffer; audio never after it (hls.js waited for audio it had): media starting %s',
+    (_, start) => {
+      const h = new Harness();
+      h.startRun(BOTH);
+      h.play(start, 21);
+      const listed = (name: string) => {
+        const rendition = h.ll.rendition(name)!;
+        const playlist = parseLlMediaPlaylist(h.ll.playlist(name)!);
+        const scale = timescaleOf(rendition.init(0)!);
+        /** Media time (s) from a tick count of this track; the buffered end of a part, as Chromium keeps it. */
+        const fragment = (uri: string) => rendition.part(partNumber(uri)!)!;
+        const start = (uri: string) => decodeTime(fragment(uri)) / scale;
+        /** A listed segment's first sample (older segments are listed without their parts). */
+        const stored = (uri: string) => rendition.segments.find((s) => s.uri === uri)!;
+        const segmentStart = (uri: string) => decodeTime(stored(uri).parts[0].data) / scale;
+        /** The date a segment has (written for the first and after a discontinuity; hls.js aligns by any). */
+        const dateOf = (uri: string) => stored(uri).programDateTime;
+        const buffered = (uri: string) => bufferedEnd(decodeTime(fragment(uri)) + fragmentDuration(fragment(uri)), scale);
+        const segments = playlist.segments.filter((s) => s.parts.length > 0);
+        return {
+          date: playlist.segments[0].programDateTime!.ms,
+          first: playlist.segments[0].uri,
+          parts: listedParts(playlist),
+          segments,
+          start,
+          segmentStart,
+          dateOf,
+          buffered,
+        };
+      };
+      const video = listed('video');
+      const audio = listed('audio');
+      expect(video.segments.length).toBeGreaterThan(1);
+      expect(audio.segments.length).toBeGreaterThan(1);
+      // hls.js places a segment at its first sample's time once it has parsed it, and its parts by adding
+      // up their durations: each part then ends where the buffer does, to the microsecond (a part that
+      // ends later, by any amount, looks like one it must still load).
+      for (const track of [video, audio]) {
+        for (const segment of track.segments) {
+          let end = track.start(segment.parts[0].uri);
+          for (const part of segment.parts) {
+            end += part.duration;
+            expect(Math.abs(end - track.buffered(part.uri))).toBeLessThan(1e-9);
+          }
+        }
+      }
+      // Before that, it places the video's first listed segment at its first frame, and audio by the date
+      // of one of its segments against the video's.
+      const videoZero = video.segmentStart(video.first);
+      for (const { part, end } of video.parts) expect(Math.abs(videoZero + end - video.buffered(part.uri))).toBeLessThan(1e-9);
+      for (const segment of audio.segments) {
+        let declared = videoZero + (audio.dateOf(segment.uri) - video.date) / 1000; // as the player sums it
+        for (const part of segment.parts) {
+          declared += part.duration;
+          const buffered = audio.buffered(part.uri);
+          expect(buffered - declared).toBeGreaterThan(5e-6); // short of it, by more than any float sum's error
+          expect(buffered - declared).toBeLessThan(0.0025);
+        }
+      }
+    },
+  );
 
   it('keeps a bounded window in memory: old parts and segments go, a delta update skips what lies beyond CAN-SKIP-UNTIL', () => {
     const h = new Harness(12, 4);

@@ -227,12 +227,13 @@ export class LlStreamPackager {
       run: this.run!,
       dsn: this.dsn,
       // Dates are whole milliseconds; hls.js places an audio rendition by its date against the
-      // video's. Rounded down for audio and up for video, audio's dates are never later than its media:
-      // a player that believes an audio part ends after its media does waits for a part it already has
-      // (hls.js stalled on a part 2.7 ms ahead of its media).
+      // video's. Rounded up for video, and for audio to the last millisecond strictly before its time,
+      // an audio part always ends, as a player adds it up, short of its media (by 11 µs or more): a
+      // player that believes an audio part ends after its media does waits for a part it already has
+      // (hls.js stalled on a part 2.7 ms ahead of its media; exactly on it, a float sum may land past).
       dateOf: (pts90, kind) => {
         const ms = (pts90 - anchor.pts) / 90;
-        return anchor.wall + (kind === 'audio' ? Math.floor(ms + 1e-9) : Math.ceil(ms - 1e-9));
+        return anchor.wall + (kind === 'audio' ? Math.ceil(ms - 1e-9) - 1 : Math.ceil(ms - 1e-9));
       },
       msnAt: (pts90, from) => {
         let msn = from;
