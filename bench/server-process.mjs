@@ -1,5 +1,7 @@
 // The service under test: `node dist/main.js` pinned to the server's cores with `taskset` (its
 // mediasoup worker and FFmpeg children inherit the affinity), on its own port block and HLS directory.
+// BENCH_SERVER_NODE_ARGS adds Node options to the server alone (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+// to see where its time goes; Node refuses --cpu-prof in NODE_OPTIONS, which every child would get).
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -136,7 +138,8 @@ async function spawnServer({ root, profile, cores, ports, hlsDir, logFile, env, 
   const out = createWriteStream(logFile, { flags: 'a' });
   out.write(`\n===== ${new Date().toISOString()} HLS_PROFILE=${profile} taskset -c ${cores} node dist/main.js\n`);
   // taskset execs node in place: the pid is the Nest process's, and every child inherits the mask.
-  const child = spawn('taskset', ['-c', cores, process.execPath, join(root, 'dist', 'main.js')], {
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn('taskset', ['-c', cores, process.execPath, ...nodeArgs, join(root, 'dist', 'main.js')], {
     cwd: root,
     env: vars,
     stdio: ['ignore', 'pipe', 'pipe'],
