@@ -409,23 +409,23 @@ describe('LlStreamPackager: segments, runs and memory', () => {
     ['on it (dates are whole milliseconds, and the audio of segment 19 starts on one)', 0],
   ])(
     'places every part, as a player adds up the playlist, where its media ends in the buffer; audio never after it (hls.js waited for audio it had): media starting %s',
-    (_, start) => {
+    (_, from) => {
       const h = new Harness();
       h.startRun(BOTH);
-      h.play(start, 21);
+      h.play(from, 21);
       const listed = (name: string) => {
         const rendition = h.ll.rendition(name)!;
         const playlist = parseLlMediaPlaylist(h.ll.playlist(name)!);
         const scale = timescaleOf(rendition.init(0)!);
-        /** Media time (s) from a tick count of this track; the buffered end of a part, as Chromium keeps it. */
         const fragment = (uri: string) => rendition.part(partNumber(uri)!)!;
+        /** Where a part's media starts (s), and where the buffer ends once it is appended (as Chromium keeps it). */
         const start = (uri: string) => decodeTime(fragment(uri)) / scale;
+        const buffered = (uri: string) => bufferedEnd(decodeTime(fragment(uri)) + fragmentDuration(fragment(uri)), scale);
         /** A listed segment's first sample (older segments are listed without their parts). */
         const stored = (uri: string) => rendition.segments.find((s) => s.uri === uri)!;
         const segmentStart = (uri: string) => decodeTime(stored(uri).parts[0].data) / scale;
         /** The date a segment has (written for the first and after a discontinuity; hls.js aligns by any). */
         const dateOf = (uri: string) => stored(uri).programDateTime;
-        const buffered = (uri: string) => bufferedEnd(decodeTime(fragment(uri)) + fragmentDuration(fragment(uri)), scale);
         const segments = playlist.segments.filter((s) => s.parts.length > 0);
         return {
           date: playlist.segments[0].programDateTime!.ms,

@@ -232,8 +232,8 @@ export class LlStreamPackager {
       // player that believes an audio part ends after its media does waits for a part it already has
       // (hls.js stalled on a part 2.7 ms ahead of its media; exactly on it, a float sum may land past).
       dateOf: (pts90, kind) => {
-        const ms = (pts90 - anchor.pts) / 90;
-        return anchor.wall + (kind === 'audio' ? Math.ceil(ms - 1e-9) - 1 : Math.ceil(ms - 1e-9));
+        const up = Math.ceil((pts90 - anchor.pts) / 90 - 1e-9);
+        return anchor.wall + (kind === 'audio' ? up - 1 : up);
       },
       msnAt: (pts90, from) => {
         let msn = from;
