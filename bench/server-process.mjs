@@ -131,6 +131,8 @@ async function spawnServer({ root, profile, cores, ports, hlsDir, logFile, env, 
     HLS_DIR: hlsDir,
     HLS_PROFILE: profile,
     HLS_MIN_FREE_MB: '0',
+    // The ramp goes past the default cap (the loss-free figure it measures).
+    MAX_PEERS: '0',
     SHUTDOWN_GRACE_MS: '0',
     LOG_LEVEL: 'log',
     ...env,

@@ -37,7 +37,7 @@ export const appConfig = registerAs('app', () => {
       takeover: env.STREAM_TAKEOVER,
     },
     /** Publishing peers at once (0 = no cap). */
-    maxPeers: env.MAX_PEERS,
+    maxPeers: env.MAX_PEERS ?? defaultMaxPeers(env.HLS_PROFILE, availableParallelism()),
     whip: {
       stunUrls: parseIceUrls(env.WHIP_STUN_URLS, 'stun').urls,
       turn: {
@@ -78,6 +78,19 @@ export const appConfig = registerAs('app', () => {
 });
 
 export type AppConfig = ConfigType<typeof appConfig>;
+
+/**
+ * 720p30 H264 + Opus publishers one core carried with no packet lost, from `npm run bench` on a 2-core
+ * VM whose core ran slow (calibration 182-200 ms, README "Benchmark"): the lower of the last two runs'
+ * figures (copy 15 and 10, legacy 5 and 5). A publisher over it costs every stream on the server
+ * broken pictures, so the server refuses it instead.
+ */
+export const LOSS_FREE_PUBLISHERS_PER_CORE: Record<'copy' | 'legacy', number> = { copy: 10, legacy: 5 };
+
+/** MAX_PEERS when it is not set: the loss-free figure of the profile for every core the server has. */
+export function defaultMaxPeers(profile: 'copy' | 'legacy', cores: number): number {
+  return LOSS_FREE_PUBLISHERS_PER_CORE[profile] * Math.max(1, cores);
+}
 
 export function parseOrigins(value: string): string[] | '*' {
   if (value.trim() === '*') return '*';

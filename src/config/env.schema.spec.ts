@@ -48,7 +48,7 @@ describe('validateEnvironment', () => {
         PUBLISHER_TIMEOUT_SECONDS: 10,
         STREAM_RECONNECT_GRACE_SECONDS: 30,
         STREAM_TAKEOVER: false,
-        MAX_PEERS: 0,
+        MAX_PEERS: undefined,
       });
       expect(env.ANNOUNCED_IP).toBeUndefined();
     });

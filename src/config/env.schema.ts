@@ -90,8 +90,11 @@ export class EnvironmentSchema {
   @IsInt() @Min(0) @Max(100000) NODE_CAPACITY: number = 0;
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   @Matches(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be 1-64 letters, digits, _, ., : or -' }) CLUSTER_KEY_PREFIX: string = 'webrtc-hls:';
-  /** Publishing peers (send transports) this server accepts at once; 0 = no cap. Viewers are not counted. */
-  @IsInt() @Min(0) @Max(100000) MAX_PEERS: number = 0;
+  /**
+   * Publishing peers (send transports) this server accepts at once; 0 = no cap. Viewers are not counted.
+   * Unset: what the benchmark held loss-free per core, times the cores (see defaultMaxPeers).
+   */
+  @IsOptional() @IsInt() @Min(0) @Max(100000) MAX_PEERS?: number;
   /** STUN servers WHIP clients are told about (Link headers of the 201): comma-separated stun:/stuns: URIs. */
   @IsString() WHIP_STUN_URLS: string = '';
   /** TURN servers for WHIP clients: comma-separated turn:/turns: URIs; need a username and credential, or a secret. */
@@ -106,15 +109,18 @@ export class EnvironmentSchema {
 
 export class ConfigValidationError extends Error {}
 
+/** Variables without a default (another setting decides when unset), each with a value of its type for conversion. */
+const UNSET_DEFAULTS: Record<string, unknown> = { ANNOUNCED_IP: '', MAX_PEERS: 0 };
+
 /** Validates process.env; one error names every bad variable and what it accepts. */
 export function validateEnvironment(raw: Record<string, unknown>): EnvironmentSchema {
   const env = new EnvironmentSchema();
   const fields = env as unknown as Record<string, unknown>;
   const present: Record<string, unknown> = {};
-  for (const key of new Set([...Object.keys(env), 'ANNOUNCED_IP'])) {
+  for (const key of new Set([...Object.keys(env), ...Object.keys(UNSET_DEFAULTS)])) {
     if (raw[key] === undefined || raw[key] === '') continue; // unset or empty: the default
     present[key] = raw[key];
-    fields[key] = convert(raw[key], fields[key]);
+    fields[key] = convert(raw[key], fields[key] ?? UNSET_DEFAULTS[key]);
   }
   const errors = validateSync(env, { skipMissingProperties: false });
   const problems = errors.map((error) => {
