@@ -2,7 +2,8 @@
  * Media that stops without a word (issue 11, item 2): a background tab, a camera unplugged, a crashed
  * encoder or a network gone quiet. The producer is not paused, but no RTP arrives. The stream must go
  * on with filler, viewers must keep playing, and when RTP returns the stream must be live again
- * quickly, without a restart loop. Audio needs no restart at all: its feed fills gaps with silence. Real Chromium publisher and viewer, real mediasoup and FFmpeg.
+ * quickly, without a restart loop. Audio and transcoded VP8 video need no restart at all: their feeds
+ * fill gaps (silence, a black picture). Real Chromium publisher and viewer, real mediasoup and FFmpeg.
  */
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -94,9 +95,10 @@ describe('media that stops without pauseProducer', () => {
         await waitFor('a segment while silent', () => watch.firstAfter(mine, silentSince), 20_000);
         expect(await producerPackets(peerId, kind)).toBe(packetsThen);
 
-        // Both playlists keep moving. Video: a new run (a discontinuity) with filler where the
-        // publisher's media was. Audio: the same run goes on, its feed filling the gap with silence.
-        const newRun = kind === 'video';
+        // Both playlists keep moving. Copied H264 video: a new run (a discontinuity) with filler where
+        // the publisher's media was. Audio and transcoded VP8: the same run goes on, its feed filling
+        // the gap (silence, a black picture).
+        const newRun = kind === 'video' && codec === 'H264';
         const filler = await waitFor(
           '3 segments of filler in both playlists',
           () => {
@@ -140,7 +142,7 @@ describe('media that stops without pauseProducer', () => {
         // Its first frame came out of FFmpeg about one segment before the playlist listed it.
         const firstLiveFrameMs = liveAgainMs - live.duration * 1000;
 
-        // It stays live, with no restart loop: restarts stop at two (to the filler and back); none for audio.
+        // It stays live, with no restart loop: restarts stop at two (to the filler and back); none when filled.
         const steadyFrom = Date.now();
         await waitFor('6 more segments', () => watch.segments(mine).filter((s) => s.firstSeenAt >= steadyFrom).length >= 6, 30_000);
         const info = await streamInfo(fx.app, peerId);
@@ -177,6 +179,66 @@ describe('media that stops without pauseProducer', () => {
       }
     },
   );
+
+  it('a VP8 camera paused and resumed three times in a row: no FFmpeg restart, black while off, live after each resume, no stall', async () => {
+    const { page, peerId } = await fx.goLive({ video: 'canvas', audio: 'beep', codec: 'VP8' });
+    const names = [`${peerId}-video.m3u8`, `${peerId}-audio.m3u8`];
+    const [mine] = names;
+    const watch = new PlaylistWatch(fx.app.url, names);
+    const viewer = await playWithHlsJs(fx.browser, fx.app.url, `${fx.app.url}/live/${peerId}.m3u8`);
+    const camera = (on: boolean) => page.evaluate((resume) => (window as any).harness[resume ? 'resume' : 'pause']('video'), on);
+    /** The first segment listed after `since` (and after `after`) whose picture is (or is not) the publisher's. */
+    const segmentWhere = (live: boolean, since: number, after: number, what: string) => {
+      const checked = new Set<string>();
+      return waitFor(
+        what,
+        async () => {
+          for (const segment of watch
+            .segments(mine)
+            .filter((s) => s.firstSeenAt >= since && s.seq > after && !s.gap && !checked.has(s.uri))) {
+            checked.add(segment.uri);
+            if ((await isLiveMedia('video', segment, watch, mine)) === live) return segment;
+          }
+          return undefined;
+        },
+        30_000,
+        100,
+      );
+    };
+    try {
+      await waitUntilPlaying(viewer, 2);
+      const before = await streamInfo(fx.app, peerId);
+      const ccBefore = Math.max(...watch.segments(mine).map((s) => s.cc));
+      let last = Math.max(...watch.segments(mine).map((s) => s.seq));
+      const log: string[] = [];
+      for (let toggle = 1; toggle <= 3; toggle++) {
+        const offAt = Date.now();
+        await camera(false);
+        await waitFor('video reported paused', async () => (await streamInfo(fx.app, peerId)).tracks.video?.paused === true, 20_000, 100);
+        const black = await segmentWhere(false, offAt, last, `toggle ${toggle}: a black segment`);
+        const onAt = Date.now();
+        await camera(true);
+        const live = await segmentWhere(true, onAt, black.seq, `toggle ${toggle}: the live picture again`);
+        last = live.seq;
+        log.push(`off: ${black.uri} +${black.firstSeenAt - offAt} ms; on: ${live.uri} +${live.firstSeenAt - onAt} ms`);
+      }
+      const after = await streamInfo(fx.app, peerId);
+      const { stalls } = await playerStalls(viewer);
+      console.log(
+        `VP8 camera toggles: ${log.join('; ')}; restarts ${before.restarts} → ${after.restarts}; longest stall ${longestStall(stalls)} ms`,
+      );
+      // One FFmpeg run throughout: no restart, no discontinuity in either playlist.
+      expect(after.restarts).toBe(before.restarts);
+      for (const name of names) expect(Math.max(...watch.segments(name).map((s) => s.cc))).toBe(ccBefore);
+      expect(after.tracks.video).toMatchObject({ paused: false, source: 'rtp', mode: 'transcode' });
+      expect(longestStall(stalls)).toBeLessThanOrEqual(MAX_STALL_MS);
+      expect((await viewer.evaluate(() => (window as any).player.state())).fatalErrors).toEqual([]);
+    } finally {
+      await watch.stop();
+      await viewer.close();
+      await page.close();
+    }
+  });
 
   it('transcoded video (VP8) is not asked for keyframes every segment; copied H264 is', async () => {
     const requestsOver = async (codec: 'VP8' | 'H264') => {

@@ -21,7 +21,8 @@ export interface Feed {
   readonly isClosed: boolean;
   readonly simulcastLayer?: number;
   pause(): Promise<void>;
-  resume(): Promise<void>;
+  /** `senderLive`: the producer sends now (not paused or silent); a feed that fills gaps may start filling at once otherwise. */
+  resume(senderLive?: boolean): Promise<void>;
   requestKeyFrame(): void;
   /**
    * Resolves true once the first keyframe after a resume has gone to FFmpeg (false on timeout or

@@ -1,5 +1,6 @@
 import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
 import type { VideoMode } from './media-unit';
+import { FILLER_COLOR } from './vp8-fill-frames';
 
 export type HlsProfile = 'copy' | 'legacy';
 
@@ -107,7 +108,7 @@ export function buildFfmpegArgs(plan: FfmpegPlan): { args: string[]; outputs: Ff
   const lead = plan.sdpPath ? 0 : plan.segmentSeconds;
   if (video?.source === 'filler') {
     videoInput = inputs.length;
-    inputs.push(fillerInput(`color=c=black:s=${video.width}x${video.height}:r=${FILLER_FPS}`, 'video', lead));
+    inputs.push(fillerInput(`color=c=${FILLER_COLOR}:s=${video.width}x${video.height}:r=${FILLER_FPS}`, 'video', lead));
   }
   if (audio?.source === 'filler') {
     audioInput = inputs.length;

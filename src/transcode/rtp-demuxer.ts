@@ -8,6 +8,8 @@ export interface DemuxRoute {
   rtcpPort: number;
   /** Keep the stream going with this while its sender sends nothing (see RtpGapFiller). */
   fill?: GapFill;
+  /** After a fill, video waits for the sender's keyframe: this asks for one. */
+  onKeyframeWanted?: () => void;
 }
 
 /** How often gaps are looked for and filled: one audio frame. */
@@ -28,7 +30,7 @@ const FILL_TICK_MS = 20;
  * on mediasoup's clock, against its RTP timestamp), on the RTP port, which FFmpeg reads in order
  * (rtpdec parses RTCP that comes on the RTP socket). mediasoup's reports then follow as they come.
  *
- * A route with `fill` never stops while FFmpeg listens: its gaps are filled with silence.
+ * A route with `fill` never stops while FFmpeg listens: its gaps are filled (silence, a filler picture).
  */
 export class RtpDemuxer {
   private readonly routes = new Map<number, DemuxRoute>();
@@ -54,13 +56,21 @@ export class RtpDemuxer {
     for (const route of routes) {
       this.routes.set(route.ssrc, route);
       this.sent.set(route.ssrc, { packets: 0, octets: 0 });
-      if (route.fill) this.fillers.set(route.ssrc, new RtpGapFiller(route.ssrc, route.fill));
+      if (route.fill) this.fillers.set(route.ssrc, new RtpGapFiller(route.ssrc, route.fill, route.onKeyframeWanted));
     }
   }
 
-  /** Frames of silence sent so far, and sender packets dropped because their time was filled already. */
-  get filled(): { frames: number; overlapped: number } {
-    return { frames: this.fillFrames, overlapped: [...this.fillers.values()].reduce((n, f) => n + f.overlapped, 0) };
+  /**
+   * Filled packets sent so far, sender packets dropped because their time was filled already, and
+   * ones held back after a fill until the sender's keyframe.
+   */
+  get filled(): { frames: number; overlapped: number; heldForKeyframe: number } {
+    const fillers = [...this.fillers.values()];
+    return {
+      frames: this.fillFrames,
+      overlapped: fillers.reduce((n, f) => n + f.overlapped, 0),
+      heldForKeyframe: fillers.reduce((n, f) => n + f.heldForKeyframe, 0),
+    };
   }
 
   private fillFrames = 0;
@@ -72,9 +82,13 @@ export class RtpDemuxer {
     return { rtpPort: this.rtp.address().port, rtcpPort: this.rtcp.address().port };
   }
 
-  /** A new FFmpeg run listens: each stream's next packet goes out behind a sender report. */
-  restart(): void {
+  /**
+   * A new FFmpeg run listens: each stream's next packet goes out behind a sender report. A filled
+   * stream fills from the start after `firstPacketWaitMs` without a packet (see RtpGapFiller).
+   */
+  restart(firstPacketWaitMs?: number): void {
     this.reported.clear();
+    if (firstPacketWaitMs !== undefined) for (const filler of this.fillers.values()) filler.waitForFirstPacket(firstPacketWaitMs);
     if (this.fillers.size > 0 && !this.fillTimer && !this.closed) {
       this.fillTimer = setInterval(() => this.fillGaps(), FILL_TICK_MS);
       this.fillTimer.unref();

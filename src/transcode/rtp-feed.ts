@@ -10,7 +10,24 @@ import { LayerSelector } from './layer-selector';
 import type { PortPair } from './port-pool';
 import { ffmpegRtpCapabilities } from './ffmpeg-rtp-capabilities';
 import { RtpDemuxer } from './rtp-demuxer';
-import { gapFillFor } from './rtp-gap-filler';
+import { GapFill, gapFillFor, KeyframeSource } from './rtp-gap-filler';
+import type { PictureSize } from '../media/vp8';
+
+/**
+ * How long a live camera's first packet may take after a run starts (a keyframe asked for: a PLI's
+ * round trip) before its gaps are filled from the start; then the filler picture shows only while
+ * the camera really sends nothing. The run's other kinds wait as long for it (FIRST_KEYFRAME_WAIT_MS).
+ */
+const LIVE_VIDEO_FIRST_PACKET_WAIT_MS = 5_000;
+/** Keyframes asked for while video waits for one after a fill: at most this often. */
+const KEYFRAME_ASK_MS = 1_000;
+
+/** What a VP8 feed fills its gaps with: keyframes of the filler picture, at the stream's size. */
+export interface Vp8FillOptions {
+  keyframes: KeyframeSource;
+  /** The stream's picture size as last seen, before this feed has seen a keyframe (undefined: none yet). */
+  size: () => PictureSize | undefined;
+}
 
 /**
  * One producer fed to FFmpeg as one stream: a consumer on a plain transport, whose RTP reaches FFmpeg's
@@ -24,6 +41,7 @@ export class RtpFeed implements Feed {
   private readonly selector?: LayerSelector;
   private readonly onScore?: (scores: ProducerScore[]) => void;
   private closed = false;
+  private keyframeAskedAt = 0;
 
   private constructor(
     readonly kind: MediaKind,
@@ -34,6 +52,7 @@ export class RtpFeed implements Feed {
     private readonly logPrefix: string,
     private readonly onLayerFailed: (layer: number, error: string) => void,
     private readonly demuxer: RtpDemuxer,
+    private readonly fill: GapFill | undefined,
   ) {
     if (consumer.type === 'simulcast') {
       this.selector = new LayerSelector();
@@ -50,6 +69,7 @@ export class RtpFeed implements Feed {
     ports: PortPair,
     logPrefix: string,
     onLayerFailed: (layer: number, error: string) => void = () => undefined,
+    vp8Fill?: Vp8FillOptions,
   ): Promise<RtpFeed> {
     const transport = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
     let demuxer: RtpDemuxer | undefined;
@@ -59,12 +79,16 @@ export class RtpFeed implements Feed {
         rtpCapabilities: ffmpegRtpCapabilities(router.rtpCapabilities),
         paused: true,
       });
-      // Opus audio never stops for FFmpeg: a pause or a silent publisher is silence, not a new run.
-      const fill = gapFillFor(consumer.rtpParameters.codecs[0]);
-      demuxer = new RtpDemuxer([{ ssrc: consumer.rtpParameters.encodings![0].ssrc!, rtpPort: ports.rtp, rtcpPort: ports.rtcp, fill }]);
+      // Opus audio and transcoded VP8 never stop for FFmpeg: a pause or a silent publisher is silence
+      // or the filler picture, not a new run.
+      const fill = gapFillFor(consumer.rtpParameters.codecs[0], vp8Fill && { keyframes: vp8Fill.keyframes, size: vp8Fill.size });
+      let feed: RtpFeed | undefined;
+      const route = { ssrc: consumer.rtpParameters.encodings![0].ssrc!, rtpPort: ports.rtp, rtcpPort: ports.rtcp, fill };
+      demuxer = new RtpDemuxer([{ ...route, onKeyframeWanted: () => feed?.askKeyFrame() }]);
       const { rtpPort, rtcpPort } = await demuxer.open();
       await transport.connect({ ip: '127.0.0.1', port: rtpPort, rtcpPort });
-      return new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix, onLayerFailed, demuxer);
+      feed = new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix, onLayerFailed, demuxer, fill);
+      return feed;
     } catch (error) {
       demuxer?.close();
       transport.close();
@@ -80,6 +104,11 @@ export class RtpFeed implements Feed {
     return this.selector?.layer;
   }
 
+  /** Whether a pause or a silent publisher is filled in this feed now (no new run needed). */
+  get fillsGaps(): boolean {
+    return !!this.fill?.canFill();
+  }
+
   get isClosed(): boolean {
     return this.closed || this.consumer.closed || this.producer.closed;
   }
@@ -89,9 +118,10 @@ export class RtpFeed implements Feed {
     if (!this.consumer.closed && !this.consumer.paused) await this.consumer.pause();
   }
 
-  async resume(): Promise<void> {
+  /** `senderLive`: the producer sends now (not paused or silent), so a filled video waits for its first keyframe. */
+  async resume(senderLive = true): Promise<void> {
     if (this.consumer.closed) return;
-    this.demuxer.restart();
+    this.demuxer.restart(senderLive && this.kind === 'video' ? LIVE_VIDEO_FIRST_PACKET_WAIT_MS : undefined);
     await this.consumer.resume();
   }
 
@@ -137,6 +167,14 @@ export class RtpFeed implements Feed {
   requestKeyFrame(): void {
     if (this.consumer.closed || this.consumer.paused || this.producer.paused) return;
     this.consumer.requestKeyFrame().catch(() => undefined); // best effort: the requester asks again
+  }
+
+  /** After a fill, video goes on from the sender's next keyframe: ask for it (not at every held packet). */
+  private askKeyFrame(): void {
+    const now = Date.now();
+    if (now - this.keyframeAskedAt < KEYFRAME_ASK_MS) return;
+    this.keyframeAskedAt = now;
+    this.requestKeyFrame();
   }
 
   /** Revisits the simulcast layer (scores arrive only when they change). */

@@ -1,4 +1,14 @@
-import { FILL_LAG_MS, GAP_FILL_AFTER_MS, gapFillFor, OPUS_SILENCE, RtpGapFiller } from './rtp-gap-filler';
+import { packetizeVp8, PictureSize } from '../media/vp8';
+import {
+  FILL_LAG_MS,
+  GAP_FILL_AFTER_MS,
+  gapFillFor,
+  OPUS_SILENCE,
+  RtpGapFiller,
+  rtpPayload,
+  VP8_FILL_MS,
+  Vp8GapFill,
+} from './rtp-gap-filler';
 
 const SSRC = 0x1234abcd;
 const rtp = (seq: number, ts: number) => {
@@ -15,9 +25,15 @@ const filler = () => new RtpGapFiller(SSRC, gapFillFor({ mimeType: 'audio/opus',
 
 describe('gapFillFor', () => {
   it('fills Opus with its 20 ms silent frame and leaves other codecs alone', () => {
-    expect(gapFillFor({ mimeType: 'audio/OPUS', payloadType: 100 })).toEqual({ ...OPUS_SILENCE, payloadType: 100 });
-    expect(OPUS_SILENCE.payload).toEqual(Buffer.from([0xf8, 0xff, 0xfe]));
+    const opus = gapFillFor({ mimeType: 'audio/OPUS', payloadType: 100 })!;
+    expect(opus).toMatchObject({ payloadType: 100, ticks: 960, ms: 20 });
+    expect(opus.frame()).toEqual([Buffer.from([0xf8, 0xff, 0xfe])]);
     expect(gapFillFor({ mimeType: 'video/H264', payloadType: 102 })).toBeUndefined();
+    // VP8 only with somewhere to take its keyframes from (a transcoded stream).
+    expect(gapFillFor({ mimeType: 'video/VP8', payloadType: 96 })).toBeUndefined();
+    expect(
+      gapFillFor({ mimeType: 'video/VP8', payloadType: 96 }, { keyframes: { keyframe: () => undefined }, size: () => undefined }),
+    ).toBeInstanceOf(Vp8GapFill);
   });
 });
 
@@ -41,7 +57,8 @@ describe('RtpGapFiller', () => {
     expect(first).toHaveLength(Math.floor((GAP_FILL_AFTER_MS - FILL_LAG_MS) / 20));
     first.forEach(({ packet, at }, i) => {
       expect(head(packet)).toEqual({ pt: 111, seq: 101 + i, ts: 50_000 + 960 * (i + 1), ssrc: SSRC });
-      expect(packet.subarray(12)).toEqual(OPUS_SILENCE.payload);
+      expect(packet.subarray(12)).toEqual(OPUS_SILENCE);
+      expect(packet[1] & 0x80).toBe(0); // no marker bit on audio
       expect(at).toBe(1000 + 20 * (i + 1));
     });
     expect(f.due(1000 + GAP_FILL_AFTER_MS + 5)).toEqual([]);
@@ -92,5 +109,111 @@ describe('RtpGapFiller', () => {
     const first = f.due(10_000 + GAP_FILL_AFTER_MS);
     expect(first.map(({ packet }) => head(packet))).toEqual([{ pt: 111, seq: 1, ts: 960, ssrc: SSRC }]);
     expect(f.due(10_000 + GAP_FILL_AFTER_MS + 3_600_000)).toHaveLength(100);
+  });
+});
+
+describe('RtpGapFiller with VP8 video', () => {
+  /** A fake VP8 keyframe of a size: tag (P=0), start code, 14-bit sizes, then `length` bytes. */
+  const vp8Keyframe = ({ width, height }: PictureSize, length = 2000) => {
+    const frame = Buffer.alloc(10 + length, 0x55);
+    frame.writeUIntLE(0x10, 0, 3); // keyframe, shown
+    frame.set([0x9d, 0x01, 0x2a], 3);
+    frame.writeUInt16LE(width, 6);
+    frame.writeUInt16LE(height, 8);
+    return frame;
+  };
+  const interFrame = Buffer.from([0x01, 0x00, 0x00, 0x11, 0x22]);
+  const video = (seq: number, ts: number, payload: Buffer, marker = true) => {
+    const header = Buffer.alloc(12);
+    header[0] = 0x80;
+    header[1] = (marker ? 0x80 : 0) | 96;
+    header.writeUInt16BE(seq % 65536, 2);
+    header.writeUInt32BE(ts % 2 ** 32, 4);
+    header.writeUInt32BE(SSRC, 8);
+    return Buffer.concat([header, payload]);
+  };
+  const made = new Map<string, Buffer>();
+  const keyframes = { keyframe: (size: PictureSize) => made.get(`${size.width}x${size.height}`) };
+  let knownSize: PictureSize | undefined;
+  const vp8Filler = (onKeyframeWanted: () => void = () => undefined) =>
+    new RtpGapFiller(SSRC, new Vp8GapFill(96, keyframes, () => knownSize), onKeyframeWanted);
+
+  beforeEach(() => {
+    made.clear();
+    knownSize = undefined;
+  });
+
+  it('fills nothing until it has a keyframe of the stream size, then one every 100 ms, split into packets', () => {
+    const f = vp8Filler();
+    // The sender's keyframe says the size (its first packet); an inter frame follows.
+    f.onPacket(video(10, 9000, packetizeVp8(vp8Keyframe({ width: 1280, height: 720 }))[0], false), 1000);
+    f.onPacket(video(11, 12_000, Buffer.concat([Buffer.from([0x10]), interFrame])), 1033);
+    expect(f.due(2000)).toEqual([]); // no filler picture of that size yet
+    made.set('1280x720', vp8Keyframe({ width: 1280, height: 720 }, 1600));
+    made.set('640x480', vp8Keyframe({ width: 640, height: 480 }, 300));
+    const packets = f.due(2000 + FILL_LAG_MS);
+    const frames = new Map<number, Buffer[]>();
+    for (const { packet } of packets) frames.set(packet.readUInt32BE(4), [...(frames.get(packet.readUInt32BE(4)) ?? []), packet]);
+    expect(frames.size).toBe(Math.floor((2000 - 1033) / VP8_FILL_MS));
+    let seq = 11;
+    [...frames.entries()].forEach(([ts, parts], i) => {
+      expect(ts).toBe(12_000 + 9000 * (i + 1)); // 90 kHz, 100 ms apart
+      expect(parts).toHaveLength(2); // 1.6 kB in packets of at most 1,200 bytes
+      expect(parts.map((p) => p.readUInt16BE(2))).toEqual([++seq, ++seq]);
+      expect(parts.map((p) => p[1])).toEqual([96, 0x80 | 96]); // the marker on the frame's last packet
+      expect(Buffer.concat(parts.map((p) => p.subarray(13)))).toEqual(made.get('1280x720'));
+      expect(parts.map((p) => p[12])).toEqual([0x10, 0x00]); // S=1 on the first
+    });
+  });
+
+  it('goes on after a fill only from the sender keyframe, asking for one meanwhile', () => {
+    const wanted: number[] = [];
+    const f = vp8Filler(() => wanted.push(1));
+    made.set('640x480', vp8Keyframe({ width: 640, height: 480 }, 300));
+    f.onPacket(video(10, 9000, packetizeVp8(vp8Keyframe({ width: 640, height: 480 }))[0]), 1000);
+    const filled = f.due(2000);
+    expect(filled.length).toBeGreaterThan(0);
+    // Inter frames of the sender's refer to a picture the decoder no longer has: held back.
+    expect(f.onPacket(video(11, 99_000, Buffer.concat([Buffer.from([0x10]), interFrame])), 2010)).toBeUndefined();
+    expect(f.onPacket(video(12, 102_000, Buffer.concat([Buffer.from([0x10]), interFrame])), 2043)).toBeUndefined();
+    expect(f.heldForKeyframe).toBe(2);
+    expect(wanted).toHaveLength(2); // the feed limits how often it asks
+    expect(f.isFilling).toBe(true);
+    const keyframe = packetizeVp8(vp8Keyframe({ width: 640, height: 480 }));
+    const first = f.onPacket(video(13, 105_000, keyframe[0], false), 2076)!;
+    expect(first.newClock).toBe(true);
+    const second = f.onPacket(video(14, 105_000, keyframe[1]), 2077)!;
+    expect(head(second.packet).ts).toBe(head(first.packet).ts); // one frame, one timestamp
+    expect(head(second.packet).seq).toBe(head(first.packet).seq + 1);
+    expect(head(first.packet).seq).toBe(head(filled.at(-1)!.packet).seq + 1);
+    expect(head(first.packet).ts).toBeGreaterThan(head(filled.at(-1)!.packet).ts);
+    expect(f.isFilling).toBe(false);
+  });
+
+  it('fills from the start at the stream size when its sender sends nothing, after the wait it is given', () => {
+    knownSize = { width: 320, height: 240 };
+    made.set('320x240', vp8Keyframe(knownSize, 200));
+    const f = vp8Filler();
+    f.waitForFirstPacket(5000);
+    expect(f.due(1000)).toEqual([]);
+    expect(f.due(1000 + GAP_FILL_AFTER_MS + FILL_LAG_MS + VP8_FILL_MS)).toEqual([]); // a live camera's keyframe may take a while
+    const packets = f.due(6000 + FILL_LAG_MS + VP8_FILL_MS);
+    expect(packets.length).toBeGreaterThan(0);
+    expect(packets.every(({ packet }) => packet[1] === (0x80 | 96))).toBe(true); // one packet per frame
+    expect(rtpPayload(packets[0].packet)!.subarray(1)).toEqual(made.get('320x240'));
+  });
+});
+
+describe('rtpPayload', () => {
+  it('skips CSRCs and the header extension and leaves padding out', () => {
+    const packet = Buffer.concat([
+      Buffer.from([0xb1, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]), // V=2, P=1, X=1, CC=1
+      Buffer.from([0, 0, 0, 9]), // CSRC
+      Buffer.from([0xbe, 0xde, 0, 1, 0x10, 0xaa, 0, 0]), // one-byte extension, 1 word
+      Buffer.from([0x10, 0x20, 0x30]),
+      Buffer.from([0, 0, 3]), // 3 bytes of padding
+    ]);
+    expect(rtpPayload(packet)).toEqual(Buffer.from([0x10, 0x20, 0x30]));
+    expect(rtpPayload(Buffer.from([0x90, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xbe]))).toBeUndefined();
   });
 });

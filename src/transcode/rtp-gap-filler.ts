@@ -1,22 +1,100 @@
-/** What a gap is filled with: one codec frame of silence, repeated. */
+import { isVp8KeyframeStart, packetizeVp8, PictureSize, vp8KeyframeSize } from '../media/vp8';
+
+/** What a gap is filled with: one codec frame, repeated. */
 export interface GapFill {
   payloadType: number;
-  /** The RTP payload of one silent frame. */
-  payload: Buffer;
-  /** Its duration, in RTP clock ticks and in ms. */
+  /** A frame's duration, in RTP clock ticks and in ms. */
   ticks: number;
   ms: number;
+  /** The payloads of one frame, a packet each (the last gets the marker bit); undefined while there is nothing to fill with yet. */
+  frame(): Buffer[] | undefined;
+  /** Whether frame() has something now. */
+  canFill(): boolean;
+  /** Whether the sender's media may go on from this payload after a fill (video: only from a keyframe); any when absent. */
+  resumesAt?(payload: Buffer): boolean;
+  /** Sees the payload of every packet of the sender's. */
+  observe?(payload: Buffer): void;
+  /** Video: the last packet of each frame carries the marker bit (RFC 7741 4.1); audio sets none. */
+  marksFrameEnd?: boolean;
 }
 
 /**
  * Opus silence: a CELT-only full-band 20 ms mono frame (TOC 0xF8) of digital silence (0xFF 0xFE), as
  * libopus encodes it; decoders upmix it to the stream's channel count. 960 ticks of the 48 kHz clock.
  */
-export const OPUS_SILENCE: Omit<GapFill, 'payloadType'> = { payload: Buffer.from([0xf8, 0xff, 0xfe]), ticks: 960, ms: 20 };
+export const OPUS_SILENCE = Buffer.from([0xf8, 0xff, 0xfe]);
 
-/** How gaps in a codec's RTP are filled, or undefined when they are not (only Opus: silence is one frame). */
-export function gapFillFor(codec: { mimeType: string; payloadType: number }): GapFill | undefined {
-  return codec.mimeType.toLowerCase() === 'audio/opus' ? { ...OPUS_SILENCE, payloadType: codec.payloadType } : undefined;
+export function opusSilence(payloadType: number): GapFill {
+  return { payloadType, ticks: 960, ms: 20, frame: () => [OPUS_SILENCE], canFill: () => true };
+}
+
+/** Where filler keyframes come from (Vp8FillFrames): one per picture size, once made. */
+export interface KeyframeSource {
+  keyframe(size: PictureSize): Buffer | undefined;
+}
+
+/** Filled VP8 video runs at 10 fps: enough for a still picture, cheap for the encoder behind it. */
+export const VP8_FILL_MS = 100;
+
+/**
+ * VP8 filler: a keyframe of the filler picture, at the size of the sender's last keyframe (the
+ * decoder's and encoder's size stay as they were), every 100 ms. Every one a keyframe, so what the
+ * decoder had before does not matter; after a fill the sender's media goes on from its next keyframe.
+ */
+export class Vp8GapFill implements GapFill {
+  readonly ticks = (90_000 * VP8_FILL_MS) / 1000;
+  readonly ms = VP8_FILL_MS;
+  readonly marksFrameEnd = true;
+  private seen?: PictureSize;
+  private packets?: { keyframe: Buffer; payloads: Buffer[] };
+
+  constructor(
+    readonly payloadType: number,
+    private readonly keyframes: KeyframeSource,
+    /** The size to fill at before the sender has sent a keyframe (the stream's last known). */
+    private readonly fallbackSize: () => PictureSize | undefined,
+  ) {}
+
+  observe(payload: Buffer): void {
+    const size = vp8KeyframeSize(payload);
+    if (!size) return;
+    this.seen = size;
+    this.keyframes.keyframe(size); // made now, so it is there when a gap comes
+  }
+
+  canFill(): boolean {
+    return !!this.current();
+  }
+
+  frame(): Buffer[] | undefined {
+    const keyframe = this.current();
+    if (!keyframe) return undefined;
+    if (this.packets?.keyframe !== keyframe) this.packets = { keyframe, payloads: packetizeVp8(keyframe) };
+    return this.packets.payloads;
+  }
+
+  resumesAt(payload: Buffer): boolean {
+    return isVp8KeyframeStart(payload);
+  }
+
+  private current(): Buffer | undefined {
+    const size = this.seen ?? this.fallbackSize();
+    return size && this.keyframes.keyframe(size);
+  }
+}
+
+/**
+ * How gaps in a codec's RTP are filled, or undefined when they are not: Opus with silence, VP8 (when
+ * given where its keyframes come from) with a filler picture. H264 is copied: no picture of ours fits.
+ */
+export function gapFillFor(
+  codec: { mimeType: string; payloadType: number },
+  vp8?: { keyframes: KeyframeSource; size: () => PictureSize | undefined },
+): GapFill | undefined {
+  const mime = codec.mimeType.toLowerCase();
+  if (mime === 'audio/opus') return opusSilence(codec.payloadType);
+  if (mime === 'video/vp8' && vp8) return new Vp8GapFill(codec.payloadType, vp8.keyframes, vp8.size);
+  return undefined;
 }
 
 /** No packet for this long, and the gap is filled from where the last one was. */
@@ -52,7 +130,9 @@ export interface Filled {
  * arrival: a WebRTC sender counts the samples it encodes, so one that captured nothing comes back
  * where it stopped. FFmpeg reads a lone RTP stream by its timestamps alone, so they must not jump;
  * with others it maps them by sender reports, so the caller sends one at every return (`newClock`)
- * and moves mediasoup's by `timestampShift`. Sequence numbers are renumbered after each fill. Pure:
+ * and moves mediasoup's by `timestampShift`. Sequence numbers are renumbered after each fill. Video
+ * goes on after a fill only from the sender's next keyframe (the decoder holds the filler's picture,
+ * not the sender's last): packets before it are held back and `onKeyframeWanted` asks for one. Pure:
  * the caller sends what it returns.
  */
 export class RtpGapFiller {
@@ -64,14 +144,19 @@ export class RtpGapFiller {
   private seqShift = 0;
   private tsShift = 0;
   private startedAt?: number;
+  /** How long a run waits for the sender's first packet before filling from the start. */
+  private startAfterMs = GAP_FILL_AFTER_MS;
   /** The newest timestamp of the sender's own packets. */
   private lastSent?: number;
   /** Sender packets dropped because their time was filled already. */
   overlapped = 0;
+  /** Sender packets held back after a fill until the sender's keyframe. */
+  heldForKeyframe = 0;
 
   constructor(
     private readonly ssrc: number,
     private readonly fill: GapFill,
+    private readonly onKeyframeWanted: () => void = () => undefined,
   ) {}
 
   /** Whether the stream is being filled now (the sender's last packet is more than a gap ago). */
@@ -91,10 +176,17 @@ export class RtpGapFiller {
   onPacket(packet: Buffer, now: number): Passed | undefined {
     const seq = packet.readUInt16BE(2);
     const ts = packet.readUInt32BE(4);
+    const payload = this.fill.observe || this.fill.resumesAt ? rtpPayload(packet) : undefined;
+    if (payload) this.fill.observe?.(payload);
     let newClock = false;
     if (this.filling && this.last) {
       if (this.lastSent !== undefined && signed32(ts - this.lastSent) <= 0) {
         this.overlapped++;
+        return undefined;
+      }
+      if (this.fill.resumesAt && !(payload && this.fill.resumesAt(payload))) {
+        this.heldForKeyframe++;
+        this.onKeyframeWanted();
         return undefined;
       }
       // The sender's clock need not have run meanwhile (a WebRTC sender counts the samples it
@@ -116,38 +208,69 @@ export class RtpGapFiller {
   }
 
   /**
-   * The silent frames due by `now` once nothing came for GAP_FILL_AFTER_MS (since the last packet,
-   * or since the first call when none came yet: then the filled clock starts at 0).
+   * How long to wait for the sender's first packet before filling from the start (GAP_FILL_AFTER_MS
+   * unless set): longer for a live camera, whose first keyframe comes a PLI's round trip after the
+   * run starts, so a restart does not flash the filler picture.
+   */
+  waitForFirstPacket(ms: number): void {
+    this.startAfterMs = ms;
+  }
+
+  /**
+   * The filled frames' packets due by `now` once nothing came for GAP_FILL_AFTER_MS (since the last
+   * packet, or since the first call when none came yet: then the filled clock starts at 0).
    */
   due(now: number): Filled[] {
+    // Nothing to fill with yet (a filler picture still being made): the gap stays a gap.
+    if (!this.filling && !this.fill.canFill()) return [];
     if (!this.last) {
       this.startedAt ??= now;
-      if (now - this.startedAt < GAP_FILL_AFTER_MS) return [];
+      if (now - this.startedAt < this.startAfterMs) return [];
       this.last = { seq: 0, ts: 0, at: now - FILL_LAG_MS - this.fill.ms };
       this.filling = true;
     }
     if (!this.filling && now - this.last.at < GAP_FILL_AFTER_MS) return [];
     this.filling = true;
-    const frames: Filled[] = [];
+    const packets: Filled[] = [];
     // Bounded: a clock that jumps (a suspended host) must not flood the receiver.
     let last = this.last;
-    while (last.at + this.fill.ms <= now - FILL_LAG_MS && frames.length < 100) {
-      last = { seq: (last.seq + 1) % SEQ, ts: (last.ts + this.fill.ticks) % TS, at: last.at + this.fill.ms };
-      frames.push({ packet: this.frame(last.seq, last.ts), at: last.at });
+    for (let frames = 0; last.at + this.fill.ms <= now - FILL_LAG_MS && frames < 100; frames++) {
+      const payloads = this.fill.frame();
+      if (!payloads) break;
+      const ts = (last.ts + this.fill.ticks) % TS;
+      const at = last.at + this.fill.ms;
+      let seq = last.seq;
+      for (const [i, payload] of payloads.entries()) {
+        seq = (seq + 1) % SEQ;
+        packets.push({ packet: this.packet(seq, ts, payload, !!this.fill.marksFrameEnd && i === payloads.length - 1), at });
+      }
+      last = { seq, ts, at };
     }
     this.last = last;
-    return frames;
+    return packets;
   }
 
-  private frame(seq: number, ts: number): Buffer {
+  private packet(seq: number, ts: number, payload: Buffer, marker: boolean): Buffer {
     const header = Buffer.alloc(12);
     header[0] = 0x80;
-    header[1] = this.fill.payloadType & 0x7f;
+    header[1] = (marker ? 0x80 : 0) | (this.fill.payloadType & 0x7f);
     header.writeUInt16BE(seq, 2);
     header.writeUInt32BE(ts, 4);
     header.writeUInt32BE(this.ssrc >>> 0, 8);
-    return Buffer.concat([header, this.fill.payload]);
+    return Buffer.concat([header, payload]);
   }
+}
+
+/** An RTP packet's payload: after the CSRCs and the header extension (RFC 3550 5.1, 5.3.1), before any padding. */
+export function rtpPayload(packet: Buffer): Buffer | undefined {
+  let at = 12 + (packet[0] & 0x0f) * 4;
+  if (packet[0] & 0x10) {
+    if (packet.length < at + 4) return undefined;
+    at += 4 + packet.readUInt16BE(at + 2) * 4;
+  }
+  let end = packet.length;
+  if (packet[0] & 0x20 && end > at) end -= packet[end - 1];
+  return end >= at ? packet.subarray(at, end) : undefined;
 }
 
 /** n as a signed 32-bit difference. */

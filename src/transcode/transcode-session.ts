@@ -18,7 +18,8 @@ import { Layer, LayeredRtpFeed } from './layered-rtp-feed';
 import { MAX_VIDEO_LAYERS } from './port-pool';
 import { ProducerActivity } from './producer-activity';
 import { RtpFeed } from './rtp-feed';
-import { gapFillFor } from './rtp-gap-filler';
+import { gapFillFor, KeyframeSource } from './rtp-gap-filler';
+import type { PictureSize } from '../media/vp8';
 import { buildSdp } from './sdp';
 
 export interface TrackInfo {
@@ -176,6 +177,8 @@ export class TranscodeSession {
   private timelineEnd = 0;
   /** Last size seen in the segments; filler video keeps it so players need not resize. */
   videoSize = DEFAULT_FILLER_SIZE;
+  /** The size once a segment has shown it (a filled VP8 feed fills at it before it sees a keyframe). */
+  private knownVideoSize?: PictureSize;
 
   constructor(
     readonly streamId: string,
@@ -191,6 +194,8 @@ export class TranscodeSession {
     private readonly shuttingDown: () => boolean = () => false,
     /** Where the stream's timeline stood on the node it comes from (90 kHz): the first run starts after it. */
     timelineStart = 0,
+    /** Keyframes of the filler picture for transcoded VP8 (see Vp8FillFrames); without it, pauses restart FFmpeg. */
+    private readonly vp8FillFrames?: KeyframeSource,
   ) {
     this.timelineEnd = timelineStart;
   }
@@ -321,6 +326,7 @@ export class TranscodeSession {
     try {
       const { width, height } = parseSps(sps);
       this.videoSize = { width, height };
+      this.knownVideoSize = this.videoSize;
     } catch {
       // An unreadable SPS only means the filler keeps the size it had.
     }
@@ -459,10 +465,21 @@ export class TranscodeSession {
    */
   private takesRtp(kind: MediaKind): boolean {
     if (this.isLive(kind)) return true;
+    if (!this.fillsGaps(kind)) return false;
+    return KINDS.every((other) => other === kind || !this.kinds.has(other) || this.isLive(other) || this.fillsGaps(other));
+  }
+
+  /**
+   * Whether this kind's feed fills its gaps itself: Opus with silence, transcoded VP8 with the filler
+   * picture once its feed has one at the stream's size (until then a pause switches to a filler run).
+   */
+  private fillsGaps(kind: MediaKind): boolean {
     const producer = this.wanted.get(kind)?.producer;
     const codec = producer?.rtpParameters.codecs[0];
-    if (!producer || producer.closed || !codec || !gapFillFor(codec)) return false;
-    return KINDS.every((other) => other === kind || !this.kinds.has(other) || this.isLive(other));
+    if (!producer || producer.closed || !codec) return false;
+    if (kind === 'audio') return !!gapFillFor(codec);
+    const feed = this.feeds.get(kind);
+    return feed instanceof RtpFeed && feed.producer === producer && !feed.isClosed && feed.fillsGaps;
   }
 
   private planFor(): FfmpegPlan | undefined {
@@ -473,7 +490,7 @@ export class TranscodeSession {
       sdpPath: this.takesRtp('video') || this.takesRtp('audio') ? join(this.workDir, 'input.sdp') : undefined,
       video: !this.kinds.has('video')
         ? undefined
-        : video && this.isLive('video')
+        : video && this.takesRtp('video')
           ? { source: 'rtp', mode: this.videoMode(video), renditions: this.videoRenditions, bitratesKbps: this.layerBitratesKbps(video) }
           : { source: 'filler', ...this.videoSize, renditions: this.videoRenditions },
       audio: !this.kinds.has('audio') ? undefined : this.takesRtp('audio') ? { source: 'rtp' } : { source: 'filler' },
@@ -550,7 +567,14 @@ export class TranscodeSession {
 
   /** Simulcast H264 that is copied gets each flowing layer as its own rendition; anything else one stream. */
   private async openFeed(kind: MediaKind, producer: Producer, router: Router): Promise<Feed> {
-    if (kind !== 'video' || !this.isLayered(producer)) return RtpFeed.open(router, producer, this.lease[kind], this.prefix);
+    if (kind !== 'video' || !this.isLayered(producer)) {
+      const onLayerFailed = (layer: number, error: string) => this.listener.onLayerFailed(kind, layer, error);
+      const vp8Fill =
+        kind === 'video' && this.vp8FillFrames && this.videoMode(producer) === 'transcode'
+          ? { keyframes: this.vp8FillFrames, size: () => this.knownVideoSize }
+          : undefined;
+      return RtpFeed.open(router, producer, this.lease[kind], this.prefix, onLayerFailed, vp8Fill);
+    }
     this.choosingLayers = true;
     const layers = await this.layersToFeed(producer).finally(() => (this.choosingLayers = false));
     if (this.layersSettling?.producer !== producer) this.layersSettling = { producer, until: Date.now() + LAYER_SETTLE_MS };
@@ -741,8 +765,10 @@ export class TranscodeSession {
       if (video) {
         // Video first; the other kinds once its first keyframe has gone out, so every stream of the
         // run starts its clock together (see RtpFeed.waitForFirstKeyframe): A/V sync from the first frame.
-        const first = video.waitForFirstKeyframe?.(FIRST_KEYFRAME_WAIT_MS, waits);
-        await video.resume();
+        // A camera that is off (its gaps filled) sends no keyframe to wait for: the filler starts at once.
+        const videoLive = this.isLive('video');
+        const first = videoLive ? video.waitForFirstKeyframe?.(FIRST_KEYFRAME_WAIT_MS, waits) : undefined;
+        await video.resume(videoLive);
         keyframes.start();
         // FFmpeg takes the media now: a WHIP answer may go out, so the publisher's first keyframe is not lost.
         this.listener.onReceiving(
@@ -756,7 +782,7 @@ export class TranscodeSession {
           if (held.length > 0) onMedia();
         }
       }
-      for (const feed of live) if (feed !== video) await feed.resume();
+      for (const feed of live) if (feed !== video) await feed.resume(this.isLive(feed.kind));
       if (!video)
         this.listener.onReceiving(
           run,

@@ -9,6 +9,7 @@ import { PeersService } from '../peers/peers.service';
 import { PortPool } from './port-pool';
 import { ProcessRunner } from './process-runner';
 import { TrackInfo, TranscodeSession } from './transcode-session';
+import { Vp8FillFrames } from './vp8-fill-frames';
 
 /** How long the first producer waits for the other kind, so both share one FFmpeg and one timeline. */
 export const JOIN_WINDOW_MS = 400;
@@ -47,6 +48,8 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
   /** Where a stream's timeline starts (continued from another node), until its session opens. */
   private readonly timelineStarts = new Map<string, number>();
   private activityTimer?: NodeJS.Timeout;
+  /** Filler keyframes for transcoded VP8, shared by every stream (one per picture size). */
+  private readonly vp8FillFrames: Vp8FillFrames;
 
   constructor(
     @Inject(appConfig.KEY) private readonly config: AppConfig,
@@ -56,6 +59,7 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
     private readonly bus: EventBus,
   ) {
     this.ports = new PortPool(config.ffmpeg.ports);
+    this.vp8FillFrames = new Vp8FillFrames(runner, config.ffmpeg.path);
   }
 
   onModuleInit(): void {
@@ -143,6 +147,7 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
     clearInterval(this.activityTimer);
     if (this.entries.size > 0) this.logger.log(`stopping ${this.entries.size} FFmpeg session(s)`);
     await Promise.all([...this.entries.keys()].map((streamId) => this.close(streamId)));
+    this.vp8FillFrames.close();
   }
 
   private open(entry: Entry): void {
@@ -165,6 +170,7 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
         workDir,
         () => this.lifecycle.shuttingDown,
         timelineStart,
+        this.vp8FillFrames,
       );
       entry.session = session;
       const tracks = Object.fromEntries(
