@@ -41,7 +41,6 @@ export class RtpFeed implements Feed {
   private readonly selector?: LayerSelector;
   private readonly onScore?: (scores: ProducerScore[]) => void;
   private closed = false;
-  private keyframeAskedAt = 0;
 
   private constructor(
     readonly kind: MediaKind,
@@ -82,13 +81,18 @@ export class RtpFeed implements Feed {
       // Opus audio and transcoded VP8 never stop for FFmpeg: a pause or a silent publisher is silence
       // or the filler picture, not a new run.
       const fill = gapFillFor(consumer.rtpParameters.codecs[0], vp8Fill && { keyframes: vp8Fill.keyframes, size: vp8Fill.size });
-      let feed: RtpFeed | undefined;
-      const route = { ssrc: consumer.rtpParameters.encodings![0].ssrc!, rtpPort: ports.rtp, rtcpPort: ports.rtcp, fill };
-      demuxer = new RtpDemuxer([{ ...route, onKeyframeWanted: () => feed?.askKeyFrame() }]);
+      // After a fill, video goes on from the sender's next keyframe: ask for it (not at every held packet).
+      let askedAt = 0;
+      const onKeyframeWanted = () => {
+        if (Date.now() - askedAt < KEYFRAME_ASK_MS || consumer.closed || producer.paused) return;
+        askedAt = Date.now();
+        consumer.requestKeyFrame().catch(() => undefined); // best effort: asked again at the next held packet
+      };
+      const ssrc = consumer.rtpParameters.encodings![0].ssrc!;
+      demuxer = new RtpDemuxer([{ ssrc, rtpPort: ports.rtp, rtcpPort: ports.rtcp, fill, onKeyframeWanted }]);
       const { rtpPort, rtcpPort } = await demuxer.open();
       await transport.connect({ ip: '127.0.0.1', port: rtpPort, rtcpPort });
-      feed = new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix, onLayerFailed, demuxer, fill);
-      return feed;
+      return new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix, onLayerFailed, demuxer, fill);
     } catch (error) {
       demuxer?.close();
       transport.close();
@@ -167,14 +171,6 @@ export class RtpFeed implements Feed {
   requestKeyFrame(): void {
     if (this.consumer.closed || this.consumer.paused || this.producer.paused) return;
     this.consumer.requestKeyFrame().catch(() => undefined); // best effort: the requester asks again
-  }
-
-  /** After a fill, video goes on from the sender's next keyframe: ask for it (not at every held packet). */
-  private askKeyFrame(): void {
-    const now = Date.now();
-    if (now - this.keyframeAskedAt < KEYFRAME_ASK_MS) return;
-    this.keyframeAskedAt = now;
-    this.requestKeyFrame();
   }
 
   /** Revisits the simulcast layer (scores arrive only when they change). */
