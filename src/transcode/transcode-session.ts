@@ -457,11 +457,12 @@ export class TranscodeSession {
 
   /**
    * Whether FFmpeg takes this kind's RTP: while it is live, and for a kind whose gaps its feed fills
-   * (Opus audio) while the stream's video is live (or it has none): a paused or silent microphone is
-   * silence from the feed, not a new run with filler (which waited for a keyframe: seconds without
-   * audio under load). With video off too (mic and camera paused, a publisher that froze), filler
-   * alone, which starts with a segment at once: the segments are cut at video keyframes, so an old
-   * run with filled audio but no video lists nothing (measured: playlists still for 2–2.5 s).
+   * (Opus audio, transcoded VP8) while every other kind is live or filled too: a paused or silent
+   * microphone is silence from the feed, a camera that is off a black picture, not a new run with
+   * filler (which waited for a keyframe: seconds without audio under load). With copied video off
+   * too (mic and camera paused, a publisher that froze), filler alone, which starts with a segment at
+   * once: the segments are cut at video keyframes, so an old run with filled audio but no video lists
+   * nothing (measured: playlists still for 2–2.5 s).
    */
   private takesRtp(kind: MediaKind): boolean {
     if (this.isLive(kind)) return true;
