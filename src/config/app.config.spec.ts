@@ -8,9 +8,7 @@ describe('appConfig: MAX_PEERS', () => {
   });
 
   const maxPeersWith = (env: Record<string, string>) => {
-    process.env = { ...saved, ...env };
-    delete process.env.MAX_PEERS;
-    Object.assign(process.env, env);
+    process.env = { ...saved, MAX_PEERS: undefined, ...env };
     return appConfig().maxPeers;
   };
 

@@ -21,8 +21,11 @@ export interface Feed {
   readonly isClosed: boolean;
   readonly simulcastLayer?: number;
   pause(): Promise<void>;
-  /** `senderLive`: the producer sends now (not paused or silent); a feed that fills gaps may start filling at once otherwise. */
-  resume(senderLive?: boolean): Promise<void>;
+  /**
+   * `firstPacketWaitMs`: how long a feed that fills gaps waits for the sender's first packet before it
+   * fills from the start (its own short default when absent).
+   */
+  resume(firstPacketWaitMs?: number): Promise<void>;
   requestKeyFrame(): void;
   /**
    * Resolves true once the first keyframe after a resume has gone to FFmpeg (false on timeout or

@@ -1,6 +1,5 @@
 import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
 import type { VideoMode } from './media-unit';
-import { FILLER_COLOR } from './vp8-fill-frames';
 
 export type HlsProfile = 'copy' | 'legacy';
 
@@ -47,6 +46,8 @@ export interface FfmpegCommand {
 
 /** The original design's video settings: everything re-encoded, 15 fps. */
 const LEGACY_FPS = 15;
+/** The colour of every filler picture: filler runs draw it, and VP8 gaps are filled with it (Vp8FillFrames). */
+export const FILLER_COLOR = 'black';
 /** Filler video is cheap on purpose: it only keeps the timeline moving while a camera is off. */
 const FILLER_FPS = 15;
 /** Loopback keyframe bursts overflow the default UDP receive buffer. */

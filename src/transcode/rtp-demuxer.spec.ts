@@ -137,7 +137,7 @@ describe('RtpDemuxer', () => {
       expect(report.readUInt32BE(12) / 2 ** 32).toBeCloseTo(0.32, 6);
       expect(frames.map((f) => [f[1] & 0x7f, f.readUInt32BE(8), f.length])).toEqual(frames.map(() => [111, 9, 15]));
       expect(frames.map((f) => f.readUInt16BE(2))).toEqual(frames.map((_, i) => i + 1));
-      expect(demuxer.filled.frames).toBe(frames.length);
+      expect(demuxer.filled.packets).toBe(frames.length);
       demuxer.halt();
       const sent = out.got.length;
       now = 9_000;

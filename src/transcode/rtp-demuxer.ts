@@ -60,20 +60,12 @@ export class RtpDemuxer {
     }
   }
 
-  /**
-   * Filled packets sent so far, sender packets dropped because their time was filled already, and
-   * ones held back after a fill until the sender's keyframe.
-   */
-  get filled(): { frames: number; overlapped: number; heldForKeyframe: number } {
-    const fillers = [...this.fillers.values()];
-    return {
-      frames: this.fillFrames,
-      overlapped: fillers.reduce((n, f) => n + f.overlapped, 0),
-      heldForKeyframe: fillers.reduce((n, f) => n + f.heldForKeyframe, 0),
-    };
+  /** Filled packets sent so far, and sender packets dropped because their time was filled already. */
+  get filled(): { packets: number; overlapped: number } {
+    return { packets: this.fillPackets, overlapped: [...this.fillers.values()].reduce((n, f) => n + f.overlapped, 0) };
   }
 
-  private fillFrames = 0;
+  private fillPackets = 0;
 
   /** Binds both sockets on free ports; resolves with them (the plain transport connects to these). */
   async open(): Promise<{ rtpPort: number; rtcpPort: number }> {
@@ -129,7 +121,7 @@ export class RtpDemuxer {
     const now = this.nowMs();
     for (const [ssrc, filler] of this.fillers) {
       for (const { packet, at } of filler.due(now)) {
-        this.fillFrames++;
+        this.fillPackets++;
         this.forward(this.routes.get(ssrc)!, packet, at);
       }
     }

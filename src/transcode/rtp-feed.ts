@@ -10,24 +10,10 @@ import { LayerSelector } from './layer-selector';
 import type { PortPair } from './port-pool';
 import { ffmpegRtpCapabilities } from './ffmpeg-rtp-capabilities';
 import { RtpDemuxer } from './rtp-demuxer';
-import { GapFill, gapFillFor, KeyframeSource } from './rtp-gap-filler';
-import type { PictureSize } from '../media/vp8';
+import { GapFill, gapFillFor, Vp8FillOptions } from './rtp-gap-filler';
 
-/**
- * How long a live camera's first packet may take after a run starts (a keyframe asked for: a PLI's
- * round trip) before its gaps are filled from the start; then the filler picture shows only while
- * the camera really sends nothing. The run's other kinds wait as long for it (FIRST_KEYFRAME_WAIT_MS).
- */
-const LIVE_VIDEO_FIRST_PACKET_WAIT_MS = 5_000;
 /** Keyframes asked for while video waits for one after a fill: at most this often. */
 const KEYFRAME_ASK_MS = 1_000;
-
-/** What a VP8 feed fills its gaps with: keyframes of the filler picture, at the stream's size. */
-export interface Vp8FillOptions {
-  keyframes: KeyframeSource;
-  /** The stream's picture size as last seen, before this feed has seen a keyframe (undefined: none yet). */
-  size: () => PictureSize | undefined;
-}
 
 /**
  * One producer fed to FFmpeg as one stream: a consumer on a plain transport, whose RTP reaches FFmpeg's
@@ -80,7 +66,7 @@ export class RtpFeed implements Feed {
       });
       // Opus audio and transcoded VP8 never stop for FFmpeg: a pause or a silent publisher is silence
       // or the filler picture, not a new run.
-      const fill = gapFillFor(consumer.rtpParameters.codecs[0], vp8Fill && { keyframes: vp8Fill.keyframes, size: vp8Fill.size });
+      const fill = gapFillFor(consumer.rtpParameters.codecs[0], vp8Fill);
       // After a fill, video goes on from the sender's next keyframe: ask for it (not at every held packet).
       let askedAt = 0;
       const onKeyframeWanted = () => {
@@ -122,10 +108,9 @@ export class RtpFeed implements Feed {
     if (!this.consumer.closed && !this.consumer.paused) await this.consumer.pause();
   }
 
-  /** `senderLive`: the producer sends now (not paused or silent), so a filled video waits for its first keyframe. */
-  async resume(senderLive = true): Promise<void> {
+  async resume(firstPacketWaitMs?: number): Promise<void> {
     if (this.consumer.closed) return;
-    this.demuxer.restart(senderLive && this.kind === 'video' ? LIVE_VIDEO_FIRST_PACKET_WAIT_MS : undefined);
+    this.demuxer.restart(firstPacketWaitMs);
     await this.consumer.resume();
   }
 

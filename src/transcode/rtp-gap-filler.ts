@@ -33,6 +33,13 @@ export interface KeyframeSource {
   keyframe(size: PictureSize): Buffer | undefined;
 }
 
+/** What a VP8 stream fills its gaps with: keyframes of the filler picture, at the stream's size. */
+export interface Vp8FillOptions {
+  keyframes: KeyframeSource;
+  /** The stream's picture size as last seen, before the sender has sent a keyframe (undefined: none yet). */
+  size: () => PictureSize | undefined;
+}
+
 /** Filled VP8 video runs at 10 fps: enough for a still picture, cheap for the encoder behind it. */
 export const VP8_FILL_MS = 100;
 
@@ -87,10 +94,7 @@ export class Vp8GapFill implements GapFill {
  * How gaps in a codec's RTP are filled, or undefined when they are not: Opus with silence, VP8 (when
  * given where its keyframes come from) with a filler picture. H264 is copied: no picture of ours fits.
  */
-export function gapFillFor(
-  codec: { mimeType: string; payloadType: number },
-  vp8?: { keyframes: KeyframeSource; size: () => PictureSize | undefined },
-): GapFill | undefined {
+export function gapFillFor(codec: { mimeType: string; payloadType: number }, vp8?: Vp8FillOptions): GapFill | undefined {
   const mime = codec.mimeType.toLowerCase();
   if (mime === 'audio/opus') return opusSilence(codec.payloadType);
   if (mime === 'video/vp8' && vp8) return new Vp8GapFill(codec.payloadType, vp8.keyframes, vp8.size);
@@ -221,25 +225,22 @@ export class RtpGapFiller {
    * packet, or since the first call when none came yet: then the filled clock starts at 0).
    */
   due(now: number): Filled[] {
-    // Nothing to fill with yet (a filler picture still being made): the gap stays a gap.
-    if (!this.filling && !this.fill.canFill()) return [];
-    if (!this.last) {
-      this.startedAt ??= now;
-      if (now - this.startedAt < this.startAfterMs) return [];
-      this.last = { seq: 0, ts: 0, at: now - FILL_LAG_MS - this.fill.ms };
+    let last: { seq: number; ts: number; at: number } | undefined = this.last;
+    if (!this.filling || !last) {
+      const since = last?.at ?? (this.startedAt ??= now);
+      // Not yet a gap, or nothing to fill it with yet (a filler picture still being made).
+      if (now - since < (last ? GAP_FILL_AFTER_MS : this.startAfterMs) || !this.fill.canFill()) return [];
+      last ??= { seq: 0, ts: 0, at: now - FILL_LAG_MS - this.fill.ms };
       this.filling = true;
     }
-    if (!this.filling && now - this.last.at < GAP_FILL_AFTER_MS) return [];
-    this.filling = true;
     const packets: Filled[] = [];
     // Bounded: a clock that jumps (a suspended host) must not flood the receiver.
-    let last = this.last;
     for (let frames = 0; last.at + this.fill.ms <= now - FILL_LAG_MS && frames < 100; frames++) {
       const payloads = this.fill.frame();
       if (!payloads) break;
-      const ts = (last.ts + this.fill.ticks) % TS;
-      const at = last.at + this.fill.ms;
-      let seq = last.seq;
+      const ts: number = (last.ts + this.fill.ticks) % TS;
+      const at: number = last.at + this.fill.ms;
+      let seq: number = last.seq;
       for (const [i, payload] of payloads.entries()) {
         seq = (seq + 1) % SEQ;
         packets.push({ packet: this.packet(seq, ts, payload, !!this.fill.marksFrameEnd && i === payloads.length - 1), at });

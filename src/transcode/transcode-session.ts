@@ -175,9 +175,7 @@ export class TranscodeSession {
   private restartTimer?: NodeJS.Timeout;
   /** The highest timestamp any run has produced (90 kHz): the next run starts after it. */
   private timelineEnd = 0;
-  /** Last size seen in the segments; filler video keeps it so players need not resize. */
-  videoSize = DEFAULT_FILLER_SIZE;
-  /** The size once a segment has shown it (a filled VP8 feed fills at it before it sees a keyframe). */
+  /** The size the segments last showed (a filled VP8 feed fills at it before it sees a keyframe). */
   private knownVideoSize?: PictureSize;
 
   constructor(
@@ -198,6 +196,11 @@ export class TranscodeSession {
     private readonly vp8FillFrames?: KeyframeSource,
   ) {
     this.timelineEnd = timelineStart;
+  }
+
+  /** Filler video keeps the last size seen, so players need not resize. */
+  private get videoSize(): PictureSize {
+    return this.knownVideoSize ?? DEFAULT_FILLER_SIZE;
   }
 
   private get prefix(): string {
@@ -325,8 +328,7 @@ export class TranscodeSession {
     if (!sps) return;
     try {
       const { width, height } = parseSps(sps);
-      this.videoSize = { width, height };
-      this.knownVideoSize = this.videoSize;
+      this.knownVideoSize = { width, height };
     } catch {
       // An unreadable SPS only means the filler keeps the size it had.
     }
@@ -767,9 +769,11 @@ export class TranscodeSession {
         // Video first; the other kinds once its first keyframe has gone out, so every stream of the
         // run starts its clock together (see RtpFeed.waitForFirstKeyframe): A/V sync from the first frame.
         // A camera that is off (its gaps filled) sends no keyframe to wait for: the filler starts at once.
+        // A live one's first keyframe may take a PLI's round trip: its gaps are not filled before it
+        // has had as long as the other kinds wait, so a restart does not flash the filler picture.
         const videoLive = this.isLive('video');
         const first = videoLive ? video.waitForFirstKeyframe?.(FIRST_KEYFRAME_WAIT_MS, waits) : undefined;
-        await video.resume(videoLive);
+        await video.resume(videoLive ? FIRST_KEYFRAME_WAIT_MS : undefined);
         keyframes.start();
         // FFmpeg takes the media now: a WHIP answer may go out, so the publisher's first keyframe is not lost.
         this.listener.onReceiving(
@@ -783,7 +787,7 @@ export class TranscodeSession {
           if (held.length > 0) onMedia();
         }
       }
-      for (const feed of live) if (feed !== video) await feed.resume(this.isLive(feed.kind));
+      for (const feed of live) if (feed !== video) await feed.resume();
       if (!video)
         this.listener.onReceiving(
           run,

@@ -2,10 +2,8 @@ import { Logger } from '@nestjs/common';
 import type { ChildProcess } from 'node:child_process';
 import { errorMessage } from '../common/errors';
 import { ivfFrames, keyframeSize, PictureSize } from '../media/vp8';
+import { FILLER_COLOR } from './ffmpeg-args';
 import type { ProcessRunner } from './process-runner';
-
-/** The colour of every filler picture: FFmpeg's filler runs draw the same (ffmpeg-args). */
-export const FILLER_COLOR = 'black';
 /** Sizes kept: a stream uses one or a few (simulcast layers, a browser adapting its resolution). */
 const MAX_SIZES = 16;
 /** FFmpeg encodes one small picture in about 0.15 s; past this something is wrong. */
@@ -73,10 +71,13 @@ export class Vp8FillFrames {
     child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-500)));
     const timer = setTimeout(() => child.kill('SIGKILL'), ENCODE_TIMEOUT_MS);
-    child.once('error', (error) => this.fail(key, error.message));
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      this.fail(key, error.message);
+    });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      if (this.pending.get(key) !== child) return; // closed meanwhile
+      if (this.pending.get(key) !== child) return; // closed meanwhile, or failed to start
       this.pending.delete(key);
       const frame = code === 0 ? safeFirstFrame(Buffer.concat(chunks)) : undefined;
       const made = frame && keyframeSize(frame);
