@@ -16,7 +16,7 @@ import type { ProcessRunner } from './process-runner';
 import type { Feed } from './feed';
 import { Layer, LayeredRtpFeed } from './layered-rtp-feed';
 import { MAX_VIDEO_LAYERS } from './port-pool';
-import { ProducerActivity } from './producer-activity';
+import { ProducerActivity, SILENCE_MS, silenceChanges } from './producer-activity';
 import { RtpFeed } from './rtp-feed';
 import { gapFillFor, KeyframeSource } from './rtp-gap-filler';
 import type { PictureSize } from '../media/vp8';
@@ -81,15 +81,6 @@ const RESTART_DELAYS_MS = [250, 1000, 2000, 5000, 10000];
 const HEALTHY_RUN_MS = 30_000;
 /** No unit out of FFmpeg for this long while it should produce: it is stuck, restart it. */
 const STALL_MS = 6_000;
-/**
- * A producer that received no RTP for this long is silent: its kind switches to filler. Noticed within
- * this plus one activity check (250 ms), under the 2 s a viewer's buffer covers. Audio sends a packet
- * every 20 ms (Opus DTX every 400 ms); video can idle near 1 fps (a still screen share repeats its frame
- * once a second), so it gets more room.
- */
-export const SILENCE_MS: Record<MediaKind, number> = { audio: 1_000, video: 1_500 };
-/** A kind quiet this long goes to filler along with another kind that went silent (see checkActivity). */
-const SHORTEST_SILENCE_MS = Math.min(...Object.values(SILENCE_MS));
 /**
  * How long a run's other kinds wait for video's first keyframe. A publisher that ignores keyframe
  * requests sends one every GOP (OBS: 2 s by default); past this, audio starts alone.
@@ -260,7 +251,7 @@ export class TranscodeSession {
   }
 
   private async checkActivityOnce(now: number): Promise<void> {
-    const quiet = new Map<MediaKind, number>();
+    const quiet = new Map<MediaKind, { ms: number; flowed: boolean }>();
     for (const [kind, { producer }] of this.wanted) {
       if (producer.closed || producer.paused) continue;
       const stats = await producer.getStats().catch(() => undefined);
@@ -270,22 +261,19 @@ export class TranscodeSession {
       // What mediasoup received since the last look, for the metrics.
       const { packets, lost } = activity.countSinceLastLook(stats);
       this.listener.onIngestCounted(kind, packets, lost);
-      quiet.set(kind, activity.quietFor(now));
+      quiet.set(kind, { ms: activity.quietFor(now), flowed: activity.flowed });
       if (kind === 'video' && this.isLayered(producer) && this.isLive('video')) this.checkLayers(activity, now);
     }
-    // A kind that is silent takes along another that has been quiet as long as the shortest bound (a
-    // publisher that vanished stops both at once): one switch to filler, not one per kind.
-    const goneSilent = [...quiet].some(([kind, ms]) => !this.silent.has(kind) && ms >= SILENCE_MS[kind]);
-    for (const [kind, quietFor] of quiet) {
-      if (!this.silent.has(kind) && (quietFor >= SILENCE_MS[kind] || (goneSilent && quietFor >= SHORTEST_SILENCE_MS))) {
-        this.silent.add(kind);
-        this.logger.warn(`${this.prefix} no ${kind} RTP for ${quietFor} ms: filler until it comes back`);
-        void this.enqueue(`${kind} silent`);
-      } else if (this.silent.has(kind) && quietFor === 0) {
-        this.silent.delete(kind);
-        this.logger.log(`${this.prefix} ${kind} RTP is back`);
-        void this.enqueue(`${kind} back`);
-      }
+    const changes = silenceChanges(quiet, this.silent);
+    for (const kind of changes.silent) {
+      this.silent.add(kind);
+      this.logger.warn(`${this.prefix} no ${kind} RTP for ${quiet.get(kind)!.ms} ms: filler until it comes back`);
+      void this.enqueue(`${kind} silent`);
+    }
+    for (const kind of changes.back) {
+      this.silent.delete(kind);
+      this.logger.log(`${this.prefix} ${kind} RTP is back`);
+      void this.enqueue(`${kind} back`);
     }
     // What the check knows of a producer lives as long as the producer is wanted (not per feed: every
     // run has new feeds, and a silent producer must stay silent across them).
