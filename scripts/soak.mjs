@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// npm run soak -- [--minutes 10] [--seed 1] [--port-base 17000] [--publishers 4] [--json FILE]
+// npm run soak -- [--minutes 10] [--seed 1] [--port-base 17000] [--publishers 4] [--json FILE] [--keep-failed DIR]
+//   --keep-failed: where the segments a viewer's decoder refused are written (default: a folder in tmp).
 //   --port-base: 800 ports from there (17000, 17800 and 18600 stay clear of the service's defaults).
 //
 // An hour (or --minutes) of churn against the real server (dist/, through scripts/soak-server.mjs):
@@ -15,7 +16,7 @@
 // Prints a table, exits 0 when every check passes. Everything is bounded: the run by --minutes, every
 // wait by its own deadline, the teardown by a hard limit.
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,6 +44,7 @@ const SEED = Number(option('seed', String(Date.now() % 100000)));
 const PORT_BASE = Number(option('port-base', '17000'));
 const MAX_PUBLISHERS = Number(option('publishers', '4'));
 const JSON_OUT = option('json');
+const KEEP_FAILED_DIR = option('keep-failed', join(tmpdir(), `webrtc-hls-soak-failed-${Date.now()}`));
 if (!(MINUTES > 0 && MINUTES <= 24 * 60)) throw new Error('--minutes must be between 0 and 1440');
 
 const RETENTION_SECONDS = 5;
@@ -441,6 +443,14 @@ async function collectViewer(record) {
     const state = await page.evaluate(() => window.player.state());
     const errors = await page.evaluate(() => window.player.errors);
     Object.assign(record.viewer, { stalls, playingSince, fatal: state.fatalErrors, errors, waits: state.waits });
+    // The segments the player had loaded when its decoder refused one: to decode them again after the run.
+    const refused = await page.evaluate(() => window.player.segmentsAtError());
+    if (refused.length > 0) {
+      const dir = join(KEEP_FAILED_DIR, record.id);
+      mkdirSync(dir, { recursive: true });
+      for (const { name, at, base64 } of refused) writeFileSync(join(dir, `${at}-${name}`), Buffer.from(base64, 'base64'));
+      record.viewer.keptIn = dir;
+    }
   } catch (error) {
     note(`reading the viewer of ${record.id}: ${error.message}`);
   }
@@ -787,6 +797,7 @@ for (const record of streams.values()) {
       return at && { at: ((at.at - churnStart) / 1000).toFixed(1), video: at.video, audio: at.audio };
     })(),
     playingSince: ((viewer.playingSince - churnStart) / 1000).toFixed(1),
+    keptIn: viewer.keptIn,
   });
 }
 const badViewers = judged.filter((v) => v.worstOver > 0 || v.fatal > 0);
@@ -878,7 +889,7 @@ for (const v of badViewers) {
   process.stdout.write(
     `\nviewer of ${v.id} (${v.publisher}, ${v.cause ?? 'live to the end'}): playing from ${v.playingSince} s; stalls (start+length, s) ${v.stalls.join(' ')}; ` +
       `events ${v.events.join(', ')}; playlist gaps over 2 s ${v.playlistGaps.join(' ') || 'none'}; hls.js errors ${v.errors.join(', ') || 'none'}` +
-      `${v.fatal ? `; fatal ${JSON.stringify(v.fatalErrors)}` : ''}\n`,
+      `${v.fatal ? `; fatal ${JSON.stringify(v.fatalErrors)}` : ''}${v.keptIn ? `; the segments loaded when the decoder failed: ${v.keptIn}` : ''}\n`,
   );
   if (v.playlistsAtStall)
     process.stdout.write(`playlists at ${v.playlistsAtStall.at} s:\n${v.playlistsAtStall.video}\n${v.playlistsAtStall.audio}\n`);

@@ -9,6 +9,39 @@ export interface Stall {
 
 /** Stalls shorter than this are sampling noise, not something a viewer notices. */
 const STALL_MIN_MS = 300;
+/** Media segments kept in memory: those a decode error can have come from (the buffer ahead and behind). */
+const KEPT_SEGMENTS = 8;
+
+/** A media segment as the player received it, for the report of a decode error. */
+export interface KeptSegment {
+  name: string;
+  at: number;
+  bytes: ArrayBuffer;
+}
+
+/**
+ * hls.js's own fragment loader that keeps a copy of the last few segments it loaded: the segment a
+ * decoder refused is gone from the server by the time a run is judged, and hls.js hands the bytes
+ * on to its worker (detached) before any event could copy them.
+ */
+function keepingLoader(kept: KeptSegment[]) {
+  const Base = Hls.DefaultConfig.loader;
+  return class extends Base {
+    load(context: any, config: any, callbacks: any): void {
+      const onSuccess = callbacks.onSuccess;
+      super.load(context, config, {
+        ...callbacks,
+        onSuccess: (response: any, stats: any, ctx: any, details: any) => {
+          if (response.data instanceof ArrayBuffer) {
+            kept.push({ name: String(ctx.url).split('/').pop()!, at: Date.now(), bytes: response.data.slice(0) });
+            kept.splice(0, Math.max(0, kept.length - KEPT_SEGMENTS));
+          }
+          onSuccess(response, stats, ctx, details);
+        },
+      });
+    }
+  };
+}
 
 class Player {
   video = document.createElement('video');
@@ -30,13 +63,16 @@ class Player {
   private firstPlayAt?: number;
   private lastAdvanceWall?: number;
   private sampler?: number;
+  /** The last segments loaded, and those loaded when the element first failed (a decode error). */
+  private readonly kept: KeptSegment[] = [];
+  keptAtError?: KeptSegment[];
 
   /** `lowLatency`: hls.js's lowLatencyMode (blocking reloads and parts of a Low-Latency playlist). */
   play(url: string, options: { lowLatency?: boolean } = {}): void {
     this.video.muted = true;
     this.video.autoplay = true;
     document.body.appendChild(this.video);
-    const hls = new Hls({ lowLatencyMode: options.lowLatency ?? false });
+    const hls = new Hls({ lowLatencyMode: options.lowLatency ?? false, fLoader: keepingLoader(this.kept) as never });
     this.hls = hls;
     // The reason too: a failed assertion then says what hls.js found wrong (e.g. the two playlists it compared).
     hls.on(Hls.Events.ERROR, (_event, data) =>
@@ -52,15 +88,16 @@ class Player {
     );
     // The element's own error says what the browser's demuxer or decoder refused (hls.js only sees
     // that the MediaSource closed).
-    this.video.addEventListener('error', () =>
+    this.video.addEventListener('error', () => {
+      this.keptAtError ??= [...this.kept];
       this.errors.push({
         type: 'mediaElement',
         details: `MediaError ${this.video.error?.code}`,
         fatal: false,
         reason: this.video.error?.message?.slice(0, 2000),
         at: Date.now(),
-      }),
-    );
+      });
+    });
     hls.on(Hls.Events.MANIFEST_LOADING, () => this.manifestLoads++);
     hls.loadSource(url);
     hls.attachMedia(this.video);
@@ -105,6 +142,16 @@ class Player {
     } else if (this.lastTime > 0 && !this.video.paused && !this.video.ended) {
       this.longestStallMs = Math.max(this.longestStallMs, now - this.lastAdvanceAt);
     }
+  }
+
+  /** The segments kept when the element failed, base64, oldest first (none when it never failed). */
+  segmentsAtError(): Array<{ name: string; at: number; base64: string }> {
+    return (this.keptAtError ?? []).map(({ name, at, bytes }) => {
+      let binary = '';
+      const view = new Uint8Array(bytes);
+      for (let i = 0; i < view.length; i += 0x8000) binary += String.fromCharCode(...view.subarray(i, i + 0x8000));
+      return { name, at, base64: btoa(binary) };
+    });
   }
 
   /** Forces a level (hls.js `currentLevel`; -1 is automatic). */
