@@ -186,7 +186,8 @@ function newSendTrack(media, sink, startIndex, onError, { pacing = true } = {}) 
   let loopTicks = 0; // ticks added by completed loops
   // Ticks added by keyframe jumps: skipping ahead to a GOP start keeps the timeline continuous.
   let jumpTicks = 0;
-  let keyframeWanted = false;
+  /** Why the next frame must be a keyframe: a PLI/FIR ('request'), or frames skipped or cut ('resync'). */
+  let keyframeWanted;
   let seq = randomInt(0, 0x8000);
   const vp8 = media.codec === 'vp8';
   let pictureId = randomInt(0, 0x8000);
@@ -214,7 +215,6 @@ function newSendTrack(media, sink, startIndex, onError, { pacing = true } = {}) 
       index = next;
     }
     jumpTicks = virtual - loopTicks - frames[index].ts;
-    stats.keyframesOnRequest++;
   };
   const advance = () => {
     index++;
@@ -236,7 +236,7 @@ function newSendTrack(media, sink, startIndex, onError, { pacing = true } = {}) 
     },
     /** A PLI/FIR arrived: like an encoder, make the next frame a keyframe (here: skip to a GOP start). */
     requestKeyframe() {
-      keyframeWanted = true;
+      keyframeWanted = 'request';
     },
     /** When this stream next has something to do (performance.now() time). */
     nextWake(now) {
@@ -253,10 +253,15 @@ function newSendTrack(media, sink, startIndex, onError, { pacing = true } = {}) 
             advance();
             stats.skippedFrames++;
           }
+          // Like an encoder that never encoded the late frames, go on from a keyframe: an inter frame
+          // after frames never sent refers to pictures the decoder lacks (the soak saw Chromium's player
+          // fail on one, PIPELINE_ERROR_DECODE). Audio frames are all keyframes: no change there.
+          keyframeWanted = 'resync';
           break;
         }
         if (keyframeWanted) {
-          keyframeWanted = false;
+          if (keyframeWanted === 'request' && !frames[index].key) stats.keyframesOnRequest++;
+          keyframeWanted = undefined;
           jumpToKeyframe();
         }
         const frame = frames[index];
@@ -274,9 +279,10 @@ function newSendTrack(media, sink, startIndex, onError, { pacing = true } = {}) 
         advance();
       }
       if (qPayload.length - qHead > maxBacklog) {
-        // CPU-starved: a second of backlog would only grow; drop it (the stream recovers at a keyframe).
+        // CPU-starved: a second of backlog would only grow; drop it and go on from a keyframe.
         stats.droppedBacklog += qPayload.length - qHead;
         qHead = qPayload.length;
+        keyframeWanted = 'resync'; // frames were cut: the next one must not refer to them
       }
       // 2. The pacer lets out what the elapsed time allows.
       budget = pacing ? Math.min(budget + (now - lastPump) * pacePerMs, MAX_BURST) : Infinity;
