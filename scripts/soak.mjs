@@ -428,7 +428,7 @@ async function startViewer(id) {
   try {
     const page = await openPage('player');
     record.viewer.page = page;
-    await page.evaluate((u) => window.player.play(u), `${url}/live/${id}.m3u8`);
+    await page.evaluate((u) => window.player.play(u, { keepSegments: true }), `${url}/live/${id}.m3u8`);
     counts.viewers++;
   } catch (error) {
     note(`viewer of ${id}: ${error.message}`);

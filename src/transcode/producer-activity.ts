@@ -10,9 +10,9 @@ export const SILENCE_MS: Record<MediaKind, number> = { audio: 1_000, video: 1_50
 /** A kind quiet this long goes to filler along with another kind that went silent. */
 const SHORTEST_SILENCE_MS = Math.min(...Object.values(SILENCE_MS));
 /**
- * Every kind of a stream quiet this long at once after it had flowed, none silent before: the publisher froze (a process
- * suspended or crashed, a network gone), which neither a still screen nor a DTX pause looks like
- * while the other kind flows. Its viewers' buffers are draining, so filler comes sooner than the
+ * Every kind of a stream quiet this long at once after it had flowed, none silent before: the
+ * publisher froze (a process suspended or crashed, a network gone), which neither a still screen nor
+ * a DTX pause looks like while the other kind flows. Its viewers' buffers are draining, so filler comes sooner than the
  * per-kind bounds (measured in the soak: a frozen copied-H264 publisher, noticed at the audio bound,
  * left its playlists still 2 s and a viewer at the live edge stalled 2.3 s).
  */

@@ -67,12 +67,19 @@ class Player {
   private readonly kept: KeptSegment[] = [];
   keptAtError?: KeptSegment[];
 
-  /** `lowLatency`: hls.js's lowLatencyMode (blocking reloads and parts of a Low-Latency playlist). */
-  play(url: string, options: { lowLatency?: boolean } = {}): void {
+  /**
+   * `lowLatency`: hls.js's lowLatencyMode (blocking reloads and parts of a Low-Latency playlist).
+   * `keepSegments`: keep a copy of the last segments loaded, for the report of a decode error (the soak).
+   */
+  play(url: string, options: { lowLatency?: boolean; keepSegments?: boolean } = {}): void {
     this.video.muted = true;
     this.video.autoplay = true;
     document.body.appendChild(this.video);
-    const hls = new Hls({ lowLatencyMode: options.lowLatency ?? false, fLoader: keepingLoader(this.kept) as never });
+    const hls = new Hls({
+      lowLatencyMode: options.lowLatency ?? false,
+      // Only where asked: a copy of every segment is work no other test needs.
+      ...(options.keepSegments ? { fLoader: keepingLoader(this.kept) as never } : {}),
+    });
     this.hls = hls;
     // The reason too: a failed assertion then says what hls.js found wrong (e.g. the two playlists it compared).
     hls.on(Hls.Events.ERROR, (_event, data) =>
