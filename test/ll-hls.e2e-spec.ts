@@ -15,7 +15,7 @@ import { playWithHlsJs, publishFromChromium, waitUntilPlaying } from './support/
 
 const run = promisify(execFile);
 
-jest.setTimeout(180_000);
+jest.setTimeout(240_000);
 
 describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
   // One publisher for the whole block (the shared fixture closes every page after each test).
@@ -94,36 +94,59 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
     const bound = (target: number) => Math.max(PART_HOLD_BACK, Number.isFinite(target) ? target : 0) + 0.5 + 0.05;
     // hls.js starts at the keyframe before its target and catches up by playing faster, hovering at the
     // bound on the way (a slower host takes longer): the steady state starts once the page has stayed
-    // within the bound for 2 s in a row.
-    let withinSince: number | undefined;
-    await waitFor(
-      'the watch page near the live edge for 2 s in a row',
-      async () => {
-        const now = await watching();
-        if (!(now.latency <= bound(now.target))) withinSince = undefined;
-        else withinSince ??= Date.now();
-        return withinSince !== undefined && Date.now() - withinSince >= 2000;
-      },
-      60_000,
-      100,
-    );
-    // From then on, what the page shows as "behind live" (hls.js's latency), every 250 ms, over 10 s of
-    // uninterrupted playback: a stall (a host too slow to decode in time) makes hls.js raise its target
-    // and catch up again, so the 10 s start over after one (within 90 s).
+    // within the bound for 2 s in a row. From then on, what the page shows as "behind live" (hls.js's
+    // latency), every 250 ms, over 10 s of uninterrupted playback. A moment the host could not play in
+    // real time (a wait for data, hls.js raising its target, or the picture advancing less than half
+    // the wall-clock time: a renderer starved by a busy host, which fires no "waiting") is not the
+    // server's latency: the page settles again and the 10 s start over (within 120 s).
     let samples: Array<{ latency: number; target: number }> = [];
-    let windowStart = Date.now();
-    const deadline = Date.now() + 90_000;
+    const deadline = Date.now() + 120_000;
     let state = await watching();
+    const restarts: string[] = [];
+    const settle = async () => {
+      let withinSince: number | undefined;
+      await waitFor(
+        'the watch page near the live edge for 2 s in a row',
+        async () => {
+          state = await watching();
+          if (!(state.latency <= bound(state.target))) withinSince = undefined;
+          else withinSince ??= Date.now();
+          return withinSince !== undefined && Date.now() - withinSince >= 2000;
+        },
+        Math.max(1000, deadline - Date.now()),
+        100,
+      );
+    };
+    await settle();
+    let windowStart = Date.now();
+    let previous = { at: Date.now(), currentTime: state.currentTime };
     while (Date.now() - windowStart < 10_000) {
       if (Date.now() > deadline)
-        throw new Error(`no 10 s of playback without a stall within 90 s; last: ${JSON.stringify(samples.slice(-8))}`);
+        throw new Error(
+          `no 10 s of real-time playback within 120 s (restarts: ${restarts.join('; ')}); last: ${JSON.stringify(samples.slice(-8))}`,
+        );
       await page.waitForTimeout(250);
       state = await watching();
-      if (state.status === 'buffering' || (samples.length > 0 && state.target !== samples[0].target)) {
+      const now = { at: Date.now(), currentTime: state.currentTime };
+      const played = now.currentTime - previous.currentTime;
+      const starved = played < ((now.at - previous.at) / 1000) * 0.5;
+      const why =
+        state.status === 'buffering'
+          ? 'buffering'
+          : starved
+            ? `played ${played.toFixed(2)} s in ${now.at - previous.at} ms`
+            : samples.length > 0 && state.target !== samples[0].target
+              ? `target ${samples[0].target} → ${state.target}`
+              : undefined;
+      if (why) {
+        restarts.push(why);
         samples = [];
+        await settle();
         windowStart = Date.now();
+        previous = { at: Date.now(), currentTime: state.currentTime };
         continue;
       }
+      previous = now;
       if (Number.isFinite(state.latency)) samples.push({ latency: state.latency, target: state.target });
     }
     expect(state.layout).toBe('low-latency');
@@ -136,7 +159,7 @@ describe('Low-Latency HLS (real worker, FFmpeg, Chromium, hls.js)', () => {
     const latencies = samples.map((s) => s.latency).sort((a, b) => a - b);
     const targets = [...new Set(samples.map((s) => s.target))];
     console.log(
-      `LL latency behind the live edge over 10 s (${samples.length} samples): median ${latencies[Math.floor(latencies.length / 2)]} s, ` +
+      `LL latency behind the live edge over 10 s (${samples.length} samples; started over after: ${restarts.join('; ') || 'none'}): median ${latencies[Math.floor(latencies.length / 2)]} s, ` +
         `max ${latencies[latencies.length - 1]} s (PART-HOLD-BACK ${partHoldBack} s, targets shown ${targets.join(', ')}): ` +
         samples.map((s) => s.latency).join(' '),
     );

@@ -69,8 +69,10 @@ describe('simulcast: every layer the original front end sends is its own copied 
             return { w: v.videoWidth, h: v.videoHeight, t: v.currentTime, level: (window as any).player.hls.currentLevel };
           });
           // A layer the browser stopped for a while (CPU or bandwidth short: its segments are GAPs)
-          // makes hls.js leave the forced level; the viewer picks it again, as a person would.
-          if (state.level !== level) await viewer.evaluate((l) => (window as any).player.setLevel(l), level);
+          // makes hls.js leave the forced level for the GAP segment; the viewer picks it again from the
+          // next segment (nextLevel). Forcing it at once (currentLevel) would flush the buffer and put
+          // the playhead back on the same GAP, over and over.
+          if (state.level !== level) await viewer.evaluate((l) => ((window as any).player.hls.nextLevel = l), level);
           return state.w === levels[level].width && state.h === levels[level].height && state.t > t0 + 1.5;
         },
         30_000,
@@ -143,9 +145,13 @@ describe('simulcast: every layer the original front end sends is its own copied 
               h: v.videoHeight,
               level: document.getElementById('rendition-playing')!.dataset.level,
               text: document.getElementById('rendition-playing')!.textContent,
+              status: document.getElementById('player-status')!.textContent,
+              layout: v.dataset.layout,
+              currentTime: v.currentTime,
             };
           });
-          return shown.h === levels[smallest].height && shown.level === String(smallest) && !shown.text!.includes('(auto)');
+          if (shown.h === levels[smallest].height && shown.level === String(smallest) && !shown.text!.includes('(auto)')) return true;
+          throw new Error(`the page shows ${JSON.stringify(shown)}; wanted height ${levels[smallest].height}, level ${smallest}`);
         },
         30_000,
         200,

@@ -7,6 +7,7 @@ import {
   extractParameterSets,
   nalType,
   NalType,
+  ParameterSetWatch,
   parseSps,
   splitAnnexB,
   unescapeRbsp,
@@ -147,6 +148,28 @@ describe('parseSps', () => {
       expect(info).toMatchObject(expected!);
       expect(probe.pix_fmt).toBe(variants[name][3]);
     });
+  });
+});
+
+describe('ParameterSetWatch', () => {
+  const sps640 = '67 42c01fd900a03db0110000030001000003003c0f183248';
+  const sps1280 = '67 640028acd9405005bb0110000003001000000303c0f1831960';
+  const au = (...nals: string[]) => nal(nals.map((n) => `00000001 ${n}`).join(' '));
+  const idr = '65 88 84';
+
+  it('reports the keyframe whose SPS or PPS differ from the previous keyframe’s, and nothing else', () => {
+    const watch = new ParameterSetWatch();
+    const seen = [
+      { keyframe: true, data: au(sps640, '68 ce3880', idr) }, // the first: nothing to differ from
+      { keyframe: false, data: au('41 9a 00') },
+      { keyframe: true, data: au(sps640, '68 ce3880', idr) }, // the same sets again
+      { keyframe: true, data: au(idr) }, // no parameter sets: no judgement
+      { keyframe: true, data: au(sps1280, '68 ce3880', idr) }, // a new picture size
+      { keyframe: true, data: au(sps1280, '68 ce3880', idr) },
+      { keyframe: true, data: au(sps1280, '68 ce3c80', idr) }, // a new PPS
+      { keyframe: false, data: au(sps640, '68 ce3880', '41 9a 00') }, // not a keyframe
+    ].map((unit) => watch.changes(unit));
+    expect(seen).toEqual([false, false, false, false, true, false, true, false]);
   });
 });
 

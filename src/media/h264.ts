@@ -287,3 +287,24 @@ export function extractParameterSets(data: Buffer): { sps: Buffer[]; pps: Buffer
   }
   return { sps, pps };
 }
+
+/**
+ * Notices where an H264 stream's coded format changes: a keyframe whose SPS or PPS differ from the
+ * previous keyframe's (an encoder that changed its picture size, as a browser does when it adapts to
+ * CPU or bandwidth). A player that set up its decoder from the earlier parameter sets cannot decode
+ * what follows without being told (a discontinuity, a new init section).
+ */
+export class ParameterSetWatch {
+  private last?: Buffer;
+
+  /** Whether this access unit starts a new format; only keyframes carrying an SPS count. */
+  changes(unit: { keyframe: boolean; data: Buffer }): boolean {
+    if (!unit.keyframe) return false;
+    const { sps, pps } = extractParameterSets(unit.data);
+    if (sps.length === 0) return false;
+    const sets = Buffer.concat([...sps, ...pps]);
+    const changed = this.last !== undefined && !this.last.equals(sets);
+    this.last = sets;
+    return changed;
+  }
+}

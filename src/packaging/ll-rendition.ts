@@ -69,13 +69,18 @@ interface Track {
   sampleRate?: number;
   /** Audio: a silent frame of its configuration, to fill holes (none for layouts without one). */
   silence?: Buffer;
+  /** Discontinuity sequence of the segments it serves (set by the first of them). */
+  dsn?: number;
 }
 
 /** What the stream tells a rendition about the run its units belong to. */
 export interface LlRunContext {
   run: number;
-  /** Discontinuity Sequence Number of the run's segments (the stream's, the same in every rendition). */
-  dsn: number;
+  /**
+   * Discontinuity Sequence Number of the run's segment `msn` (the stream's, the same in every
+   * rendition): the run's, plus one for each picture size change in the run up to `msn`.
+   */
+  dsnAt(msn: number): number;
   /** Wall-clock ms of a 90 kHz timestamp of this run (EXT-X-PROGRAM-DATE-TIME), for a rendition of `kind`. */
   dateOf(pts90: number, kind: MediaKind): number;
   /** The msn whose time covers `pts90` by the leader's cuts, at least `from` (to place filled audio). */
@@ -377,11 +382,21 @@ export class LlRendition {
       while (this.segments.length > 0) this.retire(this.segments.shift()!);
     }
     if (this.kind === 'video' && !sample.keyframe) this.independentSegments = false;
+    const dsn = context.dsnAt(msn);
+    const track = this.track!;
+    if (track.dsn === undefined) track.dsn = dsn;
+    else if (track.dsn !== dsn) {
+      // A discontinuity another rendition brought (a picture size change) within the run: the same
+      // init under a new number, so every discontinuity is followed by its own EXT-X-MAP.
+      const number = this.nextInit++;
+      this.inits.set(number, this.inits.get(track.number)!);
+      this.track = { ...track, number, uri: llInitName(this.options.streamId, this.name, this.options.epoch, number), dsn };
+    }
     this.inProgress = {
       msn,
       parts: [],
       mapUri: this.track!.uri,
-      discontinuitySequence: context.dsn,
+      discontinuitySequence: dsn,
       programDateTime: context.dateOf(pts90, this.kind),
     };
     this.events.changed(this, 'segment-started');

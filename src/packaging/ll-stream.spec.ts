@@ -14,7 +14,7 @@ import {
 import { decodeErrors, demux, makeTsFixtures, seededRandom, tempDir } from '../media/testing/ffmpeg-fixtures';
 import { SegmentCutter } from '../transcode/segment-cutter';
 import { parseMediaPlaylist } from '../../test/support/hls';
-import { extractParameterSets, parseSps } from '../media/h264';
+import { extractParameterSets, nalType, NalType, parseSps, splitAnnexB } from '../media/h264';
 import type { MasterPlaylistInput } from './master-playlist';
 import { SegmentStore } from './segment-store';
 import { Continuity, StreamPackager } from './stream-packager';
@@ -34,6 +34,11 @@ const BOTH: RunTrack[] = [
   { rendition: 'audio', kind: 'audio', source: 'rtp' },
 ];
 const VIDEO_ONLY: RunTrack[] = [BOTH[0]];
+/** A real 1280x720 High SPS, for an encoder that changes its picture size. */
+const SPS_720 = Buffer.from('67640028acd9405005bb0110000003001000000303c0f1831960', 'hex');
+/** The access unit with its SPS replaced. */
+const withSps = (data: Buffer, sps: Buffer): Buffer =>
+  Buffer.concat(splitAnnexB(data).flatMap((nal) => [Buffer.from([0, 0, 0, 1]), nalType(nal) === NalType.SPS ? sps : nal]));
 const AUDIO_ONLY: RunTrack[] = [BOTH[1]];
 
 let fixtures: { dir: string; remove: () => void };
@@ -104,6 +109,9 @@ class Harness {
   private mediaTime = 0;
   private tracks: RunTrack[] = [];
   private keyframeFlags = new Map<string, boolean>();
+  /** Keyframes from now on carry SPS_720 (the encoder changed its picture size); the first is marked. */
+  resized = false;
+  private resizeMarked = false;
 
   constructor(windowSegments = 12, graceSegments = 4) {
     this.ll = new LlStreamPackager(
@@ -145,14 +153,18 @@ class Harness {
   /** A video frame at `seconds`; a keyframe starts a segment when ≥ 0.8 s after the last cut. */
   video(seconds: number, keyframe: boolean): void {
     const pts = Math.round(seconds * CLOCK);
-    if (keyframe && (this.cuts.length === 0 || pts - this.cuts[this.cuts.length - 1] >= 0.8 * CLOCK)) {
+    // As FfmpegRun marks it and the cutter cuts there, however soon.
+    const formatChange = keyframe && this.resized && !this.resizeMarked;
+    if (formatChange) this.resizeMarked = true;
+    if (keyframe && (this.cuts.length === 0 || pts - this.cuts[this.cuts.length - 1] >= 0.8 * CLOCK || formatChange)) {
       this.cuts.push(pts);
       this.segment++;
     }
     if (this.segment < 0) this.segment = 0;
     // Real access units: the IDR (with SPS/PPS) for keyframes, P-frames otherwise.
     const source = keyframe ? videoUnits[0] : videoUnits[1 + (this.frame++ % 28)];
-    this.push('video', 'video', { pts, dts: pts, keyframe, data: source.data, segment: this.segment });
+    const data = keyframe && this.resized ? withSps(source.data, SPS_720) : source.data;
+    this.push('video', 'video', { pts, dts: pts, keyframe, data, segment: this.segment, formatChange });
   }
 
   /** An AAC frame at `seconds`, in the segment whose cut it follows. */
@@ -402,6 +414,29 @@ describe('LlStreamPackager: segments, runs and memory', () => {
     expect(h.violations('video', { reports: true })).toBe('');
     expect(h.violations('audio', { reports: true })).toBe('');
     expect(checkLlRenditionSet({ [VIDEO_URI]: text, [AUDIO_URI]: h.ll.playlist('audio')! })).toEqual([]);
+  });
+
+  it('a picture size change within a run: the video has a new map and a discontinuity there, the audio a discontinuity at the same msn', () => {
+    const h = new Harness();
+    h.startRun(BOTH);
+    const end = h.play(50, 2.5); // keyframes at 50, 51, 52
+    h.resized = true;
+    h.play(end, 3); // a keyframe at 52.5: a segment starts there, 0.5 s after the last
+    const video = parseLlMediaPlaylist(h.ll.playlist('video')!);
+    const audio = parseLlMediaPlaylist(h.ll.playlist('audio')!);
+    const changed = video.segments.find((s) => s.discontinuity)!;
+    expect(changed).toBeDefined();
+    expect(video.segments.filter((s) => s.discontinuity)).toHaveLength(1);
+    const before = video.segments[video.segments.indexOf(changed) - 1];
+    expect(before.duration).toBeCloseTo(0.5, 2);
+    expect(changed.mapUri).not.toBe(before.mapUri);
+    const initOf = (uri: string) => h.ll.rendition('video')!.init(parseLlName(uri)!.number)!;
+    expect(initOf(changed.mapUri!).includes(SPS_720)).toBe(true);
+    expect(initOf(before.mapUri!).includes(SPS_720)).toBe(false);
+    expect(audio.segments.filter((s) => s.discontinuity).map((s) => s.msn)).toEqual([changed.msn]);
+    expect(h.violations('video', { reports: true })).toBe('');
+    expect(h.violations('audio', { reports: true })).toBe('');
+    expect(checkLlRenditionSet({ [VIDEO_URI]: h.ll.playlist('video')!, [AUDIO_URI]: h.ll.playlist('audio')! })).toEqual([]);
   });
 
   it.each([

@@ -44,6 +44,8 @@ export class LlStreamPackager {
   private tracks: RunTrack[] = [];
   private run?: number;
   private dsn = 0;
+  /** Msns of the run's segments that start with a new picture size (as the classic layout has them). */
+  private runBreaks: number[] = [];
   private runProduced = false;
   private anchor?: { wall: number; pts: number };
   private leaderCuts: Array<{ msn: number; pts: number }> = [];
@@ -85,6 +87,8 @@ export class LlStreamPackager {
   onRunStarted(run: number, tracks: RunTrack[]): void {
     if (this.ended) return;
     this.flush();
+    this.dsn += this.runBreaks.length;
+    this.runBreaks = [];
     if (this.runProduced) this.dsn++;
     this.runProduced = false;
     this.run = run;
@@ -102,6 +106,9 @@ export class LlStreamPackager {
       this.leaderCuts.push({ msn, pts: unit.pts });
       if (this.leaderCuts.length > LEADER_CUTS_KEPT) this.leaderCuts.shift();
     }
+    // A new picture size: a discontinuity in every rendition there, as in the classic layout (the
+    // video rendition starts a new init section too, seeing the new SPS).
+    if (kind === 'video' && unit.formatChange && !this.runBreaks.includes(msn)) this.runBreaks.push(msn);
     let target = this.renditions.get(rendition);
     if (!target) {
       target = new LlRendition(
@@ -225,7 +232,7 @@ export class LlStreamPackager {
     const cuts = this.leaderCuts;
     return {
       run: this.run!,
-      dsn: this.dsn,
+      dsnAt: (msn) => this.dsn + this.runBreaks.filter((b) => b <= msn).length,
       // Dates are whole milliseconds; hls.js places an audio rendition by its date against the
       // video's. Rounded up for video, and for audio to the last millisecond strictly before its time,
       // an audio part always ends, as a player adds it up, short of its media (by 11 µs or more): a

@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ParameterSetWatch } from '../media/h264';
 import { SegmentCutter } from '../transcode/segment-cutter';
 import type { MediaUnit, RunTrack } from '../transcode/media-unit';
 import { SegmentStore } from './segment-store';
@@ -18,8 +19,19 @@ const TRACKS: RunTrack[] = [
   { rendition: 'audio', kind: 'audio', source: 'rtp' },
 ];
 
-/** Units as a run hands them on: 30 fps video with a keyframe each second, 48 kHz AAC, cut by the real cutter. */
-function runUnits(seconds: number, startSeconds: number, tracks = TRACKS): Array<{ rendition: string; unit: MediaUnit }> {
+/** A real 1280x720 High SPS: the picture size a publisher's encoder switches to in `formatChange`. */
+const SPS_720 = Buffer.from('67640028acd9405005bb0110000003001000000303c0f1831960', 'hex');
+
+/**
+ * Units as a run hands them on: 30 fps video with a keyframe each second, 48 kHz AAC, cut by the real
+ * cutter. `formatChange`: from that second on (a keyframe there, then each second) the video's SPS is SPS_720.
+ */
+function runUnits(
+  seconds: number,
+  startSeconds: number,
+  tracks = TRACKS,
+  formatChange?: number,
+): Array<{ rendition: string; unit: MediaUnit }> {
   const out: Array<{ rendition: string; unit: MediaUnit }> = [];
   const cutter = new SegmentCutter<Omit<MediaUnit, 'segment'>>(
     tracks.map((t) => ({ name: t.rendition, kind: t.kind })),
@@ -33,15 +45,16 @@ function runUnits(seconds: number, startSeconds: number, tracks = TRACKS): Array
   let a = 0;
   const hasAudio = tracks.some((t) => t.kind === 'audio');
   const hasVideo = tracks.some((t) => t.kind === 'video');
+  const formats = new ParameterSetWatch(); // as FfmpegRun marks them
+  const changeFrame = formatChange === undefined ? Infinity : Math.round(formatChange * 30);
   for (let f = 0; f < seconds * 30; f++) {
     const t = f / 30;
     while (hasAudio && a * (1024 / 48000) <= t) cutter.push('audio', unit(a++ * (1024 / 48000), true, Buffer.alloc(300)));
-    const key = f % 30 === 0;
-    if (hasVideo)
-      cutter.push(
-        'video',
-        unit(t, key, key ? Buffer.concat([START, SPS, START, PPS, START, Buffer.from([0x65, 1, 2])]) : Buffer.from([0, 0, 0, 1, 0x41, 1])),
-      );
+    // Keyframes come when asked, a target after the last cut (the change made one).
+    const key = (f < changeFrame ? f : f - changeFrame) % 30 === 0;
+    const sps = f >= changeFrame ? SPS_720 : SPS;
+    const video = unit(t, key, key ? Buffer.concat([START, sps, START, PPS, START, Buffer.from([0x65, 1, 2])]) : Buffer.from([0, 0, 0, 1, 0x41, 1]));
+    if (hasVideo) cutter.push('video', { ...video, formatChange: formats.changes(video) });
   }
   cutter.end();
   return out;
@@ -57,9 +70,9 @@ describe('StreamPackager', () => {
     writeFailed: (what) => events.failed.push(what),
   };
   const playlist = (name: string) => readFileSync(join(dir, name), 'utf8');
-  const play = (run: number, seconds: number, start: number, tracks = TRACKS) => {
+  const play = (run: number, seconds: number, start: number, tracks = TRACKS, formatChange?: number) => {
     packager.onRunStarted(run, tracks);
-    for (const { rendition, unit } of runUnits(seconds, start, tracks)) packager.onUnit(run, rendition, unit);
+    for (const { rendition, unit } of runUnits(seconds, start, tracks, formatChange)) packager.onUnit(run, rendition, unit);
     packager.onRunEnded(run);
   };
 
@@ -97,6 +110,21 @@ describe('StreamPackager', () => {
       expect(text).toContain(`${rendition}_s1_004.ts\n`);
       expect(text).toContain(`${rendition}_s1_005.ts\n`);
     }
+  });
+
+  it('a picture size change within a run starts a segment after a discontinuity in every rendition; the count goes on across runs', async () => {
+    play(1, 4.5, 10, TRACKS, 2.5); // the encoder switches to 1280x720 at 2.5 s, mid-segment
+    expect(packager.continuity().cc).toBe(1);
+    play(2, 2, 15);
+    await packager.settled();
+    for (const rendition of ['video', 'audio']) {
+      const text = playlist(`s1-${rendition}.m3u8`);
+      // 3 is cut short at the change; 4 starts with it, 6 is the next run's first.
+      expect(text).toMatch(new RegExp(`#EXTINF:0\\.5\\d*,\n${rendition}_s1_003\\.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:[\\d.]+,\n${rendition}_s1_004\\.ts\n`));
+      expect(text).toContain(`${rendition}_s1_005.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:`);
+      expect(text.match(/#EXT-X-DISCONTINUITY\n/g)).toHaveLength(2);
+    }
+    expect(packager.continuity().cc).toBe(2);
   });
 
   it('a kind that joins in a later run starts at the stream-wide number and discontinuity count', async () => {

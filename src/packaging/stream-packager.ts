@@ -110,8 +110,13 @@ export class StreamPackager {
   private runBase = 1;
   /** The next run's segment 0 gets this number. */
   private nextNumber = 1;
-  /** The stream's discontinuity count: one more for each run after the first that wrote segments. */
+  /**
+   * The stream's discontinuity count at the current run's start: one more for each run after the
+   * first that wrote segments, and for each format change within a run (runBreaks).
+   */
   private cc = 0;
+  /** Indexes of the current run's segments that start with a new coded format (a new picture size). */
+  private runBreaks: number[] = [];
   private runWrote = false;
   /** Segment files written and not yet deleted: exactly what removal deletes (a later stream of the same name has its own). */
   private readonly files = new Set<string>();
@@ -173,11 +178,18 @@ export class StreamPackager {
 
   /** Where a later stream of the same name should continue. */
   continuity(): Continuity {
-    return { nextNumber: this.nextNumber, cc: this.cc, nextPts: this.timelineEnd, targetDuration: this.targetDuration };
+    return {
+      nextNumber: this.nextNumber,
+      cc: this.cc + this.runBreaks.length,
+      nextPts: this.timelineEnd,
+      targetDuration: this.targetDuration,
+    };
   }
 
   onRunStarted(run: number, tracks: RunTrack[]): void {
     this.flushAll();
+    this.cc += this.runBreaks.length;
+    this.runBreaks = [];
     if (this.runWrote) this.cc++;
     this.currentRun = run;
     this.runBase = this.nextNumber;
@@ -221,12 +233,32 @@ export class StreamPackager {
     }
     if (target.kind === 'video' && unit.keyframe) {
       this.noteVideo(target, unit.data);
+      if (unit.formatChange && !this.runBreaks.includes(unit.segment)) this.breakFormat(target, unit.segment);
       if (rendition === this.wanted.find((t) => t.kind === 'video')?.rendition) this.keyframes.keyframe(unit.pts);
     }
-    const finished = target.push(unit, this.runBase + unit.segment, this.cc);
+    const finished = target.push(unit, this.runBase + unit.segment, this.ccOf(unit.segment));
     if (finished) this.complete(target, finished);
     // After the classic rendition, so a first segment completed by this unit has fixed TARGETDURATION.
     this.ll?.onUnit(rendition, target.kind, unit, this.runBase + unit.segment);
+  }
+
+  /** The current run's discontinuity count at its segment `index`. */
+  private ccOf(index: number): number {
+    return this.cc + this.runBreaks.filter((b) => b <= index).length;
+  }
+
+  /**
+   * A video rendition's picture size changed within the run (the cutter started a segment at the
+   * keyframe): every rendition gets a discontinuity there, so a player sets its decoders up again
+   * (hls.js keeps a TS stream's first SPS until one) and the renditions' counts stay equal.
+   */
+  private breakFormat(rendition: ClassicRendition, index: number): void {
+    this.runBreaks.push(index);
+    this.runBreaks.sort((a, b) => a - b);
+    const size = rendition.video ? ` to ${rendition.video.width}x${rendition.video.height}` : '';
+    this.logger.log(
+      `${this.prefix} ${rendition.name}: the coded format changed${size} at segment ${this.runBase + index}; a discontinuity starts there`,
+    );
   }
 
   onRunEnded(run: number): void {
@@ -357,6 +389,8 @@ export class StreamPackager {
   }
 
   private complete(rendition: ClassicRendition, finished: FinishedSegment): void {
+    // A layer whose keyframe opened the segment before another layer's showed the format change.
+    if (finished.number >= this.runBase) finished.cc = Math.max(finished.cc, this.ccOf(finished.number - this.runBase));
     this.runWrote = true;
     this.nextNumber = Math.max(this.nextNumber, finished.number + 1);
     if (!this.numbered.has(finished.number)) this.numbered.set(finished.number, { duration: finished.duration, cc: finished.cc });

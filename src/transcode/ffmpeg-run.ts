@@ -1,3 +1,4 @@
+import { ParameterSetWatch } from '../media/h264';
 import { TsAccessUnit, TsDemuxer } from '../media/ts-demuxer';
 import type { FfmpegCommand } from './ffmpeg-args';
 import { FfmpegExit, FfmpegProcess, FfmpegState } from './ffmpeg-process';
@@ -55,7 +56,7 @@ export class FfmpegRun {
       const process = new FfmpegProcess(runner, binary, command.args, command.outputs.length, onLine, (missed, dropped) =>
         this.sink.onLoss?.(missed, command.convertsFrameRate ? 0 : dropped),
       );
-      const cutter = new SegmentCutter<TsAccessUnit & { programHeaders: Buffer }>(
+      const cutter = new SegmentCutter<TsAccessUnit & { programHeaders: Buffer; formatChange: boolean }>(
         command.outputs.map((o) => ({ name: o.rendition, kind: o.kind })),
         { targetSeconds },
         (rendition, unit, segment) => {
@@ -67,7 +68,16 @@ export class FfmpegRun {
         (rendition) => this.sink.onKeyframeNeeded(rendition),
       );
       const demuxers = command.outputs.map((output, i) => {
-        const demuxer = new TsDemuxer((unit) => cutter.push(output.rendition, { ...unit, programHeaders: demuxer.programHeaders! }));
+        // A copied layer's picture size can change within a run (the browser adapts): the cutter starts
+        // a segment there and packaging tells players (see MediaUnit.formatChange).
+        const formats = output.kind === 'video' ? new ParameterSetWatch() : undefined;
+        const demuxer = new TsDemuxer((unit) =>
+          cutter.push(output.rendition, {
+            ...unit,
+            programHeaders: demuxer.programHeaders!,
+            formatChange: formats?.changes(unit) ?? false,
+          }),
+        );
         process.outputs[i].on('data', (chunk: Buffer) => demuxer.push(chunk));
         return demuxer;
       });

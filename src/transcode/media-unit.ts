@@ -40,4 +40,9 @@ export interface MediaUnit {
    * previous one starts a new segment.
    */
   segment: number;
+  /**
+   * Video: this keyframe's parameter sets (SPS/PPS) differ from the rendition's previous ones in this
+   * run: the picture size changed. It starts a segment, and players must set their decoder up anew.
+   */
+  formatChange?: boolean;
 }

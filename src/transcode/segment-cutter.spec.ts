@@ -63,6 +63,24 @@ describe('SegmentCutter', () => {
     expect(cuts).toEqual([0, 1]);
   });
 
+  it('starts a segment at a keyframe in a new format however soon after the last cut (a new picture size cannot share one)', () => {
+    const { cutter, of, cuts } = collect([{ name: 'video', kind: 'video' }]);
+    cutter.push('video', video(0, true));
+    cutter.push('video', video(0.2, true)); // the same format, too early: no cut
+    cutter.push('video', { ...video(0.3, true), formatChange: true });
+    cutter.push('video', video(0.4));
+    cutter.push('video', video(1.3, true));
+    cutter.end();
+    expect(cuts).toEqual([0, 1, 2]);
+    expect(of('video').map((o) => [o.t, o.segment])).toEqual([
+      [0, 0],
+      [0.2, 0],
+      [0.3, 1],
+      [0.4, 1],
+      [1.3, 2],
+    ]);
+  });
+
   it('holds audio until the video has passed its time: a keyframe arriving later on its pipe still cuts it', () => {
     const { cutter, of } = collect();
     cutter.push('video', video(0, true));

@@ -5,6 +5,8 @@ export interface TimedUnit {
   pts: number;
   dts: number;
   keyframe: boolean;
+  /** A keyframe in a new coded format (a new picture size): it starts a segment however soon. */
+  formatChange?: boolean;
 }
 
 export interface CutterRendition {
@@ -136,8 +138,9 @@ export class SegmentCutter<U extends TimedUnit> {
       // A keyframe of the same instant as the last cut (another layer's) joins it; a later one far
       // enough on starts the next segment.
       const aligned = start !== undefined && Math.abs(unit.pts - start) <= ALIGN_TICKS;
-      if (!aligned && (start === undefined || unit.pts - start >= this.target * this.minShare || (cutAlone && unit.pts > start)))
-        this.cut(unit.pts);
+      // A new format cannot share a segment with the old one: a player sets its decoder up per segment.
+      const early = (cutAlone || unit.formatChange === true) && start !== undefined && unit.pts > start;
+      if (!aligned && (start === undefined || unit.pts - start >= this.target * this.minShare || early)) this.cut(unit.pts);
       // Each rendition starts a segment only at its own keyframe: at the cut its time falls in.
       video.index = Math.max(video.index, this.segmentAt(unit.pts + ALIGN_TICKS));
     }
