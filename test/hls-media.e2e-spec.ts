@@ -15,15 +15,15 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     const transcoder = fx.app.app.get(TranscoderService);
     const { page, peerId } = await fx.goLive({ video: 'canvas', audio: 'beep', codec: 'H264' });
     const collector = new SegmentCollector(fx.app.hlsDir, peerId);
-    const both = (seconds: number, cc: (cc: number) => boolean) => () =>
-      collector.seconds('video', cc) >= seconds && collector.seconds('audio', cc) >= seconds;
+    const both = (seconds: number, run: (run: number) => boolean) => () =>
+      collector.seconds('video', run) >= seconds && collector.seconds('audio', run) >= seconds;
     let afterKill = 0;
     try {
       // The first run: 46 s. The drift check wants 40 s after the first 6: the publisher's own flash/beep
       // jitter reaches ±30 ms on a busy host, and over 16 s that alone swings the slope past 60 ms/min.
       await waitFor(
         '46 s of the first run',
-        both(46, (cc) => cc === 0),
+        both(46, (run) => run === 0),
         150_000,
         200,
       );
@@ -32,7 +32,7 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
       process.kill(pid, 'SIGKILL');
       await waitFor(
         '8 s of a run after the kill',
-        both(8, (cc) => cc >= 1),
+        both(8, (run) => run >= 1),
         60_000,
         200,
       );
@@ -44,7 +44,7 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
       });
       await waitFor(
         'filler while paused',
-        both(2, (cc) => cc > afterKill),
+        both(2, (run) => run > afterKill),
         30_000,
         200,
       );
@@ -55,7 +55,7 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
       });
       await waitFor(
         '8 s of a run after the resume',
-        both(8, (cc) => cc > paused),
+        both(8, (run) => run > paused),
         60_000,
         200,
       );
@@ -64,27 +64,27 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
     }
 
     // Every run on its own: the first 6 s of each (from its first video frame) and the rest.
-    const runs: Array<{ cc: number; early: number[]; pairs: Array<{ at: number; offsetMs: number }>; start: number }> = [];
-    for (const cc of collector.runs()) {
-      const video = collector.segments.video.filter((s) => s.cc === cc).map((s) => s.path);
-      const audio = collector.segments.audio.filter((s) => s.cc === cc).map((s) => s.path);
+    const runs: Array<{ run: number; early: number[]; pairs: Array<{ at: number; offsetMs: number }>; start: number }> = [];
+    for (const run of collector.runs()) {
+      const video = collector.segments.video.filter((s) => s.run === run).map((s) => s.path);
+      const audio = collector.segments.audio.filter((s) => s.run === run).map((s) => s.path);
       if (video.length === 0 || audio.length === 0) continue;
       const [flashes, beeps, start] = await Promise.all([flashTimes(video), beepTimes(audio), startTime(video[0])]);
       const pairs = pairOffsets(flashes, beeps);
-      runs.push({ cc, start, pairs, early: pairs.filter((p) => p.at - start < 6).map((p) => p.offsetMs) });
+      runs.push({ run, start, pairs, early: pairs.filter((p) => p.at - start < 6).map((p) => p.offsetMs) });
     }
     console.log(
-      `(d) A/V offsets (audio − video, ms) in the first 6 s of each run: ${runs.map((r) => `run ${r.cc}: [${r.early.join(', ')}]`).join('; ')}`,
+      `(d) A/V offsets (audio − video, ms) in the first 6 s of each run: ${runs.map((r) => `run ${r.run}: [${r.early.join(', ')}]`).join('; ')}`,
     );
-    const first = runs.find((r) => r.cc === 0)!;
-    const killed = runs.find((r) => r.cc === afterKill)!;
+    const first = runs.find((r) => r.run === 0)!;
+    const killed = runs.find((r) => r.run === afterKill)!;
     const resumed = runs.at(-1)!;
     // From the first frame, right after a crash, right after a resume: a flash and its beep stay within 100 ms.
     for (const run of [first, killed, resumed]) {
       expect(run.early.length).toBeGreaterThanOrEqual(3);
       for (const offset of run.early) expect(Math.abs(offset)).toBeLessThan(100);
     }
-    expect(new Set([first.cc, killed.cc, resumed.cc]).size).toBe(3);
+    expect(new Set([first.run, killed.run, resumed.run]).size).toBe(3);
     // And in every run that has both (filler runs have neither flash nor beep).
     for (const run of runs) for (const pair of run.pairs) expect(Math.abs(pair.offsetMs)).toBeLessThan(100);
 

@@ -430,7 +430,7 @@ describe('LlStreamPackager: segments, runs and memory', () => {
     const before = video.segments[video.segments.indexOf(changed) - 1];
     expect(before.duration).toBeCloseTo(0.5, 2);
     expect(changed.mapUri).not.toBe(before.mapUri);
-    const initOf = (uri: string) => h.ll.rendition('video')!.init(parseLlName(uri)!.number)!;
+    const initOf = (uri: string) => h.ll.rendition('video')!.init((parseLlName(uri) as { number: number }).number)!;
     expect(initOf(changed.mapUri!).includes(SPS_720)).toBe(true);
     expect(initOf(before.mapUri!).includes(SPS_720)).toBe(false);
     expect(audio.segments.filter((s) => s.discontinuity).map((s) => s.msn)).toEqual([changed.msn]);

@@ -108,6 +108,17 @@ class Harness {
     await producer.rtpSender!.replaceTrack(producer.track);
   }
 
+  /**
+   * Changes the camera's capture size mid-stream, as a user switching cameras or sharing a resized
+   * window does: the browser's encoder goes on at the new size from a keyframe with a new SPS.
+   */
+  async resize(width: number, height: number): Promise<{ width?: number; height?: number }> {
+    const track = this.producers.get('video')!.track!;
+    await track.applyConstraints({ width, height, frameRate: 30 });
+    const { width: w, height: h } = track.getSettings();
+    return { width: w, height: h };
+  }
+
   /** What the browser's sender reports for `kind`: RTP packets sent, keyframe requests received, keyframes encoded. */
   async senderStats(
     kind: 'audio' | 'video',

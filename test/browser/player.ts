@@ -181,6 +181,8 @@ class Player {
       latency: this.hls?.latency,
       fatalErrors: this.errors.filter((e) => e.fatal),
       recentErrors: this.errors.slice(-5),
+      /** What the browser's demuxer or decoder refused (each one a picture that stopped). */
+      elementErrors: this.errors.filter((e) => e.type === 'mediaElement'),
       buffered: Array.from({ length: this.video.buffered.length }, (_, i) => [this.video.buffered.start(i), this.video.buffered.end(i)]),
       manifestLoads: this.manifestLoads,
       longestStallMs: Math.round(this.longestStallMs),

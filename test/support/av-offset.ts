@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { printFrameMetadata, readPlaylist } from './hls';
-import { parsePlaylistSegments } from './playlist-watch';
+import { parsePlaylistSegments, pictureSizeOf } from './playlist-watch';
 
 const run = promisify(execFile);
 
@@ -94,20 +94,28 @@ export interface CollectedSegment {
   /** A copy of the segment, safe from the server's clean-up. */
   path: string;
   seq: number;
-  /** Discontinuity count: which FFmpeg run it came from. */
+  /** Discontinuity count. */
   cc: number;
+  /**
+   * Which FFmpeg run it came from (0, 1, …): a discontinuity starts a run unless it is where the
+   * video's picture size changed (packaging marks those within a run).
+   */
+  run: number;
   duration: number;
 }
 
 /**
  * Copies every (non-gap) segment of a stream's video and audio playlists as they appear, with the
- * FFmpeg run (discontinuity count) each belongs to, until stopped or `maxMs` has passed.
+ * FFmpeg run each belongs to, until stopped or `maxMs` has passed.
  */
 export class SegmentCollector {
   readonly segments: Record<'video' | 'audio', CollectedSegment[]> = { video: [], audio: [] };
   private readonly out: Promise<string>;
   private stopped = false;
   private readonly done: Promise<void>;
+  /** The run of each discontinuity count, as the video's segments tell it. */
+  private readonly runOfCc = new Map<number, number>();
+  private lastVideo?: { cc: number; size?: string; run: number };
 
   constructor(
     private readonly hlsDir: string,
@@ -124,19 +132,32 @@ export class SegmentCollector {
     })();
   }
 
-  /** Seconds of media collected for `kind` in runs (discontinuity counts) matching `cc`. */
-  seconds(kind: 'video' | 'audio', cc: (cc: number) => boolean = () => true): number {
-    return this.segments[kind].filter((s) => cc(s.cc)).reduce((sum, s) => sum + s.duration, 0);
+  /** Seconds of media collected for `kind` in runs matching `run`. */
+  seconds(kind: 'video' | 'audio', run: (run: number) => boolean = () => true): number {
+    return this.segments[kind].filter((s) => run(s.run)).reduce((sum, s) => sum + s.duration, 0);
   }
 
   /** The runs seen so far, in order. */
   runs(): number[] {
-    return [...new Set(this.segments.video.map((s) => s.cc))].sort((a, b) => a - b);
+    return [...new Set(this.segments.video.map((s) => s.run))].sort((a, b) => a - b);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     await this.done;
+  }
+
+  /** The run of the next video segment (they come in order): a new one at a discontinuity without a new picture size. */
+  private videoRun(cc: number, size: string | undefined): number {
+    const last = this.lastVideo;
+    let run = 0;
+    if (last) {
+      const resized = cc === last.cc + 1 && size !== undefined && last.size !== undefined && size !== last.size;
+      run = cc === last.cc || resized ? last.run : last.run + 1;
+    }
+    this.lastVideo = { cc, size: size ?? last?.size, run };
+    this.runOfCc.set(cc, run);
+    return run;
   }
 
   private async poll(): Promise<void> {
@@ -146,13 +167,16 @@ export class SegmentCollector {
       if (!text) continue;
       for (const segment of parsePlaylistSegments(text).segments) {
         if (segment.gap || this.segments[kind].some((s) => s.seq === segment.seq)) continue;
+        // Audio waits until the video has told which run its discontinuity count is.
+        if (kind === 'audio' && !this.runOfCc.has(segment.cc)) continue;
         const path = join(out, segment.uri);
         try {
           await copyFile(join(this.hlsDir, segment.uri), path);
         } catch {
           continue; // slid out and removed before we got to it: the next poll is sooner
         }
-        this.segments[kind].push({ path, seq: segment.seq, cc: segment.cc, duration: segment.duration });
+        const run = kind === 'video' ? this.videoRun(segment.cc, pictureSizeOf(await readFile(path))) : this.runOfCc.get(segment.cc)!;
+        this.segments[kind].push({ path, seq: segment.seq, cc: segment.cc, run, duration: segment.duration });
       }
     }
   }

@@ -1,3 +1,6 @@
+import { extractParameterSets, parseSps } from '../../src/media/h264';
+import { TsDemuxer } from '../../src/media/ts-demuxer';
+
 /**
  * Watches media playlists over HTTP the way a player does (GET every `everyMs`), and keeps
  * everything it saw: every fetched playlist (for rules that must hold in all of them) and every
@@ -14,6 +17,23 @@ export interface WatchedSegment {
   gap: boolean;
   /** Wall clock (ms since the epoch) of the fetch that first listed it. */
   firstSeenAt: number;
+  /** Video, where asked (readPictureSizes): the picture size its first keyframe's SPS gives, e.g. `640x480`. */
+  pictureSize?: string;
+}
+
+/** The picture size of an MPEG-TS video segment's first keyframe with an SPS. */
+export function pictureSizeOf(segment: Buffer): string | undefined {
+  let size: string | undefined;
+  const demuxer = new TsDemuxer((unit) => {
+    if (size || !unit.keyframe) return;
+    const sps = extractParameterSets(unit.data).sps[0];
+    if (!sps) return;
+    const { width, height } = parseSps(sps);
+    size = `${width}x${height}`;
+  });
+  demuxer.push(segment);
+  demuxer.end();
+  return size;
 }
 
 export interface FetchedPlaylist {
@@ -53,6 +73,7 @@ export class PlaylistWatch {
   readonly seen = new Map<string, Map<string, WatchedSegment>>();
   private stopped = false;
   private readonly done: Promise<void>;
+  private readonly sized = new Set<string>();
 
   constructor(
     private readonly baseUrl: string,
@@ -75,6 +96,28 @@ export class PlaylistWatch {
   /** Every segment of `name` seen so far, in order of appearance. */
   segments(name: string): WatchedSegment[] {
     return [...(this.seen.get(name)?.values() ?? [])];
+  }
+
+  /** Reads the picture size of each segment of `name` (a video playlist) as it is first listed. */
+  readPictureSizes(name: string): this {
+    this.sized.add(name);
+    return this;
+  }
+
+  /**
+   * The segments of `name` (read with readPictureSizes) from `fromSeq` on that follow a discontinuity
+   * other than a change of picture size (which packaging marks within a run): those of new FFmpeg runs.
+   */
+  runStarts(name: string, fromSeq = -Infinity): WatchedSegment[] {
+    const list = this.segments(name)
+      .filter((s) => s.seq >= fromSeq)
+      .sort((a, b) => a.seq - b.seq);
+    return list.filter((s, i) => {
+      const before = list[i - 1];
+      if (!before || s.cc === before.cc) return false;
+      const resized = s.pictureSize !== undefined && before.pictureSize !== undefined && s.pictureSize !== before.pictureSize;
+      return !resized || s.cc - before.cc > 1;
+    });
   }
 
   /** The first segment of `name` to appear after `since` that satisfies `test`, if any yet. */
@@ -100,6 +143,15 @@ export class PlaylistWatch {
     const { targetDuration, segments } = parsePlaylistSegments(text, at);
     this.fetched.push({ name, at, text, targetDuration, segments });
     const known = this.seen.get(name)!;
-    for (const segment of segments) if (!known.has(segment.uri)) known.set(segment.uri, segment);
+    for (const segment of segments) {
+      if (known.has(segment.uri)) continue;
+      known.set(segment.uri, segment);
+      if (this.sized.has(name) && !segment.gap) {
+        const data = await fetch(`${this.baseUrl}/live/${segment.uri}`)
+          .then(async (response) => (response.ok ? Buffer.from(await response.arrayBuffer()) : undefined))
+          .catch(() => undefined);
+        if (data) segment.pictureSize = pictureSizeOf(data);
+      }
+    }
   }
 }
