@@ -53,7 +53,11 @@ function runUnits(
     // Keyframes come when asked, a target after the last cut (the change made one).
     const key = (f < changeFrame ? f : f - changeFrame) % 30 === 0;
     const sps = f >= changeFrame ? SPS_720 : SPS;
-    const video = unit(t, key, key ? Buffer.concat([START, sps, START, PPS, START, Buffer.from([0x65, 1, 2])]) : Buffer.from([0, 0, 0, 1, 0x41, 1]));
+    const video = unit(
+      t,
+      key,
+      key ? Buffer.concat([START, sps, START, PPS, START, Buffer.from([0x65, 1, 2])]) : Buffer.from([0, 0, 0, 1, 0x41, 1]),
+    );
     if (hasVideo) cutter.push('video', { ...video, formatChange: formats.changes(video) });
   }
   cutter.end();
@@ -120,7 +124,9 @@ describe('StreamPackager', () => {
     for (const rendition of ['video', 'audio']) {
       const text = playlist(`s1-${rendition}.m3u8`);
       // 3 is cut short at the change; 4 starts with it, 6 is the next run's first.
-      expect(text).toMatch(new RegExp(`#EXTINF:0\\.5\\d*,\n${rendition}_s1_003\\.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:[\\d.]+,\n${rendition}_s1_004\\.ts\n`));
+      expect(text).toMatch(
+        new RegExp(`#EXTINF:0\\.5\\d*,\n${rendition}_s1_003\\.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:[\\d.]+,\n${rendition}_s1_004\\.ts\n`),
+      );
       expect(text).toContain(`${rendition}_s1_005.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:`);
       expect(text.match(/#EXT-X-DISCONTINUITY\n/g)).toHaveLength(2);
     }
