@@ -113,6 +113,42 @@ describe('RtpDemuxer', () => {
     }
   });
 
+  it('places a stream mediasoup has reported before behind its last report after a restart, not behind the time Node read the packet', async () => {
+    const [a, aRtcp] = await Promise.all([listener(), listener()]);
+    let now = 5_000;
+    const demuxer = new RtpDemuxer([{ ssrc: 1, rtpPort: a.port, rtcpPort: aRtcp.port }], '127.0.0.1', () => now);
+    const sender = createSocket('udp4');
+    try {
+      const { rtpPort, rtcpPort } = await demuxer.open();
+      const send = (packet: Buffer, port: number) => new Promise((resolve) => sender.send(packet, port, '127.0.0.1', resolve));
+      await send(rtp(1, 1, 90_000), rtpPort);
+      await until(() => a.got.length === 2);
+      // mediasoup's report: 5.1 s on its clock is timestamp 99_000 (a little off what Node saw).
+      const sr = senderReport(1, 5_100, 99_000, 1, 8);
+      await send(sr, rtcpPort);
+      await until(() => aRtcp.got.length === 1);
+      // A restart read 400 ms late (a busy event loop): the report placed is mediasoup's mapping.
+      now = 6_900;
+      demuxer.restart();
+      await send(rtp(1, 2, 144_000), rtpPort);
+      await until(() => a.got.length === 4);
+      const placed = a.got[2];
+      expect([placed[1], placed.readUInt32BE(4), placed.readUInt32BE(8), placed.readUInt32BE(12), placed.readUInt32BE(16)]).toEqual([
+        200,
+        1,
+        sr.readUInt32BE(8),
+        sr.readUInt32BE(12),
+        99_000,
+      ]);
+      expect(placed.readUInt32BE(20)).toBe(1); // the packets sent before it
+      expect(a.got[3][1]).toBe(96);
+    } finally {
+      sender.close();
+      demuxer.close();
+      for (const l of [a, aRtcp]) l.socket.close();
+    }
+  });
+
   it("fills a route's gaps with silence while FFmpeg listens (between restart and halt), behind a report of the first frame's time", async () => {
     const out = await listener();
     let now = 1_000;

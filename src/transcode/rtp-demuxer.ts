@@ -29,6 +29,10 @@ const FILL_TICK_MS = 20;
  * out behind a sender report made here by mediasoup's own rule (the time a packet is forwarded,
  * on mediasoup's clock, against its RTP timestamp), on the RTP port, which FFmpeg reads in order
  * (rtpdec parses RTCP that comes on the RTP socket). mediasoup's reports then follow as they come.
+ * Where mediasoup has reported the stream before (a restart under a flowing stream, a resume), the
+ * report placed is its last one: its own mapping, exact, where one made from the time Node reads the
+ * packet is late by any stall of the event loop (measured: a resumed run's first flash 309 ms off its
+ * beep, on a busy host, until mediasoup's next report moved the stream).
  *
  * A route with `fill` never stops while FFmpeg listens: its gaps are filled (silence, a filler picture).
  */
@@ -36,6 +40,8 @@ export class RtpDemuxer {
   private readonly routes = new Map<number, DemuxRoute>();
   /** Streams that have had a sender report since the last restart: their RTP flows as it comes. */
   private readonly reported = new Set<number>();
+  /** mediasoup's last sender report of each stream (as forwarded, on the filled clock where filled). */
+  private readonly mappings = new Map<number, Buffer>();
   /** RTP packets and octets forwarded per stream, for the reports' sender counts. */
   private readonly sent = new Map<number, { packets: number; octets: number }>();
   private readonly fillers = new Map<number, RtpGapFiller>();
@@ -113,7 +119,11 @@ export class RtpDemuxer {
     const now = this.nowMs();
     const passed = filler.onPacket(packet, now);
     if (!passed) return;
-    if (passed.newClock) this.reported.delete(ssrc);
+    if (passed.newClock) {
+      // Timestamps on a new clock: mediasoup's earlier reports no longer map them.
+      this.reported.delete(ssrc);
+      this.mappings.delete(ssrc);
+    }
     this.forward(route, packet, now);
   }
 
@@ -136,7 +146,10 @@ export class RtpDemuxer {
     const sent = this.sent.get(ssrc)!;
     if (!this.reported.has(ssrc)) {
       this.reported.add(ssrc);
-      const report = senderReport(ssrc, at ?? this.nowMs(), packet.readUInt32BE(4), sent.packets, sent.octets);
+      const known = this.mappings.get(ssrc);
+      const report = known
+        ? senderReportAt(ssrc, known, sent.packets, sent.octets)
+        : senderReport(ssrc, at ?? this.nowMs(), packet.readUInt32BE(4), sent.packets, sent.octets);
       this.rtp!.send(report, route.rtpPort, this.host);
     }
     sent.packets++;
@@ -162,6 +175,7 @@ export class RtpDemuxer {
       // A filled stream's timestamps run on the filled clock: its reports must say the same.
       if (filler && packet[1] === 200 && packet.length >= 20)
         packet.writeUInt32BE((packet.readUInt32BE(16) + filler.timestampShift) % 2 ** 32, 16);
+      if (packet[1] === 200 && packet.length >= 28) this.mappings.set(ssrc, Buffer.from(packet.subarray(8, 20)));
       byStream.set(ssrc, [...(byStream.get(ssrc) ?? []), packet]);
     }
     if (byStream.size === 0) return this.drop();
@@ -191,6 +205,13 @@ export function senderReport(ssrc: number, ntpMs: number, rtpTimestamp: number, 
   report.writeUInt32BE(rtpTimestamp >>> 0, 16);
   report.writeUInt32BE(packets >>> 0, 20);
   report.writeUInt32BE(octets >>> 0, 24);
+  return report;
+}
+
+/** A sender report with the NTP time and RTP timestamp (`mapping`: bytes 8–19) of an earlier one. */
+function senderReportAt(ssrc: number, mapping: Buffer, packets: number, octets: number): Buffer {
+  const report = senderReport(ssrc, 0, 0, packets, octets);
+  mapping.copy(report, 8);
   return report;
 }
 
