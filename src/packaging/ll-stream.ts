@@ -1,4 +1,5 @@
 import type { MediaKind, MediaUnit, RunTrack } from '../transcode/media-unit';
+import { FormatBreaks } from './format-breaks';
 import { llMediaPlaylistName } from './hls-names';
 import { BLOCKING_TIMEOUT_TARGETS, LlPartTiming, llRenditionReport, LlRenditionReport, PlaylistWaiters, renderLlPlaylist } from './ll';
 import { LlRendition, LlRunContext } from './ll-rendition';
@@ -45,7 +46,7 @@ export class LlStreamPackager {
   private run?: number;
   private dsn = 0;
   /** Msns of the run's segments that start with a new picture size (as the classic layout has them). */
-  private runBreaks: number[] = [];
+  private readonly runBreaks = new FormatBreaks();
   private runProduced = false;
   private anchor?: { wall: number; pts: number };
   private leaderCuts: Array<{ msn: number; pts: number }> = [];
@@ -87,8 +88,7 @@ export class LlStreamPackager {
   onRunStarted(run: number, tracks: RunTrack[]): void {
     if (this.ended) return;
     this.flush();
-    this.dsn += this.runBreaks.length;
-    this.runBreaks = [];
+    this.dsn += this.runBreaks.take();
     if (this.runProduced) this.dsn++;
     this.runProduced = false;
     this.run = run;
@@ -108,7 +108,7 @@ export class LlStreamPackager {
     }
     // A new picture size: a discontinuity in every rendition there, as in the classic layout (the
     // video rendition starts a new init section too, seeing the new SPS).
-    if (kind === 'video' && unit.formatChange && !this.runBreaks.includes(msn)) this.runBreaks.push(msn);
+    if (kind === 'video' && unit.formatChange) this.runBreaks.add(msn);
     let target = this.renditions.get(rendition);
     if (!target) {
       target = new LlRendition(
@@ -232,7 +232,7 @@ export class LlStreamPackager {
     const cuts = this.leaderCuts;
     return {
       run: this.run!,
-      dsnAt: (msn) => this.dsn + this.runBreaks.filter((b) => b <= msn).length,
+      dsnAt: (msn) => this.dsn + this.runBreaks.upTo(msn),
       // Dates are whole milliseconds; hls.js places an audio rendition by its date against the
       // video's. Rounded up for video, and for audio to the last millisecond strictly before its time,
       // an audio part always ends, as a player adds it up, short of its media (by 11 µs or more): a

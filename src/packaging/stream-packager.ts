@@ -16,6 +16,7 @@ import {
 } from './hls-names';
 import type { LlStreamPackager } from './ll-stream';
 import { MasterPlaylistInput, renderMasterPlaylist } from './master-playlist';
+import { FormatBreaks } from './format-breaks';
 import { KeyframeCadence } from './keyframe-cadence';
 import { MediaPlaylist, Segment } from './media-playlist';
 import type { SegmentStore } from './segment-store';
@@ -116,7 +117,7 @@ export class StreamPackager {
    */
   private cc = 0;
   /** Indexes of the current run's segments that start with a new coded format (a new picture size). */
-  private runBreaks: number[] = [];
+  private readonly runBreaks = new FormatBreaks();
   private runWrote = false;
   /** Segment files written and not yet deleted: exactly what removal deletes (a later stream of the same name has its own). */
   private readonly files = new Set<string>();
@@ -180,7 +181,7 @@ export class StreamPackager {
   continuity(): Continuity {
     return {
       nextNumber: this.nextNumber,
-      cc: this.cc + this.runBreaks.length,
+      cc: this.cc + this.runBreaks.count,
       nextPts: this.timelineEnd,
       targetDuration: this.targetDuration,
     };
@@ -188,8 +189,7 @@ export class StreamPackager {
 
   onRunStarted(run: number, tracks: RunTrack[]): void {
     this.flushAll();
-    this.cc += this.runBreaks.length;
-    this.runBreaks = [];
+    this.cc += this.runBreaks.take();
     if (this.runWrote) this.cc++;
     this.currentRun = run;
     this.runBase = this.nextNumber;
@@ -233,7 +233,7 @@ export class StreamPackager {
     }
     if (target.kind === 'video' && unit.keyframe) {
       this.noteVideo(target, unit.data);
-      if (unit.formatChange && !this.runBreaks.includes(unit.segment)) this.breakFormat(target, unit.segment);
+      if (unit.formatChange && this.runBreaks.add(unit.segment)) this.logBreak(target, unit.segment);
       if (rendition === this.wanted.find((t) => t.kind === 'video')?.rendition) this.keyframes.keyframe(unit.pts);
     }
     const finished = target.push(unit, this.runBase + unit.segment, this.ccOf(unit.segment));
@@ -244,17 +244,16 @@ export class StreamPackager {
 
   /** The current run's discontinuity count at its segment `index`. */
   private ccOf(index: number): number {
-    return this.cc + this.runBreaks.filter((b) => b <= index).length;
+    return this.cc + this.runBreaks.upTo(index);
   }
 
   /**
    * A video rendition's picture size changed within the run (the cutter started a segment at the
-   * keyframe): every rendition gets a discontinuity there, so a player sets its decoders up again
-   * (hls.js keeps a TS stream's first SPS until one) and the renditions' counts stay equal.
+   * keyframe; runBreaks has it): every rendition gets a discontinuity there (ccOf), so a player sets
+   * its decoders up again (hls.js keeps a TS stream's first SPS until one) and the renditions' counts
+   * stay equal.
    */
-  private breakFormat(rendition: ClassicRendition, index: number): void {
-    this.runBreaks.push(index);
-    this.runBreaks.sort((a, b) => a - b);
+  private logBreak(rendition: ClassicRendition, index: number): void {
     const size = rendition.video ? ` to ${rendition.video.width}x${rendition.video.height}` : '';
     this.logger.log(
       `${this.prefix} ${rendition.name}: the coded format changed${size} at segment ${this.runBase + index}; a discontinuity starts there`,
