@@ -1,31 +1,16 @@
 import type { Page } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { extractParameterSets, parseSps } from '../src/media/h264';
-import { TsDemuxer } from '../src/media/ts-demuxer';
+import { parseSps } from '../src/media/h264';
 import { llMediaPlaylistUrl, mediaPlaylistName } from '../src/packaging/hls-names';
 import { waitFor } from './support/app';
 import { readPlaylist } from './support/hls';
 import { useHlsFixture } from './support/hls-fixture';
 import { parseLlMediaPlaylist } from './support/ll-hls-rules';
+import { pictureSizesOf } from './support/playlist-watch';
 import { playerState, playWithHlsJs, waitUntilPlaying } from './support/publisher';
 
 jest.setTimeout(240_000);
-
-/** The distinct picture sizes (from each keyframe's SPS) of a classic segment, in order. */
-async function sizesIn(dir: string, name: string): Promise<string[]> {
-  const sizes: string[] = [];
-  const demuxer = new TsDemuxer((unit) => {
-    if (!unit.keyframe) return;
-    const sps = extractParameterSets(unit.data).sps[0];
-    if (!sps) return;
-    const { width, height } = parseSps(sps);
-    if (sizes.at(-1) !== `${width}x${height}`) sizes.push(`${width}x${height}`);
-  });
-  demuxer.push(await readFile(join(dir, name)));
-  demuxer.end();
-  return sizes;
-}
 
 describe('a publisher whose picture size changes mid-stream (copied H264)', () => {
   // A window long enough to still list the change once both players have played well past it.
@@ -67,7 +52,7 @@ describe('a publisher whose picture size changes mid-stream (copied H264)', () =
     // The classic playlist: no segment holds two sizes, a segment of another size than the one before
     // follows a discontinuity, and there is no other discontinuity (one FFmpeg run throughout).
     const video = (await readPlaylist(fx.app.hlsDir, mediaPlaylistName(peerId, 'video')))!;
-    const sizes = await Promise.all(video.segments.map((s) => sizesIn(fx.app.hlsDir, s.uri)));
+    const sizes = await Promise.all(video.segments.map(async (s) => pictureSizesOf(await readFile(join(fx.app.hlsDir, s.uri)))));
     console.log(`sizes of the listed segments: ${sizes.map((s) => s.join('+') || '-').join(' ')}`);
     const changes: number[] = [];
     let size: string | undefined;

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, readFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { printFrameMetadata, readPlaylist } from './hls';
-import { parsePlaylistSegments, pictureSizeOf } from './playlist-watch';
+import { parsePlaylistSegments, pictureSizesOf } from './playlist-watch';
 
 const run = promisify(execFile);
 
@@ -170,12 +170,11 @@ export class SegmentCollector {
         // Audio waits until the video has told which run its discontinuity count is.
         if (kind === 'audio' && !this.runOfCc.has(segment.cc)) continue;
         const path = join(out, segment.uri);
-        try {
-          await copyFile(join(this.hlsDir, segment.uri), path);
-        } catch {
-          continue; // slid out and removed before we got to it: the next poll is sooner
-        }
-        const run = kind === 'video' ? this.videoRun(segment.cc, pictureSizeOf(await readFile(path))) : this.runOfCc.get(segment.cc)!;
+        // Read once: copied, and (video) its picture size read from the same bytes.
+        const data = await readFile(join(this.hlsDir, segment.uri)).catch(() => undefined);
+        if (!data) continue; // slid out and removed before we got to it: the next poll is sooner
+        await writeFile(path, data);
+        const run = kind === 'video' ? this.videoRun(segment.cc, pictureSizesOf(data)[0]) : this.runOfCc.get(segment.cc)!;
         this.segments[kind].push({ path, seq: segment.seq, cc: segment.cc, run, duration: segment.duration });
       }
     }

@@ -21,19 +21,19 @@ export interface WatchedSegment {
   pictureSize?: string;
 }
 
-/** The picture size of an MPEG-TS video segment's first keyframe with an SPS. */
-export function pictureSizeOf(segment: Buffer): string | undefined {
-  let size: string | undefined;
+/** The picture sizes of an MPEG-TS video segment, in order, from its keyframes' SPS (each change once). */
+export function pictureSizesOf(segment: Buffer): string[] {
+  const sizes: string[] = [];
   const demuxer = new TsDemuxer((unit) => {
-    if (size || !unit.keyframe) return;
+    if (!unit.keyframe) return;
     const sps = extractParameterSets(unit.data).sps[0];
     if (!sps) return;
     const { width, height } = parseSps(sps);
-    size = `${width}x${height}`;
+    if (sizes.at(-1) !== `${width}x${height}`) sizes.push(`${width}x${height}`);
   });
   demuxer.push(segment);
   demuxer.end();
-  return size;
+  return sizes;
 }
 
 export interface FetchedPlaylist {
@@ -150,7 +150,7 @@ export class PlaylistWatch {
         const data = await fetch(`${this.baseUrl}/live/${segment.uri}`)
           .then(async (response) => (response.ok ? Buffer.from(await response.arrayBuffer()) : undefined))
           .catch(() => undefined);
-        if (data) segment.pictureSize = pictureSizeOf(data);
+        if (data) segment.pictureSize = pictureSizesOf(data)[0];
       }
     }
   }
