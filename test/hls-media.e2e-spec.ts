@@ -11,7 +11,7 @@ jest.setTimeout(240_000);
 describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
   const fx = useHlsFixture({ HLS_RETENTION_SECONDS: '1', HLS_LIST_SIZE: '10' });
 
-  it('(d) audio and video share one timeline from the first frame and after every FFmpeg restart: each flash within 100 ms of its beep, no drift', async () => {
+  it('(d) audio and video share one timeline from the first frame, after an FFmpeg crash and after a pause: each flash within 100 ms of its beep, no drift', async () => {
     const transcoder = fx.app.app.get(TranscoderService);
     const { page, peerId } = await fx.goLive({ video: 'canvas', audio: 'beep', codec: 'H264' });
     const collector = new SegmentCollector(fx.app.hlsDir, peerId);
@@ -74,7 +74,7 @@ describe('HLS media behaviour: A/V sync, simulcast, pause and resume', () => {
       runs.push({ run, start, pairs, early: pairs.filter((p) => p.at - start < 6).map((p) => p.offsetMs) });
     }
     console.log(
-      `(d) A/V offsets (audio − video, ms) in the first 6 s of each run: ${runs.map((r) => `run ${r.run}: [${r.early.join(', ')}]`).join('; ')}`,
+      `(d) A/V offsets (audio − video, ms) in the first 6 s of each stretch: ${runs.map((r) => `stretch ${r.run}: [${r.early.join(', ')}]`).join('; ')}`,
     );
     const first = runs.find((r) => r.run === 0)!;
     const killed = runs.find((r) => r.run === afterKill)!;

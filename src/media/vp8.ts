@@ -3,10 +3,7 @@
  * frame, tell a keyframe and its picture size, and packetize a frame of our own.
  */
 
-export interface PictureSize {
-  width: number;
-  height: number;
-}
+import type { PictureSize } from './picture-size';
 
 /** Where the VP8 data starts in an RTP payload, and whether it is the first packet of a frame. */
 export interface Vp8PayloadStart {

@@ -46,7 +46,7 @@ export interface FfmpegCommand {
 
 /** The original design's video settings: everything re-encoded, 15 fps. */
 const LEGACY_FPS = 15;
-/** The colour of every filler picture: filler runs draw it, and VP8 gaps are filled with it (Vp8FillFrames). */
+/** The colour of every filler picture: filler runs draw it, and VP8 and H264 gaps are filled with it (FillPictures). */
 export const FILLER_COLOR = 'black';
 /** Filler video is cheap on purpose: it only keeps the timeline moving while a camera is off. */
 const FILLER_FPS = 15;

@@ -117,14 +117,19 @@ export class RtpDemuxer {
     const filler = this.fillers.get(ssrc);
     if (!filler) return this.forward(route, packet);
     const now = this.nowMs();
-    const passed = filler.onPacket(packet, now);
-    if (!passed) return;
-    if (passed.newClock) {
-      // Timestamps on a new clock: mediasoup's earlier reports no longer map them.
-      this.reported.delete(ssrc);
-      this.mappings.delete(ssrc);
+    for (const passed of filler.onPacket(packet, now)) {
+      if (passed.newClock) {
+        // Timestamps on a new clock: mediasoup's earlier reports no longer map them.
+        this.reported.delete(ssrc);
+        this.mappings.delete(ssrc);
+      }
+      this.forward(route, passed.packet, now);
     }
-    this.forward(route, packet, now);
+  }
+
+  /** A stream's producer was paused: its gap is filled from now, not after a silence. */
+  senderPaused(ssrc: number): void {
+    this.fillers.get(ssrc)?.senderPaused();
   }
 
   private fillGaps(): void {

@@ -10,7 +10,7 @@ import { LayerSelector } from './layer-selector';
 import type { PortPair } from './port-pool';
 import { ffmpegRtpCapabilities } from './ffmpeg-rtp-capabilities';
 import { RtpDemuxer } from './rtp-demuxer';
-import { GapFill, gapFillFor, Vp8FillOptions } from './rtp-gap-filler';
+import { GapFill, gapFillFor, VideoFillOptions } from './rtp-gap-filler';
 
 /** Keyframes asked for while video waits for one after a fill: at most this often. */
 const KEYFRAME_ASK_MS = 1_000;
@@ -54,7 +54,7 @@ export class RtpFeed implements Feed {
     ports: PortPair,
     logPrefix: string,
     onLayerFailed: (layer: number, error: string) => void = () => undefined,
-    vp8Fill?: Vp8FillOptions,
+    videoFill?: VideoFillOptions,
   ): Promise<RtpFeed> {
     const transport = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
     let demuxer: RtpDemuxer | undefined;
@@ -64,9 +64,9 @@ export class RtpFeed implements Feed {
         rtpCapabilities: ffmpegRtpCapabilities(router.rtpCapabilities),
         paused: true,
       });
-      // Opus audio and transcoded VP8 never stop for FFmpeg: a pause or a silent publisher is silence
-      // or the filler picture, not a new run.
-      const fill = gapFillFor(consumer.rtpParameters.codecs[0], vp8Fill);
+      // Opus audio, VP8 and H264 never stop for FFmpeg: a pause or a silent publisher is silence or
+      // the filler picture, not a new run.
+      const fill = gapFillFor(consumer.rtpParameters.codecs[0], videoFill);
       // After a fill, video goes on from the sender's next keyframe: ask for it (not at every held packet).
       let askedAt = 0;
       const onKeyframeWanted = () => {
@@ -77,6 +77,10 @@ export class RtpFeed implements Feed {
       const ssrc = consumer.rtpParameters.encodings![0].ssrc!;
       demuxer = new RtpDemuxer([{ ssrc, rtpPort: ports.rtp, rtcpPort: ports.rtcp, fill, onKeyframeWanted }]);
       const { rtpPort, rtcpPort } = await demuxer.open();
+      // A paused producer sends nothing until it resumes: its gap is filled at once, not after a silence.
+      const opened = demuxer;
+      consumer.on('producerpause', () => opened.senderPaused(ssrc));
+      if (producer.paused) demuxer.senderPaused(ssrc);
       await transport.connect({ ip: '127.0.0.1', port: rtpPort, rtcpPort });
       return new RtpFeed(producer.kind, producer, transport, consumer, ports, logPrefix, onLayerFailed, demuxer, fill);
     } catch (error) {

@@ -1,4 +1,5 @@
-import { packetizeVp8, PictureSize } from '../media/vp8';
+import type { PictureSize } from '../media/picture-size';
+import { packetizeVp8 } from '../media/vp8';
 import {
   FILL_LAG_MS,
   GAP_FILL_AFTER_MS,
@@ -6,8 +7,10 @@ import {
   OPUS_SILENCE,
   RtpGapFiller,
   rtpPayload,
-  VP8_FILL_MS,
-  Vp8GapFill,
+  Passed,
+  PictureGapFill,
+  VIDEO_FILL_MS,
+  VIDEO_GAP_FILL_AFTER_MS,
 } from './rtp-gap-filler';
 
 const SSRC = 0x1234abcd;
@@ -22,18 +25,29 @@ const rtp = (seq: number, ts: number) => {
 };
 const head = (p: Buffer) => ({ pt: p[1] & 0x7f, seq: p.readUInt16BE(2), ts: p.readUInt32BE(4), ssrc: p.readUInt32BE(8) });
 const filler = () => new RtpGapFiller(SSRC, gapFillFor({ mimeType: 'audio/opus', payloadType: 111 })!);
+/** The one packet an audio packet hands on (audio is never held). */
+const one = (passed: Passed[]) => {
+  expect(passed).toHaveLength(1);
+  return passed[0];
+};
 
 describe('gapFillFor', () => {
-  it('fills Opus with its 20 ms silent frame and leaves other codecs alone', () => {
+  it('fills Opus with its 20 ms silent frame, video only where its keyframes come from, and leaves other codecs alone', () => {
     const opus = gapFillFor({ mimeType: 'audio/OPUS', payloadType: 100 })!;
     expect(opus).toMatchObject({ payloadType: 100, ticks: 960, ms: 20 });
     expect(opus.frame()).toEqual([Buffer.from([0xf8, 0xff, 0xfe])]);
     expect(gapFillFor({ mimeType: 'video/H264', payloadType: 102 })).toBeUndefined();
-    // VP8 only with somewhere to take its keyframes from (a transcoded stream).
     expect(gapFillFor({ mimeType: 'video/VP8', payloadType: 96 })).toBeUndefined();
+    const none = { keyframes: () => undefined };
+    const vp8Only = { keyframes: { vp8: none }, size: () => undefined };
+    expect(gapFillFor({ mimeType: 'video/VP8', payloadType: 96 }, vp8Only)).toBeInstanceOf(PictureGapFill);
+    expect(gapFillFor({ mimeType: 'video/H264', payloadType: 102 }, vp8Only)).toBeUndefined();
+    expect(gapFillFor({ mimeType: 'video/H264', payloadType: 102 }, { keyframes: { h264: none }, size: () => undefined })).toBeInstanceOf(
+      PictureGapFill,
+    );
     expect(
-      gapFillFor({ mimeType: 'video/VP8', payloadType: 96 }, { keyframes: { keyframe: () => undefined }, size: () => undefined }),
-    ).toBeInstanceOf(Vp8GapFill);
+      gapFillFor({ mimeType: 'video/VP9', payloadType: 98 }, { keyframes: { vp8: none, h264: none }, size: () => undefined }),
+    ).toBeUndefined();
   });
 });
 
@@ -41,7 +55,7 @@ describe('RtpGapFiller', () => {
   it('passes a flowing stream untouched and fills nothing', () => {
     const f = filler();
     for (let i = 0; i < 10; i++) {
-      const passed = f.onPacket(rtp(65530 + i, 4_294_966_000 + i * 960), 1000 + i * 20)!;
+      const passed = one(f.onPacket(rtp(65530 + i, 4_294_966_000 + i * 960), 1000 + i * 20));
       expect(passed.newClock).toBe(false);
       expect(head(passed.packet)).toMatchObject({ seq: (65530 + i) % 65536, ts: (4_294_966_000 + i * 960) % 2 ** 32 });
       expect(f.due(1000 + i * 20 + 5)).toEqual([]);
@@ -73,15 +87,15 @@ describe('RtpGapFiller', () => {
     const lastFilled = head(filled.at(-1)!.packet);
     expect(filled.at(-1)!.at).toBe(1920);
     // A packet from before the gap, late: its time is filled already.
-    expect(f.onPacket(rtp(99, 49_040), 2001)).toBeUndefined();
+    expect(f.onPacket(rtp(99, 49_040), 2001)).toEqual([]);
     expect(f.overlapped).toBe(1);
     // The sender again, its clock where it stopped (it captured nothing meanwhile): it goes on from
     // the filled clock 82 ms after the last filled frame, and a report of now goes first.
-    const back = f.onPacket(rtp(101, 50_960), 2002)!;
+    const back = one(f.onPacket(rtp(101, 50_960), 2002));
     expect(back.newClock).toBe(true);
     expect(head(back.packet)).toMatchObject({ seq: lastFilled.seq + 1, ts: lastFilled.ts + 82 * 48 });
     expect(f.timestampShift).toBe(lastFilled.ts + 82 * 48 - 50_960);
-    const next = f.onPacket(rtp(102, 51_920), 2022)!;
+    const next = one(f.onPacket(rtp(102, 51_920), 2022));
     expect([next.newClock, head(next.packet).seq, head(next.packet).ts]).toEqual([
       false,
       lastFilled.seq + 2,
@@ -98,7 +112,7 @@ describe('RtpGapFiller', () => {
     const filled = f.due(1500);
     const lastFilled = head(filled.at(-1)!.packet);
     // A sender on another clock altogether, arriving at once after the last filled frame.
-    const back = f.onPacket(rtp(7, 123), filled.at(-1)!.at)!;
+    const back = one(f.onPacket(rtp(7, 123), filled.at(-1)!.at));
     expect(head(back.packet).ts).toBe((lastFilled.ts + 960) % 2 ** 32);
   });
 
@@ -133,10 +147,19 @@ describe('RtpGapFiller with VP8 video', () => {
     return Buffer.concat([header, payload]);
   };
   const made = new Map<string, Buffer>();
-  const keyframes = { keyframe: (size: PictureSize) => made.get(`${size.width}x${size.height}`) };
+  const keyframes = {
+    keyframes: (size: PictureSize) => {
+      const frame = made.get(`${size.width}x${size.height}`);
+      return frame && [frame];
+    },
+  };
   let knownSize: PictureSize | undefined;
   const vp8Filler = (onKeyframeWanted: () => void = () => undefined) =>
-    new RtpGapFiller(SSRC, new Vp8GapFill(96, keyframes, () => knownSize), onKeyframeWanted);
+    new RtpGapFiller(
+      SSRC,
+      gapFillFor({ mimeType: 'video/VP8', payloadType: 96 }, { keyframes: { vp8: keyframes }, size: () => knownSize })!,
+      onKeyframeWanted,
+    );
 
   beforeEach(() => {
     made.clear();
@@ -148,13 +171,14 @@ describe('RtpGapFiller with VP8 video', () => {
     // The sender's keyframe says the size (its first packet); an inter frame follows.
     f.onPacket(video(10, 9000, packetizeVp8(vp8Keyframe({ width: 1280, height: 720 }))[0], false), 1000);
     f.onPacket(video(11, 12_000, Buffer.concat([Buffer.from([0x10]), interFrame])), 1033);
-    expect(f.due(2000)).toEqual([]); // no filler picture of that size yet
+    expect(f.due(1033 + VIDEO_GAP_FILL_AFTER_MS - 1)).toEqual([]); // video waits longer than audio
+    expect(f.due(2100)).toEqual([]); // no filler picture of that size yet
     made.set('1280x720', vp8Keyframe({ width: 1280, height: 720 }, 1600));
     made.set('640x480', vp8Keyframe({ width: 640, height: 480 }, 300));
-    const packets = f.due(2000 + FILL_LAG_MS);
+    const packets = f.due(2100 + FILL_LAG_MS);
     const frames = new Map<number, Buffer[]>();
     for (const { packet } of packets) frames.set(packet.readUInt32BE(4), [...(frames.get(packet.readUInt32BE(4)) ?? []), packet]);
-    expect(frames.size).toBe(Math.floor((2000 - 1033) / VP8_FILL_MS));
+    expect(frames.size).toBe(Math.floor((2100 - 1033) / VIDEO_FILL_MS));
     let seq = 11;
     [...frames.entries()].forEach(([ts, parts], i) => {
       expect(ts).toBe(12_000 + 9000 * (i + 1)); // 90 kHz, 100 ms apart
@@ -174,15 +198,17 @@ describe('RtpGapFiller with VP8 video', () => {
     const filled = f.due(2000);
     expect(filled.length).toBeGreaterThan(0);
     // Inter frames of the sender's refer to a picture the decoder no longer has: held back.
-    expect(f.onPacket(video(11, 99_000, Buffer.concat([Buffer.from([0x10]), interFrame])), 2010)).toBeUndefined();
-    expect(f.onPacket(video(12, 102_000, Buffer.concat([Buffer.from([0x10]), interFrame])), 2043)).toBeUndefined();
+    expect(f.onPacket(video(11, 99_000, Buffer.concat([Buffer.from([0x10]), interFrame])), 2010)).toEqual([]);
+    expect(f.onPacket(video(12, 102_000, Buffer.concat([Buffer.from([0x10]), interFrame])), 2043)).toEqual([]);
     expect(f.heldForKeyframe).toBe(2);
     expect(wanted).toHaveLength(2); // the feed limits how often it asks
     expect(f.isFilling).toBe(true);
     const keyframe = packetizeVp8(vp8Keyframe({ width: 640, height: 480 }));
-    const first = f.onPacket(video(13, 105_000, keyframe[0], false), 2076)!;
-    expect(first.newClock).toBe(true);
-    const second = f.onPacket(video(14, 105_000, keyframe[1]), 2077)!;
+    // The keyframe goes on whole, at its last packet.
+    expect(f.onPacket(video(13, 105_000, keyframe[0], false), 2076)).toEqual([]);
+    const [first, second, ...more] = f.onPacket(video(14, 105_000, keyframe[1]), 2077);
+    expect(more).toEqual([]);
+    expect([first.newClock, second.newClock]).toEqual([true, false]);
     expect(head(second.packet).ts).toBe(head(first.packet).ts); // one frame, one timestamp
     expect(head(second.packet).seq).toBe(head(first.packet).seq + 1);
     expect(head(first.packet).seq).toBe(head(filled.at(-1)!.packet).seq + 1);
@@ -196,13 +222,138 @@ describe('RtpGapFiller with VP8 video', () => {
     const f = vp8Filler();
     f.waitForFirstPacket(5000);
     expect(f.due(1000)).toEqual([]);
-    expect(f.due(1000 + GAP_FILL_AFTER_MS + FILL_LAG_MS + VP8_FILL_MS)).toEqual([]); // a live camera's keyframe may take a while
-    const packets = f.due(6000 + FILL_LAG_MS + VP8_FILL_MS);
+    expect(f.due(1000 + GAP_FILL_AFTER_MS + FILL_LAG_MS + VIDEO_FILL_MS)).toEqual([]); // a live camera's keyframe may take a while
+    const packets = f.due(6000 + FILL_LAG_MS + VIDEO_FILL_MS);
     expect(packets.length).toBeGreaterThan(0);
     expect(packets.every(({ packet }) => packet[1] === (0x80 | 96))).toBe(true); // one packet per frame
     expect(rtpPayload(packets[0].packet)!.subarray(1)).toEqual(made.get('320x240'));
   });
 });
+
+describe('RtpGapFiller with H264 video', () => {
+  const hex = (h: string) => Buffer.from(h.replace(/\s/g, ''), 'hex');
+  const annexB = (...nals: Buffer[]) => Buffer.concat(nals.flatMap((nal) => [Buffer.from([0, 0, 0, 1]), nal]));
+  // The sender's SPS (640x480, as libx264 wrote it) and PPS; filler units differing in their slice.
+  const SPS = hex('67 42c01fd900a03db0110000030001000003003c0f183248');
+  const PPS = hex('68 ce3880');
+  const fillerUnits = [annexB(SPS, PPS, hex('65 8884 aa')), annexB(SPS, PPS, hex('65 8882 bb'))];
+  const video = (seq: number, ts: number, payload: Buffer, marker = true) => {
+    const header = Buffer.alloc(12);
+    header[0] = 0x80;
+    header[1] = (marker ? 0x80 : 0) | 102;
+    header.writeUInt16BE(seq % 65536, 2);
+    header.writeUInt32BE(ts % 2 ** 32, 4);
+    header.writeUInt32BE(SSRC, 8);
+    return Buffer.concat([header, payload]);
+  };
+  const stapA = (...nals: Buffer[]) =>
+    Buffer.concat([Buffer.from([0x78]), ...nals.flatMap((nal) => [Buffer.from([nal.length >> 8, nal.length & 0xff]), nal])]);
+  const pSlice = hex('41 9a 00 11');
+  const asked: PictureSize[] = [];
+  let ready = false;
+  const keyframes = {
+    keyframes: (size: PictureSize) => {
+      asked.push(size);
+      return ready && size.width === 640 && size.height === 480 ? fillerUnits : undefined;
+    },
+  };
+  const h264Filler = (onKeyframeWanted: () => void = () => undefined) =>
+    new RtpGapFiller(
+      SSRC,
+      gapFillFor({ mimeType: 'video/H264', payloadType: 102 }, { keyframes: { h264: keyframes }, size: () => undefined })!,
+      onKeyframeWanted,
+    );
+
+  beforeEach(() => {
+    asked.length = 0;
+    ready = false;
+  });
+
+  it('asks for the filler at the size of the sender SPS, then fills with the two keyframes in turn, SPS and PPS aggregated', () => {
+    const f = h264Filler();
+    f.onPacket(video(10, 9000, stapA(SPS, PPS), false), 1000);
+    f.onPacket(video(11, 9000, hex('65 88 00 11')), 1001);
+    expect(asked).toEqual([{ width: 640, height: 480 }]); // made as soon as the size is known
+    expect(f.due(2100)).toEqual([]); // not made yet
+    ready = true;
+    const packets = f.due(2100 + FILL_LAG_MS);
+    expect(packets.length).toBeGreaterThan(4);
+    const frames = new Map<number, Buffer[]>();
+    for (const { packet } of packets) frames.set(head(packet).ts, [...(frames.get(head(packet).ts) ?? []), rtpPayload(packet)!]);
+    [...frames.values()].forEach((payloads, i) => {
+      // One packet: the aggregate of SPS, PPS and the slice (they fit), marked as the frame's last.
+      expect(payloads).toEqual([stapA(SPS, PPS, splitSlice(fillerUnits[i % 2]))]);
+    });
+    expect(packets.every(({ packet }) => packet[1] === (0x80 | 102))).toBe(true);
+  });
+
+  it('hands a frame on whole at its marker, or when the next one starts if its marker was lost', () => {
+    ready = true;
+    const f = h264Filler();
+    expect(f.onPacket(video(10, 9000, stapA(SPS, PPS), false), 1000)).toEqual([]);
+    expect(f.onPacket(video(11, 9000, hex('7c 85 aa'), false), 1001)).toEqual([]); // FU-A start of the IDR
+    const keyframe = f.onPacket(video(12, 9000, hex('7c 45 bb')), 1002); // its end, marked
+    expect(keyframe.map((p) => head(p.packet).seq)).toEqual([10, 11, 12]);
+    expect(f.onPacket(video(13, 12_000, pSlice, false), 1033)).toEqual([]); // its marker packet is lost
+    const next = f.onPacket(video(15, 15_000, pSlice), 1066);
+    expect(next.map((p) => head(p.packet).seq)).toEqual([13, 15]);
+  });
+
+  it('drops a frame a fill cuts short (no decoder takes half a frame) and fills on from the last whole one', () => {
+    ready = true;
+    const f = h264Filler();
+    f.onPacket(video(10, 9000, stapA(SPS, PPS), false), 1000);
+    f.onPacket(video(11, 9000, hex('65 88 00 11')), 1001);
+    // The next frame's first fragment, then nothing: the sender stalled (or vanished) mid-frame.
+    expect(f.onPacket(video(12, 12_000, hex('5c 81 aa'), false), 1033)).toEqual([]);
+    const filled = f.due(1033 + VIDEO_GAP_FILL_AFTER_MS);
+    expect(f.cutShort).toBe(1);
+    expect(head(filled[0].packet)).toMatchObject({ seq: 12, ts: 9000 + 9000 }); // on from the keyframe, 100 ms later
+    // The rest of the frame, late: its time is filled already.
+    expect(f.onPacket(video(13, 12_000, hex('5c 41 bb')), 2100)).toEqual([]);
+    expect(f.overlapped).toBe(1);
+  });
+
+  it('fills at once when the producer is paused, and its next packet ends the fill', () => {
+    ready = true;
+    const f = h264Filler();
+    f.onPacket(video(10, 9000, stapA(SPS, PPS), false), 1000);
+    f.onPacket(video(11, 9000, hex('65 88 00 11')), 1001);
+    f.onPacket(video(12, 12_000, pSlice), 1033);
+    f.senderPaused();
+    expect(f.due(1033 + FILL_LAG_MS + VIDEO_FILL_MS)).toHaveLength(1); // no gap to wait out
+    expect(f.isFilling).toBe(true);
+    const back = f.onPacket(video(13, 15_000, stapA(SPS, PPS)), 3000);
+    expect(back).toHaveLength(1);
+    expect(f.isFilling).toBe(false);
+    // Not paused any more: the next gap is waited out again.
+    expect(f.due(3000 + VIDEO_GAP_FILL_AFTER_MS - 1)).toEqual([]);
+  });
+
+  it('goes on after a fill only from the sender keyframe (its SPS and PPS first), holding slices that refer to older pictures', () => {
+    ready = true;
+    const wanted: number[] = [];
+    const f = h264Filler(() => wanted.push(1));
+    f.onPacket(video(10, 9000, stapA(SPS, PPS), false), 1000);
+    f.onPacket(video(11, 9000, hex('65 88 00 11')), 1001);
+    const filled = f.due(2100);
+    expect(filled.length).toBeGreaterThan(0);
+    expect(f.onPacket(video(12, 99_000, pSlice), 2110)).toEqual([]);
+    expect(f.heldForKeyframe).toBe(1);
+    expect(wanted).toHaveLength(1);
+    expect(f.onPacket(video(13, 102_000, stapA(SPS, PPS), false), 2143)).toEqual([]);
+    const [sets, slice] = f.onPacket(video(14, 102_000, hex('65 88 00 22')), 2144);
+    expect(sets.newClock).toBe(true);
+    expect(head(sets.packet).seq).toBe(head(filled.at(-1)!.packet).seq + 1);
+    expect(head(slice.packet).ts).toBe(head(sets.packet).ts);
+    expect(f.isFilling).toBe(false);
+  });
+});
+
+/** The IDR slice of an Annex-B unit (its last NAL). */
+function splitSlice(unit: Buffer): Buffer {
+  return unit.subarray(unit.lastIndexOf(Buffer.from([0, 0, 0, 1])) + 4);
+}
 
 describe('rtpPayload', () => {
   it('skips CSRCs and the header extension and leaves padding out', () => {

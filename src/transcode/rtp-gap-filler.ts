@@ -1,4 +1,6 @@
-import { isVp8KeyframeStart, packetizeVp8, PictureSize, vp8KeyframeSize } from '../media/vp8';
+import { h264PayloadPictureSize, isH264KeyframeStart, packetizeH264 } from '../media/h264-rtp';
+import type { PictureSize } from '../media/picture-size';
+import { isVp8KeyframeStart, packetizeVp8, vp8KeyframeSize } from '../media/vp8';
 
 /** What a gap is filled with: one codec frame, repeated. */
 export interface GapFill {
@@ -28,45 +30,66 @@ export function opusSilence(payloadType: number): GapFill {
   return { payloadType, ticks: 960, ms: 20, frame: () => [OPUS_SILENCE], canFill: () => true };
 }
 
-/** Where filler keyframes come from (Vp8FillFrames): one per picture size, once made. */
+/** Where filler keyframes come from (FillPictures): a set per picture size, once made. */
 export interface KeyframeSource {
-  keyframe(size: PictureSize): Buffer | undefined;
+  keyframes(size: PictureSize): Buffer[] | undefined;
 }
 
-/** What a VP8 stream fills its gaps with: keyframes of the filler picture, at the stream's size. */
-export interface Vp8FillOptions {
-  keyframes: KeyframeSource;
+/** What a video stream fills its gaps with: keyframes of the filler picture, at the stream's size. */
+export interface VideoFillOptions {
+  /** The filler keyframes of each codec that is filled (the codecs absent are not). */
+  keyframes: { vp8?: KeyframeSource; h264?: KeyframeSource };
   /** The stream's picture size as last seen, before the sender has sent a keyframe (undefined: none yet). */
   size: () => PictureSize | undefined;
 }
 
-/** Filled VP8 video runs at 10 fps: enough for a still picture, cheap for the encoder behind it. */
-export const VP8_FILL_MS = 100;
+/** Filled video runs at 10 fps: enough for a still picture, cheap for whatever reads it. */
+export const VIDEO_FILL_MS = 100;
+
+/** What the filler needs to know of a video codec's RTP payload format. */
+export interface PictureRtp {
+  /** The picture size a payload states (a keyframe's first packet, an SPS), if it states one. */
+  sizeOf(payload: Buffer): PictureSize | undefined;
+  /** Whether a payload is the first of a keyframe. */
+  isKeyframeStart(payload: Buffer): boolean;
+  /** The payloads of one frame of ours. */
+  packetize(frame: Buffer): Buffer[];
+}
+
+const VP8_RTP: PictureRtp = { sizeOf: vp8KeyframeSize, isKeyframeStart: isVp8KeyframeStart, packetize: (frame) => packetizeVp8(frame) };
+const H264_RTP: PictureRtp = {
+  sizeOf: h264PayloadPictureSize,
+  isKeyframeStart: isH264KeyframeStart,
+  packetize: (frame) => packetizeH264(frame),
+};
 
 /**
- * VP8 filler: a keyframe of the filler picture, at the size of the sender's last keyframe (the
- * decoder's and encoder's size stay as they were), every 100 ms. Every one a keyframe, so what the
- * decoder had before does not matter; after a fill the sender's media goes on from its next keyframe.
+ * Video filler: keyframes of the filler picture, at the size of the sender's last keyframe (the
+ * decoder's and encoder's size stay as they were), one every 100 ms, in turn when there are several.
+ * Every one a keyframe, so what the decoder had before does not matter; after a fill the sender's
+ * media goes on from its next keyframe.
  */
-export class Vp8GapFill implements GapFill {
-  readonly ticks = (90_000 * VP8_FILL_MS) / 1000;
-  readonly ms = VP8_FILL_MS;
+export class PictureGapFill implements GapFill {
+  readonly ticks = (90_000 * VIDEO_FILL_MS) / 1000;
+  readonly ms = VIDEO_FILL_MS;
   readonly marksFrameEnd = true;
   private seen?: PictureSize;
-  private packets?: { keyframe: Buffer; payloads: Buffer[] };
+  private packets?: { keyframes: Buffer[]; payloads: Buffer[][] };
+  private next = 0;
 
   constructor(
     readonly payloadType: number,
+    private readonly rtp: PictureRtp,
     private readonly keyframes: KeyframeSource,
     /** The size to fill at before the sender has sent a keyframe (the stream's last known). */
     private readonly fallbackSize: () => PictureSize | undefined,
   ) {}
 
   observe(payload: Buffer): void {
-    const size = vp8KeyframeSize(payload);
+    const size = this.rtp.sizeOf(payload);
     if (!size) return;
     this.seen = size;
-    this.keyframes.keyframe(size); // made now, so it is there when a gap comes
+    this.keyframes.keyframes(size); // made now, so they are there when a gap comes
   }
 
   canFill(): boolean {
@@ -74,35 +97,43 @@ export class Vp8GapFill implements GapFill {
   }
 
   frame(): Buffer[] | undefined {
-    const keyframe = this.current();
-    if (!keyframe) return undefined;
-    if (this.packets?.keyframe !== keyframe) this.packets = { keyframe, payloads: packetizeVp8(keyframe) };
-    return this.packets.payloads;
+    const keyframes = this.current();
+    if (!keyframes) return undefined;
+    if (this.packets?.keyframes !== keyframes) this.packets = { keyframes, payloads: keyframes.map((k) => this.rtp.packetize(k)) };
+    return this.packets.payloads[this.next++ % keyframes.length];
   }
 
   resumesAt(payload: Buffer): boolean {
-    return isVp8KeyframeStart(payload);
+    return this.rtp.isKeyframeStart(payload);
   }
 
-  private current(): Buffer | undefined {
+  private current(): Buffer[] | undefined {
     const size = this.seen ?? this.fallbackSize();
-    return size && this.keyframes.keyframe(size);
+    return size && this.keyframes.keyframes(size);
   }
 }
 
 /**
- * How gaps in a codec's RTP are filled, or undefined when they are not: Opus with silence, VP8 (when
- * given where its keyframes come from) with a filler picture. H264 is copied: no picture of ours fits.
+ * How gaps in a codec's RTP are filled, or undefined when they are not: Opus with silence, VP8 and
+ * H264 (when given where their keyframes come from) with a filler picture.
  */
-export function gapFillFor(codec: { mimeType: string; payloadType: number }, vp8?: Vp8FillOptions): GapFill | undefined {
+export function gapFillFor(codec: { mimeType: string; payloadType: number }, video?: VideoFillOptions): GapFill | undefined {
   const mime = codec.mimeType.toLowerCase();
   if (mime === 'audio/opus') return opusSilence(codec.payloadType);
-  if (mime === 'video/vp8' && vp8) return new Vp8GapFill(codec.payloadType, vp8.keyframes, vp8.size);
+  if (mime === 'video/vp8' && video?.keyframes.vp8) return new PictureGapFill(codec.payloadType, VP8_RTP, video.keyframes.vp8, video.size);
+  if (mime === 'video/h264' && video?.keyframes.h264)
+    return new PictureGapFill(codec.payloadType, H264_RTP, video.keyframes.h264, video.size);
   return undefined;
 }
 
-/** No packet for this long, and the gap is filled from where the last one was. */
+/** No packet for this long, and the gap is filled from where the last one was (unless the fill says otherwise). */
 export const GAP_FILL_AFTER_MS = 300;
+/**
+ * Video waits longer before it fills: a sender that stalls a moment (a starved encoder, a burst of
+ * loss) comes back on its own, while after a fill its picture returns only with its next keyframe
+ * (a whole GOP for one that ignores requests). A pause does not wait (see senderPaused).
+ */
+export const VIDEO_GAP_FILL_AFTER_MS = 1000;
 /**
  * Filled frames trail the wall clock by this much, so the sender's first packet after a fill, placed
  * at its arrival, comes after the last filled frame even when mediasoup forwarded it a little late.
@@ -123,45 +154,65 @@ export interface Filled {
   at: number;
 }
 
+interface Position {
+  seq: number;
+  ts: number;
+  at: number;
+}
+
 /**
  * Keeps one RTP stream continuous while its sender sends nothing (a paused producer, a muted or
- * vanished publisher): after GAP_FILL_AFTER_MS without a packet, frames of silence follow the last
- * packet on its clock, in real time; when packets come again they go on after the filled ones. So the
- * receiver (FFmpeg) hears one stream that never stops, and a pause costs no restart.
+ * vanished publisher): after GAP_FILL_AFTER_MS without a packet (video: VIDEO_GAP_FILL_AFTER_MS; a
+ * paused producer: at once), frames of silence follow the last packet on its clock, in real time;
+ * when packets come again they go on after the filled ones. So the receiver (FFmpeg) hears one
+ * stream that never stops, and a pause costs no restart.
  *
  * The output is one clock: filled frames extend it from the last packet in wall time (as mediasoup's
  * sender reports extrapolate it), and the sender's packets after a fill go on from there at their
  * arrival: a WebRTC sender counts the samples it encodes, so one that captured nothing comes back
  * where it stopped. FFmpeg reads a lone RTP stream by its timestamps alone, so they must not jump;
  * with others it maps them by sender reports, so the caller sends one at every return (`newClock`)
- * and moves mediasoup's by `timestampShift`. Sequence numbers are renumbered after each fill. Video
- * goes on after a fill only from the sender's next keyframe (the decoder holds the filler's picture,
- * not the sender's last): packets before it are held back and `onKeyframeWanted` asks for one. Pure:
- * the caller sends what it returns.
+ * and moves mediasoup's by `timestampShift`. Sequence numbers are renumbered after each fill.
+ *
+ * Video is handed on a whole frame at a time (at its marker bit, or when the next frame starts): a
+ * fill that begins while a frame is incomplete drops it rather than pass on a frame cut short, which
+ * a decoder refuses (Chromium's, fatally for the player). After a fill video goes on only from the
+ * sender's next keyframe (the decoder holds the filler's picture, not the sender's last): packets
+ * before it are held back and `onKeyframeWanted` asks for one. Pure: the caller sends what it returns.
  */
 export class RtpGapFiller {
   /** The last packet handed on (sent or filled): output seq, timestamp, and the time it stands for. */
-  private last?: { seq: number; ts: number; at: number };
+  private last?: Position;
+  /** When the sender's last packet came (handed on or not). */
+  private arrivedAt?: number;
+  /** Video: the packets of the sender's frame being received, rewritten, until it is complete. */
+  private frame?: { ts: number; packets: Array<Passed & Position> };
   /** The last packet handed on was filled. */
   private filling = false;
+  /** The producer is paused: fill at once, not after a gap. */
+  private paused = false;
   /** Added to every sender packet's sequence number and timestamp. */
   private seqShift = 0;
   private tsShift = 0;
   private startedAt?: number;
   /** How long a run waits for the sender's first packet before filling from the start. */
-  private startAfterMs = GAP_FILL_AFTER_MS;
+  private startAfterMs: number;
   /** The newest timestamp of the sender's own packets. */
   private lastSent?: number;
   /** Sender packets dropped because their time was filled already. */
   overlapped = 0;
   /** Sender packets held back after a fill until the sender's keyframe. */
   heldForKeyframe = 0;
+  /** Sender packets of a frame a fill cut short, dropped. */
+  cutShort = 0;
 
   constructor(
     private readonly ssrc: number,
     private readonly fill: GapFill,
     private readonly onKeyframeWanted: () => void = () => undefined,
-  ) {}
+  ) {
+    this.startAfterMs = this.gapMs;
+  }
 
   /** Whether the stream is being filled now (the sender's last packet is more than a gap ago). */
   get isFilling(): boolean {
@@ -173,11 +224,26 @@ export class RtpGapFiller {
     return this.tsShift;
   }
 
+  private get gapMs(): number {
+    return this.fill.marksFrameEnd ? VIDEO_GAP_FILL_AFTER_MS : GAP_FILL_AFTER_MS;
+  }
+
   /**
-   * A packet of the sender's, rewritten in place; undefined for a straggler from before a filled gap
-   * (its time is filled already).
+   * The producer was paused: nothing more comes until it resumes, so the fill starts at once (a
+   * frame still incomplete is dropped). Its next packet ends it, as after any gap.
    */
-  onPacket(packet: Buffer, now: number): Passed | undefined {
+  senderPaused(): void {
+    this.paused = true;
+  }
+
+  /**
+   * A packet of the sender's, rewritten in place, and what it completes: nothing for a straggler from
+   * before a filled gap (its time is filled already) or a video packet whose frame is not complete
+   * yet; a whole frame at its last packet.
+   */
+  onPacket(packet: Buffer, now: number): Passed[] {
+    this.arrivedAt = now;
+    this.paused = false;
     const seq = packet.readUInt16BE(2);
     const ts = packet.readUInt32BE(4);
     const payload = this.fill.observe || this.fill.resumesAt ? rtpPayload(packet) : undefined;
@@ -186,12 +252,12 @@ export class RtpGapFiller {
     if (this.filling && this.last) {
       if (this.lastSent !== undefined && signed32(ts - this.lastSent) <= 0) {
         this.overlapped++;
-        return undefined;
+        return [];
       }
       if (this.fill.resumesAt && !(payload && this.fill.resumesAt(payload))) {
         this.heldForKeyframe++;
         this.onKeyframeWanted();
-        return undefined;
+        return [];
       }
       // The sender's clock need not have run meanwhile (a WebRTC sender counts the samples it
       // encodes: one that captured nothing comes back where it stopped), so its packets go on from
@@ -207,12 +273,22 @@ export class RtpGapFiller {
     packet.writeUInt16BE(outSeq, 2);
     packet.writeUInt32BE(outTs, 4);
     if (this.lastSent === undefined || signed32(ts - this.lastSent) > 0) this.lastSent = ts;
-    if (!this.last || newClock || signed16(outSeq - this.last.seq) > 0) this.last = { seq: outSeq, ts: outTs, at: now };
-    return { packet, newClock };
+    const passed = { packet, newClock, seq: outSeq, ts: outTs, at: now };
+    if (!this.fill.marksFrameEnd) return this.handOn([passed]);
+    // Video: a packet of a new timestamp ends the frame before it, even without its marker (lost).
+    const out: Array<Passed & Position> = [];
+    if (this.frame && this.frame.ts !== outTs) out.push(...this.frame.packets.splice(0));
+    if (!this.frame || this.frame.ts !== outTs) this.frame = { ts: outTs, packets: [] };
+    this.frame.packets.push(passed);
+    if (packet[1] & 0x80) {
+      out.push(...this.frame.packets);
+      this.frame = undefined;
+    }
+    return this.handOn(out);
   }
 
   /**
-   * How long to wait for the sender's first packet before filling from the start (GAP_FILL_AFTER_MS
+   * How long to wait for the sender's first packet before filling from the start (the fill's gap
    * unless set): longer for a live camera, whose first keyframe comes a PLI's round trip after the
    * run starts, so a restart does not flash the filler picture.
    */
@@ -221,16 +297,23 @@ export class RtpGapFiller {
   }
 
   /**
-   * The filled frames' packets due by `now` once nothing came for GAP_FILL_AFTER_MS (since the last
-   * packet, or since the first call when none came yet: then the filled clock starts at 0).
+   * The filled frames' packets due by `now` once nothing came for the fill's gap (since the last
+   * packet, or since the first call when none came yet: then the filled clock starts at 0), or at once
+   * while the producer is paused.
    */
   due(now: number): Filled[] {
-    let last: { seq: number; ts: number; at: number } | undefined = this.last;
+    let last: Position | undefined = this.last;
     if (!this.filling || !last) {
-      const since = last?.at ?? (this.startedAt ??= now);
+      const since = this.arrivedAt ?? (this.startedAt ??= now);
+      const wait = this.paused ? 0 : this.arrivedAt !== undefined ? this.gapMs : this.startAfterMs;
       // Not yet a gap, or nothing to fill it with yet (a filler picture still being made).
-      if (now - since < (last ? GAP_FILL_AFTER_MS : this.startAfterMs) || !this.fill.canFill()) return [];
-      last ??= { seq: 0, ts: 0, at: now - FILL_LAG_MS - this.fill.ms };
+      if (now - since < wait || !this.fill.canFill()) return [];
+      if (this.frame) {
+        // A frame the fill cuts short: dropped, and the filled clock goes on from the last one handed on.
+        this.cutShort += this.frame.packets.length;
+        this.frame = undefined;
+      }
+      last = this.last ?? { seq: 0, ts: 0, at: now - FILL_LAG_MS - this.fill.ms };
       this.filling = true;
     }
     const packets: Filled[] = [];
@@ -249,6 +332,14 @@ export class RtpGapFiller {
     }
     this.last = last;
     return packets;
+  }
+
+  /** The sender's packets handed on: the last of them is where a fill would go on from. */
+  private handOn(packets: Array<Passed & Position>): Passed[] {
+    for (const p of packets) {
+      if (!this.last || p.newClock || signed16(p.seq - this.last.seq) > 0) this.last = { seq: p.seq, ts: p.ts, at: p.at };
+    }
+    return packets.map(({ packet, newClock }) => ({ packet, newClock }));
   }
 
   private packet(seq: number, ts: number, payload: Buffer, marker: boolean): Buffer {

@@ -18,8 +18,8 @@ import { Layer, LayeredRtpFeed } from './layered-rtp-feed';
 import { MAX_VIDEO_LAYERS } from './port-pool';
 import { ProducerActivity, SILENCE_MS, silenceChanges } from './producer-activity';
 import { RtpFeed } from './rtp-feed';
-import { gapFillFor, KeyframeSource } from './rtp-gap-filler';
-import type { PictureSize } from '../media/vp8';
+import { gapFillFor, VideoFillOptions } from './rtp-gap-filler';
+import type { PictureSize } from '../media/picture-size';
 import { buildSdp } from './sdp';
 
 export interface TrackInfo {
@@ -166,7 +166,7 @@ export class TranscodeSession {
   private restartTimer?: NodeJS.Timeout;
   /** The highest timestamp any run has produced (90 kHz): the next run starts after it. */
   private timelineEnd = 0;
-  /** The size the segments last showed (a filled VP8 feed fills at it before it sees a keyframe). */
+  /** The size the segments last showed (a filled video feed fills at it before it sees a keyframe). */
   private knownVideoSize?: PictureSize;
 
   constructor(
@@ -183,8 +183,8 @@ export class TranscodeSession {
     private readonly shuttingDown: () => boolean = () => false,
     /** Where the stream's timeline stood on the node it comes from (90 kHz): the first run starts after it. */
     timelineStart = 0,
-    /** Keyframes of the filler picture for transcoded VP8 (see Vp8FillFrames); without it, pauses restart FFmpeg. */
-    private readonly vp8FillFrames?: KeyframeSource,
+    /** Keyframes of the filler picture for VP8 and H264 feeds (see FillPictures); a codec without them restarts FFmpeg on a pause. */
+    private readonly fillPictures?: VideoFillOptions['keyframes'],
   ) {
     this.timelineEnd = timelineStart;
   }
@@ -447,12 +447,12 @@ export class TranscodeSession {
 
   /**
    * Whether FFmpeg takes this kind's RTP: while it is live, and for a kind whose gaps its feed fills
-   * (Opus audio, transcoded VP8) while every other kind is live or filled too: a paused or silent
-   * microphone is silence from the feed, a camera that is off a black picture, not a new run with
-   * filler (which waited for a keyframe: seconds without audio under load). With copied video off
-   * too (mic and camera paused, a publisher that froze), filler alone, which starts with a segment at
-   * once: the segments are cut at video keyframes, so an old run with filled audio but no video lists
-   * nothing (measured: playlists still for 2–2.5 s).
+   * (Opus audio, VP8 and single-layer H264 video) while every other kind is live or filled too: a
+   * paused or silent microphone is silence from the feed, a camera that is off a black picture, not a
+   * new run with filler (which waited for a keyframe: seconds without audio under load). With video
+   * that is not filled off too (copied simulcast, a picture not made yet), filler alone, which starts
+   * with a segment at once: the segments are cut at video keyframes, so an old run with filled audio
+   * but no video lists nothing (measured: playlists still for 2–2.5 s).
    */
   private takesRtp(kind: MediaKind): boolean {
     if (this.isLive(kind)) return true;
@@ -461,7 +461,7 @@ export class TranscodeSession {
   }
 
   /**
-   * Whether this kind's feed fills its gaps itself: Opus with silence, transcoded VP8 with the filler
+   * Whether this kind's feed fills its gaps itself: Opus with silence, VP8 and H264 with the filler
    * picture once its feed has one at the stream's size (until then a pause switches to a filler run).
    */
   private fillsGaps(kind: MediaKind): boolean {
@@ -560,11 +560,9 @@ export class TranscodeSession {
   private async openFeed(kind: MediaKind, producer: Producer, router: Router): Promise<Feed> {
     if (kind !== 'video' || !this.isLayered(producer)) {
       const onLayerFailed = (layer: number, error: string) => this.listener.onLayerFailed(kind, layer, error);
-      const vp8Fill =
-        kind === 'video' && this.vp8FillFrames && this.videoMode(producer) === 'transcode'
-          ? { keyframes: this.vp8FillFrames, size: () => this.knownVideoSize }
-          : undefined;
-      return RtpFeed.open(router, producer, this.lease[kind], this.prefix, onLayerFailed, vp8Fill);
+      const videoFill =
+        kind === 'video' && this.fillPictures ? { keyframes: this.fillPictures, size: () => this.knownVideoSize } : undefined;
+      return RtpFeed.open(router, producer, this.lease[kind], this.prefix, onLayerFailed, videoFill);
     }
     this.choosingLayers = true;
     const layers = await this.layersToFeed(producer).finally(() => (this.choosingLayers = false));

@@ -9,7 +9,7 @@ import { PeersService } from '../peers/peers.service';
 import { PortPool } from './port-pool';
 import { ProcessRunner } from './process-runner';
 import { TrackInfo, TranscodeSession } from './transcode-session';
-import { Vp8FillFrames } from './vp8-fill-frames';
+import { FillPictures, H264_FILL, VP8_FILL } from './fill-pictures';
 
 /** How long the first producer waits for the other kind, so both share one FFmpeg and one timeline. */
 export const JOIN_WINDOW_MS = 400;
@@ -48,8 +48,8 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
   /** Where a stream's timeline starts (continued from another node), until its session opens. */
   private readonly timelineStarts = new Map<string, number>();
   private activityTimer?: NodeJS.Timeout;
-  /** Filler keyframes for transcoded VP8, shared by every stream (one per picture size). */
-  private readonly vp8FillFrames: Vp8FillFrames;
+  /** Filler keyframes for VP8 and H264 streams, shared by every stream (a set per picture size). */
+  private readonly fillPictures: { vp8: FillPictures; h264: FillPictures };
 
   constructor(
     @Inject(appConfig.KEY) private readonly config: AppConfig,
@@ -59,7 +59,10 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
     private readonly bus: EventBus,
   ) {
     this.ports = new PortPool(config.ffmpeg.ports);
-    this.vp8FillFrames = new Vp8FillFrames(runner, config.ffmpeg.path);
+    this.fillPictures = {
+      vp8: new FillPictures(runner, config.ffmpeg.path, VP8_FILL),
+      h264: new FillPictures(runner, config.ffmpeg.path, H264_FILL),
+    };
   }
 
   onModuleInit(): void {
@@ -147,7 +150,8 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
     clearInterval(this.activityTimer);
     if (this.entries.size > 0) this.logger.log(`stopping ${this.entries.size} FFmpeg session(s)`);
     await Promise.all([...this.entries.keys()].map((streamId) => this.close(streamId)));
-    this.vp8FillFrames.close();
+    this.fillPictures.vp8.close();
+    this.fillPictures.h264.close();
   }
 
   private open(entry: Entry): void {
@@ -170,7 +174,7 @@ export class TranscoderService implements OnModuleInit, OnApplicationShutdown {
         workDir,
         () => this.lifecycle.shuttingDown,
         timelineStart,
-        this.vp8FillFrames,
+        this.fillPictures,
       );
       entry.session = session;
       const tracks = Object.fromEntries(

@@ -97,8 +97,9 @@ export interface CollectedSegment {
   /** Discontinuity count. */
   cc: number;
   /**
-   * Which FFmpeg run it came from (0, 1, …): a discontinuity starts a run unless it is where the
-   * video's picture size changed (packaging marks those within a run).
+   * Which stretch of media it belongs to (0, 1, …): an FFmpeg run, or the filler picture of a paused
+   * H264 camera and the live picture after it (each coded apart, within one run). A discontinuity
+   * starts a new one unless it is where the video's picture size changed (a browser adapting).
    */
   run: number;
   duration: number;

@@ -17,23 +17,40 @@ export interface WatchedSegment {
   gap: boolean;
   /** Wall clock (ms since the epoch) of the fetch that first listed it. */
   firstSeenAt: number;
-  /** Video, where asked (readPictureSizes): the picture size its first keyframe's SPS gives, e.g. `640x480`. */
-  pictureSize?: string;
+  /** Video, where asked (readCodedFormats): the coded format of its first keyframe. */
+  format?: CodedFormat;
+}
+
+/** An H264 stream's coded format: its picture size (e.g. `640x480`) and its SPS and PPS, in hex. */
+export interface CodedFormat {
+  size: string;
+  parameterSets: string;
+}
+
+/**
+ * The coded formats of an MPEG-TS video segment, in order, from its keyframes' SPS and PPS (each
+ * change once): a new size, or the same size from another encoder (the filler picture).
+ */
+export function codedFormatsOf(segment: Buffer): CodedFormat[] {
+  const formats: CodedFormat[] = [];
+  const demuxer = new TsDemuxer((unit) => {
+    if (!unit.keyframe) return;
+    const { sps, pps } = extractParameterSets(unit.data);
+    if (!sps[0]) return;
+    const { width, height } = parseSps(sps[0]);
+    const parameterSets = Buffer.concat([...sps, ...pps]).toString('hex');
+    if (formats.at(-1)?.parameterSets !== parameterSets) formats.push({ size: `${width}x${height}`, parameterSets });
+  });
+  demuxer.push(segment);
+  demuxer.end();
+  return formats;
 }
 
 /** The picture sizes of an MPEG-TS video segment, in order, from its keyframes' SPS (each change once). */
 export function pictureSizesOf(segment: Buffer): string[] {
-  const sizes: string[] = [];
-  const demuxer = new TsDemuxer((unit) => {
-    if (!unit.keyframe) return;
-    const sps = extractParameterSets(unit.data).sps[0];
-    if (!sps) return;
-    const { width, height } = parseSps(sps);
-    if (sizes.at(-1) !== `${width}x${height}`) sizes.push(`${width}x${height}`);
-  });
-  demuxer.push(segment);
-  demuxer.end();
-  return sizes;
+  return codedFormatsOf(segment)
+    .map((f) => f.size)
+    .filter((size, i, sizes) => size !== sizes[i - 1]);
 }
 
 export interface FetchedPlaylist {
@@ -98,15 +115,16 @@ export class PlaylistWatch {
     return [...(this.seen.get(name)?.values() ?? [])];
   }
 
-  /** Reads the picture size of each segment of `name` (a video playlist) as it is first listed. */
-  readPictureSizes(name: string): this {
+  /** Reads the coded format of each segment of `name` (a video playlist) as it is first listed. */
+  readCodedFormats(name: string): this {
     this.sized.add(name);
     return this;
   }
 
   /**
-   * The segments of `name` (read with readPictureSizes) from `fromSeq` on that follow a discontinuity
-   * other than a change of picture size (which packaging marks within a run): those of new FFmpeg runs.
+   * The segments of `name` (read with readCodedFormats) from `fromSeq` on that follow a discontinuity
+   * other than a change of coded format (which packaging marks within a run: a new picture size, the
+   * filler picture of a paused camera): those of new FFmpeg runs.
    */
   runStarts(name: string, fromSeq = -Infinity): WatchedSegment[] {
     const list = this.segments(name)
@@ -115,8 +133,8 @@ export class PlaylistWatch {
     return list.filter((s, i) => {
       const before = list[i - 1];
       if (!before || s.cc === before.cc) return false;
-      const resized = s.pictureSize !== undefined && before.pictureSize !== undefined && s.pictureSize !== before.pictureSize;
-      return !resized || s.cc - before.cc > 1;
+      const reformatted = s.format !== undefined && before.format !== undefined && s.format.parameterSets !== before.format.parameterSets;
+      return !reformatted || s.cc - before.cc > 1;
     });
   }
 
@@ -150,7 +168,7 @@ export class PlaylistWatch {
         const data = await fetch(`${this.baseUrl}/live/${segment.uri}`)
           .then(async (response) => (response.ok ? Buffer.from(await response.arrayBuffer()) : undefined))
           .catch(() => undefined);
-        if (data) segment.pictureSize = pictureSizesOf(data)[0];
+        if (data) segment.format = codedFormatsOf(data)[0];
       }
     }
   }
