@@ -1,4 +1,4 @@
-import { nalType, NalType, parseSps, splitAnnexB } from './h264';
+import { nalType, NalType, splitAnnexB, spsPictureSize } from './h264';
 import type { PictureSize } from './picture-size';
 
 /** RTP payload formats of H264 (RFC 6184 5.2): one NAL unit (1–23), an aggregate (STAP-A), a fragment (FU-A). */
@@ -89,11 +89,5 @@ export function isH264KeyframeStart(payload: Buffer): boolean {
 /** The picture size of the SPS an RTP payload carries whole, if it carries one that can be read. */
 export function h264PayloadPictureSize(payload: Buffer): PictureSize | undefined {
   const sps = wholeNals(payload).find((nal) => nalType(nal) === NalType.SPS);
-  if (!sps) return undefined;
-  try {
-    const { width, height } = parseSps(sps);
-    return { width, height };
-  } catch {
-    return undefined;
-  }
+  return sps && spsPictureSize(sps);
 }

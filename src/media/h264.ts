@@ -1,5 +1,6 @@
 import { BitReader } from './bit-reader';
 import { MediaFormatError } from './media-format-error';
+import type { PictureSize } from './picture-size';
 
 /** NAL unit types this library acts on (H.264 table 7-1). */
 export const NalType = {
@@ -222,6 +223,16 @@ function skipScalingList(bits: BitReader, size: number): void {
   for (let j = 0; j < size; j++) {
     if (next !== 0) next = (last + bits.se() + 256) % 256;
     last = next === 0 ? last : next;
+  }
+}
+
+/** The picture size an SPS NAL unit gives, or undefined when it cannot be read. */
+export function spsPictureSize(sps: Buffer): PictureSize | undefined {
+  try {
+    const { width, height } = parseSps(sps);
+    return { width, height };
+  } catch {
+    return undefined;
   }
 }
 

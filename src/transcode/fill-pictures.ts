@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { ChildProcess } from 'node:child_process';
 import { errorMessage } from '../common/errors';
-import { extractParameterSets, NalType, nalType, parseSps, splitAnnexB } from '../media/h264';
+import { extractParameterSets, NalType, nalType, splitAnnexB, spsPictureSize } from '../media/h264';
 import type { PictureSize } from '../media/picture-size';
 import { ivfFrames, keyframeSize } from '../media/vp8';
 import { FILLER_COLOR } from './ffmpeg-args';
@@ -81,13 +81,7 @@ export const H264_FILL: FillCodec = {
   },
   sizeOf: (keyframe) => {
     const sps = extractParameterSets(keyframe).sps[0];
-    if (!sps) return undefined;
-    try {
-      const { width, height } = parseSps(sps);
-      return { width, height };
-    } catch {
-      return undefined;
-    }
+    return sps && spsPictureSize(sps);
   },
   frames: 2,
 };

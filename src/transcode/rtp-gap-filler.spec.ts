@@ -23,6 +23,16 @@ const rtp = (seq: number, ts: number) => {
   packet.writeUInt32BE(SSRC, 8);
   return packet;
 };
+/** A video RTP packet of the sender's; the marker bit ends its frame. */
+const videoPacket = (payloadType: number, seq: number, ts: number, payload: Buffer, marker: boolean) => {
+  const header = Buffer.alloc(12);
+  header[0] = 0x80;
+  header[1] = (marker ? 0x80 : 0) | payloadType;
+  header.writeUInt16BE(seq % 65536, 2);
+  header.writeUInt32BE(ts % 2 ** 32, 4);
+  header.writeUInt32BE(SSRC, 8);
+  return Buffer.concat([header, payload]);
+};
 const head = (p: Buffer) => ({ pt: p[1] & 0x7f, seq: p.readUInt16BE(2), ts: p.readUInt32BE(4), ssrc: p.readUInt32BE(8) });
 const filler = () => new RtpGapFiller(SSRC, gapFillFor({ mimeType: 'audio/opus', payloadType: 111 })!);
 /** The one packet an audio packet hands on (audio is never held). */
@@ -137,15 +147,7 @@ describe('RtpGapFiller with VP8 video', () => {
     return frame;
   };
   const interFrame = Buffer.from([0x01, 0x00, 0x00, 0x11, 0x22]);
-  const video = (seq: number, ts: number, payload: Buffer, marker = true) => {
-    const header = Buffer.alloc(12);
-    header[0] = 0x80;
-    header[1] = (marker ? 0x80 : 0) | 96;
-    header.writeUInt16BE(seq % 65536, 2);
-    header.writeUInt32BE(ts % 2 ** 32, 4);
-    header.writeUInt32BE(SSRC, 8);
-    return Buffer.concat([header, payload]);
-  };
+  const video = (seq: number, ts: number, payload: Buffer, marker = true) => videoPacket(96, seq, ts, payload, marker);
   const made = new Map<string, Buffer>();
   const keyframes = {
     keyframes: (size: PictureSize) => {
@@ -237,15 +239,7 @@ describe('RtpGapFiller with H264 video', () => {
   const SPS = hex('67 42c01fd900a03db0110000030001000003003c0f183248');
   const PPS = hex('68 ce3880');
   const fillerUnits = [annexB(SPS, PPS, hex('65 8884 aa')), annexB(SPS, PPS, hex('65 8882 bb'))];
-  const video = (seq: number, ts: number, payload: Buffer, marker = true) => {
-    const header = Buffer.alloc(12);
-    header[0] = 0x80;
-    header[1] = (marker ? 0x80 : 0) | 102;
-    header.writeUInt16BE(seq % 65536, 2);
-    header.writeUInt32BE(ts % 2 ** 32, 4);
-    header.writeUInt32BE(SSRC, 8);
-    return Buffer.concat([header, payload]);
-  };
+  const video = (seq: number, ts: number, payload: Buffer, marker = true) => videoPacket(102, seq, ts, payload, marker);
   const stapA = (...nals: Buffer[]) =>
     Buffer.concat([Buffer.from([0x78]), ...nals.flatMap((nal) => [Buffer.from([nal.length >> 8, nal.length & 0xff]), nal])]);
   const pSlice = hex('41 9a 00 11');

@@ -6,7 +6,7 @@ import type { MediaKind } from 'mediasoup/node/lib/RtpParameters';
 import type { Router } from 'mediasoup/node/lib/Router';
 import type { AppConfig } from '../config/app.config';
 import { errorMessage } from '../common/errors';
-import { extractParameterSets, parseSps } from '../media/h264';
+import { extractParameterSets, spsPictureSize } from '../media/h264';
 import { buildFfmpegCommands, FfmpegPlan } from './ffmpeg-args';
 import { FfmpegRun } from './ffmpeg-run';
 import { KeyframeRequester } from './keyframe-requester';
@@ -313,13 +313,9 @@ export class TranscodeSession {
     this.timelineEnd = Math.max(this.timelineEnd, unit.pts);
     if (rendition !== 'video' || !unit.keyframe) return;
     const sps = extractParameterSets(unit.data).sps[0];
-    if (!sps) return;
-    try {
-      const { width, height } = parseSps(sps);
-      this.knownVideoSize = { width, height };
-    } catch {
-      // An unreadable SPS only means the filler keeps the size it had.
-    }
+    // An unreadable SPS only means the filler keeps the size it had.
+    const size = sps && spsPictureSize(sps);
+    if (size) this.knownVideoSize = size;
   }
 
   /** Stops FFmpeg first (while packets still flow, it exits in ~30 ms), then closes what fed it. */
