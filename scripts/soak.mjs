@@ -503,7 +503,10 @@ const playlistTimer = setInterval(async () => {
     const now = Date.now();
     if (record.lastSequence === undefined || sequence > record.lastSequence) {
       if (record.lastSegmentAt !== undefined && now - record.lastSegmentAt > 2000) {
-        record.playlistGaps = [...(record.playlistGaps ?? []), { from: record.lastSegmentAt, to: now }];
+        // What ended it: the segments listed since (a long one is a keyframe that came late).
+        const listed = [...text.matchAll(/#EXTINF:([\d.]+)/g)].slice(-(sequence - record.lastSequence)).map((m) => m[1]);
+        const breaks = (text.match(/#EXT-X-DISCONTINUITY\n/g) ?? []).length;
+        record.playlistGaps = [...(record.playlistGaps ?? []), { from: record.lastSegmentAt, to: now, listed, breaks }];
       }
       record.lastSequence = sequence;
       record.lastSegmentAt = now;
@@ -781,7 +784,9 @@ for (const record of streams.values()) {
     stalls: stalls.map((st) => `${((st.from - churnStart) / 1000).toFixed(1)}+${((st.to - st.from) / 1000).toFixed(1)}`),
     events: record.events.map((e) => `${((e.at - churnStart) / 1000).toFixed(1)} ${e.what}`),
     playlistGaps: (record.playlistGaps ?? []).map(
-      (g) => `${((g.from - churnStart) / 1000).toFixed(1)}+${((g.to - g.from) / 1000).toFixed(1)}`,
+      (g) =>
+        `${((g.from - churnStart) / 1000).toFixed(1)}+${((g.to - g.from) / 1000).toFixed(1)}` +
+        ` (then ${g.listed.join('+')} s listed; ${g.breaks} discontinuities in the playlist)`,
     ),
     // What the player and the browser said, with when and on which segment where it was about media.
     errors: (viewer.errors ?? []).map((e) =>
