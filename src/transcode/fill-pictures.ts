@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { ChildProcess } from 'node:child_process';
 import { errorMessage } from '../common/errors';
-import { extractParameterSets, NalType, nalType, splitAnnexB, spsPictureSize } from '../media/h264';
+import { containsIdr, extractParameterSets, NalType, nalType, splitAnnexB, spsPictureSize } from '../media/h264';
 import type { PictureSize } from '../media/picture-size';
 import { ivfFrames, keyframeSize } from '../media/vp8';
 import { FILLER_COLOR } from './ffmpeg-args';
@@ -74,9 +74,8 @@ export const H264_FILL: FillCodec = {
   ],
   read: (output) => {
     const units = accessUnits(output);
-    const complete = units.every(
-      (unit) => extractParameterSets(unit).sps.length > 0 && splitAnnexB(unit).some((n) => nalType(n) === NalType.IDR),
-    );
+    // Each an access unit that stands alone: its own SPS, an IDR slice (containsIdr, as the cutter tells keyframes).
+    const complete = units.every((unit) => extractParameterSets(unit).sps.length > 0 && containsIdr(unit));
     return units.length > 0 && complete ? units : undefined;
   },
   sizeOf: (keyframe) => {
